@@ -1,0 +1,41 @@
+//! The wskit echo server of the benchmark: answers `ECHO {text}` with `ECHOED {text}`
+//! through `ctx.reply`.
+//!
+//! `wskit_echo [ADDR]` (default `127.0.0.1:9001`) serves `ws://ADDR/ws`; `WORKERS` sets the
+//! runtime's worker threads (default 1), `LIFETIME_SECS` how long it runs at most.
+
+use tokio::net::TcpListener;
+use wskit::{message, router, Ctx, Error, Server};
+
+/// What the load generator sends: `{"type":"ECHO","payload":{"text":"hello world"}}`.
+#[message("ECHO")]
+struct Echo {
+    text: String,
+}
+
+/// The answer: `{"type":"ECHOED","meta":{},"payload":{"text":"hello world"}}`.
+#[message("ECHOED")]
+struct Echoed {
+    text: String,
+}
+
+/// The application: stateless.
+struct App;
+
+#[router]
+impl App {
+    #[on]
+    async fn echo(&self, ctx: &mut Ctx<()>, m: Echo) -> Result<(), Error> {
+        ctx.reply(&Echoed { text: m.text })
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let addr = wskit_bench::listen_addr();
+    let runtime = wskit_bench::runtime()?;
+    wskit_bench::run(&runtime, async move {
+        let listener = TcpListener::bind(&addr).await?;
+        println!("wskit_echo listening on ws://{}/ws", listener.local_addr()?);
+        Server::new(App).path("/ws").serve_with_shutdown(listener, wskit_bench::stop_signal()).await
+    })
+}

@@ -1,0 +1,66 @@
+//! Shared setup of the benchmark servers in `src/bin`: the runtime, the listen address and
+//! the stop signal, so that the wskit server and the bare tokio-tungstenite baseline run
+//! under exactly the same conditions.
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+use tokio::runtime::{Builder, Runtime};
+
+/// The address a server listens on when argv gives none.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:9001";
+
+/// How long a server runs before it stops by itself, unless `LIFETIME_SECS` says otherwise:
+/// a server a script forgot to stop does not linger.
+pub const DEFAULT_LIFETIME_SECS: u64 = 600;
+
+/// The listen address: the first argument, or [`DEFAULT_ADDR`].
+pub fn listen_addr() -> String {
+    std::env::args().nth(1).unwrap_or_else(|| DEFAULT_ADDR.to_owned())
+}
+
+/// The runtime of a server: a multi-threaded runtime with `WORKERS` worker threads
+/// (default 1), or a current-thread runtime for `WORKERS=0`.
+pub fn runtime() -> io::Result<Runtime> {
+    let workers = match std::env::var("WORKERS") {
+        Ok(value) => value
+            .parse::<usize>()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("WORKERS={value:?}")))?,
+        Err(_) => 1,
+    };
+    if workers == 0 {
+        Builder::new_current_thread().enable_all().build()
+    } else {
+        Builder::new_multi_thread().worker_threads(workers).enable_all().build()
+    }
+}
+
+/// Runs `server` on `runtime` as a spawned task, so that with one worker every connection
+/// and the accept loop share that worker's thread.
+pub fn run<F>(runtime: &Runtime, server: F) -> io::Result<()>
+where
+    F: Future<Output = io::Result<()>> + Send + 'static,
+{
+    runtime.block_on(async { tokio::spawn(server).await.map_err(io::Error::other)? })
+}
+
+/// Completes on Ctrl-C, SIGTERM, or after `LIFETIME_SECS` (default
+/// [`DEFAULT_LIFETIME_SECS`]).
+pub async fn stop_signal() {
+    let lifetime = std::env::var("LIFETIME_SECS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(DEFAULT_LIFETIME_SECS);
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            eprintln!("cannot listen for SIGTERM: {error}");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+        () = tokio::time::sleep(Duration::from_secs(lifetime)) => eprintln!("lifetime of {lifetime} s is over"),
+    }
+}

@@ -1,0 +1,184 @@
+//! Helpers shared by the examples and the end-to-end tests of wskit: a raw JSON WebSocket
+//! client that speaks exactly what a browser would, and a way to run a server on a free
+//! port.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use wskit::{Router, Server};
+
+/// The Redis the tests of the Redis bus use: `REDIS_URL`, by default
+/// `redis://127.0.0.1:6379`. `None` (with the reason printed) when it cannot be reached
+/// and `WSKIT_REQUIRE_REDIS` is not `1`; with `WSKIT_REQUIRE_REDIS=1` an unreachable
+/// Redis fails the test instead.
+pub async fn redis_url() -> Option<String> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let required = std::env::var("WSKIT_REQUIRE_REDIS").is_ok_and(|value| value == "1");
+    let reachable = async {
+        let client = redis::Client::open(url.as_str())?;
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut connection).await
+    };
+    let reason = match tokio::time::timeout(Duration::from_secs(3), reachable).await {
+        Ok(Ok(_)) => return Some(url),
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => "no answer within 3 s".to_owned(),
+    };
+    assert!(!required, "WSKIT_REQUIRE_REDIS=1 but Redis at {url} is unreachable: {reason}");
+    eprintln!("skipped: Redis at {url} is unreachable ({reason}); set REDIS_URL to run this test");
+    None
+}
+
+/// A channel prefix no other test run uses, so that tests sharing a Redis stay apart.
+pub fn unique_prefix(test: &str) -> String {
+    format!("wskit-test:{test}:{}:", uuid::Uuid::now_v7().simple())
+}
+
+/// How long a test waits for a frame before failing.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A server running on a free loopback port, shut down gracefully on [`stop`](Self::stop)
+/// or when dropped.
+pub struct TestServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts `server` on `127.0.0.1:0`.
+    pub async fn start<R: Router>(server: Server<R>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let addr = listener.local_addr().expect("bound address");
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server.serve_with_shutdown(listener, async {
+            let _ = stopped.await;
+        }));
+        TestServer { addr, stop: Some(stop), task: Some(task) }
+    }
+
+    /// The `ws://` URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// Shuts the server down gracefully and waits until it has finished.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A WebSocket client that sends and receives raw JSON frames.
+pub struct RawClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The upgrade response.
+    pub response: tungstenite::handshake::client::Response,
+}
+
+/// What [`RawClient::next`] saw.
+#[derive(Debug, PartialEq)]
+pub enum Received {
+    /// A text frame, parsed as JSON.
+    Json(Value),
+    /// A close frame with its code and reason.
+    Close(u16, String),
+    /// The connection ended without a close frame.
+    Ended,
+}
+
+impl RawClient {
+    /// Connects to `url`.
+    pub async fn connect(url: &str) -> Self {
+        Self::connect_with(url.into_client_request().expect("a valid URL")).await
+    }
+
+    /// Connects with a prepared request (extra headers, subprotocols).
+    pub async fn connect_with(request: tungstenite::handshake::client::Request) -> Self {
+        let (ws, response) = tokio_tungstenite::connect_async(request).await.expect("WebSocket handshake");
+        RawClient { ws, response }
+    }
+
+    /// Sends a text frame.
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.ws.send(Message::text(text.into())).await.expect("send a frame");
+    }
+
+    /// Sends `value` as a JSON text frame.
+    pub async fn send(&mut self, value: Value) {
+        self.send_text(value.to_string()).await;
+    }
+
+    /// Sends a binary frame.
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.ws.send(Message::binary(bytes)).await.expect("send a frame");
+    }
+
+    /// The next frame, close or end; panics after [`RECV_TIMEOUT`].
+    pub async fn next(&mut self) -> Received {
+        loop {
+            let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
+                .await
+                .expect("no frame from the server within the timeout");
+            return match frame {
+                Some(Ok(Message::Text(text))) => {
+                    Received::Json(serde_json::from_str(&text).expect("the server sends JSON"))
+                }
+                Some(Ok(Message::Close(frame))) => match frame {
+                    Some(frame) => Received::Close(frame.code.into(), frame.reason.to_string()),
+                    None => Received::Close(1005, String::new()),
+                },
+                Some(Ok(Message::Binary(_))) => panic!("the server sent a binary frame"),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => Received::Ended,
+            };
+        }
+    }
+
+    /// The next JSON frame; panics on anything else.
+    pub async fn recv(&mut self) -> Value {
+        match self.next().await {
+            Received::Json(value) => value,
+            other => panic!("expected a JSON frame, got {other:?}"),
+        }
+    }
+
+    /// Sends `value` and returns the next JSON frame.
+    pub async fn request(&mut self, value: Value) -> Value {
+        self.send(value).await;
+        self.recv().await
+    }
+
+    /// The close code the server closes with; panics if a JSON frame comes first.
+    pub async fn closed(&mut self) -> (u16, String) {
+        match self.next().await {
+            Received::Close(code, reason) => (code, reason),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+
+    /// Closes the connection normally.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        while let Some(Ok(_)) = self.ws.next().await {}
+    }
+}

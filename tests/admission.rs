@@ -1,0 +1,165 @@
+//! Admission before the upgrade and liveness after it (PROTOCOL.md section 5):
+//! authentication, origin checks, the connection limit, and protocol pings.
+
+mod common;
+
+use common::TestApp;
+use serde_json::json;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use wskit::{message, router, Ctx, Error, Limits, Rejection, Server};
+use wskit_examples::{RawClient, TestServer};
+
+/// Sends an upgrade request by hand and returns the response head.
+async fn upgrade_head(addr: std::net::SocketAddr, path: &str, headers: &str) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{headers}\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte)).await.unwrap().unwrap();
+        assert_eq!(read, 1, "connection closed before the end of the response head");
+        head.push(byte[0]);
+    }
+    (stream, String::from_utf8(head).unwrap())
+}
+
+fn status(head: &str) -> u16 {
+    head.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[message("WHO")]
+struct Who;
+
+#[message("USER")]
+struct User {
+    name: String,
+}
+
+/// Connection data: the authenticated user.
+struct Account {
+    name: String,
+}
+
+struct Accounts;
+
+#[router(data = Account)]
+impl Accounts {
+    #[on]
+    async fn who(&self, ctx: &mut Ctx<Account>, _: Who) -> Result<(), Error> {
+        let name = ctx.data().name.clone();
+        ctx.reply(&User { name })
+    }
+}
+
+fn authenticated_server() -> Server<Accounts> {
+    Server::with_authenticator(Accounts, |parts| {
+        let token = wskit::token::any(parts);
+        async move {
+            match token.as_deref() {
+                Some("ada-token") => Ok(Account { name: "ada".into() }),
+                Some("banned") => Err(Rejection::forbidden("banned")),
+                Some("crash") => panic!("the user store exploded"),
+                Some(_) => Err(Rejection::unauthorized("unknown token")),
+                None => Err(Rejection::unauthorized("a token is required")),
+            }
+        }
+    })
+    .path("/ws")
+}
+
+#[tokio::test]
+async fn the_authenticator_decides_before_the_upgrade() {
+    let server = TestServer::start(authenticated_server()).await;
+    let mut client = RawClient::connect(&server.url("/ws?access_token=ada-token")).await;
+    assert_eq!(client.request(json!({"type": "WHO"})).await["payload"]["name"], "ada");
+
+    let mut request = server.url("/ws").into_client_request().unwrap();
+    request.headers_mut().insert("sec-websocket-protocol", "bearer.ada-token".parse().unwrap());
+    let mut client = RawClient::connect_with(request).await;
+    assert_eq!(client.request(json!({"type": "WHO"})).await["payload"]["name"], "ada");
+
+    assert_eq!(status(&upgrade_head(server.addr, "/ws", "").await.1), 401);
+    assert_eq!(status(&upgrade_head(server.addr, "/ws?access_token=nope", "").await.1), 401);
+    assert_eq!(status(&upgrade_head(server.addr, "/ws", "Authorization: Bearer banned\r\n").await.1), 403);
+    assert_eq!(status(&upgrade_head(server.addr, "/ws?access_token=crash", "").await.1), 500);
+    // The server survives a panicking authenticator.
+    let mut client = RawClient::connect(&server.url("/ws?access_token=ada-token")).await;
+    assert_eq!(client.request(json!({"type": "WHO"})).await["payload"]["name"], "ada");
+}
+
+#[tokio::test]
+async fn only_allowed_origins_may_connect() {
+    let (app, _) = TestApp::new();
+    let server = Server::new(app).path("/ws").allowed_origins(["https://app.example"]);
+    let server = TestServer::start(server).await;
+    let (_, head) = upgrade_head(server.addr, "/ws", "Origin: https://evil.example\r\n").await;
+    assert_eq!(status(&head), 403);
+    let (_, head) = upgrade_head(server.addr, "/ws", "Origin: https://app.example\r\n").await;
+    assert_eq!(status(&head), 101);
+    // Non-browser clients send no Origin.
+    let (_, head) = upgrade_head(server.addr, "/ws", "").await;
+    assert_eq!(status(&head), 101);
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_get_503_until_one_closes() {
+    let (app, observed) = TestApp::new();
+    let server = Server::new(app).path("/ws").limits(Limits::default().max_connections(2));
+    let server = TestServer::start(server).await;
+    let first = RawClient::connect(&server.url("/ws")).await;
+    let mut second = RawClient::connect(&server.url("/ws")).await;
+    assert_eq!(status(&upgrade_head(server.addr, "/ws", "").await.1), 503);
+    let closed = observed.closed.notified();
+    first.close().await;
+    closed.await;
+    // The slot is given back once the connection's task is done, just after on_close.
+    let mut admitted = None;
+    for _ in 0..100 {
+        let (stream, head) = upgrade_head(server.addr, "/ws", "").await;
+        if status(&head) == 101 {
+            admitted = Some(stream);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(admitted.is_some(), "a slot was not given back");
+    assert_eq!(second.request(json!({"type": "PING"})).await["type"], "PONG");
+}
+
+#[tokio::test]
+async fn a_client_that_answers_pings_stays_connected() {
+    let (app, _) = TestApp::new();
+    let server = Server::new(app).path("/ws").heartbeat(Duration::from_millis(20), Duration::from_millis(40));
+    let server = TestServer::start(server).await;
+    let mut client = RawClient::connect(&server.url("/ws")).await;
+    // Reading answers the server's pings; many ping intervals pass without a frame.
+    let quiet = tokio::time::timeout(Duration::from_millis(300), client.next()).await;
+    assert!(quiet.is_err(), "the server sent something: {quiet:?}");
+    assert_eq!(client.request(json!({"type": "PING"})).await["type"], "PONG");
+}
+
+#[tokio::test]
+async fn a_client_that_never_answers_is_closed_with_1011() {
+    let (app, observed) = TestApp::new();
+    let server = Server::new(app).path("/ws").heartbeat(Duration::from_millis(20), Duration::from_millis(40));
+    let server = TestServer::start(server).await;
+    // A socket that reads nothing and so answers no ping.
+    let (mut stream, head) = upgrade_head(server.addr, "/ws", "").await;
+    assert_eq!(status(&head), 101);
+    let closed = observed.closed.notified();
+    closed.await;
+    assert_eq!(observed.closes.lock().unwrap()[0].code, 1011);
+    // On the wire: pings, then a close frame with code 1011.
+    let mut bytes = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut bytes)).await;
+    let close = bytes.windows(4).any(|w| w[0] == 0x88 && w[2..4] == 1011u16.to_be_bytes());
+    assert!(close, "no close frame with 1011 in {bytes:?}");
+}

@@ -1,0 +1,21 @@
+use wskit::{message, router, Ctx, Error};
+
+#[message("PING")]
+pub struct Ping;
+
+pub struct App;
+
+#[router]
+impl App {
+    #[on]
+    async fn ping(&self, _ctx: &mut Ctx<()>, _msg: Ping) -> Result<(), Error> {
+        Ok(())
+    }
+
+    #[on]
+    async fn ping_again(&self, _ctx: &mut Ctx<()>, _msg: Ping) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+fn main() {}

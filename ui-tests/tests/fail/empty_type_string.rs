@@ -1,0 +1,6 @@
+use wskit::message;
+
+#[message("")]
+pub struct Nameless;
+
+fn main() {}

@@ -1,0 +1,16 @@
+use wskit::{message, router, Ctx};
+
+#[message("PING")]
+pub struct Ping;
+
+pub struct App;
+
+#[router]
+impl App {
+    #[on]
+    async fn ping(&self, _ctx: &mut Ctx<()>, _msg: Ping) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use wskit::message;
+
+#[message("WRAPPED")]
+pub struct Wrapped<T> {
+    pub value: T,
+}
+
+fn main() {}

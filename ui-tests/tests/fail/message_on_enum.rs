@@ -1,0 +1,9 @@
+use wskit::message;
+
+#[message("COLOR")]
+pub enum Color {
+    Red,
+    Green,
+}
+
+fn main() {}

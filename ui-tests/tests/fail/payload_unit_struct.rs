@@ -1,0 +1,6 @@
+use wskit::payload;
+
+#[payload]
+pub struct Empty;
+
+fn main() {}

@@ -1,0 +1,6 @@
+use wskit::message;
+
+#[message("$ping")]
+pub struct Ping;
+
+fn main() {}

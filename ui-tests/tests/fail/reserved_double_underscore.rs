@@ -1,0 +1,6 @@
+use wskit::message;
+
+#[message("__internal")]
+pub struct Internal;
+
+fn main() {}

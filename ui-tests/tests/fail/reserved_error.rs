@@ -1,0 +1,8 @@
+use wskit::message;
+
+#[message("ERROR")]
+pub struct Oops {
+    pub text: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use wskit::router;
+
+#[router]
+pub struct App;
+
+fn main() {}

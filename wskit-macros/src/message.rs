@@ -1,0 +1,310 @@
+//! `#[message("TYPE")]` and `#[payload]`: parse the attribute and the struct into a
+//! [`MessageModel`], check it, and generate the serde derives, the `Validate` impl and (for
+//! messages) the `Message` impl.
+
+use crate::case::RenameRule;
+use crate::diag::Errors;
+use crate::validate::{self, FieldRules};
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::parse::{ParseStream, Parser};
+use syn::spanned::Spanned;
+use syn::{Fields, Ident, ItemStruct, LitStr, Token, Type};
+
+/// Which attribute is being expanded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Message,
+    Payload,
+}
+
+impl Kind {
+    fn attribute(self) -> &'static str {
+        match self {
+            Kind::Message => "#[message]",
+            Kind::Payload => "#[payload]",
+        }
+    }
+}
+
+/// How a type is validated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ValidateMode {
+    /// From the `#[validate(...)]` rules on its fields.
+    Rules,
+    /// By a hand-written `impl wskit::Validate`.
+    Manual,
+}
+
+/// The arguments of the attribute.
+struct Args {
+    type_name: Option<LitStr>,
+    rename_all: RenameRule,
+    meta: Option<Type>,
+    validate: ValidateMode,
+}
+
+/// A parsed and checked `#[message]` or `#[payload]` item.
+pub(crate) struct MessageModel {
+    kind: Kind,
+    args: Args,
+    item: ItemStruct,
+    fields: Vec<FieldRules>,
+}
+
+pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    match MessageModel::parse(kind, args, item) {
+        Ok(model) => model.generate(),
+        Err(errors) => errors,
+    }
+}
+
+impl MessageModel {
+    fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> Result<Self, TokenStream> {
+        let mut errors = Errors::default();
+        let args = errors.take((|input: ParseStream<'_>| parse_args(kind, input)).parse2(args));
+        let item: ItemStruct = match syn::parse2(item.clone()) {
+            Ok(item) => item,
+            Err(_) => {
+                let what = syn::parse2::<syn::Item>(item).ok();
+                let (tokens, noun) = match &what {
+                    Some(syn::Item::Enum(e)) => (e.enum_token.span(), "an enum"),
+                    Some(syn::Item::Union(u)) => (u.union_token.span(), "a union"),
+                    _ => (Span::call_site(), "this item"),
+                };
+                errors.push(syn::Error::new(
+                    tokens,
+                    format!(
+                        "{} cannot be applied to {noun}: declare a struct with named fields \
+                         (a message with a payload) or a unit struct (a message without one)",
+                        kind.attribute()
+                    ),
+                ));
+                return Err(errors.finish().unwrap_err());
+            }
+        };
+        check_shape(kind, &item, &mut errors);
+        let rename_all = args.as_ref().map_or(RenameRule::Camel, |a| a.rename_all);
+        let mut item = item;
+        let fields = match &mut item.fields {
+            Fields::Named(named) => named
+                .named
+                .iter_mut()
+                .filter_map(|field| errors.take(FieldRules::take_from(field, rename_all)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if let Some(Args { validate: ValidateMode::Manual, .. }) = &args {
+            for rules in fields.iter().filter(|f| !f.rules.is_empty()) {
+                errors.at(
+                    &rules.rules[0].name,
+                    "`#[validate]` rules are ignored when the type sets `validate = manual`: \
+                     remove them or let the macro generate the validation",
+                );
+            }
+        }
+        if let Err(errors) = errors.finish() {
+            // Keep the struct, without the attributes only the generated derives understand,
+            // so that one mistake does not cascade into "cannot find type" errors.
+            strip_serde_attributes(&mut item);
+            return Err(quote! { #errors #item });
+        }
+        Ok(MessageModel { kind, args: args.expect("no errors were recorded"), item, fields })
+    }
+
+    fn generate(&self) -> TokenStream {
+        let item = &self.item;
+        let name = &item.ident;
+        let rename_all = self.args.rename_all.name();
+        let serde_attrs = match &item.fields {
+            Fields::Named(_) => quote! {
+                #[serde(crate = "::wskit::__private::serde", rename_all = #rename_all, deny_unknown_fields)]
+            },
+            _ => quote! { #[serde(crate = "::wskit::__private::serde")] },
+        };
+        let validate_impl = (self.args.validate == ValidateMode::Rules).then(|| {
+            let checks = self.fields.iter().map(validate::generate_field);
+            let (at, issues) = (validate::local("at"), validate::local("issues"));
+            let custom = validate::uses_custom(&self.fields).then(validate::custom_outcome_trait);
+            quote! {
+                #[automatically_derived]
+                impl ::wskit::Validate for #name {
+                    #[allow(unused_variables)]
+                    fn validate(&self, #at: ::wskit::validate::Path<'_>, #issues: &mut ::wskit::validate::Issues) {
+                        #custom
+                        #(#checks)*
+                    }
+                }
+            }
+        });
+        let message_impl = (self.kind == Kind::Message).then(|| self.generate_message_impl());
+        quote! {
+            #[derive(::wskit::__private::serde::Serialize, ::wskit::__private::serde::Deserialize)]
+            #serde_attrs
+            #item
+            #validate_impl
+            #message_impl
+        }
+    }
+
+    fn generate_message_impl(&self) -> TokenStream {
+        let name = &self.item.ident;
+        let type_name = self.args.type_name.as_ref().expect("messages have a type name");
+        let has_payload = matches!(self.item.fields, Fields::Named(_));
+        // `type Meta = T` keeps the user's tokens: the bound `Meta: DeclaredMeta` is
+        // checked there, and its diagnostic (a missing `Validate`: "mark the type with
+        // #[wskit::payload]") lands on `T` in `meta = T`.
+        let meta_type = match &self.args.meta {
+            Some(meta) => quote!(#meta),
+            None => quote!(::wskit::NoMeta),
+        };
+        quote! {
+            #[automatically_derived]
+            impl ::wskit::Message for #name {
+                const TYPE: &'static str = #type_name;
+                const HAS_PAYLOAD: bool = #has_payload;
+                type Meta = #meta_type;
+            }
+        }
+    }
+}
+
+fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
+    let mut args =
+        Args { type_name: None, rename_all: RenameRule::Camel, meta: None, validate: ValidateMode::Rules };
+    if kind == Kind::Message {
+        if input.is_empty() {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "#[message] needs the message's type string: `#[message(\"JOIN_ROOM\")]`",
+            ));
+        }
+        if !input.peek(LitStr) {
+            return Err(input.error(
+                "expected the message type string first, as a string literal: `#[message(\"JOIN_ROOM\")]`",
+            ));
+        }
+        let lit: LitStr = input.parse()?;
+        check_type_name(&lit)?;
+        args.type_name = Some(lit);
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    let mut errors = Errors::default();
+    while !input.is_empty() {
+        let key: Ident = input.parse()?;
+        input.parse::<Token![=]>()?;
+        match key.to_string().as_str() {
+            "rename_all" => {
+                let lit: LitStr = input.parse()?;
+                match RenameRule::from_name(&lit.value()) {
+                    Some(rule) => args.rename_all = rule,
+                    None => {
+                        let names: Vec<_> = RenameRule::NAMES.iter().map(|(n, _)| *n).collect();
+                        errors.at(&lit, format!("unknown rename rule; use one of {}", names.join(", ")))
+                    }
+                }
+            }
+            "meta" if kind == Kind::Message => args.meta = Some(input.parse()?),
+            "validate" => {
+                let mode: Ident = input.parse()?;
+                if mode == "manual" {
+                    args.validate = ValidateMode::Manual;
+                } else {
+                    errors.at(&mode, "expected `validate = manual` (a hand-written `impl wskit::Validate`)");
+                }
+            }
+            other => {
+                // Consume the value so that later keys are still checked.
+                input.parse::<syn::Expr>()?;
+                let known = match kind {
+                    Kind::Message => "`rename_all = \"…\"`, `meta = Type` and `validate = manual`",
+                    Kind::Payload => "`rename_all = \"…\"` and `validate = manual`",
+                };
+                errors.at(&key, format!("unknown {} argument `{other}`; expected {known}", kind.attribute()));
+            }
+        }
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    errors.into_result()?;
+    Ok(args)
+}
+
+/// Checks the wire type string: not empty, not reserved by the protocol, and printable.
+fn check_type_name(lit: &LitStr) -> syn::Result<()> {
+    let value = lit.value();
+    let problem = if value.is_empty() {
+        Some("the message type string is empty; name the message, e.g. \"JOIN_ROOM\"".to_owned())
+    } else if value.starts_with('$') || value.starts_with("__") {
+        Some(format!(
+            "`{value}` is reserved: types starting with `$` or `__` belong to the wskit protocol; \
+             choose a name without that prefix"
+        ))
+    } else if value == "ERROR" || value == "RPC_ERROR" {
+        Some(format!("`{value}` is the protocol's error frame type; choose another name"))
+    } else if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        Some("the message type string must not contain whitespace or control characters".to_owned())
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(syn::Error::new(lit.span(), message)),
+        None => Ok(()),
+    }
+}
+
+fn strip_serde_attributes(item: &mut ItemStruct) {
+    let is_ours = |attr: &syn::Attribute| attr.path().is_ident("serde") || attr.path().is_ident("validate");
+    item.attrs.retain(|attr| !is_ours(attr));
+    for field in item.fields.iter_mut() {
+        field.attrs.retain(|attr| !is_ours(attr));
+    }
+}
+
+fn check_shape(kind: Kind, item: &ItemStruct, errors: &mut Errors) {
+    if let Fields::Unnamed(fields) = &item.fields {
+        errors.at(
+            fields,
+            format!(
+                "{} needs named fields (they are the payload's keys) or none at all; \
+                 turn this tuple struct into `struct {} {{ name: Type, .. }}`",
+                kind.attribute(),
+                item.ident
+            ),
+        );
+    }
+    if kind == Kind::Payload && matches!(item.fields, Fields::Unit) {
+        errors.at(&item.ident, "#[payload] needs named fields; a unit struct carries no data");
+    }
+    if !item.generics.params.is_empty() {
+        errors.at(
+            &item.generics,
+            format!(
+                "{} does not support generic structs: a wire type must have one fixed shape; \
+                 declare a concrete struct per message",
+                kind.attribute()
+            ),
+        );
+    }
+    for attr in &item.attrs {
+        if attr.path().is_ident("derive") {
+            let _ = attr.parse_nested_meta(|meta| {
+                if let Some(last) = meta.path.segments.last() {
+                    if last.ident == "Serialize" || last.ident == "Deserialize" {
+                        errors.at(
+                            &meta.path,
+                            format!(
+                                "{} already derives `Serialize` and `Deserialize`; remove this derive",
+                                kind.attribute()
+                            ),
+                        );
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
+}

@@ -1,0 +1,626 @@
+//! `#[router(data = D)]` on an `impl` block: parse the handlers into a [`RouterModel`], check
+//! their shapes, and generate the `wskit::Router` impl, a `match` from type string to a
+//! decode-validate-call arm per handler.
+//!
+//! What cannot be checked syntactically (the types of the parameters and of the result) is
+//! checked by the type checker through small local traits, one per kind of parameter, each
+//! with a `#[diagnostic::on_unimplemented]` message and called with the span of the user's
+//! type, so that a mistake is reported at that type with a message that says how to fix it.
+
+use crate::diag::Errors;
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::parse::{ParseStream, Parser};
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReturnType, Token, Type};
+
+/// The attributes that mark a method of the router.
+const ROLES: &[&str] = &["on", "on_open", "on_close", "on_error"];
+
+/// What a marked method does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// `#[on]`: handles one message type.
+    On,
+    /// `#[on_open]`: runs once the connection is established.
+    Open,
+    /// `#[on_close]`: runs once the connection has closed.
+    Close,
+    /// `#[on_error]`: observes every error of the connection.
+    Error,
+}
+
+impl Role {
+    fn from_attr(name: &str) -> Option<Self> {
+        match name {
+            "on" => Some(Role::On),
+            "on_open" => Some(Role::Open),
+            "on_close" => Some(Role::Close),
+            "on_error" => Some(Role::Error),
+            _ => None,
+        }
+    }
+
+    fn attribute(self) -> &'static str {
+        match self {
+            Role::On => "#[on]",
+            Role::Open => "#[on_open]",
+            Role::Close => "#[on_close]",
+            Role::Error => "#[on_error]",
+        }
+    }
+
+    /// The expected signature, quoted in errors.
+    fn signature(self) -> &'static str {
+        match self {
+            Role::On => {
+                "async fn name(&self, ctx: &mut Ctx<Data>, msg: SomeMessage) -> Result<(), Error> \
+                 (optionally followed by `meta: <SomeMessage as Message>::Meta`)"
+            }
+            Role::Open => "async fn name(&self, ctx: &mut Ctx<Data>) -> Result<(), Error>",
+            Role::Close => "async fn name(&self, ctx: &mut Ctx<Data>, close: Close)",
+            Role::Error => "async fn name(&self, ctx: &mut Ctx<Data>, error: &Error)",
+        }
+    }
+}
+
+/// A message handler.
+struct Handler {
+    method: Ident,
+    /// The message type, from the third parameter.
+    message: Type,
+    /// The type of the fourth parameter, the message's declared meta, if the handler takes it.
+    meta: Option<Type>,
+    /// The type of the `ctx` parameter, as written.
+    ctx: Type,
+    /// The return type, as written.
+    output: Type,
+}
+
+/// A lifecycle hook.
+struct Hook {
+    method: Ident,
+    /// The type of the `ctx` parameter, as written.
+    ctx: Type,
+    /// The type of the parameter after `ctx` (`close: Close`, `error: &Error`), if any.
+    param: Option<Type>,
+    /// The return type of `#[on_open]`, as written.
+    output: Option<Type>,
+}
+
+/// A parsed and checked router.
+struct RouterModel {
+    item: ItemImpl,
+    data: Type,
+    handlers: Vec<Handler>,
+    on_open: Option<Hook>,
+    on_close: Option<Hook>,
+    on_error: Option<Hook>,
+}
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    match RouterModel::parse(args, item) {
+        Ok(model) => model.generate(),
+        Err(errors) => errors,
+    }
+}
+
+fn parse_args(input: ParseStream<'_>) -> syn::Result<Option<Type>> {
+    let mut data = None;
+    while !input.is_empty() {
+        let key: Ident = input.parse()?;
+        if key != "data" {
+            return Err(syn::Error::new(
+                key.span(),
+                format!(
+                    "unknown #[router] argument `{key}`; the only argument is `data = Type`, \
+                     the per-connection data handlers reach through `ctx.data()`"
+                ),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        data = Some(input.parse()?);
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    Ok(data)
+}
+
+impl RouterModel {
+    /// Parses and checks the router. On failure, returns the errors together with the
+    /// `impl` block stripped of the role attributes, so that the methods still exist and
+    /// one mistake does not cascade into unrelated errors.
+    fn parse(args: TokenStream, item: TokenStream) -> Result<Self, TokenStream> {
+        let mut errors = Errors::default();
+        let data = errors.take(parse_args.parse2(args)).flatten();
+        let mut item: ItemImpl = match syn::parse2(item.clone()) {
+            Ok(item) => item,
+            Err(error) => {
+                let message = "#[router] goes on an inherent impl block: `#[router] impl MyApp { .. }`";
+                let error = syn::Error::new(error.span(), message).to_compile_error();
+                return Err(quote! { #error #item });
+            }
+        };
+        if let Some((_, path, _)) = &item.trait_ {
+            errors.at(path, "#[router] goes on an inherent impl block, not a trait impl");
+        }
+        let mut model = RouterModel {
+            data: data.unwrap_or_else(|| syn::parse_quote!(())),
+            handlers: Vec::new(),
+            on_open: None,
+            on_close: None,
+            on_error: None,
+            item: item.clone(),
+        };
+        for impl_item in &mut item.items {
+            let ImplItem::Fn(method) = impl_item else { continue };
+            let mut roles = Vec::new();
+            method.attrs.retain(|attr| {
+                let role = attr.path().get_ident().and_then(|i| Role::from_attr(&i.to_string()));
+                if let Some(role) = role {
+                    roles.push((role, attr.clone()));
+                }
+                role.is_none()
+            });
+            match roles.as_slice() {
+                [] => {}
+                [(role, attr)] if !matches!(attr.meta, syn::Meta::Path(_)) => errors.at(
+                    attr,
+                    format!(
+                        "{} takes no arguments: write `{}` (an `#[on]` handler's message type \
+                         is its third parameter)",
+                        role.attribute(),
+                        role.attribute()
+                    ),
+                ),
+                [(role, attr)] => model.add(*role, attr, method, &mut errors),
+                [_, (_, second), ..] => errors.at(
+                    second,
+                    format!("a method has one role; {} are mutually exclusive", ROLES.join(", ")),
+                ),
+            }
+        }
+        model.check_duplicates(&mut errors);
+        if let Err(errors) = errors.finish() {
+            return Err(quote! { #errors #item });
+        }
+        model.item = item;
+        Ok(model)
+    }
+
+    fn add(&mut self, role: Role, attr: &syn::Attribute, method: &ImplItemFn, errors: &mut Errors) {
+        let Some(shape) = check_signature(role, method, errors) else { return };
+        let method = method.sig.ident.clone();
+        let slot = match role {
+            Role::On => {
+                let Shape { ctx, message, param: meta, output } = shape;
+                self.handlers.push(Handler {
+                    method,
+                    message: message.expect("checked by check_signature"),
+                    meta,
+                    ctx,
+                    output: output.expect("checked by check_signature"),
+                });
+                return;
+            }
+            Role::Open => &mut self.on_open,
+            Role::Close => &mut self.on_close,
+            Role::Error => &mut self.on_error,
+        };
+        match slot {
+            Some(first) => errors.at(
+                attr,
+                format!(
+                    "a router has one {} hook, and `{}` already is; merge the two methods",
+                    role.attribute(),
+                    first.method
+                ),
+            ),
+            None => *slot = Some(Hook { method, ctx: shape.ctx, param: shape.param, output: shape.output }),
+        }
+    }
+
+    /// A handler for a message type that an earlier handler already takes, spelled the same
+    /// way, is reported at its message type, naming the earlier one. Different spellings of
+    /// one type (or types sharing a type string) are caught by a const assertion instead.
+    fn check_duplicates(&self, errors: &mut Errors) {
+        for (i, handler) in self.handlers.iter().enumerate() {
+            let key = handler.message.to_token_stream().to_string();
+            let earlier =
+                self.handlers[..i].iter().find(|other| other.message.to_token_stream().to_string() == key);
+            if let Some(earlier) = earlier {
+                errors.at(
+                    &handler.message,
+                    format!(
+                        "`{key}` already has a handler, `{}`; a message type is routed to exactly \
+                         one handler: remove `{}` or merge the two",
+                        earlier.method, handler.method
+                    ),
+                );
+            }
+        }
+    }
+
+    fn generate(&self) -> TokenStream {
+        let item = &self.item;
+        let self_ty = &item.self_ty;
+        let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+        let data = &self.data;
+        let messages: Vec<_> = self.handlers.iter().map(|h| &h.message).collect();
+        // Locals get mixed-site hygiene: the user's tokens (types) cannot see them.
+        let [ctx, inbound, message, meta, close, error] =
+            ["ctx", "inbound", "message", "meta", "close", "error"]
+                .map(|name| Ident::new(name, Span::mixed_site()));
+        let arms = self.handlers.iter().map(|handler| {
+            let Handler { method, message: message_ty, meta: meta_ty, ctx: ctx_ty, output } = handler;
+            let decode = quote_spanned!(message_ty.span()=> #inbound.decode::<#message_ty>());
+            let (binding, meta_arg) = match meta_ty {
+                Some(meta_ty) => (quote!(#meta), Some(quote!(, __wskit::meta::<#meta_ty, <#message_ty as ::wskit::Message>::Meta>(#meta)))),
+                None => (quote!(_), None),
+            };
+            quote_spanned! {message_ty.span()=>
+                <#message_ty as ::wskit::Message>::TYPE => {
+                    let (#message, #binding) = #decode?;
+                    __wskit::output::<#output>(
+                        Self::#method(self, __wskit::ctx::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx), #message #meta_arg).await,
+                    )
+                }
+            }
+        });
+        let on_open = self.on_open.as_ref().map(|Hook { method, ctx: ctx_ty, output, .. }| {
+            quote! {
+                fn on_open<'a>(&'a self, #ctx: &'a mut ::wskit::Ctx<#data>)
+                    -> impl ::core::future::Future<Output = ::core::result::Result<(), ::wskit::Error>>
+                        + ::core::marker::Send + 'a
+                {
+                    async move {
+                        __wskit::output::<#output>(Self::#method(self, __wskit::ctx::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx)).await)
+                    }
+                }
+            }
+        });
+        let on_close = self.on_close.as_ref().map(|Hook { method, ctx: ctx_ty, param, .. }| {
+            quote! {
+                fn on_close<'a>(&'a self, #ctx: &'a mut ::wskit::Ctx<#data>, #close: ::wskit::Close)
+                    -> impl ::core::future::Future<Output = ()> + ::core::marker::Send + 'a
+                {
+                    Self::#method(self, __wskit::ctx::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx), __wskit::close::<#param>(#close))
+                }
+            }
+        });
+        let on_error = self.on_error.as_ref().map(|Hook { method, ctx: ctx_ty, param, .. }| {
+            quote! {
+                fn on_error<'a>(&'a self, #ctx: &'a mut ::wskit::Ctx<#data>, #error: &'a ::wskit::Error)
+                    -> impl ::core::future::Future<Output = ()> + ::core::marker::Send + 'a
+                {
+                    Self::#method(self, __wskit::ctx::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx), __wskit::error::<#param>(#error))
+                }
+            }
+        });
+        let unique_types = self.generate_unique_types();
+        let checks = self.generate_checks();
+        let checks = (!checks.is_empty()).then(|| {
+            quote! {
+                /// Passes the handlers' parameters and results through traits implemented
+                /// only for the types wskit provides: a handler declaring another type fails
+                /// to compile with the trait's message, at that type.
+                mod __wskit {
+                    #checks
+                }
+            }
+        });
+        quote! {
+            #item
+
+            const _: () = {
+                #[automatically_derived]
+                impl #impl_generics ::wskit::Router for #self_ty #where_clause {
+                    type Data = #data;
+
+                    const TYPES: &'static [&'static str] = &[
+                        #(<#messages as ::wskit::Message>::TYPE,)*
+                    ];
+
+                    fn dispatch<'a>(
+                        &'a self,
+                        #ctx: &'a mut ::wskit::Ctx<#data>,
+                        #inbound: ::wskit::Inbound<'a>,
+                    ) -> impl ::core::future::Future<Output = ::core::result::Result<(), ::wskit::Error>>
+                           + ::core::marker::Send + 'a {
+                        async move {
+                            match #inbound.message_type() {
+                                #(#arms)*
+                                _ => ::core::result::Result::Err(#inbound.unknown_type()),
+                            }
+                        }
+                    }
+
+                    #on_open
+                    #on_close
+                    #on_error
+                }
+
+                #unique_types
+                #checks
+            };
+        }
+    }
+
+    /// The contents of the `__wskit` module: for each kind of parameter and result the
+    /// router uses, a trait with a `#[diagnostic::on_unimplemented]` message, implemented
+    /// for wskit's type only, and a function `kind::<UserType>(value)` bounded by it. The
+    /// user's type is the function's explicit generic argument, so an unsatisfied bound is
+    /// reported at that type, in the user's signature.
+    fn generate_checks(&self) -> TokenStream {
+        let hooks = || [&self.on_open, &self.on_close, &self.on_error].into_iter().flatten();
+        let mut checks = TokenStream::new();
+        if !self.handlers.is_empty() || self.on_open.is_some() {
+            checks.extend(quote! {
+                #[diagnostic::on_unimplemented(
+                    message = "handlers return `Result<(), wskit::Error>`, not `{Self}`",
+                    label = "change the return type to `Result<(), wskit::Error>`",
+                    note = "report a failure with a `wskit::Error` (e.g. `Error::not_found(\"..\")`); \
+                            convert other errors with `.map_err(..)`"
+                )]
+                pub(super) trait HandlerOutput {
+                    fn into_result(self) -> ::core::result::Result<(), ::wskit::Error>;
+                }
+                impl HandlerOutput for ::core::result::Result<(), ::wskit::Error> {
+                    fn into_result(self) -> Self {
+                        self
+                    }
+                }
+                pub(super) fn output<R: HandlerOutput>(output: R) -> ::core::result::Result<(), ::wskit::Error> {
+                    output.into_result()
+                }
+            });
+        }
+        if !self.handlers.is_empty() || hooks().next().is_some() {
+            checks.extend(quote! {
+                #[diagnostic::on_unimplemented(
+                    message = "this router passes `ctx` as `{T}`, not `{Self}`",
+                    label = "the router's data type is set by `#[router(data = ..)]`",
+                    note = "write `ctx: &mut Ctx<Data>`, with the router's data type, in every handler and hook"
+                )]
+                pub(super) trait CtxParam<T> {
+                    fn from_ctx(ctx: T) -> Self;
+                }
+                impl<T> CtxParam<T> for T {
+                    fn from_ctx(ctx: T) -> T {
+                        ctx
+                    }
+                }
+                pub(super) fn ctx<P: CtxParam<T>, T>(ctx: T) -> P {
+                    P::from_ctx(ctx)
+                }
+            });
+        }
+        if self.handlers.iter().any(|h| h.meta.is_some()) {
+            checks.extend(quote! {
+                #[diagnostic::on_unimplemented(
+                    message = "this handler's message declares its meta as `{T}`, not `{Self}`",
+                    label = "the fourth parameter receives the message's declared meta",
+                    note = "declare the meta keys on the message with `#[message(\"TYPE\", meta = {Self})]`, \
+                            or take `meta: {T}`"
+                )]
+                pub(super) trait MetaParam<T> {
+                    fn from_meta(meta: T) -> Self;
+                }
+                impl<T> MetaParam<T> for T {
+                    fn from_meta(meta: T) -> T {
+                        meta
+                    }
+                }
+                pub(super) fn meta<P: MetaParam<T>, T>(meta: T) -> P {
+                    P::from_meta(meta)
+                }
+            });
+        }
+        if self.on_close.is_some() {
+            checks.extend(quote! {
+                #[diagnostic::on_unimplemented(
+                    message = "`#[on_close]` receives the close as `wskit::Close`, not `{Self}`",
+                    label = "write `close: wskit::Close`",
+                    note = "`Close` holds the close code and reason"
+                )]
+                pub(super) trait CloseParam {
+                    fn from_close(close: ::wskit::Close) -> Self;
+                }
+                impl CloseParam for ::wskit::Close {
+                    fn from_close(close: ::wskit::Close) -> Self {
+                        close
+                    }
+                }
+                pub(super) fn close<P: CloseParam>(close: ::wskit::Close) -> P {
+                    P::from_close(close)
+                }
+            });
+        }
+        if self.on_error.is_some() {
+            checks.extend(quote! {
+                #[diagnostic::on_unimplemented(
+                    message = "`#[on_error]` borrows the error as `&wskit::Error`, not `{Self}`",
+                    label = "write `error: &wskit::Error`",
+                    note = "the error was already reported to the client; the hook observes it"
+                )]
+                pub(super) trait ErrorParam<'a> {
+                    fn from_error(error: &'a ::wskit::Error) -> Self;
+                }
+                impl<'a> ErrorParam<'a> for &'a ::wskit::Error {
+                    fn from_error(error: &'a ::wskit::Error) -> Self {
+                        error
+                    }
+                }
+                pub(super) fn error<'a, P: ErrorParam<'a>>(error: &'a ::wskit::Error) -> P {
+                    P::from_error(error)
+                }
+            });
+        }
+        if self.checks_unique_types() {
+            checks.extend(quote! {
+                /// Whether `types[index]` equals one of the types before it.
+                pub(super) const fn repeats_earlier(types: &[&str], index: usize) -> bool {
+                    let mut earlier = 0;
+                    while earlier < index {
+                        let (a, b) = (types[earlier].as_bytes(), types[index].as_bytes());
+                        let mut same = a.len() == b.len();
+                        let mut i = 0;
+                        while same && i < a.len() {
+                            same = a[i] == b[i];
+                            i += 1;
+                        }
+                        if same {
+                            return true;
+                        }
+                        earlier += 1;
+                    }
+                    false
+                }
+            });
+        }
+        checks
+    }
+
+    /// One const assertion per handler after the first: its message's type string differs
+    /// from the earlier ones. Different Rust types may share a type string, which only
+    /// the type checker can see; the assertion fails at the later handler's message type.
+    fn generate_unique_types(&self) -> TokenStream {
+        if !self.checks_unique_types() {
+            return TokenStream::new();
+        }
+        let self_ty = &self.item.self_ty;
+        let asserts = self.handlers.iter().enumerate().skip(1).map(|(index, handler)| {
+            let message = &handler.message;
+            let panic = format!(
+                "`{}` has the type string of another handler's message in this router; a type \
+                 string is routed to exactly one handler: give the messages different \
+                 #[message(\"…\")] types or merge the handlers",
+                message.to_token_stream()
+            );
+            quote_spanned! {message.span()=>
+                const _: () = if __wskit::repeats_earlier(<#self_ty as ::wskit::Router>::TYPES, #index) {
+                    ::core::panic!(#panic)
+                };
+            }
+        });
+        quote! { #(#asserts)* }
+    }
+
+    /// Generic routers have no `TYPES` a free const can read; their handlers are checked
+    /// only by the syntactic duplicate check.
+    fn checks_unique_types(&self) -> bool {
+        self.handlers.len() >= 2 && self.item.generics.params.is_empty()
+    }
+}
+
+/// The parts of a checked signature the generated code needs.
+struct Shape {
+    /// The type of the `ctx` parameter.
+    ctx: Type,
+    /// `#[on]`: the message type.
+    message: Option<Type>,
+    /// The type of the optional parameter: `#[on]`'s meta, `#[on_close]`'s close,
+    /// `#[on_error]`'s error.
+    param: Option<Type>,
+    /// The return type, for the methods that return a result.
+    output: Option<Type>,
+}
+
+/// Checks `method` against the signature of `role`, reporting every deviation.
+fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Option<Shape> {
+    let sig = &method.sig;
+    let expected = role.signature();
+    let mut failed = false;
+    let mut fail = |tokens: &dyn ToTokens, message: String| {
+        failed = true;
+        errors.at(tokens, message);
+    };
+    if sig.asyncness.is_none() {
+        fail(&sig.fn_token, format!("{} methods must be async: `{expected}`", role.attribute()));
+    }
+    if !sig.generics.params.is_empty() {
+        fail(&sig.generics, format!("{} methods cannot be generic: `{expected}`", role.attribute()));
+    }
+    let mut inputs = sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Receiver(receiver)) if receiver.reference.is_some() && receiver.mutability.is_none() => {}
+        Some(FnArg::Receiver(receiver)) if receiver.mutability.is_some() => fail(
+            receiver,
+            format!(
+                "handlers take `&self`: connections run concurrently and share the router; \
+                 keep mutable state in the connection's data (`ctx.data_mut()`) or behind a \
+                 lock: `{expected}`"
+            ),
+        ),
+        Some(other) => fail(other, format!("the first parameter must be `&self`: `{expected}`")),
+        None => fail(&sig.ident, format!("{} methods take `&self` first: `{expected}`", role.attribute())),
+    }
+    let ctx = match inputs.next() {
+        Some(FnArg::Typed(pat)) if matches!(&*pat.ty, Type::Reference(r) if r.mutability.is_some()) => {
+            Some((*pat.ty).clone())
+        }
+        Some(other) => {
+            fail(
+                other,
+                format!(
+                    "the second parameter is the connection context, `ctx: &mut Ctx<Data>`: `{expected}`"
+                ),
+            );
+            None
+        }
+        None => {
+            fail(&sig.inputs, format!("missing `ctx: &mut Ctx<Data>` parameter: `{expected}`"));
+            None
+        }
+    };
+    let rest: Vec<&FnArg> = inputs.collect();
+    let allowed = match role {
+        Role::On => 2,
+        Role::Open => 0,
+        Role::Close | Role::Error => 1,
+    };
+    let required = if role == Role::On || role == Role::Open { allowed.min(1) } else { allowed };
+    for extra in rest.iter().skip(allowed) {
+        fail(*extra, format!("unexpected parameter: {} methods look like `{expected}`", role.attribute()));
+    }
+    if rest.len() < required && ctx.is_some() {
+        let what = match role {
+            Role::On => "the message parameter, e.g. `msg: JoinRoom`",
+            Role::Close => "the `close: Close` parameter",
+            _ => "the `error: &Error` parameter",
+        };
+        fail(&sig.inputs, format!("missing {what}: `{expected}`"));
+    }
+    let mut typed = rest.iter().map(|arg| match arg {
+        FnArg::Typed(pat) => Some((*pat.ty).clone()),
+        FnArg::Receiver(_) => None,
+    });
+    let (message, param) = match role {
+        Role::On => (typed.next().flatten(), typed.next().flatten()),
+        Role::Close | Role::Error => (None, typed.next().flatten()),
+        Role::Open => (None, None),
+    };
+    let output = match &sig.output {
+        ReturnType::Type(_, ty) if !matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) => Some(&**ty),
+        _ => None,
+    };
+    match (role, output) {
+        (Role::On | Role::Open, None) => fail(
+            &sig.ident,
+            format!(
+                "{} methods return `Result<(), wskit::Error>`; add `-> Result<(), Error>`: `{expected}`",
+                role.attribute()
+            ),
+        ),
+        (Role::Close | Role::Error, Some(output)) => fail(
+            output,
+            format!("{} methods return nothing; remove the return type: `{expected}`", role.attribute()),
+        ),
+        _ => {}
+    }
+    if failed {
+        return None;
+    }
+    Some(Shape { ctx: ctx?, message, param, output: output.cloned() })
+}

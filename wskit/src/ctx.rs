@@ -1,0 +1,248 @@
+//! [`Ctx`]: what a handler knows about its connection and the message it handles, and
+//! how it answers.
+
+use crate::close::Close;
+use crate::envelope::{self, Meta};
+use crate::error::Error;
+use crate::message::Message;
+use crate::outbox::{ClientHandle, Frame, Outbox};
+use crate::pubsub::{Authorize, Delivery, Hub, Publish, TopicAction};
+use std::time::SystemTime;
+use uuid::Uuid;
+
+/// The context of one connection, passed to every handler as `&mut Ctx<Data>`.
+///
+/// It holds the connection's data (`#[router(data = Data)]`), its id and path parameters,
+/// the meta of the message being handled, and the connection's outbound queue.
+pub struct Ctx<D> {
+    data: D,
+    client_id: Uuid,
+    params: Vec<(String, String)>,
+    meta: Meta,
+    received_at: SystemTime,
+    outbox: Outbox,
+    closing: Option<Close>,
+    hub: Hub,
+    topics: Vec<Box<str>>,
+    authorize: Option<Authorize<D>>,
+}
+
+impl<D> Ctx<D> {
+    pub(crate) fn new(
+        data: D,
+        client_id: Uuid,
+        params: Vec<(String, String)>,
+        outbox: Outbox,
+        hub: Hub,
+    ) -> Self {
+        Ctx {
+            data,
+            client_id,
+            params,
+            meta: Meta::default(),
+            received_at: SystemTime::now(),
+            outbox,
+            closing: None,
+            hub,
+            topics: Vec::new(),
+            authorize: None,
+        }
+    }
+
+    /// Checks subscriptions and publishes with `authorize` from now on.
+    pub(crate) fn set_authorizer(&mut self, authorize: Option<Authorize<D>>) {
+        self.authorize = authorize;
+    }
+
+    fn authorize(&self, topic: &str, action: TopicAction) -> Result<(), Error> {
+        match &self.authorize {
+            Some(authorize) => authorize(&self.data, self.client_id, topic, action),
+            None => Ok(()),
+        }
+    }
+
+    /// The connection's data.
+    pub fn data(&self) -> &D {
+        &self.data
+    }
+
+    /// The connection's data, to change it.
+    pub fn data_mut(&mut self) -> &mut D {
+        &mut self.data
+    }
+
+    /// The connection's id: a UUIDv7, also sent to the client in the `x-client-id` header
+    /// of the upgrade response.
+    pub fn client_id(&self) -> Uuid {
+        self.client_id
+    }
+
+    /// A parameter of the upgrade path, e.g. `room` for a server at `/rooms/:room`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// A cloneable handle that sends to this connection from anywhere, e.g. to keep in a
+    /// room registry that other connections' handlers broadcast to.
+    pub fn handle(&self) -> ClientHandle {
+        ClientHandle::new(self.client_id, self.outbox.clone())
+    }
+
+    /// The standard meta of the message being handled (empty in `#[on_open]`).
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// When the server received the message being handled (or opened the connection).
+    pub fn received_at(&self) -> SystemTime {
+        self.received_at
+    }
+
+    /// Queues `message` for the client.
+    ///
+    /// Fails with RESOURCE_EXHAUSTED when the connection's outbound queue is full (the
+    /// client is not reading; the connection is then closed with 1013), and with
+    /// FAILED_PRECONDITION once the connection is closing.
+    pub fn send<M: Message>(&mut self, message: &M) -> Result<(), Error> {
+        let frame = envelope::encode(message, None)?;
+        self.enqueue(frame)
+    }
+
+    /// Queues `message` as the answer to the message being handled: it carries that
+    /// message's `meta.correlationId`, if any.
+    pub fn reply<M: Message>(&mut self, message: &M) -> Result<(), Error> {
+        let frame = envelope::encode(message, self.meta.correlation_id.as_deref())?;
+        self.enqueue(frame)
+    }
+
+    /// Sends `error` to the client without ending the handler: `RPC_ERROR` if the message
+    /// being handled carried a correlation id, `ERROR` otherwise.
+    ///
+    /// Returning `Err(error)` from the handler does the same; use this to report a problem
+    /// and carry on.
+    pub fn error(&mut self, error: &Error) -> Result<(), Error> {
+        let frame = envelope::encode_error(error, self.meta.correlation_id.as_deref());
+        self.enqueue(frame)
+    }
+
+    /// Subscribes this connection to `topic`: it receives every message published there
+    /// until it unsubscribes or closes. Subscribing twice is a no-op.
+    ///
+    /// Fails with INVALID_ARGUMENT (`details.reason` `length` or `pattern`) for a name the
+    /// hub's [`TopicRules`](crate::TopicRules) reject, RESOURCE_EXHAUSTED when the
+    /// connection already holds its limit of topics, and with the error of the server's
+    /// [authorization hook](crate::Server::authorize_topics) if it refuses.
+    pub async fn subscribe(&mut self, topic: &str) -> Result<(), Error> {
+        if self.topics.iter().any(|held| **held == *topic) {
+            return Ok(());
+        }
+        self.hub.rules().check(topic)?;
+        self.authorize(topic, TopicAction::Subscribe)?;
+        let limit = self.hub.rules().limit();
+        if self.topics.len() >= limit {
+            return Err(Error::resource_exhausted(format!(
+                "a connection subscribes to at most {limit} topics; unsubscribe from one first"
+            ))
+            .with_detail("limit", limit)
+            .with_detail("current", self.topics.len()));
+        }
+        self.hub.subscribe(topic, self.client_id, &self.outbox);
+        self.topics.push(topic.into());
+        Ok(())
+    }
+
+    /// Unsubscribes this connection from `topic`. Unsubscribing from a topic it does not
+    /// hold is a no-op.
+    pub async fn unsubscribe(&mut self, topic: &str) -> Result<(), Error> {
+        if let Some(index) = self.topics.iter().position(|held| **held == *topic) {
+            self.topics.swap_remove(index);
+            self.hub.unsubscribe(topic, self.client_id);
+        }
+        Ok(())
+    }
+
+    /// The topics this connection subscribes to.
+    pub fn topics(&self) -> impl Iterator<Item = &str> {
+        self.topics.iter().map(|topic| &**topic)
+    }
+
+    /// Publishes `message` to every subscriber of `topic`, this connection included if it
+    /// subscribes. The message is serialized once for all of them.
+    pub async fn publish<M: Message>(&self, topic: &str, message: &M) -> Result<Delivery, Error> {
+        self.publish_with(topic, message, &Publish::new()).await
+    }
+
+    /// Publishes with [`Publish`] options, e.g. `Publish::new().exclude_self()`.
+    pub async fn publish_with<M: Message>(
+        &self,
+        topic: &str,
+        message: &M,
+        options: &Publish,
+    ) -> Result<Delivery, Error> {
+        self.hub.rules().check(topic)?;
+        self.authorize(topic, TopicAction::Publish)?;
+        self.hub.publish_checked(Some(self.client_id), topic, message, options).await
+    }
+
+    /// The server's hub: publish, send to other connections, count connections.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Closes the connection with `code` and `reason` once the handler returns. Frames
+    /// queued before are still delivered; sends after this fail.
+    ///
+    /// Codes that an application may not send (1004-1006, 1015, outside 1000-4999) are
+    /// replaced by 1008 (policy).
+    pub fn close(&mut self, code: u16, reason: impl Into<std::borrow::Cow<'static, str>>) {
+        let code = if Close::is_sendable(code) { code } else { Close::POLICY };
+        self.closing.get_or_insert(Close::new(code, reason));
+    }
+
+    pub(crate) fn enqueue(&mut self, frame: String) -> Result<(), Error> {
+        if self.closing.is_some() {
+            return Err(Error::failed_precondition("the connection is closing; nothing more can be sent"));
+        }
+        self.outbox.push(Frame::Owned(frame))
+    }
+
+    /// Starts handling a new frame: stamps its arrival and forgets the previous meta.
+    pub(crate) fn begin(&mut self) {
+        self.meta = Meta::default();
+        self.received_at = SystemTime::now();
+    }
+
+    /// Sets the meta of the frame being handled, once it is decoded.
+    pub(crate) fn set_meta(&mut self, meta: Meta) {
+        self.meta = meta;
+    }
+
+    /// Registers the connection with the hub, so that it can be sent to.
+    pub(crate) fn attach(&self) {
+        self.hub.connect(self.client_id, self.outbox.clone());
+    }
+
+    /// Removes the connection and its subscriptions from the hub.
+    pub(crate) fn detach(&mut self) {
+        self.hub.disconnect(self.client_id, &std::mem::take(&mut self.topics));
+    }
+
+    /// The close a handler asked for, or the slow-consumer close if the queue overflowed.
+    pub(crate) fn take_close(&mut self) -> Option<Close> {
+        if self.outbox.overflowed() && self.closing.is_none() {
+            self.closing =
+                Some(Close::new(Close::TRY_AGAIN_LATER, "outbound queue full: the client is not reading"));
+        }
+        self.closing.take()
+    }
+}
+
+impl<D: std::fmt::Debug> std::fmt::Debug for Ctx<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("client_id", &self.client_id)
+            .field("data", &self.data)
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}

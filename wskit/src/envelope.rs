@@ -1,0 +1,379 @@
+//! The envelope of a frame: `{"type", "meta", "payload"}`.
+//!
+//! Inbound, [`Envelope::parse`] borrows the type and leaves `meta` and `payload` as raw JSON
+//! slices, so the payload is not copied before it is deserialized straight into the message
+//! struct by [`Inbound::decode`]. Outbound, [`encode`] serializes a frame in one pass.
+
+use crate::error::Error;
+use crate::message::Message;
+use crate::validate::{Issue, Issues, Path, Validate};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// The type of the client's heartbeat frame.
+pub(crate) const HEARTBEAT: &str = "__heartbeat";
+
+/// The type of the client's request to cancel an in-flight RPC.
+pub(crate) const ABORT: &str = "$ws:abort";
+
+/// A frame's envelope with `meta` and `payload` still raw.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    pub(crate) ty: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub(crate) meta: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub(crate) payload: Option<&'a RawValue>,
+}
+
+impl<'a> Envelope<'a> {
+    /// Parses a frame's text. Fails with INVALID_ARGUMENT for anything but a JSON object
+    /// with a string `type` and no keys besides `type`, `meta` and `payload`.
+    pub(crate) fn parse(text: &'a str) -> Result<Self, Error> {
+        serde_json::from_str(text).map_err(|error| {
+            let reason = match error.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    format!("the frame is not valid JSON: {error}")
+                }
+                _ => format!("the frame is not a valid envelope: {error}"),
+            };
+            Error::invalid_argument(reason).protocol()
+        })
+    }
+
+    /// Parses `meta` into its standard keys and the extra keys a message may declare.
+    pub(crate) fn meta(&self) -> Result<(Meta, Vec<ExtraMeta<'a>>), Error> {
+        let Some(raw) = self.meta else { return Ok((Meta::default(), Vec::new())) };
+        let parsed: ParsedMeta<'a> = serde_json::from_str(raw.get())
+            .map_err(|error| Error::invalid_argument(format!("invalid meta: {error}")).protocol())?;
+        Ok((parsed.meta, parsed.extra))
+    }
+}
+
+/// The standard `meta` keys of an inbound frame.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Meta {
+    /// `meta.timestamp`: the sender's clock in milliseconds, informational only.
+    pub timestamp: Option<f64>,
+    /// `meta.correlationId`: the id replies and errors echo.
+    pub correlation_id: Option<String>,
+    /// `meta.timeoutMs`: the deadline the client asks for, in milliseconds.
+    pub timeout_ms: Option<u64>,
+}
+
+/// A `meta` key outside the standard ones, kept raw until the message type is known.
+pub(crate) type ExtraMeta<'a> = (Cow<'a, str>, &'a RawValue);
+
+struct ParsedMeta<'a> {
+    meta: Meta,
+    extra: Vec<ExtraMeta<'a>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ParsedMeta<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MetaVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+        impl<'de: 'a, 'a> Visitor<'de> for MetaVisitor<'a> {
+            type Value = ParsedMeta<'a>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a meta object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut meta = Meta::default();
+                let mut extra = Vec::new();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match &*key {
+                        "timestamp" => meta.timestamp = map.next_value()?,
+                        "correlationId" => meta.correlation_id = map.next_value()?,
+                        "timeoutMs" => meta.timeout_ms = map.next_value()?,
+                        // Reserved for the server: stripped, never shown to handlers.
+                        "clientId" | "receivedAt" => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                        _ => extra.push((key, map.next_value::<&'de RawValue>()?)),
+                    }
+                }
+                Ok(ParsedMeta { meta, extra })
+            }
+        }
+
+        deserializer.deserialize_map(MetaVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A routed inbound frame, handed to [`Router::dispatch`](crate::Router::dispatch), which
+/// decodes it into the message type of the matching handler.
+pub struct Inbound<'a> {
+    ty: &'a str,
+    payload: Option<&'a RawValue>,
+    extra_meta: &'a [ExtraMeta<'a>],
+}
+
+impl<'a> Inbound<'a> {
+    pub(crate) fn new(ty: &'a str, payload: Option<&'a RawValue>, extra_meta: &'a [ExtraMeta<'a>]) -> Self {
+        Inbound { ty, payload, extra_meta }
+    }
+
+    /// The frame's type string.
+    pub fn message_type(&self) -> &'a str {
+        self.ty
+    }
+
+    /// Decodes and validates the payload as `M`, and the extra meta keys as `M::Meta`.
+    ///
+    /// Fails with INVALID_ARGUMENT, listing every problem under `details.issues`.
+    pub fn decode<M: Message>(&self) -> Result<(M, M::Meta), Error> {
+        let mut issues = Issues::default();
+        let payload_at = Path::root("payload");
+        let message = match (M::HAS_PAYLOAD, self.payload) {
+            (true, Some(raw)) => deserialize::<M>(raw.get(), payload_at, &mut issues),
+            (true, None) => {
+                issues.push(payload_at, "is required by this message type");
+                None
+            }
+            (false, None) => deserialize::<M>("null", payload_at, &mut issues),
+            (false, Some(_)) => {
+                issues.push(payload_at, "must be absent: this message type carries no payload");
+                None
+            }
+        };
+        let meta = self.decode_meta::<M::Meta>(&mut issues);
+        match (message, meta) {
+            (Some(message), Some(meta)) if issues.is_empty() => Ok((message, meta)),
+            _ => Err(validation_error(issues.into_vec())),
+        }
+    }
+
+    fn decode_meta<T: de::DeserializeOwned + Validate>(&self, issues: &mut Issues) -> Option<T> {
+        let at = Path::root("meta");
+        if self.extra_meta.is_empty() {
+            return deserialize("{}", at, issues);
+        }
+        // Declared meta keys are rare and few: gather them into one object to decode.
+        let mut object = String::from("{");
+        for (i, (key, value)) in self.extra_meta.iter().enumerate() {
+            if i > 0 {
+                object.push(',');
+            }
+            object.push_str(&serde_json::to_string(key).expect("strings serialize"));
+            object.push(':');
+            object.push_str(value.get());
+        }
+        object.push('}');
+        deserialize(&object, at, issues)
+    }
+
+    /// The error for a type no handler of the router takes.
+    pub fn unknown_type(&self) -> Error {
+        unknown_type(self.ty)
+    }
+}
+
+pub(crate) fn unknown_type(ty: &str) -> Error {
+    Error::unimplemented(format!("unknown message type `{ty}`")).with_detail("type", ty).protocol()
+}
+
+/// Deserializes and validates `json` as `T`, reporting problems at `at`.
+fn deserialize<T: de::DeserializeOwned + Validate>(
+    json: &str,
+    at: Path<'_>,
+    issues: &mut Issues,
+) -> Option<T> {
+    match serde_json::from_str::<T>(json) {
+        Ok(value) => {
+            value.validate(at, issues);
+            Some(value)
+        }
+        Err(_) => {
+            // Decode again, now tracking the path: the slower pass only runs on bad input.
+            let mut deserializer = serde_json::Deserializer::from_str(json);
+            let error = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+                Err(error) => error,
+                Ok(_) => return None,
+            };
+            let mut path = at.to_string();
+            for segment in error.path().iter() {
+                match segment {
+                    serde_path_to_error::Segment::Seq { index } => path.push_str(&format!("[{index}]")),
+                    serde_path_to_error::Segment::Map { key }
+                    | serde_path_to_error::Segment::Enum { variant: key } => {
+                        path.push('.');
+                        path.push_str(key);
+                    }
+                    serde_path_to_error::Segment::Unknown => {}
+                }
+            }
+            let message = error.into_inner().to_string();
+            let message = strip_position(&message);
+            // serde reports a missing field (and some unknown ones) at its parent: name the field.
+            let field = ["missing field `", "unknown field `"]
+                .iter()
+                .find_map(|prefix| message.strip_prefix(prefix))
+                .and_then(|rest| rest.split('`').next());
+            if let Some(field) = field.filter(|field| !path.ends_with(&format!(".{field}"))) {
+                path.push('.');
+                path.push_str(field);
+            }
+            issues.push_at(path, message.to_owned());
+            None
+        }
+    }
+}
+
+/// serde_json appends ` at line 1 column 17` to its errors; the path says it better.
+fn strip_position(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(index) => &message[..index],
+        None => message,
+    }
+}
+
+/// INVALID_ARGUMENT with `details.issues`.
+pub(crate) fn validation_error(issues: Vec<Issue>) -> Error {
+    let summary = match issues.as_slice() {
+        [only] => format!("{}: {}", only.path, only.message),
+        many => format!("{} validation issues", many.len()),
+    };
+    Error::invalid_argument(summary)
+        .with_detail("issues", serde_json::to_value(issues).expect("issues serialize"))
+        .protocol()
+}
+
+/// The outbound `meta`: only the correlation id (when replying) or nothing.
+#[derive(Serialize)]
+struct OutMeta<'a> {
+    #[serde(rename = "correlationId", skip_serializing_if = "Option::is_none")]
+    correlation_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct OutFrame<'a, P: ?Sized> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    meta: OutMeta<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<&'a P>,
+}
+
+/// Serializes `message` as a frame, replying to `correlation_id` if given.
+pub(crate) fn encode<M: Message>(message: &M, correlation_id: Option<&str>) -> Result<String, Error> {
+    let payload = M::HAS_PAYLOAD.then_some(message);
+    encode_raw(M::TYPE, payload, correlation_id).map_err(|error| {
+        tracing::error!(message_type = M::TYPE, %error, "failed to serialize an outbound message");
+        Error::internal()
+    })
+}
+
+pub(crate) fn encode_raw<P: Serialize + ?Sized>(
+    ty: &str,
+    payload: Option<&P>,
+    correlation_id: Option<&str>,
+) -> serde_json::Result<String> {
+    serde_json::to_string(&OutFrame { ty, meta: OutMeta { correlation_id }, payload })
+}
+
+/// A published frame: `{"type","meta"?,"payload"?}`, `meta` omitted when empty.
+#[derive(Serialize)]
+struct PublishedFrame<'a, P> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    meta: &'a serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<&'a P>,
+}
+
+/// Serializes `message` as a frame published to a topic, with `meta` (omitted if empty).
+pub(crate) fn encode_published<M: Message>(
+    message: &M,
+    meta: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, Error> {
+    let frame = PublishedFrame { ty: M::TYPE, meta, payload: M::HAS_PAYLOAD.then_some(message) };
+    serde_json::to_string(&frame).map_err(|error| {
+        tracing::error!(message_type = M::TYPE, %error, "failed to serialize a published message");
+        Error::internal()
+    })
+}
+
+/// Serializes an error frame: `RPC_ERROR` when it answers a correlation id, else `ERROR`.
+pub(crate) fn encode_error(error: &Error, correlation_id: Option<&str>) -> String {
+    let ty = if correlation_id.is_some() { "RPC_ERROR" } else { "ERROR" };
+    encode_raw(ty, Some(error), correlation_id).expect("error frames serialize")
+}
+
+/// The answer to `__heartbeat`: `{"type":"__heartbeat_ack","meta":{"ts":<ms>}}`.
+pub(crate) fn heartbeat_ack(now_ms: u64) -> String {
+    format!(r#"{{"type":"__heartbeat_ack","meta":{{"ts":{now_ms}}}}}"#)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrows_type_and_keeps_payload_raw() {
+        let text = r#"{"type":"JOIN","meta":{"timestamp":1,"correlationId":"c-1","clientId":"x","trace":"t"},"payload":{"roomId":"a"}}"#;
+        let envelope = Envelope::parse(text).unwrap();
+        assert!(matches!(envelope.ty, Cow::Borrowed("JOIN")));
+        assert_eq!(envelope.payload.unwrap().get(), r#"{"roomId":"a"}"#);
+        let (meta, extra) = envelope.meta().unwrap();
+        assert_eq!(meta.correlation_id.as_deref(), Some("c-1"));
+        assert_eq!(meta.timestamp, Some(1.0));
+        assert_eq!(extra.len(), 1);
+        assert_eq!(extra[0].0, "trace");
+    }
+
+    #[test]
+    fn null_meta_and_payload_are_absent() {
+        let envelope = Envelope::parse(r#"{"type":"A","meta":null,"payload":null}"#).unwrap();
+        assert!(envelope.meta.is_none() && envelope.payload.is_none());
+        assert_eq!(envelope.meta().unwrap().0, Meta::default());
+    }
+
+    #[test]
+    fn rejects_what_is_not_an_envelope() {
+        for bad in ["not json", "[1,2]", "42", r#"{"meta":{}}"#, r#"{"type":7}"#, r#"{"type":"A","extra":1}"#]
+        {
+            let error = Envelope::parse(bad).err().unwrap_or_else(|| panic!("accepted {bad}"));
+            assert_eq!(error.code(), &crate::Code::InvalidArgument, "{bad}");
+            assert!(error.is_protocol_error());
+        }
+    }
+
+    #[test]
+    fn rejects_a_malformed_correlation_id() {
+        let envelope = Envelope::parse(r#"{"type":"A","meta":{"correlationId":5}}"#).unwrap();
+        assert!(envelope.meta().is_err());
+    }
+
+    #[test]
+    fn escaped_type_strings_are_unescaped() {
+        let envelope = Envelope::parse(r#"{"type":"A\u0042"}"#).unwrap();
+        assert_eq!(envelope.ty, "AB");
+    }
+
+    #[test]
+    fn encodes_frames_and_error_frames() {
+        assert_eq!(
+            encode_raw("PONG", Some(&serde_json::json!({"n": 1})), Some("c")).unwrap(),
+            r#"{"type":"PONG","meta":{"correlationId":"c"},"payload":{"n":1}}"#
+        );
+        assert_eq!(encode_raw::<()>("BYE", None, None).unwrap(), r#"{"type":"BYE","meta":{}}"#);
+        let frame = encode_error(&Error::not_found("gone"), None);
+        assert_eq!(
+            frame,
+            r#"{"type":"ERROR","meta":{},"payload":{"code":"NOT_FOUND","message":"gone","retryable":false}}"#
+        );
+        assert!(encode_error(&Error::not_found("gone"), Some("c"))
+            .starts_with(r#"{"type":"RPC_ERROR","meta":{"correlationId":"c"}"#));
+        assert_eq!(heartbeat_ack(5), r#"{"type":"__heartbeat_ack","meta":{"ts":5}}"#);
+    }
+}

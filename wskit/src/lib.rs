@@ -1,0 +1,267 @@
+//! # wskit
+//!
+//! A type-safe WebSocket framework. Messages are plain structs annotated with
+//! [`#[message("TYPE")]`](message); a router is an `impl` block annotated with
+//! [`#[router]`](router). At compile time they expand into a static dispatch table (a
+//! `match` from type string to a decode-validate-call arm per handler) and one validation
+//! function per message, served over hyper and tokio-tungstenite.
+//!
+//! wskit speaks the JSON protocol of ws-kit: frames are
+//! `{"type": "JOIN_ROOM", "meta": {...}, "payload": {...}}`, so ws-kit's browser clients
+//! talk to a wskit server unchanged.
+//!
+//! ```no_run
+//! use wskit::{message, router, Ctx, Error, Server};
+//!
+//! #[message("JOIN_ROOM")]
+//! pub struct JoinRoom {
+//!     #[validate(length(min = 1, max = 64))]
+//!     pub room_id: String, // on the wire: "roomId"
+//! }
+//!
+//! #[message("JOINED")]
+//! pub struct Joined {
+//!     pub room_id: String,
+//!     pub user: String,
+//! }
+//!
+//! #[derive(Default)]
+//! pub struct Session {
+//!     pub room: Option<String>,
+//! }
+//!
+//! pub struct Chat;
+//!
+//! #[router(data = Session)]
+//! impl Chat {
+//!     #[on]
+//!     async fn join(&self, ctx: &mut Ctx<Session>, msg: JoinRoom) -> Result<(), Error> {
+//!         ctx.data_mut().room = Some(msg.room_id.clone());
+//!         let user = ctx.client_id().to_string();
+//!         ctx.reply(&Joined { room_id: msg.room_id, user })
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     Server::new(Chat).path("/ws").serve("127.0.0.1:3000").await
+//! }
+//! ```
+//!
+//! A frame `{"type":"JOIN_ROOM","payload":{"roomId":""}}` never reaches `join`: the client
+//! gets `ERROR` INVALID_ARGUMENT with `details.issues = [{"path": "payload.roomId", ...}]`.
+//!
+//! ## What is checked at compile time
+//!
+//! A handler parameter that is not a `#[message]`, two handlers for one type, a reserved
+//! type name (`$…`, `__…`), an unknown or malformed `#[validate]` rule or one that does not
+//! fit its field's type, an invalid `pattern`, a handler with the wrong shape, and sending a
+//! type that is not a message: each is a compile error at the offending token that says how
+//! to fix it.
+//!
+//! ## Reading the generated code
+//!
+//! `cargo expand` shows, for a router, `impl wskit::Router` with a `match` on
+//! `inbound.message_type()` and one arm per handler, and for a message, `impl
+//! wskit::Message` and `impl wskit::Validate` with one block per validated field.
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `server` | yes | [`Server`] and [`Endpoint`]: the hyper 1 + tokio-tungstenite host |
+//! | `redis` | no | [`Hub::redis`]: a pub/sub bus through Redis, shared with ws-kit instances |
+//!
+//! Without `server`, the crate still provides messages, validation and routers, for other
+//! hosts.
+
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod close;
+mod connection;
+mod ctx;
+mod envelope;
+mod error;
+mod limits;
+mod message;
+mod outbox;
+mod pubsub;
+mod router;
+#[cfg(feature = "server")]
+mod server;
+pub mod validate;
+
+pub use close::Close;
+pub use ctx::Ctx;
+pub use envelope::{Inbound, Meta};
+pub use error::{Code, Error, Retry};
+pub use limits::{Limits, Oversize};
+pub use message::{DeclaredMeta, Message, NoMeta};
+pub use outbox::ClientHandle;
+#[cfg(feature = "redis")]
+pub use pubsub::RedisOptions;
+pub use pubsub::{BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
+pub use router::Router;
+#[cfg(feature = "server")]
+pub use server::{token, Body, Endpoint, Rejection, Server};
+pub use validate::Validate;
+
+/// Declares a message type: `#[message("TYPE")]` on a struct with named fields (a message
+/// with a payload) or a unit struct (a message without one).
+///
+/// It derives `Serialize` and `Deserialize` (fields in camelCase on the wire, unknown
+/// fields rejected) and implements [`Message`] and [`Validate`].
+///
+/// Arguments after the type string:
+/// - `rename_all = "snake_case"`: another naming convention for the payload's keys (any of
+///   serde's); single fields keep `#[serde(rename = "…")]`.
+/// - `meta = SomeStruct`: extra `meta` keys the message declares, a [`payload`] struct;
+///   a handler receives them as a fourth parameter `meta: SomeStruct`.
+/// - `validate = manual`: implement [`Validate`] by hand instead of with field rules.
+///
+/// Field rules, `#[validate(...)]`, all checked and reported together with paths such as
+/// `payload.text`:
+///
+/// | rule | fits | checks |
+/// |---|---|---|
+/// | `length(min = 1, max = 64)` | strings, collections | characters or items |
+/// | `range(min = 0, max = 100)` | numbers | the value |
+/// | `non_empty` | strings, collections | at least one character or item |
+/// | `email`, `url`, `uuid` | strings | the format |
+/// | `pattern = "^[a-z]+$"` | strings | a regex, compiled once; checked at build time |
+/// | `nested` | `#[payload]` structs | the nested value's own rules |
+/// | `each(rule, …)` | lists, sets | the rules on every item (`payload.tags[2]`) |
+/// | `custom = path::to::fn` | anything | `fn(&T) -> Result<(), impl Display>` |
+///
+/// `Option<T>` fields are checked when present.
+///
+/// ```
+/// use wskit::message;
+///
+/// #[message("SEND_MESSAGE")]
+/// pub struct SendMessage {
+///     #[validate(length(min = 1, max = 64), pattern = "^[a-z0-9-]+$")]
+///     pub room_id: String,
+///     #[validate(length(min = 1, max = 500))]
+///     pub text: String,
+///     #[validate(each(length(max = 20)))]
+///     pub tags: Vec<String>,
+/// }
+///
+/// #[message("LEAVE")]
+/// pub struct Leave;
+///
+/// assert_eq!(<SendMessage as wskit::Message>::TYPE, "SEND_MESSAGE");
+/// assert!(!<Leave as wskit::Message>::HAS_PAYLOAD);
+/// ```
+pub use wskit_macros::message;
+
+/// Declares a struct used inside messages, as a nested payload value (`#[validate(nested)]`)
+/// or as a message's declared meta: the wire conventions and validation of [`message`],
+/// without a type string.
+///
+/// ```
+/// use wskit::{message, payload};
+///
+/// #[payload]
+/// pub struct Point {
+///     #[validate(range(min = -90.0, max = 90.0))]
+///     pub lat: f64,
+///     #[validate(range(min = -180.0, max = 180.0))]
+///     pub lon: f64,
+/// }
+///
+/// #[message("MOVE")]
+/// pub struct Move {
+///     #[validate(nested)]
+///     pub to: Point,
+/// }
+/// ```
+pub use wskit_macros::payload;
+
+/// Turns an `impl` block into a [`Router`].
+///
+/// - `#[router(data = Session)]` names the per-connection data (default `()`); it must
+///   implement `Default` for [`Server::new`], or be built by [`Server::with_data`].
+/// - `#[on]` marks a handler: `async fn(&self, ctx: &mut Ctx<Data>, msg: M) -> Result<(),
+///   Error>`, the message type taken from the parameter. A fourth parameter
+///   `meta: <M as Message>::Meta` receives the message's declared meta.
+/// - `#[on_open]`: `async fn(&self, ctx: &mut Ctx<Data>) -> Result<(), Error>`; an error
+///   rejects the connection.
+/// - `#[on_close]`: `async fn(&self, ctx: &mut Ctx<Data>, close: Close)`.
+/// - `#[on_error]`: `async fn(&self, ctx: &mut Ctx<Data>, error: &Error)`, observes every
+///   error of the connection after the client was told.
+///
+/// Messages of one connection are handled one at a time, in arrival order.
+///
+/// ```
+/// use wskit::{message, router, Close, Ctx, Error};
+///
+/// #[message("PING")]
+/// pub struct Ping { pub n: u32 }
+///
+/// #[message("PONG")]
+/// pub struct Pong { pub n: u32 }
+///
+/// pub struct App;
+///
+/// #[router]
+/// impl App {
+///     #[on]
+///     async fn ping(&self, ctx: &mut Ctx<()>, ping: Ping) -> Result<(), Error> {
+///         ctx.reply(&Pong { n: ping.n })
+///     }
+///
+///     #[on_close]
+///     async fn closed(&self, _ctx: &mut Ctx<()>, close: Close) {
+///         println!("closed with {}", close.code);
+///     }
+/// }
+///
+/// assert_eq!(<App as wskit::Router>::TYPES, ["PING"]);
+/// ```
+pub use wskit_macros::router;
+
+/// What the generated code uses. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::validate::rules;
+    pub use regex::Regex;
+    pub use serde;
+
+    /// Fails compilation when two handlers of a router take the same type string.
+    pub const fn assert_unique_types(types: &[&str]) {
+        let mut i = 0;
+        while i < types.len() {
+            let mut j = i + 1;
+            while j < types.len() {
+                if str_eq(types[i], types[j]) {
+                    panic!(
+                        "two handlers of this router take messages with the same type string; \
+                         a type string is routed to exactly one handler"
+                    );
+                }
+                j += 1;
+            }
+            i += 1;
+        }
+    }
+
+    const fn str_eq(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+
+    /// Fails compilation, at the `meta = T` argument, when `T` cannot be declared meta.
+    pub fn assert_declared_meta<T: crate::DeclaredMeta>() {}
+}

@@ -1,0 +1,280 @@
+//! Pub/sub: [`Hub`], the registry of a server's connections and topic subscriptions, and
+//! the bus that carries publishes between server instances.
+//!
+//! Handlers subscribe with [`Ctx::subscribe`](crate::Ctx::subscribe) and publish with
+//! [`Ctx::publish`](crate::Ctx::publish); code outside handlers publishes and sends
+//! through a clone of the [`Hub`]. A publish is serialized once and the same bytes are
+//! queued for every subscriber.
+
+#[cfg(feature = "redis")]
+mod redis;
+mod registry;
+mod topic;
+
+#[cfg(feature = "redis")]
+pub use self::redis::RedisOptions;
+pub use topic::TopicRules;
+
+use crate::envelope;
+use crate::error::Error;
+use crate::message::Message;
+use crate::outbox::{Frame, Outbox};
+use registry::Registry;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The outcome of a successful publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued for this many subscribers: exact, on a single node.
+    Exact(usize),
+    /// Handed to the broker, which delivers it to every instance (this one included):
+    /// how many subscribers it reaches is not known here.
+    Relayed,
+}
+
+/// Whether a hub's bus currently carries publishes to every instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusStatus {
+    /// Publishes reach every instance (always so for the in-memory bus).
+    Connected,
+    /// The bus connection is down and being re-established; publishes fail with
+    /// UNAVAILABLE meanwhile.
+    Reconnecting,
+}
+
+/// What a connection is about to do with a topic, for an authorization hook
+/// ([`Server::authorize_topics`](crate::Server::authorize_topics)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicAction {
+    /// [`Ctx::subscribe`](crate::Ctx::subscribe) to a topic it does not hold yet.
+    Subscribe,
+    /// [`Ctx::publish`](crate::Ctx::publish) to a topic.
+    Publish,
+}
+
+/// Decides whether a connection, given its data, may subscribe or publish to a topic.
+pub(crate) type Authorize<D> =
+    Arc<dyn Fn(&D, uuid::Uuid, &str, TopicAction) -> Result<(), Error> + Send + Sync>;
+
+/// Options of a publish: [`Ctx::publish_with`](crate::Ctx::publish_with),
+/// [`Hub::publish_with`].
+///
+/// ```
+/// use wskit::Publish;
+///
+/// let options = Publish::new().exclude_self().meta("origin", "bot");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Publish {
+    pub(crate) exclude_self: bool,
+    pub(crate) meta: Map<String, Value>,
+}
+
+impl Publish {
+    /// The default options: every subscriber receives the message, with no meta.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Skips the publishing connection (only meaningful from a handler).
+    pub fn exclude_self(mut self) -> Self {
+        self.exclude_self = true;
+        self
+    }
+
+    /// Adds `key: value` to the frame's `meta`. ws-kit clients drop frames with meta keys
+    /// their schema does not declare: add only keys the message declares.
+    pub fn meta(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.meta.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// The registry of a server's connections and topics, and its bus. Cheap to clone: clones
+/// share the same registry.
+///
+/// A [`Server`](crate::Server) has one (in-memory unless configured otherwise); get it with
+/// [`Server::hub_handle`](crate::Server::hub_handle) to publish or send from anywhere, e.g. an HTTP
+/// endpoint or a background task.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    registry: Arc<Registry>,
+    rules: TopicRules,
+    bus: Bus,
+}
+
+/// Where publishes go.
+enum Bus {
+    /// Straight to this process's subscribers.
+    Memory,
+    /// Through Redis, to every instance.
+    #[cfg(feature = "redis")]
+    Redis(self::redis::RedisBus),
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::memory()
+    }
+}
+
+impl Hub {
+    /// A hub whose publishes reach the subscribers of this process only.
+    pub fn memory() -> Self {
+        Self::memory_with(TopicRules::default())
+    }
+
+    /// An in-memory hub with custom topic rules.
+    pub fn memory_with(rules: TopicRules) -> Self {
+        Hub { inner: Arc::new(HubInner { registry: Arc::default(), rules, bus: Bus::Memory }) }
+    }
+
+    /// A hub whose publishes go through Redis at `url` (e.g. `redis://127.0.0.1:6379`) and
+    /// reach the subscribers of every instance on the same Redis and channel prefix,
+    /// ws-kit instances included. Returns once subscribed; fails with UNAVAILABLE if Redis
+    /// cannot be reached.
+    #[cfg(feature = "redis")]
+    pub async fn redis(url: &str, options: RedisOptions, rules: TopicRules) -> Result<Self, Error> {
+        let registry = Arc::<Registry>::default();
+        let bus = self::redis::RedisBus::connect(url, options, Arc::clone(&registry)).await?;
+        Ok(Hub { inner: Arc::new(HubInner { registry, rules, bus: Bus::Redis(bus) }) })
+    }
+
+    /// Whether the bus currently carries publishes to every instance.
+    pub fn bus_status(&self) -> BusStatus {
+        match &self.inner.bus {
+            Bus::Memory => BusStatus::Connected,
+            #[cfg(feature = "redis")]
+            Bus::Redis(bus) => *bus.status().borrow(),
+        }
+    }
+
+    /// Waits until the bus status is `status`.
+    pub async fn wait_for_bus(&self, status: BusStatus) {
+        match &self.inner.bus {
+            Bus::Memory if status == BusStatus::Connected => {}
+            Bus::Memory => std::future::pending().await,
+            #[cfg(feature = "redis")]
+            Bus::Redis(bus) => {
+                // The sender lives as long as the bus, which this hub keeps alive.
+                let _ = bus.status().wait_for(|current| *current == status).await;
+            }
+        }
+    }
+
+    /// The topic rules subscriptions and publishes follow.
+    pub fn rules(&self) -> &TopicRules {
+        &self.inner.rules
+    }
+
+    /// Publishes `message` to every subscriber of `topic`.
+    pub async fn publish<M: Message>(&self, topic: &str, message: &M) -> Result<Delivery, Error> {
+        self.publish_with(topic, message, &Publish::new()).await
+    }
+
+    /// Publishes with [`Publish`] options.
+    pub async fn publish_with<M: Message>(
+        &self,
+        topic: &str,
+        message: &M,
+        options: &Publish,
+    ) -> Result<Delivery, Error> {
+        self.inner.rules.check(topic)?;
+        self.publish_checked(None, topic, message, options).await
+    }
+
+    /// Publishes to a topic that already passed the rules, on behalf of `sender`.
+    pub(crate) async fn publish_checked<M: Message>(
+        &self,
+        sender: Option<Uuid>,
+        topic: &str,
+        message: &M,
+        options: &Publish,
+    ) -> Result<Delivery, Error> {
+        let exclude = if options.exclude_self { sender } else { None };
+        match &self.inner.bus {
+            Bus::Memory => {
+                let frame = envelope::encode_published(message, &options.meta)?;
+                let delivered = self.inner.registry.deliver(topic, &Frame::Shared(frame.into()), exclude);
+                Ok(Delivery::Exact(delivered))
+            }
+            #[cfg(feature = "redis")]
+            Bus::Redis(bus) => {
+                let payload = M::HAS_PAYLOAD.then(|| to_raw(message)).transpose()?;
+                bus.publish(topic, M::TYPE, payload.as_deref(), &options.meta, exclude).await?;
+                Ok(Delivery::Relayed)
+            }
+        }
+    }
+
+    /// Sends `message` to the connection `client_id`. NOT_FOUND if no such connection is
+    /// open on this server.
+    pub fn send_to<M: Message>(&self, client_id: Uuid, message: &M) -> Result<(), Error> {
+        let outbox = self
+            .inner
+            .registry
+            .client(client_id)
+            .ok_or_else(|| Error::not_found(format!("no open connection with client id {client_id}")))?;
+        outbox.push(Frame::Owned(envelope::encode(message, None)?))
+    }
+
+    /// The ids of the open connections.
+    pub fn clients(&self) -> Vec<Uuid> {
+        self.inner.registry.clients()
+    }
+
+    /// The number of open connections.
+    pub fn client_count(&self) -> usize {
+        self.inner.registry.client_count()
+    }
+
+    /// The topics with at least one subscriber on this server.
+    pub fn topics(&self) -> Vec<String> {
+        self.inner.registry.topics()
+    }
+
+    /// The number of subscribers of `topic` on this server.
+    pub fn subscriber_count(&self, topic: &str) -> usize {
+        self.inner.registry.subscriber_count(topic)
+    }
+
+    pub(crate) fn connect(&self, client_id: Uuid, outbox: Outbox) {
+        self.inner.registry.connect(client_id, outbox);
+    }
+
+    pub(crate) fn disconnect(&self, client_id: Uuid, topics: &[Box<str>]) {
+        self.inner.registry.disconnect(client_id, topics);
+    }
+
+    pub(crate) fn subscribe(&self, topic: &str, client_id: Uuid, outbox: &Outbox) {
+        self.inner.registry.subscribe(topic, client_id, outbox);
+    }
+
+    pub(crate) fn unsubscribe(&self, topic: &str, client_id: Uuid) {
+        self.inner.registry.unsubscribe(topic, client_id);
+    }
+}
+
+/// Serializes a payload for the bus.
+#[cfg(feature = "redis")]
+fn to_raw<T: serde::Serialize + ?Sized>(value: &T) -> Result<Box<serde_json::value::RawValue>, Error> {
+    serde_json::value::to_raw_value(value).map_err(|error| {
+        tracing::error!(%error, "failed to serialize a published message");
+        Error::internal()
+    })
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("clients", &self.client_count())
+            .field("rules", &self.inner.rules)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,527 @@
+//! The hyper + tokio-tungstenite host: [`Server`] for the common case, and [`Endpoint`] to
+//! mount the WebSocket route inside any hyper or axum service.
+
+mod admission;
+mod handshake;
+mod route;
+mod socket;
+
+pub use admission::{token, Rejection};
+
+use crate::connection::Session;
+use crate::ctx::Ctx;
+use crate::limits::Limits;
+use crate::outbox::Outbox;
+use crate::pubsub::{Authorize, Hub, TopicAction};
+use crate::router::Router;
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::request::Parts;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use route::Route;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+/// The body of the HTTP responses wskit produces.
+pub type Body = http_body_util::Full<Bytes>;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type Fallback = Arc<dyn Fn(Request<Incoming>) -> BoxFuture<Response<Body>> + Send + Sync>;
+type Authenticate<D> = Arc<dyn Fn(&Parts) -> BoxFuture<Result<D, Rejection>> + Send + Sync>;
+
+/// Bytes of the per-connection read buffer: small, because memory per idle connection is
+/// what limits how many connections a server holds; frames larger than it are still read
+/// whole, in more calls.
+const DEFAULT_READ_BUFFER: usize = 4 * 1024;
+
+/// Bytes written to the socket's buffer before it is written out even without a flush.
+const WRITE_BUFFER: usize = 16 * 1024;
+
+/// A WebSocket server for a [`Router`].
+///
+/// ```no_run
+/// # use wskit::{message, router, Ctx, Error, Server};
+/// # #[message("PING")] pub struct Ping;
+/// # pub struct App;
+/// # #[router] impl App { #[on] async fn ping(&self, ctx: &mut Ctx<()>, _: Ping) -> Result<(), Error> { Ok(()) } }
+/// # async fn run() -> std::io::Result<()> {
+/// Server::new(App).path("/ws").serve("127.0.0.1:3000").await
+/// # }
+/// ```
+pub struct Server<R: Router> {
+    router: R,
+    route: Route,
+    protocols: Vec<String>,
+    limits: Limits,
+    read_buffer: usize,
+    authenticate: Authenticate<R::Data>,
+    origins: Option<Vec<String>>,
+    liveness: Option<Liveness>,
+    fallback: Option<Fallback>,
+    shutdown_grace: Duration,
+    hub: Hub,
+    authorize: Option<Authorize<R::Data>>,
+}
+
+/// Protocol pings: how often, and how long a pong may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Liveness {
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Duration,
+}
+
+impl<R: Router> Server<R>
+where
+    R::Data: Default,
+{
+    /// A server for `router` at `/`, with default connection data and [`Limits`].
+    pub fn new(router: R) -> Self {
+        Self::with_data(router, |_| R::Data::default())
+    }
+}
+
+impl<R: Router> Server<R> {
+    /// A server whose connection data is made from the upgrade request (its method, URI
+    /// and headers).
+    pub fn with_data(router: R, make_data: impl Fn(&Parts) -> R::Data + Send + Sync + 'static) -> Self {
+        Self::with_authenticator(router, move |parts| std::future::ready(Ok(make_data(parts))))
+    }
+
+    /// A server that authenticates every upgrade request before accepting it: the callback
+    /// gets the request's method, URI and headers and answers with the connection's data,
+    /// or with a [`Rejection`] (401 by default, any status you choose). A panicking
+    /// callback answers 500. Find the client's token with the [`token`] helpers.
+    ///
+    /// ```
+    /// # use wskit::{message, router, Ctx, Error, Rejection, Server};
+    /// # #[message("PING")] pub struct Ping;
+    /// # pub struct User { pub name: String }
+    /// # pub struct App;
+    /// # #[router(data = User)] impl App { #[on] async fn ping(&self, _: &mut Ctx<User>, _: Ping) -> Result<(), Error> { Ok(()) } }
+    /// let server = Server::with_authenticator(App, |parts| {
+    ///     let token = wskit::token::any(parts);
+    ///     async move {
+    ///         match token.as_deref() {
+    ///             Some("secret") => Ok(User { name: "ada".into() }),
+    ///             _ => Err(Rejection::unauthorized("a valid access_token is required")),
+    ///         }
+    ///     }
+    /// });
+    /// ```
+    pub fn with_authenticator<F, Fut>(router: R, authenticate: F) -> Self
+    where
+        F: Fn(&Parts) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R::Data, Rejection>> + Send + 'static,
+    {
+        Server {
+            router,
+            route: Route::new("/"),
+            protocols: Vec::new(),
+            limits: Limits::default(),
+            read_buffer: DEFAULT_READ_BUFFER,
+            authenticate: Arc::new(move |parts| Box::pin(authenticate(parts))),
+            origins: None,
+            liveness: Some(Liveness { interval: Duration::from_secs(30), timeout: Duration::from_secs(10) }),
+            fallback: None,
+            shutdown_grace: Duration::from_secs(5),
+            hub: Hub::memory(),
+            authorize: None,
+        }
+    }
+
+    /// Checks every new subscription and every publish of a handler: the hook gets the
+    /// connection's data and id, the topic and the action, and returns an error (e.g.
+    /// PERMISSION_DENIED) to refuse. It runs after the topic passed the hub's rules.
+    ///
+    /// ```
+    /// # use wskit::{message, router, Ctx, Error, Server, TopicAction};
+    /// # #[message("PING")] pub struct Ping;
+    /// # #[derive(Default)] pub struct User { pub admin: bool }
+    /// # pub struct App;
+    /// # #[router(data = User)] impl App { #[on] async fn ping(&self, _: &mut Ctx<User>, _: Ping) -> Result<(), Error> { Ok(()) } }
+    /// let server = Server::new(App).authorize_topics(|user: &User, _client, topic, action| {
+    ///     match (topic.starts_with("admin:"), action) {
+    ///         (true, TopicAction::Publish) if !user.admin => Err(Error::permission_denied("admins only")),
+    ///         _ => Ok(()),
+    ///     }
+    /// });
+    /// ```
+    pub fn authorize_topics(
+        mut self,
+        authorize: impl Fn(&R::Data, uuid::Uuid, &str, TopicAction) -> Result<(), crate::Error>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        self.authorize = Some(Arc::new(authorize));
+        self
+    }
+
+    /// The hub connections register with and publish through (default: a new in-memory
+    /// hub). Share one hub between servers to let them publish to each other's topics.
+    pub fn hub(mut self, hub: Hub) -> Self {
+        self.hub = hub;
+        self
+    }
+
+    /// A handle on the server's hub, to publish and send from outside handlers.
+    pub fn hub_handle(&self) -> Hub {
+        self.hub.clone()
+    }
+
+    /// The upgrade path (default `/`). Segments `:name` capture path parameters that
+    /// handlers read with [`Ctx::param`]: `.path("/rooms/:room")`.
+    pub fn path(mut self, path: &str) -> Self {
+        self.route = Route::new(path);
+        self
+    }
+
+    /// Subprotocols the server speaks, most preferred first. The server answers with the
+    /// first of these the client offers (none if it offers none of them). Without this
+    /// list, it answers with the first offered one, so that browser clients that offer a
+    /// protocol (such as a `bearer.<token>`) can connect.
+    pub fn protocols<I: IntoIterator<Item = S>, S: Into<String>>(mut self, protocols: I) -> Self {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The origins browsers may connect from, e.g. `["https://app.example.com"]`. An
+    /// upgrade whose `Origin` header is not in the list is refused with 403, which stops
+    /// cross-site WebSocket hijacking. Requests without `Origin` (non-browser clients)
+    /// are accepted. Without a list, every origin is.
+    pub fn allowed_origins<I: IntoIterator<Item = S>, S: Into<String>>(mut self, origins: I) -> Self {
+        self.origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sends a protocol Ping every `interval` and closes a connection that has not
+    /// answered (with a Pong or any frame) within `timeout` after it, with 1011. The
+    /// `#[on_close]` hook sees that close. Default: every 30 s, 10 s to answer.
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.liveness = Some(Liveness { interval, timeout });
+        self
+    }
+
+    /// Sends no protocol pings: a silent connection stays open until TCP notices.
+    pub fn without_heartbeat(mut self) -> Self {
+        self.liveness = None;
+        self
+    }
+
+    /// Per-connection limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The per-connection read buffer in bytes (default 4 KiB). Larger buffers read big
+    /// frames in fewer calls at the cost of memory per connection.
+    pub fn read_buffer(mut self, bytes: usize) -> Self {
+        self.read_buffer = bytes;
+        self
+    }
+
+    /// How long a graceful shutdown waits for connections to finish closing (default 5 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Serves plain HTTP requests that are not WebSocket upgrades on the configured path,
+    /// e.g. the page of a browser client. Without a fallback they get 404 (other paths) or
+    /// 426 (the WebSocket path).
+    pub fn fallback<F, Fut>(mut self, fallback: F) -> Self
+    where
+        F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response<Body>> + Send + 'static,
+    {
+        self.fallback = Some(Arc::new(move |request| Box::pin(fallback(request))));
+        self
+    }
+
+    /// The endpoint that turns upgrade requests into connections, to mount inside a
+    /// hyper or axum service.
+    pub fn into_endpoint(self) -> Endpoint<R> {
+        let config = WebSocketConfig::default()
+            .read_buffer_size(self.read_buffer)
+            .write_buffer_size(WRITE_BUFFER)
+            .max_message_size(Some(self.limits.hard_message_bytes()))
+            .max_frame_size(Some(self.limits.hard_message_bytes()));
+        Endpoint {
+            shared: Arc::new(Shared {
+                router: Arc::new(self.router),
+                route: self.route,
+                protocols: self.protocols,
+                limits: Arc::new(self.limits),
+                ws_config: config,
+                authenticate: self.authenticate,
+                origins: self.origins,
+                liveness: self.liveness,
+                open: Arc::default(),
+                fallback: self.fallback,
+                shutdown: CancellationToken::new(),
+                connections: TaskTracker::new(),
+                shutdown_grace: self.shutdown_grace,
+                hub: self.hub,
+                authorize: self.authorize,
+            }),
+        }
+    }
+
+    /// Binds `addr` and serves until Ctrl-C (or SIGTERM), then shuts down gracefully.
+    pub async fn serve(self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        self.serve_with_shutdown(listener, shutdown_signal()).await
+    }
+
+    /// Serves connections from `listener` until `signal` completes, then shuts down
+    /// gracefully: stops accepting, closes every WebSocket with 1001 and waits up to the
+    /// grace period for connections to finish.
+    pub async fn serve_with_shutdown(
+        self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()> + Send,
+    ) -> io::Result<()> {
+        let endpoint = self.into_endpoint();
+        let http_connections = TaskTracker::new();
+        let mut signal = pin!(signal);
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = &mut signal => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            http_connections.spawn(endpoint.clone().serve_http(TokioIo::new(stream), peer));
+        }
+        drop(listener);
+        http_connections.close();
+        endpoint.shutdown().await;
+        let _ = tokio::time::timeout(endpoint.shared.shutdown_grace, http_connections.wait()).await;
+        Ok(())
+    }
+}
+
+struct Shared<R: Router> {
+    router: Arc<R>,
+    route: Route,
+    protocols: Vec<String>,
+    limits: Arc<Limits>,
+    ws_config: WebSocketConfig,
+    authenticate: Authenticate<R::Data>,
+    origins: Option<Vec<String>>,
+    liveness: Option<Liveness>,
+    /// Connections admitted and not yet closed, against `Limits::max_connections`.
+    open: Arc<AtomicUsize>,
+    fallback: Option<Fallback>,
+    shutdown: CancellationToken,
+    connections: TaskTracker,
+    shutdown_grace: Duration,
+    hub: Hub,
+    authorize: Option<Authorize<R::Data>>,
+}
+
+/// The WebSocket endpoint of a [`Server`]: answers upgrade requests and runs the
+/// connections. Cheap to clone.
+///
+/// Use it to mount wskit inside your own hyper (or axum) service: call
+/// [`upgrade`](Endpoint::upgrade) with the request; any request type whose extensions
+/// carry hyper's upgrade handle works.
+pub struct Endpoint<R: Router> {
+    shared: Arc<Shared<R>>,
+}
+
+impl<R: Router> Clone for Endpoint<R> {
+    fn clone(&self) -> Self {
+        Endpoint { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl<R: Router> Endpoint<R> {
+    /// Answers a WebSocket upgrade request: 101 and a connection served in the background,
+    /// or the error status the request deserves: 400, 404, 405, 426 or 505 for a request
+    /// that is not a valid upgrade here, 403 for a foreign origin, 503 when the server is
+    /// full or shutting down, and the authenticator's rejection.
+    pub async fn upgrade<B>(&self, mut request: Request<B>) -> Response<Body> {
+        let shared = &self.shared;
+        let Some(params) = shared.route.matches(request.uri().path()) else {
+            return handshake::plain(StatusCode::NOT_FOUND, "not found");
+        };
+        if shared.shutdown.is_cancelled() {
+            return handshake::plain(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
+        }
+        let accepted = match handshake::check(&request, &shared.protocols) {
+            Ok(accepted) => accepted,
+            Err(response) => return *response,
+        };
+        if !self.origin_allowed(&request) {
+            return handshake::plain(StatusCode::FORBIDDEN, "connections from this origin are not allowed");
+        }
+        let Some(slot) = Slot::take(&shared.open, shared.limits.max_connections) else {
+            return handshake::plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is at its connection limit",
+            );
+        };
+        let on_upgrade = hyper::upgrade::on(&mut request);
+        let (parts, _) = request.into_parts();
+        let data = match AssertUnwindSafe((shared.authenticate)(&parts)).catch_unwind().await {
+            Ok(Ok(data)) => data,
+            Ok(Err(rejection)) => return rejection.into_response(),
+            Err(_) => {
+                tracing::error!("the authenticator panicked");
+                return Rejection::internal().into_response();
+            }
+        };
+        let client_id = uuid::Uuid::now_v7();
+        let (outbox, outbox_receiver) = Outbox::new(shared.limits.max_queued_frames);
+        let mut ctx = Ctx::new(data, client_id, params, outbox, shared.hub.clone());
+        ctx.set_authorizer(shared.authorize.clone());
+        let session = Session::new(Arc::clone(&shared.router), ctx, Arc::clone(&shared.limits));
+        let shared = Arc::clone(shared);
+        let span = tracing::debug_span!("ws", client_id = %client_id, path = parts.uri.path());
+        self.shared.connections.spawn(
+            async move {
+                let _slot = slot;
+                let upgraded = match on_upgrade.await {
+                    Ok(upgraded) => upgraded,
+                    Err(error) => return tracing::debug!(%error, "upgrade failed"),
+                };
+                tracing::debug!("connection open");
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(shared.ws_config),
+                )
+                .await;
+                socket::run(ws, session, outbox_receiver, shared.shutdown.clone(), shared.liveness).await;
+            }
+            .instrument(span),
+        );
+        accepted.response(&client_id)
+    }
+
+    fn origin_allowed<B>(&self, request: &Request<B>) -> bool {
+        let (Some(allowed), Some(origin)) =
+            (&self.shared.origins, request.headers().get(http::header::ORIGIN))
+        else {
+            return true;
+        };
+        allowed.iter().any(|allowed| allowed.as_bytes().eq_ignore_ascii_case(origin.as_bytes()))
+    }
+
+    /// Closes every connection with 1001 and waits up to the grace period for them to
+    /// finish; new upgrades are refused with 503.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.shared.connections.close();
+        let waited = tokio::time::timeout(self.shared.shutdown_grace, self.shared.connections.wait()).await;
+        if waited.is_err() {
+            tracing::warn!(
+                remaining = self.shared.connections.len(),
+                "connections still running after the shutdown grace period"
+            );
+        }
+    }
+
+    /// The number of open WebSocket connections.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.len()
+    }
+
+    /// Routes one HTTP request: upgrades on the WebSocket path, the fallback otherwise.
+    async fn route(&self, request: Request<Incoming>) -> Response<Body> {
+        let on_route = self.shared.route.matches(request.uri().path()).is_some();
+        match &self.shared.fallback {
+            _ if on_route && handshake::is_upgrade(&request) => self.upgrade(request).await,
+            Some(fallback) => fallback(request).await,
+            None if on_route => self.upgrade(request).await,
+            None => handshake::plain(StatusCode::NOT_FOUND, "not found"),
+        }
+    }
+
+    /// Serves the HTTP/1.1 connection `io`, with upgrades.
+    async fn serve_http(self, io: TokioIo<tokio::net::TcpStream>, peer: SocketAddr) {
+        let endpoint = self.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let endpoint = endpoint.clone();
+            async move { Ok::<_, Infallible>(endpoint.route(request).await) }
+        });
+        let connection =
+            hyper::server::conn::http1::Builder::new().serve_connection(io, service).with_upgrades();
+        let mut connection = pin!(connection);
+        let result = tokio::select! {
+            result = connection.as_mut() => result,
+            () = self.shared.shutdown.cancelled() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(error) = result {
+            tracing::debug!(%peer, %error, "HTTP connection failed");
+        }
+    }
+}
+
+/// A place among the connections `Limits::max_connections` allows, given back on drop.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(open: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| (count < max).then_some(count + 1))
+            .ok()
+            .map(|_| Slot(Arc::clone(open)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Completes on Ctrl-C, or on SIGTERM on Unix.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
