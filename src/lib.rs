@@ -128,6 +128,15 @@ impl RawClient {
         self.send_text(value.to_string()).await;
     }
 
+    /// Sends every value as a JSON text frame in one write, so that the server reads them
+    /// all at once, as from a client that pipelines its messages.
+    pub async fn send_batch(&mut self, values: impl IntoIterator<Item = Value>) {
+        for value in values {
+            self.ws.feed(Message::text(value.to_string())).await.expect("buffer a frame");
+        }
+        self.ws.flush().await.expect("send the frames");
+    }
+
     /// Sends a binary frame.
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
         self.ws.send(Message::binary(bytes)).await.expect("send a frame");

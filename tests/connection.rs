@@ -5,6 +5,7 @@ mod common;
 
 use common::TestApp;
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -305,4 +306,127 @@ async fn the_endpoint_mounts_inside_a_hyper_service() {
     assert_eq!(endpoint.connections(), 1);
     endpoint.shutdown().await;
     assert_eq!(client.closed().await.0, 1001);
+}
+
+#[message("BLOB")]
+struct Blob {
+    chunks: u32,
+    bytes: usize,
+}
+
+#[message("CHUNK")]
+struct Chunk {
+    data: String,
+}
+
+#[message("SLOW")]
+struct Slow {
+    millis: u64,
+}
+
+/// What a `Producer` server records, shared with the test.
+#[derive(Default)]
+struct Recorded {
+    started: tokio::sync::Notify,
+    closes: std::sync::Mutex<Vec<Close>>,
+    closed: tokio::sync::Notify,
+}
+
+/// Sends large frames on request, runs slow handlers, and records how connections close.
+struct Producer(Arc<Recorded>);
+
+#[router]
+impl Producer {
+    #[on]
+    async fn blob(&self, ctx: &mut Ctx<()>, blob: Blob) -> Result<(), Error> {
+        let data = "x".repeat(blob.bytes);
+        for _ in 0..blob.chunks {
+            ctx.send(&Chunk { data: data.clone() })?;
+        }
+        Ok(())
+    }
+
+    #[on]
+    async fn slow(&self, ctx: &mut Ctx<()>, slow: Slow) -> Result<(), Error> {
+        self.0.started.notify_one();
+        tokio::time::sleep(Duration::from_millis(slow.millis)).await;
+        ctx.reply(&Pong)
+    }
+
+    #[on]
+    async fn ping(&self, ctx: &mut Ctx<()>, _: common::Ping) -> Result<(), Error> {
+        ctx.reply(&Pong)
+    }
+
+    #[on_close]
+    async fn closed(&self, _ctx: &mut Ctx<()>, close: Close) {
+        self.0.closes.lock().unwrap().push(close);
+        self.0.closed.notify_one();
+    }
+}
+
+#[message("PONG")]
+struct Pong;
+
+/// Starts a `Producer` server and returns it with a handle on what it records.
+async fn producer(
+    configure: impl FnOnce(Server<Producer>) -> Server<Producer>,
+) -> (TestServer, Arc<Recorded>) {
+    let recorded = Arc::new(Recorded::default());
+    let server = TestServer::start(configure(Server::new(Producer(recorded.clone())).path("/ws"))).await;
+    (server, recorded)
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
+    let limits = Limits::default().write_timeout(Duration::from_millis(300));
+    let (server, app) = producer(|server| server.limits(limits)).await;
+    let mut client = RawClient::connect(&server.url("/ws")).await;
+    let closed = app.closed.notified();
+    // 32 MiB: far more than the kernel buffers of a client that reads nothing.
+    client.send(json!({"type": "BLOB", "payload": {"chunks": 512, "bytes": 65536}})).await;
+    tokio::time::timeout(Duration::from_secs(10), closed).await.expect("the stalled connection is dropped");
+    assert_eq!(app.closes.lock().unwrap()[0].code, Close::TRY_AGAIN_LATER);
+    tokio::time::timeout(Duration::from_secs(5), server.stop()).await.expect("shutdown is not held up");
+    drop(client);
+}
+
+#[tokio::test]
+async fn pipelined_messages_do_not_overflow_a_small_outbound_queue() {
+    let limits = Limits::default().max_queued_frames(4);
+    let (server, app) = producer(|server| server.limits(limits)).await;
+    let mut client = RawClient::connect(&server.url("/ws")).await;
+    // Forty messages in one write, each answered with one frame: ten times the queue.
+    client.send_batch((0..40).map(|_| json!({"type": "PING"}))).await;
+    for _ in 0..40 {
+        assert_eq!(client.recv().await["type"], "PONG");
+    }
+    assert!(app.closes.lock().unwrap().is_empty(), "the connection stays open");
+    drop(server);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_a_running_handler_finish_within_the_grace_period() {
+    let (server, app) = producer(|server| server.shutdown_grace(Duration::from_secs(10))).await;
+    let mut client = RawClient::connect(&server.url("/ws")).await;
+    let started = app.started.notified();
+    client.send(json!({"type": "SLOW", "payload": {"millis": 300}})).await;
+    started.await;
+    let stopping = tokio::spawn(server.stop());
+    assert_eq!(client.recv().await["type"], "PONG", "the handler's answer is delivered");
+    assert_eq!(client.closed().await.0, 1001);
+    stopping.await.unwrap();
+}
+
+#[tokio::test]
+async fn graceful_shutdown_abandons_a_handler_still_running_after_the_grace_period() {
+    let (server, app) = producer(|server| server.shutdown_grace(Duration::from_millis(200))).await;
+    let mut client = RawClient::connect(&server.url("/ws")).await;
+    let started = app.started.notified();
+    client.send(json!({"type": "SLOW", "payload": {"millis": 600_000}})).await;
+    started.await;
+    let stopping = tokio::spawn(server.stop());
+    assert_eq!(client.closed().await.0, 1001, "closed without waiting for the handler");
+    tokio::time::timeout(Duration::from_secs(5), stopping).await.expect("shutdown ends").unwrap();
+    assert_eq!(app.closes.lock().unwrap()[0].code, Close::GOING_AWAY);
 }

@@ -1,5 +1,7 @@
 //! [`Limits`]: the bounds a client cannot push the server past, and what happens at each.
 
+use std::time::Duration;
+
 /// What the server does with a frame larger than [`Limits::max_message_bytes`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Oversize {
@@ -30,6 +32,7 @@ pub struct Limits {
     pub(crate) max_queued_frames: usize,
     pub(crate) max_consecutive_errors: u32,
     pub(crate) max_connections: usize,
+    pub(crate) write_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -40,6 +43,7 @@ impl Default for Limits {
             max_queued_frames: 1024,
             max_consecutive_errors: 10,
             max_connections: 100_000,
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -76,6 +80,15 @@ impl Limits {
     /// refused with 503.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections;
+        self
+    }
+
+    /// How long a write to one connection's socket may stall (default 10 s). A client
+    /// that stops reading fills its TCP window and then stalls every write; after this
+    /// long the connection is dropped, so that it cannot hold a connection slot, a
+    /// graceful shutdown or its outbound queue forever. `#[on_close]` sees 1013.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
         self
     }
 

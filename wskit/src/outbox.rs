@@ -37,17 +37,27 @@ impl Outbox {
         (Outbox { frames, overflowed: Arc::default() }, receiver)
     }
 
+    /// Queues `frame`. Once the queue has overflowed it takes nothing more: the
+    /// connection is being closed as a slow consumer, and frames queued behind the
+    /// overflow would reach the client with a gap before them.
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Error> {
+        if self.overflowed() {
+            return Err(self.full());
+        }
         self.frames.try_send(frame).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => {
                 self.overflowed.store(true, Ordering::Relaxed);
-                Error::resource_exhausted(
-                    "the connection's outbound queue is full: the client is not reading fast enough",
-                )
-                .with_detail("limit", self.frames.max_capacity())
+                self.full()
             }
             mpsc::error::TrySendError::Closed(_) => Error::unavailable("the connection is closed"),
         })
+    }
+
+    fn full(&self) -> Error {
+        Error::resource_exhausted(
+            "the connection's outbound queue is full: the client is not reading fast enough",
+        )
+        .with_detail("limit", self.frames.max_capacity())
     }
 
     /// Whether a push failed because the queue was full.

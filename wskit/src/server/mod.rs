@@ -275,6 +275,7 @@ impl<R: Router> Server<R> {
                 open: Arc::default(),
                 fallback: self.fallback,
                 shutdown: CancellationToken::new(),
+                cut_off: CancellationToken::new(),
                 connections: TaskTracker::new(),
                 shutdown_grace: self.shutdown_grace,
                 hub: self.hub,
@@ -338,6 +339,9 @@ struct Shared<R: Router> {
     open: Arc<AtomicUsize>,
     fallback: Option<Fallback>,
     shutdown: CancellationToken,
+    /// Cancelled when the shutdown grace period is over: handlers still running then are
+    /// abandoned.
+    cut_off: CancellationToken,
     connections: TaskTracker,
     shutdown_grace: Duration,
     hub: Hub,
@@ -417,7 +421,13 @@ impl<R: Router> Endpoint<R> {
                     Some(shared.ws_config),
                 )
                 .await;
-                socket::run(ws, session, outbox_receiver, shared.shutdown.clone(), shared.liveness).await;
+                let policy = socket::Policy {
+                    shutdown: shared.shutdown.clone(),
+                    cut_off: shared.cut_off.clone(),
+                    liveness: shared.liveness,
+                    write_timeout: shared.limits.write_timeout,
+                };
+                socket::run(ws, session, outbox_receiver, policy).await;
             }
             .instrument(span),
         );
@@ -433,17 +443,23 @@ impl<R: Router> Endpoint<R> {
         allowed.iter().any(|allowed| allowed.as_bytes().eq_ignore_ascii_case(origin.as_bytes()))
     }
 
-    /// Closes every connection with 1001 and waits up to the grace period for them to
-    /// finish; new upgrades are refused with 503.
+    /// Shuts the endpoint down: new upgrades are refused with 503, and every connection
+    /// is closed with 1001 once its running handler (if any) returns. Handlers still
+    /// running after the grace period are abandoned (their futures dropped) and their
+    /// connections closed with 1001 too; each one is logged as a warning.
     pub async fn shutdown(&self) {
-        self.shared.shutdown.cancel();
-        self.shared.connections.close();
-        let waited = tokio::time::timeout(self.shared.shutdown_grace, self.shared.connections.wait()).await;
-        if waited.is_err() {
+        let shared = &self.shared;
+        shared.shutdown.cancel();
+        shared.connections.close();
+        if tokio::time::timeout(shared.shutdown_grace, shared.connections.wait()).await.is_err() {
             tracing::warn!(
-                remaining = self.shared.connections.len(),
-                "connections still running after the shutdown grace period"
+                remaining = shared.connections.len(),
+                "connections still busy after the shutdown grace period; abandoning their handlers"
             );
+            shared.cut_off.cancel();
+            // Closing takes at most a bounded write and the wait for the client's close frame.
+            let closing = shared.limits.write_timeout + socket::CLOSE_TIMEOUT;
+            let _ = tokio::time::timeout(closing, shared.connections.wait()).await;
         }
     }
 

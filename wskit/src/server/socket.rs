@@ -2,8 +2,11 @@
 //! the socket, and closes it.
 //!
 //! Writes are batched: every frame that has already arrived is handled before the queued
-//! answers are written and flushed once, so a busy connection makes one write syscall per
-//! batch instead of one per frame.
+//! answers are flushed once, so a busy connection makes one write syscall per batch
+//! instead of one per frame. Every write is bounded by [`Limits::write_timeout`]: a client
+//! that stops reading is dropped instead of holding its connection forever.
+//!
+//! [`Limits::write_timeout`]: crate::Limits::write_timeout
 
 use crate::close::Close;
 use crate::connection::{Flow, Session};
@@ -11,6 +14,7 @@ use crate::outbox::{Frame, OutboxReceiver};
 use crate::router::Router;
 use crate::server::Liveness;
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -21,7 +25,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
-/// Frames handled in one batch before the answers are written, so one chatty client
+/// Frames handled in one batch before the answers are flushed, so one chatty client
 /// cannot hold its answers back without bound.
 const MAX_BATCH: usize = 64;
 
@@ -29,7 +33,20 @@ const MAX_BATCH: usize = 64;
 const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// How long to wait for the client's close frame after sending ours.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How a connection is run: when to stop, when to ping, how long a write may stall.
+#[derive(Clone)]
+pub(crate) struct Policy {
+    /// Cancelled when the server shuts down: close with 1001 once the running handler
+    /// has returned.
+    pub(crate) shutdown: CancellationToken,
+    /// Cancelled when the shutdown grace period is over: close with 1001 at once,
+    /// abandoning a handler that is still running.
+    pub(crate) cut_off: CancellationToken,
+    pub(crate) liveness: Option<Liveness>,
+    pub(crate) write_timeout: Duration,
+}
 
 /// Why reading stopped.
 enum End {
@@ -39,54 +56,120 @@ enum End {
     Gone(Close),
 }
 
+/// The socket and the outbound queue it drains.
+struct Link<S> {
+    ws: WebSocketStream<S>,
+    outbox: OutboxReceiver,
+    write_timeout: Duration,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
+    /// Puts `frame` in the socket's write buffer (written out once the buffer is full).
+    async fn feed(&mut self, frame: Frame) -> Result<(), Close> {
+        bounded(self.write_timeout, self.ws.feed(text_message(frame))).await
+    }
+
+    /// Moves every queued frame into the socket's write buffer, without flushing: the
+    /// queue stays short while a batch of frames is handled.
+    async fn buffer_queued(&mut self) -> Result<(), Close> {
+        while let Ok(frame) = self.outbox.try_recv() {
+            self.feed(frame).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes out the socket's write buffer.
+    async fn flush(&mut self) -> Result<(), Close> {
+        bounded(self.write_timeout, self.ws.flush()).await
+    }
+
+    /// Writes every queued frame, then flushes once.
+    async fn flush_queued(&mut self) -> Result<(), Close> {
+        self.buffer_queued().await?;
+        self.flush().await
+    }
+
+    /// Sends a protocol ping.
+    async fn ping(&mut self) -> Result<(), Close> {
+        bounded(self.write_timeout, self.ws.feed(WsMessage::Ping(Default::default()))).await
+    }
+
+    /// Sends our close frame and waits, briefly, for the client's.
+    async fn close(&mut self, close: Close) -> Close {
+        let mut reason = close.reason.to_string();
+        truncate_reason(&mut reason);
+        let frame = CloseFrame { code: CloseCode::from(close.code), reason: reason.into() };
+        if bounded(self.write_timeout, self.ws.close(Some(frame))).await.is_ok() {
+            let drain = async { while let Some(Ok(_)) = self.ws.next().await {} };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
+        }
+        close
+    }
+}
+
+/// Runs one write on the socket, giving up after `timeout`.
+async fn bounded(timeout: Duration, write: impl Future<Output = Result<(), WsError>>) -> Result<(), Close> {
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(dropped(&error)),
+        Err(_) => {
+            tracing::debug!(?timeout, "write stalled: the client stopped reading");
+            Err(Close::new(Close::TRY_AGAIN_LATER, "the client stopped reading"))
+        }
+    }
+}
+
 pub(crate) async fn run<R, S>(
-    mut ws: WebSocketStream<S>,
+    ws: WebSocketStream<S>,
     mut session: Session<R>,
-    mut outbox: OutboxReceiver,
-    shutdown: CancellationToken,
-    liveness: Option<Liveness>,
+    outbox: OutboxReceiver,
+    policy: Policy,
 ) where
     R: Router,
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let end = match session.open().await {
-        Flow::Continue => match write_queued(&mut ws, &mut outbox).await {
-            Ok(()) => serve(&mut ws, &mut session, &mut outbox, &shutdown, liveness).await,
-            Err(error) => End::Gone(dropped(&error)),
+    let mut link = Link { ws, outbox, write_timeout: policy.write_timeout };
+    let opened = tokio::select! {
+        flow = session.open() => flow,
+        () = policy.cut_off.cancelled() => Flow::Close(going_away()),
+    };
+    let end = match opened {
+        Flow::Continue => match link.flush_queued().await {
+            Ok(()) => serve(&mut link, &mut session, &policy).await,
+            Err(close) => End::Gone(close),
         },
         Flow::Close(close) => End::Close(close),
     };
     let close = match end {
         End::Close(close) => {
-            let _ = write_queued(&mut ws, &mut outbox).await;
-            close_socket(&mut ws, close).await
+            // Frames queued before the close were accepted: deliver them if the client
+            // reads them within the write timeout.
+            match link.flush_queued().await {
+                Ok(()) => link.close(close).await,
+                Err(_) => close,
+            }
         }
         End::Gone(close) => close,
     };
-    outbox.close();
+    link.outbox.close();
     session.close(close).await;
 }
 
 async fn serve<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
-    ws: &mut WebSocketStream<S>,
+    link: &mut Link<S>,
     session: &mut Session<R>,
-    outbox: &mut OutboxReceiver,
-    shutdown: &CancellationToken,
-    liveness: Option<Liveness>,
+    policy: &Policy,
 ) -> End {
-    let mut pings = Pings::new(liveness);
+    let mut pings = Pings::new(policy.liveness);
     let mut ping_timer = pin!(tokio::time::sleep(pings.first_delay()));
     loop {
         let flow = tokio::select! {
             biased;
-            () = shutdown.cancelled() => Ok(Flow::Close(Close::new(Close::GOING_AWAY, "server shutting down"))),
+            () = policy.shutdown.cancelled() => Ok(Flow::Close(going_away())),
             () = &mut ping_timer, if pings.enabled() => match pings.due() {
                 PingStep::Send(next) => {
                     ping_timer.as_mut().reset(next);
-                    match ws.send(WsMessage::Ping(Default::default())).await {
-                        Ok(()) => Ok(Flow::Continue),
-                        Err(error) => Err(dropped(&error)),
-                    }
+                    link.ping().await.map(|()| Flow::Continue)
                 }
                 PingStep::Wait(next) => {
                     ping_timer.as_mut().reset(next);
@@ -94,40 +177,42 @@ async fn serve<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 PingStep::Stale => Ok(Flow::Close(Close::new(Close::INTERNAL, "no answer to ping"))),
             },
-            frame = ws.next() => {
+            frame = link.ws.next() => {
                 pings.heard();
-                let mut result = handle(frame, ws, session, outbox).await;
-                // Handle what has already arrived before writing the answers.
+                let mut result = handle(frame, link, session, policy).await;
+                // Handle what has already arrived before flushing the answers.
                 for _ in 1..MAX_BATCH {
                     if !matches!(result, Ok(Flow::Continue)) {
                         break;
                     }
-                    match ws.next().now_or_never() {
-                        Some(frame) => result = handle(frame, ws, session, outbox).await,
+                    if let Err(close) = link.buffer_queued().await {
+                        return End::Gone(close);
+                    }
+                    match link.ws.next().now_or_never() {
+                        Some(frame) => result = handle(frame, link, session, policy).await,
                         None => break,
                     }
                 }
                 result
             }
-            Some(frame) = outbox.recv() => {
-                match ws.feed(text_message(frame)).await {
-                    Ok(()) => Ok(Flow::Continue),
-                    Err(error) => Err(dropped(&error)),
-                }
-            }
+            Some(frame) = link.outbox.recv() => link.feed(frame).await.map(|()| Flow::Continue),
         };
         match flow {
             Ok(Flow::Continue) => {}
             Ok(Flow::Close(close)) => return End::Close(close),
             Err(gone) => return End::Gone(gone),
         }
-        if let Err(error) = write_queued(ws, outbox).await {
-            return End::Gone(dropped(&error));
+        if let Err(gone) = link.flush_queued().await {
+            return End::Gone(gone);
         }
         if let Flow::Close(close) = session.flow() {
             return End::Close(close);
         }
     }
+}
+
+fn going_away() -> Close {
+    Close::new(Close::GOING_AWAY, "server shutting down")
 }
 
 /// What the ping timer calls for when it fires.
@@ -187,9 +272,9 @@ impl Pings {
 /// Handles one read result; `Err` means the connection is gone.
 async fn handle<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
     frame: Option<Result<WsMessage, WsError>>,
-    ws: &mut WebSocketStream<S>,
+    link: &mut Link<S>,
     session: &mut Session<R>,
-    outbox: &mut OutboxReceiver,
+    policy: &Policy,
 ) -> Result<Flow, Close> {
     let text = match frame {
         Some(Ok(WsMessage::Text(text))) => text,
@@ -204,7 +289,7 @@ async fn handle<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
                 Close::new(u16::from(frame.code), frame.reason.as_str().to_owned())
             });
             // tungstenite queued the close reply; push it out before leaving.
-            let _ = ws.flush().await;
+            let _ = link.flush().await;
             return Err(close);
         }
         Some(Err(WsError::Capacity(error))) => {
@@ -221,36 +306,16 @@ async fn handle<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
         tokio::select! {
             biased;
             flow = &mut handling => return Ok(flow),
-            Some(frame) = outbox.recv() => {
-                if let Err(error) = ws.send(text_message(frame)).await {
-                    return Err(dropped(&error));
-                }
+            () = policy.cut_off.cancelled() => {
+                tracing::warn!("shutdown grace period over: abandoning a running handler");
+                return Ok(Flow::Close(going_away()));
+            }
+            Some(frame) = link.outbox.recv() => {
+                link.feed(frame).await?;
+                link.flush().await?;
             }
         }
     }
-}
-
-/// Writes every queued frame, then flushes once.
-async fn write_queued<S: AsyncRead + AsyncWrite + Unpin>(
-    ws: &mut WebSocketStream<S>,
-    outbox: &mut OutboxReceiver,
-) -> Result<(), WsError> {
-    while let Ok(frame) = outbox.try_recv() {
-        ws.feed(text_message(frame)).await?;
-    }
-    ws.flush().await
-}
-
-/// Sends our close frame and waits, briefly, for the client's.
-async fn close_socket<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>, close: Close) -> Close {
-    let mut reason = close.reason.to_string();
-    truncate_reason(&mut reason);
-    let frame = CloseFrame { code: CloseCode::from(close.code), reason: reason.into() };
-    if ws.close(Some(frame)).await.is_ok() {
-        let _ =
-            tokio::time::timeout(CLOSE_TIMEOUT, async { while let Some(Ok(_)) = ws.next().await {} }).await;
-    }
-    close
 }
 
 /// A close frame's reason is at most 123 bytes.
