@@ -330,6 +330,8 @@ struct Recorded {
     started: tokio::sync::Notify,
     closes: std::sync::Mutex<Vec<Close>>,
     closed: tokio::sync::Notify,
+    /// What `ctx.subscribe` answered in `#[on_close]`.
+    late_subscribe: std::sync::Mutex<Option<Result<(), Error>>>,
 }
 
 /// Sends large frames on request, runs slow handlers, and records how connections close.
@@ -359,7 +361,8 @@ impl Producer {
     }
 
     #[on_close]
-    async fn closed(&self, _ctx: &mut Ctx<()>, close: Close) {
+    async fn closed(&self, ctx: &mut Ctx<()>, close: Close) {
+        *self.0.late_subscribe.lock().unwrap() = Some(ctx.subscribe("too-late").await);
         self.0.closes.lock().unwrap().push(close);
         self.0.closed.notify_one();
     }
@@ -429,4 +432,20 @@ async fn graceful_shutdown_abandons_a_handler_still_running_after_the_grace_peri
     assert_eq!(client.closed().await.0, 1001, "closed without waiting for the handler");
     tokio::time::timeout(Duration::from_secs(5), stopping).await.expect("shutdown ends").unwrap();
     assert_eq!(app.closes.lock().unwrap()[0].code, Close::GOING_AWAY);
+}
+
+#[tokio::test]
+async fn a_closed_connection_cannot_subscribe_from_on_close() {
+    let app = Producer(Arc::new(Recorded::default()));
+    let recorded = app.0.clone();
+    let server = Server::new(app).path("/ws");
+    let hub = server.hub_handle();
+    let server = TestServer::start(server).await;
+    let client = RawClient::connect(&server.url("/ws")).await;
+    let closed = recorded.closed.notified();
+    client.close().await;
+    closed.await;
+    let refused = recorded.late_subscribe.lock().unwrap().take().expect("on_close ran");
+    assert_eq!(refused.unwrap_err().code(), &wskit::Code::FailedPrecondition);
+    assert_eq!(hub.topics().len(), 0, "no subscription outlives its connection");
 }

@@ -141,6 +141,68 @@ async fn handler_errors_become_error_frames() {
         .await;
     assert_eq!(error_of(&frame), ("RPC_ERROR", "ROOM_FULL"));
     assert_eq!(frame["meta"]["correlationId"], "x");
+    // A custom code states no retry hint: the client applies its own policy.
+    assert!(frame["payload"].get("retryable").is_none() && frame["payload"].get("retryAfterMs").is_none());
+}
+
+#[tokio::test]
+async fn a_payload_written_as_an_array_is_rejected() {
+    let (_server, mut client) = start().await;
+    let frame = client.request(json!({"type": "ECHO", "payload": ["hi"]})).await;
+    assert_eq!(error_of(&frame), ("ERROR", "INVALID_ARGUMENT"));
+    assert_eq!(
+        frame["payload"]["details"]["issues"],
+        json!([{"path": "payload", "message": "must be an object"}])
+    );
+}
+
+#[tokio::test]
+async fn malformed_meta_is_reported_at_its_key() {
+    let (_server, mut client) = start().await;
+    let cases = [
+        (json!(5), "meta"),
+        (json!({"correlationId": 5}), "meta.correlationId"),
+        (json!({"timestamp": "noon"}), "meta.timestamp"),
+        (json!({"timeoutMs": -1}), "meta.timeoutMs"),
+    ];
+    for (meta, path) in cases {
+        let frame = client.request(json!({"type": "PING", "meta": meta})).await;
+        assert_eq!(error_of(&frame), ("ERROR", "INVALID_ARGUMENT"), "{frame}");
+        assert_eq!(frame["payload"]["details"]["issues"][0]["path"], path, "{frame}");
+    }
+}
+
+#[tokio::test]
+async fn errors_answer_a_readable_correlation_id_with_rpc_error() {
+    let (_server, mut client) = start().await;
+    let requests = [
+        // An envelope with an unknown root key, and one with a malformed timestamp.
+        json!({"type": "PING", "meta": {"correlationId": "a"}, "extra": 1}),
+        json!({"type": "PING", "meta": {"correlationId": "a", "timestamp": "noon"}}),
+        // A validation failure, and a panicking handler.
+        json!({"type": "ECHO", "meta": {"correlationId": "a"}, "payload": {"text": 5}}),
+        json!({"type": "PANIC", "meta": {"correlationId": "a"}}),
+    ];
+    for request in requests {
+        let frame = client.request(request.clone()).await;
+        assert_eq!(frame["type"], "RPC_ERROR", "for {request}: {frame}");
+        assert_eq!(frame["meta"], json!({"correlationId": "a"}));
+    }
+}
+
+#[tokio::test]
+async fn error_frames_carry_the_retry_hints_of_their_codes() {
+    let (app, _) = TestApp::new();
+    let server =
+        TestServer::start(Server::new(app).path("/ws").limits(Limits::default().max_message_bytes(100)))
+            .await;
+    let mut client = RawClient::connect(&server.url("/ws")).await;
+    let frame = client.request(json!({"type": "ECHO", "payload": {"text": "x".repeat(200)}})).await;
+    assert_eq!(frame["payload"]["retryable"], true);
+    assert_eq!(frame["payload"]["retryAfterMs"], 100);
+    let frame = client.request(json!({"type": "NOPE"})).await;
+    assert_eq!(frame["payload"]["retryable"], false);
+    assert!(frame["payload"].get("retryAfterMs").is_none());
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 
 use crate::close::Close;
 use crate::ctx::Ctx;
-use crate::envelope::{self, Envelope, Inbound};
+use crate::envelope::{self, Envelope, Inbound, Meta};
 use crate::error::{Code, Error};
 use crate::limits::Limits;
 use crate::router::Router;
@@ -67,14 +67,14 @@ impl<R: Router> Session<R> {
         }
         let envelope = match Envelope::parse(text) {
             Ok(envelope) => envelope,
-            Err(error) => return self.fail(error).await,
+            Err(error) => return self.reject(text, error).await,
         };
         if envelope.ty == envelope::HEARTBEAT {
             return self.heartbeat();
         }
         let (meta, extra_meta) = match envelope.meta() {
             Ok(meta) => meta,
-            Err(error) => return self.fail(error).await,
+            Err(error) => return self.reject(text, error).await,
         };
         self.ctx.set_meta(meta);
         if envelope.ty == envelope::ABORT {
@@ -92,9 +92,22 @@ impl<R: Router> Session<R> {
                 self.consecutive_errors = 0;
                 self.flow()
             }
-            Ok(Err(error)) => self.fail(error).await,
+            Ok(Err(error)) => {
+                if !error.is_protocol_error() {
+                    tracing::debug!(message_type = %envelope.ty, %error, "handler failed");
+                }
+                self.fail(error).await
+            }
             Err(panic) => self.fail(panicked(&*panic, &envelope.ty)).await,
         }
+    }
+
+    /// Answers a frame whose envelope or meta is malformed, as `RPC_ERROR` if a
+    /// correlation id can still be read from it.
+    async fn reject(&mut self, text: &str, error: Error) -> Flow {
+        let meta = Meta { correlation_id: envelope::salvage_correlation_id(text), ..Meta::default() };
+        self.ctx.set_meta(meta);
+        self.fail(error).await
     }
 
     /// Answers a frame too large to handle: RESOURCE_EXHAUSTED, or close 1009 if so
@@ -142,8 +155,6 @@ impl<R: Router> Session<R> {
         if error.is_protocol_error() {
             self.consecutive_errors += 1;
             tracing::debug!(%error, "rejected a frame");
-        } else {
-            tracing::debug!(%error, "handler failed");
         }
         // A failure to queue means the connection is closing or the queue overflowed;
         // `flow` below turns either into the right close.

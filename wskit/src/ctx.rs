@@ -132,9 +132,16 @@ impl<D> Ctx<D> {
     /// hub's [`TopicRules`](crate::TopicRules) reject, RESOURCE_EXHAUSTED when the
     /// connection already holds its limit of topics, and with the error of the server's
     /// [authorization hook](crate::Server::authorize_topics) if it refuses.
+    ///
+    /// Fails with FAILED_PRECONDITION once the connection has closed (in `#[on_close]`).
     pub async fn subscribe(&mut self, topic: &str) -> Result<(), Error> {
         if self.topics.iter().any(|held| **held == *topic) {
             return Ok(());
+        }
+        if self.outbox.is_closed() {
+            return Err(Error::failed_precondition(
+                "the connection has closed; it cannot subscribe any more",
+            ));
         }
         self.hub.rules().check(topic)?;
         self.authorize(topic, TopicAction::Subscribe)?;

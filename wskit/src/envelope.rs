@@ -47,12 +47,38 @@ impl<'a> Envelope<'a> {
     }
 
     /// Parses `meta` into its standard keys and the extra keys a message may declare.
+    ///
+    /// Fails with INVALID_ARGUMENT and `details.issues` (e.g. at `meta.correlationId`) when
+    /// `meta` is not an object or a standard key has the wrong type.
     pub(crate) fn meta(&self) -> Result<(Meta, Vec<ExtraMeta<'a>>), Error> {
         let Some(raw) = self.meta else { return Ok((Meta::default(), Vec::new())) };
-        let parsed: ParsedMeta<'a> = serde_json::from_str(raw.get())
-            .map_err(|error| Error::invalid_argument(format!("invalid meta: {error}")).protocol())?;
-        Ok((parsed.meta, parsed.extra))
+        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+        match serde_path_to_error::deserialize::<_, ParsedMeta<'a>>(&mut deserializer) {
+            Ok(parsed) => Ok((parsed.meta, parsed.extra)),
+            Err(error) => {
+                let mut issues = Issues::default();
+                push_decode_error(error, Path::root("meta"), &mut issues);
+                Err(validation_error(issues.into_vec()))
+            }
+        }
     }
+}
+
+/// The correlation id of a frame that failed to decode, if it has a readable one: the
+/// error then goes out as `RPC_ERROR` with that id, so that the client's pending request
+/// fails at once instead of at its timeout. Only runs on input already rejected.
+pub(crate) fn salvage_correlation_id(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Loose {
+        meta: Option<LooseMeta>,
+    }
+    #[derive(Deserialize)]
+    struct LooseMeta {
+        #[serde(rename = "correlationId")]
+        correlation_id: Option<String>,
+    }
+    let loose: Loose = serde_json::from_str(text).ok()?;
+    loose.meta?.correlation_id
 }
 
 /// The standard `meta` keys of an inbound frame.
@@ -134,6 +160,11 @@ impl<'a> Inbound<'a> {
         let mut issues = Issues::default();
         let payload_at = Path::root("payload");
         let message = match (M::HAS_PAYLOAD, self.payload) {
+            // serde's derived impls also accept a struct written as an array of its values.
+            (true, Some(raw)) if !raw.get().starts_with('{') => {
+                issues.push(payload_at, "must be an object");
+                None
+            }
             (true, Some(raw)) => deserialize::<M>(raw.get(), payload_at, &mut issues),
             (true, None) => {
                 issues.push(payload_at, "is required by this message type");
@@ -195,37 +226,44 @@ fn deserialize<T: de::DeserializeOwned + Validate>(
         Err(_) => {
             // Decode again, now tracking the path: the slower pass only runs on bad input.
             let mut deserializer = serde_json::Deserializer::from_str(json);
-            let error = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
-                Err(error) => error,
-                Ok(_) => return None,
-            };
-            let mut path = at.to_string();
-            for segment in error.path().iter() {
-                match segment {
-                    serde_path_to_error::Segment::Seq { index } => path.push_str(&format!("[{index}]")),
-                    serde_path_to_error::Segment::Map { key }
-                    | serde_path_to_error::Segment::Enum { variant: key } => {
-                        path.push('.');
-                        path.push_str(key);
-                    }
-                    serde_path_to_error::Segment::Unknown => {}
-                }
+            if let Err(error) = serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+                push_decode_error(error, at, issues);
             }
-            let message = error.into_inner().to_string();
-            let message = strip_position(&message);
-            // serde reports a missing field (and some unknown ones) at its parent: name the field.
-            let field = ["missing field `", "unknown field `"]
-                .iter()
-                .find_map(|prefix| message.strip_prefix(prefix))
-                .and_then(|rest| rest.split('`').next());
-            if let Some(field) = field.filter(|field| !path.ends_with(&format!(".{field}"))) {
-                path.push('.');
-                path.push_str(field);
-            }
-            issues.push_at(path, message.to_owned());
             None
         }
     }
+}
+
+/// Reports a deserialization error at the path it happened, below `at`.
+fn push_decode_error(
+    error: serde_path_to_error::Error<serde_json::Error>,
+    at: Path<'_>,
+    issues: &mut Issues,
+) {
+    let mut path = at.to_string();
+    for segment in error.path().iter() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => path.push_str(&format!("[{index}]")),
+            serde_path_to_error::Segment::Map { key }
+            | serde_path_to_error::Segment::Enum { variant: key } => {
+                path.push('.');
+                path.push_str(key);
+            }
+            serde_path_to_error::Segment::Unknown => {}
+        }
+    }
+    let message = error.into_inner().to_string();
+    let message = strip_position(&message);
+    // serde reports a missing field (and some unknown ones) at its parent: name the field.
+    let field = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    if let Some(field) = field.filter(|field| !path.ends_with(&format!(".{field}"))) {
+        path.push('.');
+        path.push_str(field);
+    }
+    issues.push_at(path, message.to_owned());
 }
 
 /// serde_json appends ` at line 1 column 17` to its errors; the path says it better.
@@ -352,6 +390,20 @@ mod tests {
     fn rejects_a_malformed_correlation_id() {
         let envelope = Envelope::parse(r#"{"type":"A","meta":{"correlationId":5}}"#).unwrap();
         assert!(envelope.meta().is_err());
+    }
+
+    #[test]
+    fn salvages_the_correlation_id_of_a_rejected_frame() {
+        assert_eq!(
+            salvage_correlation_id(r#"{"type":"A","meta":{"correlationId":"c"},"x":1}"#).as_deref(),
+            Some("c")
+        );
+        assert_eq!(
+            salvage_correlation_id(r#"{"type":"A","meta":{"correlationId":"c","timestamp":"x"}}"#).as_deref(),
+            Some("c")
+        );
+        assert_eq!(salvage_correlation_id(r#"{"type":"A","meta":{"correlationId":5}}"#), None);
+        assert_eq!(salvage_correlation_id("not json"), None);
     }
 
     #[test]

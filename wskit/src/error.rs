@@ -90,6 +90,8 @@ impl Code {
             Code::DeadlineExceeded | Code::Aborted => Retry::After(50),
             Code::ResourceExhausted | Code::Unavailable => Retry::After(100),
             Code::Internal => Retry::After(200),
+            // An application's own code: only the application knows.
+            Code::Custom(_) => Retry::Unstated,
             _ => Retry::No,
         }
     }
@@ -112,6 +114,9 @@ pub enum Retry {
     NotNow,
     /// Retryable, after a delay the client chooses: no `retryAfterMs`.
     ClientDefault,
+    /// No hint at all: neither `retryable` nor `retryAfterMs`, the client applies its own
+    /// policy. The default of custom codes.
+    Unstated,
 }
 
 /// An error a handler returns, sent to the client as an error frame.
@@ -267,6 +272,7 @@ impl Serialize for Error {
                 map.serialize_entry("retryAfterMs", &())?;
             }
             Retry::ClientDefault => map.serialize_entry("retryable", &true)?,
+            Retry::Unstated => {}
         }
         map.end()
     }
@@ -294,6 +300,14 @@ mod tests {
         assert_eq!(wire(&Error::aborted("x"))["retryAfterMs"], 50);
         assert_eq!(wire(&Error::deadline_exceeded("x"))["retryAfterMs"], 50);
         assert_eq!(wire(&Error::unavailable("x"))["retryAfterMs"], 100);
+    }
+
+    #[test]
+    fn custom_codes_state_no_retry_hint_unless_given_one() {
+        assert_eq!(
+            wire(&Error::custom("ROOM_FULL", "the room is full")),
+            serde_json::json!({"code": "ROOM_FULL", "message": "the room is full"})
+        );
     }
 
     #[test]

@@ -60,6 +60,11 @@ impl Outbox {
         .with_detail("limit", self.frames.max_capacity())
     }
 
+    /// Whether the host stopped draining the queue: the connection has closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.frames.is_closed()
+    }
+
     /// Whether a push failed because the queue was full.
     pub(crate) fn overflowed(&self) -> bool {
         self.overflowed.load(Ordering::Relaxed)
@@ -95,7 +100,7 @@ impl ClientHandle {
 
     /// Whether the connection has closed.
     pub fn is_closed(&self) -> bool {
-        self.outbox.frames.is_closed()
+        self.outbox.is_closed()
     }
 }
 

@@ -49,7 +49,8 @@ pub(crate) fn check<B>(request: &Request<B>, protocols: &[String]) -> Result<Acc
 
 /// The subprotocol to answer with: the server's most preferred one that the client
 /// offered; with no preference configured, the first offered one that is not a bearer
-/// token (browsers fail a connection whose response selects none of the offered ones).
+/// token. A client that offers only a `bearer.<token>` gets that one back either way:
+/// browsers fail a connection whose response selects none of the offered protocols.
 /// Never one the client did not offer.
 fn choose_protocol(headers: &HeaderMap, preferred: &[String]) -> Option<HeaderValue> {
     let offered: Vec<&str> = headers
@@ -63,7 +64,9 @@ fn choose_protocol(headers: &HeaderMap, preferred: &[String]) -> Option<HeaderVa
     let chosen = if preferred.is_empty() {
         offered.iter().find(|p| !p.starts_with("bearer.")).or_else(|| offered.first()).copied()
     } else {
-        preferred.iter().map(String::as_str).find(|p| offered.contains(p))
+        preferred.iter().map(String::as_str).find(|p| offered.contains(p)).or_else(|| {
+            offered.iter().copied().find(|p| p.starts_with("bearer.")).filter(|_| offered.len() == 1)
+        })
     };
     chosen.and_then(|protocol| HeaderValue::from_str(protocol).ok())
 }
@@ -123,6 +126,8 @@ mod tests {
         let preferred = vec!["chat.v2".to_owned(), "chat.v1".to_owned()];
         assert_eq!(choose_protocol(&offered("chat.v1, chat.v2"), &preferred).unwrap(), "chat.v2");
         assert_eq!(choose_protocol(&offered("other"), &preferred), None);
+        assert_eq!(choose_protocol(&offered("bearer.abc"), &preferred).unwrap(), "bearer.abc");
+        assert_eq!(choose_protocol(&offered("bearer.abc, other"), &preferred), None);
         assert_eq!(choose_protocol(&offered("bearer.abc, app"), &[]).unwrap(), "app");
         assert_eq!(choose_protocol(&offered("bearer.abc"), &[]).unwrap(), "bearer.abc");
         assert_eq!(choose_protocol(&HeaderMap::new(), &[]), None);
