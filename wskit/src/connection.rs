@@ -1,21 +1,30 @@
 //! [`Session`]: the protocol logic of one connection, free of socket and runtime types.
 //!
 //! A host (the hyper + tokio-tungstenite server, or another) reads frames from its socket
-//! and hands their text to [`Session::on_text`]; the session decodes the envelope, answers
-//! heartbeats and bad input, runs the router's handler and returns whether to go on. What
-//! handlers send lands in the [`Outbox`](crate::outbox::Outbox), which the host drains to
-//! its socket, also while a handler is still running.
+//! and hands their text to [`Session::prepare`]; the session decodes the envelope, answers
+//! heartbeats and bad input, and gives back a [`Job`] for the router's handler, which the
+//! host runs with [`Session::run`]. What handlers send lands in the
+//! [`Outbox`](crate::outbox::Outbox), which the host drains to its socket, also while a
+//! handler is still running.
+//!
+//! Handlers of one connection run one at a time, in arrival order. While one runs, the host
+//! keeps reading: it sorts each new frame with [`classify`], answers heartbeats at once,
+//! cancels the running request (or a waiting one) on `$ws:abort`, and queues the rest. It
+//! also enforces the job's deadline: on cancellation it drops the handler's future and
+//! calls [`Session::interrupt`], which answers `RPC_ERROR`.
 
 use crate::close::Close;
 use crate::ctx::Ctx;
-use crate::envelope::{self, Envelope, Inbound, Meta};
+use crate::envelope::{self, Envelope, ExtraMeta, Inbound, Meta};
 use crate::error::{Code, Error};
 use crate::limits::Limits;
 use crate::router::Router;
 use futures_util::FutureExt;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What the host does after a frame was handled.
 #[derive(Debug, PartialEq, Eq)]
@@ -58,35 +67,47 @@ impl<R: Router> Session<R> {
         }
     }
 
-    /// Handles the text of one inbound frame.
-    pub(crate) async fn on_text(&mut self, text: &str) -> Flow {
+    /// Decodes one inbound frame: answers what needs no handler (heartbeats, aborts of
+    /// nothing) and bad input, or returns the job of the handler to run.
+    pub(crate) fn prepare<'t>(&mut self, text: &'t str) -> Step<'t> {
         self.ctx.begin();
         let limit = self.limits.max_message_bytes;
         if text.len() > limit {
-            return self.oversize(text.len()).await;
+            return self.oversize(text.len());
         }
         let envelope = match Envelope::parse(text) {
             Ok(envelope) => envelope,
-            Err(error) => return self.reject(text, error).await,
+            Err(error) => return self.reject(text, error),
         };
         if envelope.ty == envelope::HEARTBEAT {
-            return self.heartbeat();
+            return Step::Done(self.heartbeat());
         }
         let (meta, extra_meta) = match envelope.meta() {
             Ok(meta) => meta,
-            Err(error) => return self.reject(text, error).await,
+            Err(error) => return self.reject(text, error),
         };
+        let timeout_ms = meta.timeout_ms;
         self.ctx.set_meta(meta);
         if envelope.ty == envelope::ABORT {
-            // Messages of a connection run one at a time, so no request is in flight
-            // while this frame is read: there is nothing to cancel.
-            return Flow::Continue;
+            // A request waiting or running when the abort arrived is cancelled by the host;
+            // here nothing is in flight: there is nothing to cancel.
+            return Step::Done(Flow::Continue);
         }
         if is_reserved(&envelope.ty) {
-            return self.fail(envelope::unknown_type(&envelope.ty)).await;
+            return Step::Fail(envelope::unknown_type(&envelope.ty));
         }
-        let inbound = Inbound::new(&envelope.ty, envelope.payload, &extra_meta);
+        if self.router.is_rpc(&envelope.ty) {
+            let timeout = timeout_ms.map_or(self.limits.rpc_timeout, Duration::from_millis);
+            self.ctx.start_request(Instant::now() + timeout.min(self.limits.rpc_timeout));
+        }
+        Step::Run(Job { ty: envelope.ty, payload: envelope.payload, extra_meta })
+    }
+
+    /// Runs the handler of a prepared job.
+    pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
+        let inbound = Inbound::new(&job.ty, job.payload, &job.extra_meta);
         let outcome = AssertUnwindSafe(self.router.dispatch(&mut self.ctx, inbound)).catch_unwind().await;
+        self.ctx.end_request(false);
         match outcome {
             Ok(Ok(())) => {
                 self.consecutive_errors = 0;
@@ -94,35 +115,62 @@ impl<R: Router> Session<R> {
             }
             Ok(Err(error)) => {
                 if !error.is_protocol_error() {
-                    tracing::debug!(message_type = %envelope.ty, %error, "handler failed");
+                    tracing::debug!(message_type = %job.ty, %error, "handler failed");
                 }
                 self.fail(error).await
             }
-            Err(panic) => self.fail(panicked(&*panic, &envelope.ty)).await,
+            Err(panic) => self.fail(panicked(&*panic, &job.ty)).await,
         }
+    }
+
+    /// The correlation id of the message being handled.
+    pub(crate) fn correlation_id(&self) -> Option<&str> {
+        self.ctx.meta().correlation_id.as_deref()
+    }
+
+    /// The deadline of the job being run, if it is an RPC request.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.ctx.deadline()
+    }
+
+    /// Ends a job whose handler the host stopped (its future dropped) because it was
+    /// aborted, passed its deadline, or the server is shutting down: cancels the
+    /// handler's cancellation token and answers the request with `error`.
+    pub(crate) async fn interrupt(&mut self, error: Error) -> Flow {
+        self.ctx.end_request(true);
+        tracing::debug!(%error, "request interrupted");
+        self.fail(error).await
+    }
+
+    /// Tells the `#[on_error]` hook about an error the host already sent while a handler
+    /// was running (a request beyond the in-flight limit), and counts it.
+    pub(crate) async fn observe(&mut self, error: Error) -> Flow {
+        self.count(&error);
+        self.notify(&error).await;
+        self.verdict()
     }
 
     /// Answers a frame whose envelope or meta is malformed, as `RPC_ERROR` if a
     /// correlation id can still be read from it.
-    async fn reject(&mut self, text: &str, error: Error) -> Flow {
+    fn reject(&mut self, text: &str, error: Error) -> Step<'static> {
         let meta = Meta { correlation_id: envelope::salvage_correlation_id(text), ..Meta::default() };
         self.ctx.set_meta(meta);
-        self.fail(error).await
+        Step::Fail(error)
     }
 
     /// Answers a frame too large to handle: RESOURCE_EXHAUSTED, or close 1009 if so
     /// configured.
-    pub(crate) async fn oversize(&mut self, observed: usize) -> Flow {
+    fn oversize(&mut self, observed: usize) -> Step<'static> {
         let limit = self.limits.max_message_bytes;
         if self.limits.oversize == crate::Oversize::Close {
-            return Flow::Close(Close::new(Close::TOO_BIG, "message too big"));
+            return Step::Done(Flow::Close(Close::new(Close::TOO_BIG, "message too big")));
         }
         let error =
             Error::resource_exhausted(format!("the message is {observed} bytes; the limit is {limit}"))
                 .with_detail("observed", observed)
                 .with_detail("limit", limit)
                 .protocol();
-        self.fail(error).await
+        Step::Fail(error)
     }
 
     /// Answers a frame that cannot be a message at all (a binary frame that is not UTF-8).
@@ -134,6 +182,8 @@ impl<R: Router> Session<R> {
     /// Runs the `#[on_close]` hook.
     pub(crate) async fn close(&mut self, close: Close) {
         tracing::debug!(code = close.code, reason = %close.reason, "connection closed");
+        // A handler the host abandoned (the client left, or shutdown ran out of time).
+        self.ctx.end_request(true);
         self.ctx.detach();
         let hook = AssertUnwindSafe(self.router.on_close(&mut self.ctx, close));
         if let Err(panic) = hook.catch_unwind().await {
@@ -142,8 +192,7 @@ impl<R: Router> Session<R> {
     }
 
     fn heartbeat(&mut self) -> Flow {
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        match self.ctx.enqueue(envelope::heartbeat_ack(now_ms)) {
+        match self.ctx.enqueue(heartbeat_ack()) {
             Ok(()) => Flow::Continue,
             Err(_) => self.flow(),
         }
@@ -151,18 +200,31 @@ impl<R: Router> Session<R> {
 
     /// Sends `error` to the client, tells the `#[on_error]` hook, and closes the
     /// connection once too many protocol errors came in a row.
-    async fn fail(&mut self, error: Error) -> Flow {
+    pub(crate) async fn fail(&mut self, error: Error) -> Flow {
+        self.count(&error);
+        // A failure to queue means the connection is closing or the queue overflowed;
+        // `verdict` below turns either into the right close.
+        let _ = self.ctx.error(&error);
+        self.notify(&error).await;
+        self.verdict()
+    }
+
+    fn count(&mut self, error: &Error) {
         if error.is_protocol_error() {
             self.consecutive_errors += 1;
             tracing::debug!(%error, "rejected a frame");
         }
-        // A failure to queue means the connection is closing or the queue overflowed;
-        // `flow` below turns either into the right close.
-        let _ = self.ctx.error(&error);
-        let hook = AssertUnwindSafe(self.router.on_error(&mut self.ctx, &error));
+    }
+
+    async fn notify(&mut self, error: &Error) {
+        let hook = AssertUnwindSafe(self.router.on_error(&mut self.ctx, error));
         if let Err(panic) = hook.catch_unwind().await {
             panicked(&*panic, "on_error");
         }
+    }
+
+    /// Whether to go on after an error: closes once too many protocol errors came in a row.
+    fn verdict(&mut self) -> Flow {
         if self.consecutive_errors >= self.limits.max_consecutive_errors {
             return Flow::Close(Close::new(Close::POLICY, "too many invalid messages"));
         }
@@ -174,6 +236,68 @@ impl<R: Router> Session<R> {
     pub(crate) fn flow(&mut self) -> Flow {
         self.ctx.take_close().map_or(Flow::Continue, Flow::Close)
     }
+}
+
+/// What [`Session::prepare`] made of a frame.
+pub(crate) enum Step<'t> {
+    /// Handled already (a heartbeat, an abort of nothing, a close-worthy frame).
+    Done(Flow),
+    /// Rejected: send this error with [`Session::fail`].
+    Fail(Error),
+    /// A message for the router: run it with [`Session::run`].
+    Run(Job<'t>),
+}
+
+/// A decoded frame waiting for its handler, borrowed from the frame's text.
+pub(crate) struct Job<'t> {
+    ty: Cow<'t, str>,
+    payload: Option<&'t RawValue>,
+    extra_meta: Vec<ExtraMeta<'t>>,
+}
+
+/// What a frame that arrives while a handler runs asks of the host.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Arrival {
+    /// `__heartbeat`: answer with [`heartbeat_ack`] at once.
+    Heartbeat,
+    /// `$ws:abort`: cancel the request with this correlation id, running or waiting.
+    Abort(Option<String>),
+    /// Anything else: wait for its turn. The correlation id lets an abort find it, and
+    /// lets the host answer it if it exceeds the in-flight limit.
+    Message(Option<String>),
+}
+
+/// Sorts a frame that arrived while a handler runs. Malformed frames are messages: they
+/// are rejected in their turn.
+pub(crate) fn classify(text: &str) -> Arrival {
+    let Ok(envelope) = Envelope::parse(text) else { return Arrival::Message(None) };
+    let correlation_id = envelope.meta().ok().and_then(|(meta, _)| meta.correlation_id);
+    match &*envelope.ty {
+        envelope::HEARTBEAT => Arrival::Heartbeat,
+        envelope::ABORT => Arrival::Abort(correlation_id),
+        _ => Arrival::Message(correlation_id),
+    }
+}
+
+/// The answer to a heartbeat, stamped with the server's clock.
+pub(crate) fn heartbeat_ack() -> String {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    envelope::heartbeat_ack(now_ms)
+}
+
+/// The error for a message that arrives while `limit` messages are already in flight.
+pub(crate) fn in_flight_exceeded(limit: usize) -> Error {
+    Error::resource_exhausted(format!(
+        "{limit} messages of this connection are already in flight; wait for some to finish"
+    ))
+    .with_detail("limit", limit)
+    .protocol()
+}
+
+/// The error frame answering a message rejected by the host, as `RPC_ERROR` when it has
+/// a correlation id.
+pub(crate) fn error_frame(error: &Error, correlation_id: Option<&str>) -> String {
+    envelope::encode_error(error, correlation_id)
 }
 
 /// Types starting with `$` or `__` belong to the protocol; those it does not define for

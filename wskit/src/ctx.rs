@@ -7,7 +7,9 @@ use crate::error::Error;
 use crate::message::Message;
 use crate::outbox::{ClientHandle, Frame, Outbox};
 use crate::pubsub::{Authorize, Delivery, Hub, Publish, TopicAction};
-use std::time::SystemTime;
+use serde::Serialize;
+use std::time::{Duration, Instant, SystemTime};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// The context of one connection, passed to every handler as `&mut Ctx<Data>`.
@@ -25,6 +27,10 @@ pub struct Ctx<D> {
     hub: Hub,
     topics: Vec<Box<str>>,
     authorize: Option<Authorize<D>>,
+    /// When the RPC request being handled must be answered; `None` for other messages.
+    deadline: Option<Instant>,
+    /// The cancellation token of the message being handled, made when first asked for.
+    cancellation: Option<CancellationToken>,
 }
 
 impl<D> Ctx<D> {
@@ -46,6 +52,8 @@ impl<D> Ctx<D> {
             hub,
             topics: Vec::new(),
             authorize: None,
+            deadline: None,
+            cancellation: None,
         }
     }
 
@@ -96,6 +104,53 @@ impl<D> Ctx<D> {
     /// When the server received the message being handled (or opened the connection).
     pub fn received_at(&self) -> SystemTime {
         self.received_at
+    }
+
+    /// When the RPC request being handled must be answered: its `meta.timeoutMs`, capped
+    /// by [`Limits::rpc_timeout`](crate::Limits::rpc_timeout), which is also the default.
+    /// `None` outside an `#[rpc]` handler.
+    ///
+    /// At the deadline the handler is cancelled and the client gets `RPC_ERROR`
+    /// DEADLINE_EXCEEDED; pass the remaining time on to slow calls so that they give up
+    /// in time.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The time left until [`deadline`](Self::deadline), zero once it has passed.
+    pub fn time_remaining(&self) -> Option<Duration> {
+        self.deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// A token cancelled when the message being handled is cancelled: by the client's
+    /// `$ws:abort`, at the RPC deadline, when the client disconnects, or when a graceful
+    /// shutdown runs out of time.
+    ///
+    /// A cancelled handler's future is dropped at the `.await` it was waiting on (as in
+    /// `tokio::select!`), so code after that point does not run; give a clone of the token
+    /// to tasks the handler starts, so that they stop too.
+    pub fn cancellation(&mut self) -> CancellationToken {
+        self.cancellation.get_or_insert_with(CancellationToken::new).clone()
+    }
+
+    /// Sends a `$ws:rpc-progress` frame for the RPC request being handled, carrying
+    /// `value` (as both `payload` and `data`, for ws-kit's server and client alike) and
+    /// the request's correlation id.
+    ///
+    /// Progress is best-effort: it returns `false`, sending nothing, outside an `#[rpc]`
+    /// handler, when the connection's outbound queue is half full (the client is slow to
+    /// read; the terminal reply must still fit), or once the connection is closing.
+    pub fn progress<T: Serialize + ?Sized>(&mut self, value: &T) -> bool {
+        if self.deadline.is_none() || self.closing.is_some() || self.outbox.is_backpressured() {
+            return false;
+        }
+        match envelope::encode_progress(value, self.meta.correlation_id.as_deref()) {
+            Ok(frame) => self.outbox.push(Frame::Owned(frame)).is_ok(),
+            Err(error) => {
+                tracing::error!(%error, "failed to serialize a progress value");
+                false
+            }
+        }
     }
 
     /// Queues `message` for the client.
@@ -217,6 +272,21 @@ impl<D> Ctx<D> {
     pub(crate) fn begin(&mut self) {
         self.meta = Meta::default();
         self.received_at = SystemTime::now();
+    }
+
+    /// Marks the message being handled as an RPC request due by `deadline`.
+    pub(crate) fn start_request(&mut self, deadline: Instant) {
+        self.deadline = Some(deadline);
+    }
+
+    /// Ends the message being handled; with `cancel`, its cancellation token fires.
+    pub(crate) fn end_request(&mut self, cancel: bool) {
+        self.deadline = None;
+        if let Some(token) = self.cancellation.take() {
+            if cancel {
+                token.cancel();
+            }
+        }
     }
 
     /// Sets the meta of the frame being handled, once it is decoded.

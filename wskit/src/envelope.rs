@@ -16,6 +16,9 @@ use std::fmt;
 /// The type of the client's heartbeat frame.
 pub(crate) const HEARTBEAT: &str = "__heartbeat";
 
+/// The type of the server's progress frames of an RPC.
+pub(crate) const PROGRESS: &str = "$ws:rpc-progress";
+
 /// The type of the client's request to cancel an in-flight RPC.
 pub(crate) const ABORT: &str = "$ws:abort";
 
@@ -345,6 +348,25 @@ pub(crate) fn encode_published<M: Message>(
 pub(crate) fn encode_error(error: &Error, correlation_id: Option<&str>) -> String {
     let ty = if correlation_id.is_some() { "RPC_ERROR" } else { "ERROR" };
     encode_raw(ty, Some(error), correlation_id).expect("error frames serialize")
+}
+
+/// A `$ws:rpc-progress` frame: the value under both `payload` (what ws-kit's server
+/// writes) and `data` (what its client reads).
+pub(crate) fn encode_progress<T: Serialize + ?Sized>(
+    value: &T,
+    correlation_id: Option<&str>,
+) -> serde_json::Result<String> {
+    #[derive(Serialize)]
+    struct Progress<'a> {
+        #[serde(rename = "type")]
+        ty: &'static str,
+        meta: OutMeta<'a>,
+        payload: &'a RawValue,
+        data: &'a RawValue,
+    }
+    let value = serde_json::value::to_raw_value(value)?;
+    let frame = Progress { ty: PROGRESS, meta: OutMeta { correlation_id }, payload: &value, data: &value };
+    serde_json::to_string(&frame)
 }
 
 /// The answer to `__heartbeat`: `{"type":"__heartbeat_ack","meta":{"ts":<ms>}}`.

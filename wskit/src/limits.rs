@@ -33,6 +33,8 @@ pub struct Limits {
     pub(crate) max_consecutive_errors: u32,
     pub(crate) max_connections: usize,
     pub(crate) write_timeout: Duration,
+    pub(crate) rpc_timeout: Duration,
+    pub(crate) max_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -44,6 +46,8 @@ impl Default for Limits {
             max_consecutive_errors: 10,
             max_connections: 100_000,
             write_timeout: Duration::from_secs(10),
+            rpc_timeout: Duration::from_secs(30),
+            max_in_flight: 1000,
         }
     }
 }
@@ -89,6 +93,24 @@ impl Limits {
     /// graceful shutdown or its outbound queue forever. `#[on_close]` sees 1013.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout;
+        self
+    }
+
+    /// The deadline of an RPC request that sets none with `meta.timeoutMs`, and the
+    /// longest one it may set (default 30 s). At the deadline the handler is cancelled and
+    /// the client gets `RPC_ERROR` DEADLINE_EXCEEDED.
+    pub fn rpc_timeout(mut self, timeout: Duration) -> Self {
+        self.rpc_timeout = timeout;
+        self
+    }
+
+    /// Messages of one connection in flight at once: the one being handled and those
+    /// waiting behind it (default 1000). One more is answered with RESOURCE_EXHAUSTED
+    /// (`RPC_ERROR` when it has a correlation id) without waiting. Waiting messages also
+    /// hold at most [`max_message_bytes`](Self::max_message_bytes) in all; beyond that
+    /// the connection stops reading until the running handler returns.
+    pub fn max_in_flight(mut self, messages: usize) -> Self {
+        self.max_in_flight = messages.max(1);
         self
     }
 

@@ -65,6 +65,12 @@ impl Outbox {
         self.frames.is_closed()
     }
 
+    /// Whether the queue is at least half full: the client reads slower than it is sent
+    /// to, and best-effort frames (RPC progress) are dropped to keep room for the rest.
+    pub(crate) fn is_backpressured(&self) -> bool {
+        self.frames.capacity() * 2 <= self.frames.max_capacity()
+    }
+
     /// Whether a push failed because the queue was full.
     pub(crate) fn overflowed(&self) -> bool {
         self.overflowed.load(Ordering::Relaxed)

@@ -18,6 +18,13 @@ pub trait Router: Send + Sync + 'static {
     /// The message types this router handles.
     const TYPES: &'static [&'static str];
 
+    /// Whether `message_type` is an RPC request (handled by an `#[rpc]` handler): it gets
+    /// a deadline, and may report progress.
+    fn is_rpc(&self, message_type: &str) -> bool {
+        let _ = message_type;
+        false
+    }
+
     /// Routes one inbound frame to its handler.
     fn dispatch<'a>(
         &'a self,

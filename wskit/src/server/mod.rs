@@ -2,6 +2,7 @@
 //! mount the WebSocket route inside any hyper or axum service.
 
 mod admission;
+mod backlog;
 mod handshake;
 mod route;
 mod socket;
@@ -425,7 +426,7 @@ impl<R: Router> Endpoint<R> {
                     shutdown: shared.shutdown.clone(),
                     cut_off: shared.cut_off.clone(),
                     liveness: shared.liveness,
-                    write_timeout: shared.limits.write_timeout,
+                    limits: Arc::clone(&shared.limits),
                 };
                 socket::run(ws, session, outbox_receiver, policy).await;
             }

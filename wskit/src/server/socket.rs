@@ -9,13 +9,19 @@
 //! [`Limits::write_timeout`]: crate::Limits::write_timeout
 
 use crate::close::Close;
-use crate::connection::{Flow, Session};
+use crate::connection::{
+    classify, error_frame, heartbeat_ack, in_flight_exceeded, Arrival, Flow, Session, Step,
+};
+use crate::error::Error;
+use crate::limits::Limits;
 use crate::outbox::{Frame, OutboxReceiver};
 use crate::router::Router;
+use crate::server::backlog::Backlog;
 use crate::server::Liveness;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::future::Future;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -45,7 +51,7 @@ pub(crate) struct Policy {
     /// abandoning a handler that is still running.
     pub(crate) cut_off: CancellationToken,
     pub(crate) liveness: Option<Liveness>,
-    pub(crate) write_timeout: Duration,
+    pub(crate) limits: Arc<Limits>,
 }
 
 /// Why reading stopped.
@@ -128,7 +134,7 @@ pub(crate) async fn run<R, S>(
     R: Router,
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut link = Link { ws, outbox, write_timeout: policy.write_timeout };
+    let mut link = Link { ws, outbox, write_timeout: policy.limits.write_timeout };
     let opened = tokio::select! {
         flow = session.open() => flow,
         () = policy.cut_off.cancelled() => Flow::Close(going_away()),
@@ -162,53 +168,235 @@ async fn serve<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
 ) -> End {
     let mut pings = Pings::new(policy.liveness);
     let mut ping_timer = pin!(tokio::time::sleep(pings.first_delay()));
+    let mut backlog = Backlog::new(policy.limits.max_in_flight, policy.limits.max_message_bytes);
+    let mut turn = Turn { session, policy, io: Io { link, backlog: &mut backlog, pings: &mut pings } };
     loop {
-        let flow = tokio::select! {
-            biased;
-            () = policy.shutdown.cancelled() => Ok(Flow::Close(going_away())),
-            () = &mut ping_timer, if pings.enabled() => match pings.due() {
-                PingStep::Send(next) => {
-                    ping_timer.as_mut().reset(next);
-                    link.ping().await.map(|()| Flow::Continue)
-                }
-                PingStep::Wait(next) => {
-                    ping_timer.as_mut().reset(next);
-                    Ok(Flow::Continue)
-                }
-                PingStep::Stale => Ok(Flow::Close(Close::new(Close::INTERNAL, "no answer to ping"))),
-            },
-            frame = link.ws.next() => {
-                pings.heard();
-                let mut result = handle(frame, link, session, policy).await;
-                // Handle what has already arrived before flushing the answers.
-                for _ in 1..MAX_BATCH {
-                    if !matches!(result, Ok(Flow::Continue)) {
-                        break;
-                    }
-                    if let Err(close) = link.buffer_queued().await {
-                        return End::Gone(close);
-                    }
-                    match link.ws.next().now_or_never() {
-                        Some(frame) => result = handle(frame, link, session, policy).await,
-                        None => break,
-                    }
-                }
-                result
+        let flow = if let Some(frame) = turn.io.backlog.pop() {
+            // Messages that arrived while a handler ran go first, in order.
+            match policy.shutdown.is_cancelled() {
+                true => Ok(Flow::Close(going_away())),
+                false => turn.handle(Some(Ok(frame))).await,
             }
-            Some(frame) = link.outbox.recv() => link.feed(frame).await.map(|()| Flow::Continue),
+        } else {
+            tokio::select! {
+                biased;
+                () = policy.shutdown.cancelled() => Ok(Flow::Close(going_away())),
+                () = &mut ping_timer, if turn.io.pings.enabled() => match turn.io.pings.due() {
+                    PingStep::Send(next) => {
+                        ping_timer.as_mut().reset(next);
+                        turn.io.link.ping().await.map(|()| Flow::Continue)
+                    }
+                    PingStep::Wait(next) => {
+                        ping_timer.as_mut().reset(next);
+                        Ok(Flow::Continue)
+                    }
+                    PingStep::Stale => Ok(Flow::Close(Close::new(Close::INTERNAL, "no answer to ping"))),
+                },
+                frame = turn.io.link.ws.next() => turn.handle_batch(frame).await,
+                Some(frame) = turn.io.link.outbox.recv() => turn.io.link.feed(frame).await.map(|()| Flow::Continue),
+            }
+        };
+        let flow = match flow {
+            Ok(Flow::Continue) => turn.report_answered().await,
+            other => other,
         };
         match flow {
             Ok(Flow::Continue) => {}
             Ok(Flow::Close(close)) => return End::Close(close),
             Err(gone) => return End::Gone(gone),
         }
-        if let Err(gone) = link.flush_queued().await {
+        if let Err(gone) = turn.io.link.flush_queued().await {
             return End::Gone(gone);
         }
-        if let Flow::Close(close) = session.flow() {
+        if let Flow::Close(close) = turn.session.flow() {
             return End::Close(close);
         }
     }
+}
+
+/// What the read loop works with.
+struct Turn<'c, R: Router, S> {
+    session: &'c mut Session<R>,
+    policy: &'c Policy,
+    io: Io<'c, S>,
+}
+
+/// The socket side of the read loop, usable while a handler holds the session.
+struct Io<'c, S> {
+    link: &'c mut Link<S>,
+    backlog: &'c mut Backlog,
+    pings: &'c mut Pings,
+}
+
+impl<R: Router, S: AsyncRead + AsyncWrite + Unpin> Turn<'_, R, S> {
+    /// Handles `frame` and every frame that has already arrived after it, before the
+    /// answers are flushed.
+    async fn handle_batch(&mut self, frame: Option<Result<WsMessage, WsError>>) -> Result<Flow, Close> {
+        let mut result = self.handle(frame).await;
+        for _ in 1..MAX_BATCH {
+            if !matches!(result, Ok(Flow::Continue)) || self.io.backlog.has_waiting() {
+                break;
+            }
+            self.io.link.buffer_queued().await?;
+            match self.io.link.ws.next().now_or_never() {
+                Some(frame) => result = self.handle(frame).await,
+                None => break,
+            }
+        }
+        result
+    }
+
+    /// Handles one read result; `Err` means the connection is gone.
+    async fn handle(&mut self, frame: Option<Result<WsMessage, WsError>>) -> Result<Flow, Close> {
+        self.io.pings.heard();
+        let text = match frame {
+            Some(Ok(WsMessage::Text(text))) => text,
+            Some(Ok(WsMessage::Binary(bytes))) => match Utf8Bytes::try_from(bytes) {
+                Ok(text) => text,
+                Err(_) => {
+                    return Ok(self.session.on_invalid_frame("binary frames must hold UTF-8 JSON").await);
+                }
+            },
+            Some(Ok(other)) => return self.io.on_control(other).await.map(|()| Flow::Continue),
+            Some(Err(WsError::Capacity(error))) => {
+                tracing::debug!(%error, "frame above the hard size limit");
+                return Ok(Flow::Close(too_big()));
+            }
+            Some(Err(error)) => return Err(dropped(&error)),
+            None => return Err(Close::new(Close::ABNORMAL, "connection dropped")),
+        };
+        let job = match self.session.prepare(text.as_str()) {
+            Step::Done(flow) => return Ok(flow),
+            Step::Fail(error) => return Ok(self.session.fail(error).await),
+            Step::Run(job) => job,
+        };
+        let running = self.session.correlation_id().map(str::to_owned);
+        let deadline = self.session.deadline().map(Instant::from_std);
+        // Boxed: the handlers' futures can be large, and inline they would grow every
+        // idle connection's task to their size.
+        let mut handling = Box::pin(self.session.run(job));
+        let interruption = loop {
+            tokio::select! {
+                biased;
+                flow = &mut handling => return Ok(flow),
+                () = self.policy.cut_off.cancelled() => {
+                    tracing::warn!("shutdown grace period over: abandoning a running handler");
+                    return Ok(Flow::Close(going_away()));
+                }
+                () = sleep_until_deadline(deadline) => {
+                    break Error::deadline_exceeded("the request did not finish before its deadline");
+                }
+                Some(frame) = self.io.link.outbox.recv() => {
+                    self.io.link.feed(frame).await?;
+                    self.io.link.flush().await?;
+                }
+                frame = self.io.link.ws.next(), if self.io.backlog.accepts_bytes() => {
+                    self.io.pings.heard();
+                    match self.io.on_arrival(frame).await {
+                        Ok(Some(Arrival::Abort(Some(id)))) if running.as_deref() == Some(id.as_str()) => {
+                            break Error::cancelled("the client aborted the request");
+                        }
+                        Ok(_) => {}
+                        Err(End::Close(close)) => return Ok(Flow::Close(close)),
+                        Err(End::Gone(close)) => return Err(close),
+                    }
+                    if self.io.backlog.answered_count() >= self.policy.limits.max_consecutive_errors as usize {
+                        return Ok(Flow::Close(Close::new(Close::POLICY, "too many invalid messages")));
+                    }
+                }
+            }
+        };
+        drop(handling);
+        Ok(self.session.interrupt(interruption).await)
+    }
+
+    /// Reports the errors answered while the last handler ran to the `#[on_error]` hook.
+    async fn report_answered(&mut self) -> Result<Flow, Close> {
+        for error in self.io.backlog.take_answered() {
+            if let Flow::Close(close) = self.session.observe(error).await {
+                return Ok(Flow::Close(close));
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Io<'_, S> {
+    /// Deals with a frame that arrived while a handler runs: answers heartbeats and
+    /// pings, cancels an aborted waiting request, rejects a message beyond the in-flight
+    /// limit and queues the rest. Returns what the message was (`None` for a control
+    /// frame), for the caller to cancel the running request on its abort.
+    async fn on_arrival(
+        &mut self,
+        frame: Option<Result<WsMessage, WsError>>,
+    ) -> Result<Option<Arrival>, End> {
+        let (frame, arrival) = match frame {
+            Some(Ok(WsMessage::Text(text))) => {
+                let arrival = classify(text.as_str());
+                (WsMessage::Text(text), arrival)
+            }
+            Some(Ok(WsMessage::Binary(bytes))) => {
+                let arrival = std::str::from_utf8(&bytes).map_or(Arrival::Message(None), classify);
+                (WsMessage::Binary(bytes), arrival)
+            }
+            Some(Ok(other)) => return self.on_control(other).await.map(|()| None).map_err(End::Gone),
+            // The client left, or broke the protocol: the running handler is dropped.
+            Some(Err(WsError::Capacity(_))) => return Err(End::Close(too_big())),
+            Some(Err(error)) => return Err(End::Gone(dropped(&error))),
+            None => return Err(End::Gone(Close::new(Close::ABNORMAL, "connection dropped"))),
+        };
+        match &arrival {
+            Arrival::Heartbeat => self.answer(heartbeat_ack()).await.map_err(End::Gone)?,
+            Arrival::Abort(Some(id)) if self.backlog.remove(id) => {
+                let error = Error::cancelled("the client aborted the request");
+                self.answer(error_frame(&error, Some(id))).await.map_err(End::Gone)?;
+                self.backlog.answered(error);
+            }
+            Arrival::Abort(_) => {}
+            Arrival::Message(correlation_id) if !self.backlog.has_slot() => {
+                let error = in_flight_exceeded(self.backlog.max_in_flight());
+                self.answer(error_frame(&error, correlation_id.as_deref())).await.map_err(End::Gone)?;
+                self.backlog.answered(error);
+            }
+            Arrival::Message(correlation_id) => self.backlog.push(frame, correlation_id.clone()),
+        }
+        Ok(Some(arrival))
+    }
+
+    /// Writes a frame the host answers with while a handler runs.
+    async fn answer(&mut self, frame: String) -> Result<(), Close> {
+        self.link.feed(Frame::Owned(frame)).await?;
+        self.link.flush().await
+    }
+
+    /// Pings are answered by tungstenite on the next flush; pongs need nothing. A close
+    /// frame ends the connection.
+    async fn on_control(&mut self, frame: WsMessage) -> Result<(), Close> {
+        match frame {
+            WsMessage::Close(close) => {
+                let close = close.map_or(Close::new(Close::NORMAL, ""), |frame| {
+                    Close::new(u16::from(frame.code), frame.reason.as_str().to_owned())
+                });
+                // tungstenite queued the close reply; push it out before leaving.
+                let _ = self.link.flush().await;
+                Err(close)
+            }
+            WsMessage::Ping(_) => self.link.flush().await,
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Completes at `deadline`, or never without one.
+async fn sleep_until_deadline(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn too_big() -> Close {
+    Close::new(Close::TOO_BIG, "message too big")
 }
 
 fn going_away() -> Close {
@@ -264,55 +452,6 @@ impl Pings {
                 let now = Instant::now();
                 self.sent = Some(now);
                 PingStep::Send(now + timeout)
-            }
-        }
-    }
-}
-
-/// Handles one read result; `Err` means the connection is gone.
-async fn handle<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
-    frame: Option<Result<WsMessage, WsError>>,
-    link: &mut Link<S>,
-    session: &mut Session<R>,
-    policy: &Policy,
-) -> Result<Flow, Close> {
-    let text = match frame {
-        Some(Ok(WsMessage::Text(text))) => text,
-        Some(Ok(WsMessage::Binary(bytes))) => match Utf8Bytes::try_from(bytes) {
-            Ok(text) => text,
-            Err(_) => return Ok(session.on_invalid_frame("binary frames must hold UTF-8 JSON").await),
-        },
-        // Pings are answered by tungstenite on the next flush; pongs need nothing.
-        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => return Ok(Flow::Continue),
-        Some(Ok(WsMessage::Close(frame))) => {
-            let close = frame.map_or(Close::new(Close::NORMAL, ""), |frame| {
-                Close::new(u16::from(frame.code), frame.reason.as_str().to_owned())
-            });
-            // tungstenite queued the close reply; push it out before leaving.
-            let _ = link.flush().await;
-            return Err(close);
-        }
-        Some(Err(WsError::Capacity(error))) => {
-            tracing::debug!(%error, "frame above the hard size limit");
-            return Ok(Flow::Close(Close::new(Close::TOO_BIG, "message too big")));
-        }
-        Some(Err(error)) => return Err(dropped(&error)),
-        None => return Err(Close::new(Close::ABNORMAL, "connection dropped")),
-    };
-    // Run the handler, writing what it sends while it runs. Boxed: the handlers' futures
-    // can be large, and inline they would grow every idle connection's task to their size.
-    let mut handling = Box::pin(session.on_text(text.as_str()));
-    loop {
-        tokio::select! {
-            biased;
-            flow = &mut handling => return Ok(flow),
-            () = policy.cut_off.cancelled() => {
-                tracing::warn!("shutdown grace period over: abandoning a running handler");
-                return Ok(Flow::Close(going_away()));
-            }
-            Some(frame) = link.outbox.recv() => {
-                link.feed(frame).await?;
-                link.flush().await?;
             }
         }
     }
