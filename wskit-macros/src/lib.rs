@@ -2,12 +2,13 @@
 //! which re-exports them and provides the runtime the generated code calls into.
 //!
 //! Every macro runs the same stages: parse the attribute and the item into a model
-//! ([`message::MessageModel`], [`router::RouterModel`]), check the model and collect every
+//! (`message::MessageModel`, `router::RouterModel`), check the model and collect every
 //! problem with the span of the user's token, then generate code that reaches the runtime
 //! only through fully qualified `::wskit::…` paths.
 
 mod case;
 mod diag;
+mod hygiene;
 mod message;
 mod router;
 mod validate;

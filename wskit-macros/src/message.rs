@@ -4,9 +4,10 @@
 
 use crate::case::RenameRule;
 use crate::diag::Errors;
+use crate::hygiene::local;
 use crate::validate::{self, FieldRules};
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, ToTokens};
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{Fields, Ident, ItemStruct, LitStr, Token, Type};
@@ -66,21 +67,35 @@ impl MessageModel {
         let item: ItemStruct = match syn::parse2(item.clone()) {
             Ok(item) => item,
             Err(_) => {
-                let what = syn::parse2::<syn::Item>(item).ok();
-                let (tokens, noun) = match &what {
-                    Some(syn::Item::Enum(e)) => (e.enum_token.span(), "an enum"),
-                    Some(syn::Item::Union(u)) => (u.union_token.span(), "a union"),
+                let mut what = syn::parse2::<syn::Item>(item.clone()).ok();
+                let (span, noun) = match &mut what {
+                    Some(syn::Item::Enum(e)) => {
+                        strip_attributes(&mut e.attrs);
+                        e.variants.iter_mut().for_each(|variant| {
+                            strip_attributes(&mut variant.attrs);
+                            variant.fields.iter_mut().for_each(|field| strip_attributes(&mut field.attrs));
+                        });
+                        (e.enum_token.span(), "an enum")
+                    }
+                    Some(syn::Item::Union(u)) => {
+                        strip_attributes(&mut u.attrs);
+                        u.fields.named.iter_mut().for_each(|field| strip_attributes(&mut field.attrs));
+                        (u.union_token.span(), "a union")
+                    }
                     _ => (Span::call_site(), "this item"),
                 };
                 errors.push(syn::Error::new(
-                    tokens,
+                    span,
                     format!(
                         "{} cannot be applied to {noun}: declare a struct with named fields \
                          (a message with a payload) or a unit struct (a message without one)",
                         kind.attribute()
                     ),
                 ));
-                return Err(errors.finish().unwrap_err());
+                // Keep the item, so that its uses do not cascade into "cannot find type".
+                let errors = errors.finish().unwrap_err();
+                let item = what.map_or(item, |what| what.into_token_stream());
+                return Err(quote! { #errors #item });
             }
         };
         check_shape(kind, &item, &mut errors);
@@ -124,26 +139,30 @@ impl MessageModel {
         };
         let validate_impl = (self.args.validate == ValidateMode::Rules).then(|| {
             let checks = self.fields.iter().map(validate::generate_field);
-            let (at, issues) = (validate::local("at"), validate::local("issues"));
-            let custom = validate::uses_custom(&self.fields).then(validate::custom_outcome_trait);
+            let (at, issues) = (local("at"), local("issues"));
             quote! {
                 #[automatically_derived]
                 impl ::wskit::Validate for #name {
                     #[allow(unused_variables)]
                     fn validate(&self, #at: ::wskit::validate::Path<'_>, #issues: &mut ::wskit::validate::Issues) {
-                        #custom
                         #(#checks)*
                     }
                 }
             }
         });
-        let message_impl = (self.kind == Kind::Message).then(|| self.generate_message_impl());
+        let kind_impl = match self.kind {
+            Kind::Message => self.generate_message_impl(),
+            Kind::Payload => quote! {
+                #[automatically_derived]
+                impl ::wskit::DeclaredMeta for #name {}
+            },
+        };
         quote! {
             #[derive(::wskit::__private::serde::Serialize, ::wskit::__private::serde::Deserialize)]
             #serde_attrs
             #item
             #validate_impl
-            #message_impl
+            #kind_impl
         }
     }
 
@@ -152,8 +171,8 @@ impl MessageModel {
         let type_name = self.args.type_name.as_ref().expect("messages have a type name");
         let has_payload = matches!(self.item.fields, Fields::Named(_));
         // `type Meta = T` keeps the user's tokens: the bound `Meta: DeclaredMeta` is
-        // checked there, and its diagnostic (a missing `Validate`: "mark the type with
-        // #[wskit::payload]") lands on `T` in `meta = T`.
+        // checked there, and its diagnostic ("mark the struct with #[wskit::payload]")
+        // lands on `T` in `meta = T`.
         let meta_type = match &self.args.meta {
             Some(meta) => quote!(#meta),
             None => quote!(::wskit::NoMeta),
@@ -256,12 +275,15 @@ fn check_type_name(lit: &LitStr) -> syn::Result<()> {
     }
 }
 
+/// Removes the `#[serde]` and `#[validate]` attributes of `item` and its fields: without the
+/// derives the macro would generate, nothing else understands them.
 fn strip_serde_attributes(item: &mut ItemStruct) {
-    let is_ours = |attr: &syn::Attribute| attr.path().is_ident("serde") || attr.path().is_ident("validate");
-    item.attrs.retain(|attr| !is_ours(attr));
-    for field in item.fields.iter_mut() {
-        field.attrs.retain(|attr| !is_ours(attr));
-    }
+    strip_attributes(&mut item.attrs);
+    item.fields.iter_mut().for_each(|field| strip_attributes(&mut field.attrs));
+}
+
+fn strip_attributes(attrs: &mut Vec<syn::Attribute>) {
+    attrs.retain(|attr| !attr.path().is_ident("serde") && !attr.path().is_ident("validate"));
 }
 
 fn check_shape(kind: Kind, item: &ItemStruct, errors: &mut Errors) {

@@ -3,11 +3,13 @@
 //! decode-validate-call arm per handler.
 //!
 //! What cannot be checked syntactically (the types of the parameters and of the result) is
-//! checked by the type checker through small local traits, one per kind of parameter, each
-//! with a `#[diagnostic::on_unimplemented]` message and called with the span of the user's
-//! type, so that a mistake is reported at that type with a message that says how to fix it.
+//! checked by the type checker through small traits of `wskit::__private`, one per kind of
+//! parameter, each with a `#[diagnostic::on_unimplemented]` message and called with the span
+//! of the user's type, so that a mistake is reported at that type with a message that says
+//! how to fix it.
 
 use crate::diag::Errors;
+use crate::hygiene::local;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::parse::{ParseStream, Parser};
@@ -233,9 +235,11 @@ impl RouterModel {
                 errors.at(
                     &handler.message,
                     format!(
-                        "`{key}` already has a handler, `{}`; a message type is routed to exactly \
+                        "`{}` already has a handler, `{}`; a message type is routed to exactly \
                          one handler: remove `{}` or merge the two",
-                        earlier.method, handler.method
+                        type_name(&handler.message),
+                        earlier.method,
+                        handler.method
                     ),
                 );
             }
@@ -248,68 +252,76 @@ impl RouterModel {
         let (impl_generics, _, where_clause) = item.generics.split_for_impl();
         let data = &self.data;
         let messages: Vec<_> = self.handlers.iter().map(|h| &h.message).collect();
-        // Locals get mixed-site hygiene: the user's tokens (types) cannot see them.
         let [ctx, inbound, message, meta, close, error] =
-            ["ctx", "inbound", "message", "meta", "close", "error"]
-                .map(|name| Ident::new(name, Span::mixed_site()));
+            ["ctx", "inbound", "message", "meta", "close", "error"].map(local);
+        // Each parameter and result passes through a function of `__private` bounded by a
+        // trait with a diagnostic, spanned on the user's type (see `wskit::__private`).
+        let check = |kind: &str, ty: &Type| {
+            let kind = Ident::new(kind, Span::call_site());
+            quote_spanned!(ty.span()=> ::wskit::__private::#kind)
+        };
+        let ctx_arg = |ctx_ty: &Type| {
+            let check = check("ctx", ctx_ty);
+            quote!(#check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx))
+        };
         let arms = self.handlers.iter().map(|handler| {
             let Handler { method, message: message_ty, meta: meta_ty, ctx: ctx_ty, output } = handler;
             let decode = quote_spanned!(message_ty.span()=> #inbound.decode::<#message_ty>());
             let (binding, meta_arg) = match meta_ty {
-                Some(meta_ty) => (quote!(#meta), Some(quote!(, __wskit::meta::<#meta_ty, <#message_ty as ::wskit::Message>::Meta>(#meta)))),
+                Some(meta_ty) => {
+                    let check = check("meta", meta_ty);
+                    (
+                        quote!(#meta),
+                        Some(quote!(, #check::<#meta_ty, <#message_ty as ::wskit::Message>::Meta>(#meta))),
+                    )
+                }
                 None => (quote!(_), None),
             };
+            let (output_check, ctx_arg) = (check("output", output), ctx_arg(ctx_ty));
             quote_spanned! {message_ty.span()=>
                 <#message_ty as ::wskit::Message>::TYPE => {
                     let (#message, #binding) = #decode?;
-                    __wskit::output::<#output>(
-                        Self::#method(self, __wskit::ctx::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx), #message #meta_arg).await,
-                    )
+                    #output_check::<#output>(Self::#method(self, #ctx_arg, #message #meta_arg).await)
                 }
             }
         });
         let on_open = self.on_open.as_ref().map(|Hook { method, ctx: ctx_ty, output, .. }| {
+            let output = output.as_ref().expect("checked by check_signature");
+            let (output_check, ctx_arg) = (check("output", output), ctx_arg(ctx_ty));
             quote! {
                 fn on_open<'a>(&'a self, #ctx: &'a mut ::wskit::Ctx<#data>)
                     -> impl ::core::future::Future<Output = ::core::result::Result<(), ::wskit::Error>>
                         + ::core::marker::Send + 'a
                 {
                     async move {
-                        __wskit::output::<#output>(Self::#method(self, __wskit::ctx::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx)).await)
+                        #output_check::<#output>(Self::#method(self, #ctx_arg).await)
                     }
                 }
             }
         });
         let on_close = self.on_close.as_ref().map(|Hook { method, ctx: ctx_ty, param, .. }| {
+            let param = param.as_ref().expect("checked by check_signature");
+            let (close_check, ctx_arg) = (check("close", param), ctx_arg(ctx_ty));
             quote! {
                 fn on_close<'a>(&'a self, #ctx: &'a mut ::wskit::Ctx<#data>, #close: ::wskit::Close)
                     -> impl ::core::future::Future<Output = ()> + ::core::marker::Send + 'a
                 {
-                    Self::#method(self, __wskit::ctx::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx), __wskit::close::<#param>(#close))
+                    Self::#method(self, #ctx_arg, #close_check::<#param>(#close))
                 }
             }
         });
         let on_error = self.on_error.as_ref().map(|Hook { method, ctx: ctx_ty, param, .. }| {
+            let param = param.as_ref().expect("checked by check_signature");
+            let (error_check, ctx_arg) = (check("error", param), ctx_arg(ctx_ty));
             quote! {
                 fn on_error<'a>(&'a self, #ctx: &'a mut ::wskit::Ctx<#data>, #error: &'a ::wskit::Error)
                     -> impl ::core::future::Future<Output = ()> + ::core::marker::Send + 'a
                 {
-                    Self::#method(self, __wskit::ctx::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx), __wskit::error::<#param>(#error))
+                    Self::#method(self, #ctx_arg, #error_check::<#param>(#error))
                 }
             }
         });
         let unique_types = self.generate_unique_types();
-        let checks = self.generate_checks();
-        let checks = (!checks.is_empty()).then(|| {
-            quote! {
-                /// Passes the handlers' parameters and results through traits implemented
-                /// only for the types wskit provides: a handler declaring another type fails
-                /// to compile with the trait's message, at that type.
-                mod __wskit {
-                    #checks
-                }
-            }
-        });
         quote! {
             #item
 
@@ -322,6 +334,9 @@ impl RouterModel {
                         #(<#messages as ::wskit::Message>::TYPE,)*
                     ];
 
+                    // A type string shared by two handlers is reported by the const
+                    // assertions below, not as an unreachable arm.
+                    #[allow(unreachable_patterns)]
                     fn dispatch<'a>(
                         &'a self,
                         #ctx: &'a mut ::wskit::Ctx<#data>,
@@ -342,144 +357,8 @@ impl RouterModel {
                 }
 
                 #unique_types
-                #checks
             };
         }
-    }
-
-    /// The contents of the `__wskit` module: for each kind of parameter and result the
-    /// router uses, a trait with a `#[diagnostic::on_unimplemented]` message, implemented
-    /// for wskit's type only, and a function `kind::<UserType>(value)` bounded by it. The
-    /// user's type is the function's explicit generic argument, so an unsatisfied bound is
-    /// reported at that type, in the user's signature.
-    fn generate_checks(&self) -> TokenStream {
-        let hooks = || [&self.on_open, &self.on_close, &self.on_error].into_iter().flatten();
-        let mut checks = TokenStream::new();
-        if !self.handlers.is_empty() || self.on_open.is_some() {
-            checks.extend(quote! {
-                #[diagnostic::on_unimplemented(
-                    message = "handlers return `Result<(), wskit::Error>`, not `{Self}`",
-                    label = "change the return type to `Result<(), wskit::Error>`",
-                    note = "report a failure with a `wskit::Error` (e.g. `Error::not_found(\"..\")`); \
-                            convert other errors with `.map_err(..)`"
-                )]
-                pub(super) trait HandlerOutput {
-                    fn into_result(self) -> ::core::result::Result<(), ::wskit::Error>;
-                }
-                impl HandlerOutput for ::core::result::Result<(), ::wskit::Error> {
-                    fn into_result(self) -> Self {
-                        self
-                    }
-                }
-                pub(super) fn output<R: HandlerOutput>(output: R) -> ::core::result::Result<(), ::wskit::Error> {
-                    output.into_result()
-                }
-            });
-        }
-        if !self.handlers.is_empty() || hooks().next().is_some() {
-            checks.extend(quote! {
-                #[diagnostic::on_unimplemented(
-                    message = "this router passes `ctx` as `{T}`, not `{Self}`",
-                    label = "the router's data type is set by `#[router(data = ..)]`",
-                    note = "write `ctx: &mut Ctx<Data>`, with the router's data type, in every handler and hook"
-                )]
-                pub(super) trait CtxParam<T> {
-                    fn from_ctx(ctx: T) -> Self;
-                }
-                impl<T> CtxParam<T> for T {
-                    fn from_ctx(ctx: T) -> T {
-                        ctx
-                    }
-                }
-                pub(super) fn ctx<P: CtxParam<T>, T>(ctx: T) -> P {
-                    P::from_ctx(ctx)
-                }
-            });
-        }
-        if self.handlers.iter().any(|h| h.meta.is_some()) {
-            checks.extend(quote! {
-                #[diagnostic::on_unimplemented(
-                    message = "this handler's message declares its meta as `{T}`, not `{Self}`",
-                    label = "the fourth parameter receives the message's declared meta",
-                    note = "declare the meta keys on the message with `#[message(\"TYPE\", meta = {Self})]`, \
-                            or take `meta: {T}`"
-                )]
-                pub(super) trait MetaParam<T> {
-                    fn from_meta(meta: T) -> Self;
-                }
-                impl<T> MetaParam<T> for T {
-                    fn from_meta(meta: T) -> T {
-                        meta
-                    }
-                }
-                pub(super) fn meta<P: MetaParam<T>, T>(meta: T) -> P {
-                    P::from_meta(meta)
-                }
-            });
-        }
-        if self.on_close.is_some() {
-            checks.extend(quote! {
-                #[diagnostic::on_unimplemented(
-                    message = "`#[on_close]` receives the close as `wskit::Close`, not `{Self}`",
-                    label = "write `close: wskit::Close`",
-                    note = "`Close` holds the close code and reason"
-                )]
-                pub(super) trait CloseParam {
-                    fn from_close(close: ::wskit::Close) -> Self;
-                }
-                impl CloseParam for ::wskit::Close {
-                    fn from_close(close: ::wskit::Close) -> Self {
-                        close
-                    }
-                }
-                pub(super) fn close<P: CloseParam>(close: ::wskit::Close) -> P {
-                    P::from_close(close)
-                }
-            });
-        }
-        if self.on_error.is_some() {
-            checks.extend(quote! {
-                #[diagnostic::on_unimplemented(
-                    message = "`#[on_error]` borrows the error as `&wskit::Error`, not `{Self}`",
-                    label = "write `error: &wskit::Error`",
-                    note = "the error was already reported to the client; the hook observes it"
-                )]
-                pub(super) trait ErrorParam<'a> {
-                    fn from_error(error: &'a ::wskit::Error) -> Self;
-                }
-                impl<'a> ErrorParam<'a> for &'a ::wskit::Error {
-                    fn from_error(error: &'a ::wskit::Error) -> Self {
-                        error
-                    }
-                }
-                pub(super) fn error<'a, P: ErrorParam<'a>>(error: &'a ::wskit::Error) -> P {
-                    P::from_error(error)
-                }
-            });
-        }
-        if self.checks_unique_types() {
-            checks.extend(quote! {
-                /// Whether `types[index]` equals one of the types before it.
-                pub(super) const fn repeats_earlier(types: &[&str], index: usize) -> bool {
-                    let mut earlier = 0;
-                    while earlier < index {
-                        let (a, b) = (types[earlier].as_bytes(), types[index].as_bytes());
-                        let mut same = a.len() == b.len();
-                        let mut i = 0;
-                        while same && i < a.len() {
-                            same = a[i] == b[i];
-                            i += 1;
-                        }
-                        if same {
-                            return true;
-                        }
-                        earlier += 1;
-                    }
-                    false
-                }
-            });
-        }
-        checks
     }
 
     /// One const assertion per handler after the first: its message's type string differs
@@ -496,10 +375,10 @@ impl RouterModel {
                 "`{}` has the type string of another handler's message in this router; a type \
                  string is routed to exactly one handler: give the messages different \
                  #[message(\"…\")] types or merge the handlers",
-                message.to_token_stream()
+                type_name(message)
             );
             quote_spanned! {message.span()=>
-                const _: () = if __wskit::repeats_earlier(<#self_ty as ::wskit::Router>::TYPES, #index) {
+                const _: () = if ::wskit::__private::repeats_earlier(<#self_ty as ::wskit::Router>::TYPES, #index) {
                     ::core::panic!(#panic)
                 };
             }
@@ -512,6 +391,24 @@ impl RouterModel {
     fn checks_unique_types(&self) -> bool {
         self.handlers.len() >= 2 && self.item.generics.params.is_empty()
     }
+}
+
+/// `ty` as written, without the spaces between tokens of its token stream: `crate::m::Ping`
+/// rather than `crate :: m :: Ping`, for messages.
+fn type_name(ty: &Type) -> String {
+    let spaced = ty.to_token_stream().to_string();
+    [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" ::", "::"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+    ]
+    .iter()
+    .fold(spaced, |name, (from, to)| name.replace(from, to))
 }
 
 /// The parts of a checked signature the generated code needs.

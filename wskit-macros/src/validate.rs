@@ -7,6 +7,7 @@
 //! rule's name so the error points at it.
 
 use crate::case::RenameRule;
+use crate::hygiene::local;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::meta::ParseNestedMeta;
@@ -272,16 +273,14 @@ fn option_inner(ty: &Type) -> Option<&Type> {
     }
 }
 
-/// A local variable of the generated code. Mixed-site hygiene keeps it apart from the
-/// user's tokens: a rule's bound or `custom` path naming the user's own `at` or `issues`
-/// does not resolve to the generated local.
-pub(crate) fn local(name: &str) -> Ident {
-    Ident::new(name, Span::mixed_site())
-}
-
-/// The binding of the value the rules of a field check, located at `span`.
+/// The binding of the value the rules of a field check, spanned on `span` so that a trait
+/// bound it fails (a rule that does not fit the field's type) is reported at the rule.
+///
+/// Unlike the other locals it has call-site hygiene: rustc reports an error about a
+/// mixed-site expression at the macro call, whatever its location. The `__` prefix keeps it
+/// apart from the user's names.
 fn value_at(span: Span) -> Ident {
-    Ident::new("value", span)
+    Ident::new("__value", span)
 }
 
 /// The checks of one field: a block that binds `value` and `at` and runs every rule.
@@ -312,41 +311,6 @@ pub(crate) fn generate_field(field: &FieldRules) -> TokenStream {
     }
 }
 
-/// Whether a `custom = ..` rule appears among `fields`' rules, at any depth.
-pub(crate) fn uses_custom(fields: &[FieldRules]) -> bool {
-    fn any_custom(rules: &[Rule]) -> bool {
-        rules.iter().any(|rule| match &rule.kind {
-            RuleKind::Custom(_) => true,
-            RuleKind::Each(inner) => any_custom(inner),
-            _ => false,
-        })
-    }
-    fields.iter().any(|field| any_custom(&field.rules))
-}
-
-/// A trait local to a `validate` function with `custom` rules: a validator's outcome passes
-/// through it, so a validator that returns something else than `Result<(), impl Display>`
-/// is reported at its path with a message that gives the expected signature.
-pub(crate) fn custom_outcome_trait() -> TokenStream {
-    quote! {
-        #[diagnostic::on_unimplemented(
-            message = "a `custom` validator returns `Result<(), E>` with `E: Display`, not `{Self}`",
-            label = "expected `fn(&T) -> Result<(), E>`",
-            note = "return `Err(message)` to report a problem with the field, `Ok(())` otherwise"
-        )]
-        trait CustomOutcome {
-            type Error: ::core::fmt::Display;
-            fn into_result(self) -> ::core::result::Result<(), Self::Error>;
-        }
-        impl<E: ::core::fmt::Display> CustomOutcome for ::core::result::Result<(), E> {
-            type Error = E;
-            fn into_result(self) -> Self {
-                self
-            }
-        }
-    }
-}
-
 fn bound(expr: &Option<Expr>) -> TokenStream {
     match expr {
         Some(expr) => quote!(::core::option::Option::Some(#expr)),
@@ -358,9 +322,6 @@ fn generate_rule(rule: &Rule) -> TokenStream {
     let span = rule.name.span();
     let rules = quote_spanned!(span=> ::wskit::__private::rules);
     let [at, issues, index] = ["at", "issues", "index"].map(local);
-    // The value a rule checks is spanned on the rule's name, so that a trait bound it fails
-    // (a rule that does not fit the field's type) is reported at the rule. A mixed-site
-    // span would be reported at the macro call instead, so `value` has call-site hygiene.
     let value = value_at(span);
     match &rule.kind {
         RuleKind::Length { min, max } => {
@@ -388,10 +349,10 @@ fn generate_rule(rule: &Rule) -> TokenStream {
         },
         RuleKind::Custom(path) => {
             // A direct call, so that the function may return an error borrowed from the
-            // value; spanned on the path, so that a wrong signature is reported there. The
-            // outcome passes through `CustomOutcome` (see `custom_outcome_trait`).
+            // value; spanned on the path, so that a wrong signature (an outcome that is not
+            // `rules::CustomOutcome`) is reported there.
             let value = value_at(path.span());
-            let outcome = quote_spanned!(path.span()=> CustomOutcome::into_result(#path(#value)));
+            let outcome = quote_spanned!(path.span()=> #path(#value));
             quote_spanned!(span=> #rules::custom(#outcome, #at, #issues);)
         }
         RuleKind::Each(inner) => {

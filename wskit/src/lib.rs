@@ -223,45 +223,148 @@ pub use wskit_macros::payload;
 pub use wskit_macros::router;
 
 /// What the generated code uses. Not public API.
+///
+/// A router passes each handler's parameters and result through a function bounded by a
+/// trait implemented only for the type wskit provides, with the user's type as the explicit
+/// generic argument: a handler declaring another type fails to compile with the trait's
+/// message, at that type, in the user's signature.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::validate::rules;
     pub use regex::Regex;
     pub use serde;
 
-    /// Fails compilation when two handlers of a router take the same type string.
-    pub const fn assert_unique_types(types: &[&str]) {
-        let mut i = 0;
-        while i < types.len() {
-            let mut j = i + 1;
-            while j < types.len() {
-                if str_eq(types[i], types[j]) {
-                    panic!(
-                        "two handlers of this router take messages with the same type string; \
-                         a type string is routed to exactly one handler"
-                    );
-                }
-                j += 1;
-            }
-            i += 1;
+    use crate::{Close, Error};
+
+    /// What `#[on]` handlers and `#[on_open]` return.
+    #[diagnostic::on_unimplemented(
+        message = "handlers return `Result<(), wskit::Error>`, not `{Self}`",
+        label = "change the return type to `Result<(), wskit::Error>`",
+        note = "report a failure with a `wskit::Error` (e.g. `Error::not_found(\"..\")`); \
+                convert other errors with `.map_err(..)`"
+    )]
+    pub trait HandlerOutput {
+        /// The handler's outcome.
+        fn into_result(self) -> Result<(), Error>;
+    }
+
+    impl HandlerOutput for Result<(), Error> {
+        fn into_result(self) -> Self {
+            self
         }
     }
 
-    const fn str_eq(a: &str, b: &str) -> bool {
-        let (a, b) = (a.as_bytes(), b.as_bytes());
-        if a.len() != b.len() {
-            return false;
-        }
-        let mut i = 0;
-        while i < a.len() {
-            if a[i] != b[i] {
-                return false;
-            }
-            i += 1;
-        }
-        true
+    /// The outcome of a handler returning `R`.
+    pub fn output<R: HandlerOutput>(output: R) -> Result<(), Error> {
+        output.into_result()
     }
 
-    /// Fails compilation, at the `meta = T` argument, when `T` cannot be declared meta.
-    pub fn assert_declared_meta<T: crate::DeclaredMeta>() {}
+    /// The `ctx` parameter of handlers and hooks: the router's `&mut Ctx<Data>`.
+    #[diagnostic::on_unimplemented(
+        message = "this router passes `ctx` as `{T}`, not `{Self}`",
+        label = "the router's data type is set by `#[router(data = ..)]`",
+        note = "write `ctx: &mut Ctx<Data>`, with the router's data type, in every handler and hook"
+    )]
+    pub trait CtxParam<T> {
+        /// The context as the parameter's type.
+        fn from_ctx(ctx: T) -> Self;
+    }
+
+    impl<T> CtxParam<T> for T {
+        fn from_ctx(ctx: T) -> T {
+            ctx
+        }
+    }
+
+    /// The context `T` (a `&mut Ctx<Data>`), as a handler's parameter of type `P`.
+    pub fn ctx<P: CtxParam<T>, T>(ctx: T) -> P {
+        P::from_ctx(ctx)
+    }
+
+    /// The fourth parameter of an `#[on]` handler: the message's declared meta.
+    #[diagnostic::on_unimplemented(
+        message = "this handler's message declares its meta as `{T}`, not `{Self}`",
+        label = "the fourth parameter receives the message's declared meta",
+        note = "declare the meta keys on the message with `#[message(\"TYPE\", meta = {Self})]`, \
+                or take `meta: {T}`"
+    )]
+    pub trait MetaParam<T> {
+        /// The meta as the parameter's type.
+        fn from_meta(meta: T) -> Self;
+    }
+
+    impl<T> MetaParam<T> for T {
+        fn from_meta(meta: T) -> T {
+            meta
+        }
+    }
+
+    /// The declared meta `T` of a message, as a handler's parameter of type `P`.
+    pub fn meta<P: MetaParam<T>, T>(meta: T) -> P {
+        P::from_meta(meta)
+    }
+
+    /// The parameter of `#[on_close]`.
+    #[diagnostic::on_unimplemented(
+        message = "`#[on_close]` receives the close as `wskit::Close`, not `{Self}`",
+        label = "write `close: wskit::Close`",
+        note = "`Close` holds the close code and reason"
+    )]
+    pub trait CloseParam {
+        /// The close as the parameter's type.
+        fn from_close(close: Close) -> Self;
+    }
+
+    impl CloseParam for Close {
+        fn from_close(close: Close) -> Self {
+            close
+        }
+    }
+
+    /// The close, as `#[on_close]`'s parameter of type `P`.
+    pub fn close<P: CloseParam>(close: Close) -> P {
+        P::from_close(close)
+    }
+
+    /// The parameter of `#[on_error]`.
+    #[diagnostic::on_unimplemented(
+        message = "`#[on_error]` borrows the error as `&wskit::Error`, not `{Self}`",
+        label = "write `error: &wskit::Error`",
+        note = "the error was already reported to the client; the hook observes it"
+    )]
+    pub trait ErrorParam<'a> {
+        /// The error as the parameter's type.
+        fn from_error(error: &'a Error) -> Self;
+    }
+
+    impl<'a> ErrorParam<'a> for &'a Error {
+        fn from_error(error: &'a Error) -> Self {
+            error
+        }
+    }
+
+    /// The error, as `#[on_error]`'s parameter of type `P`.
+    pub fn error<'a, P: ErrorParam<'a>>(error: &'a Error) -> P {
+        P::from_error(error)
+    }
+
+    /// Whether `types[index]` equals one of the type strings before it: a router's const
+    /// assertion that each handler's message has its own type string.
+    pub const fn repeats_earlier(types: &[&str], index: usize) -> bool {
+        let mut earlier = 0;
+        while earlier < index {
+            let (a, b) = (types[earlier].as_bytes(), types[index].as_bytes());
+            let mut same = a.len() == b.len();
+            let mut i = 0;
+            while same && i < a.len() {
+                same = a[i] == b[i];
+                i += 1;
+            }
+            if same {
+                return true;
+            }
+            earlier += 1;
+        }
+        false
+    }
 }

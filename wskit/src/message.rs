@@ -27,7 +27,8 @@ pub trait Message: Serialize + DeserializeOwned + Validate + Send + 'static {
 
 /// The extra meta keys a message declares with `#[message("TYPE", meta = SomeStruct)]`.
 ///
-/// Implemented for every `#[payload]` struct and for [`NoMeta`].
+/// A marker implemented by `#[payload]` for every payload struct, and for [`NoMeta`]; do not
+/// implement it by hand.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a message's meta",
     label = "declared meta must be a `#[payload]` struct",
@@ -35,7 +36,7 @@ pub trait Message: Serialize + DeserializeOwned + Validate + Send + 'static {
 )]
 pub trait DeclaredMeta: DeserializeOwned + Validate + Send + 'static {}
 
-impl<T: DeserializeOwned + Validate + Send + 'static> DeclaredMeta for T {}
+impl DeclaredMeta for NoMeta {}
 
 /// The meta of a message that declares no extra meta keys: any key besides the standard
 /// ones is rejected.

@@ -335,9 +335,31 @@ pub mod rules {
         collection.items()
     }
 
+    /// What a `custom = function` validator returns: `Result<(), E>` with `E: Display`.
+    #[diagnostic::on_unimplemented(
+        message = "a `custom` validator returns `Result<(), E>` with `E: Display`, not `{Self}`",
+        label = "expected `fn(&T) -> Result<(), E>`",
+        note = "return `Err(message)` to report a problem with the field, `Ok(())` otherwise"
+    )]
+    pub trait CustomOutcome {
+        /// The problem reported with the field.
+        type Error: Display;
+
+        /// The outcome as a result.
+        fn into_result(self) -> Result<(), Self::Error>;
+    }
+
+    impl<E: Display> CustomOutcome for Result<(), E> {
+        type Error = E;
+
+        fn into_result(self) -> Self {
+            self
+        }
+    }
+
     /// Reports the outcome of a `custom = function` rule.
-    pub fn custom<E: Display>(outcome: Result<(), E>, at: Path<'_>, issues: &mut Issues) {
-        if let Err(problem) = outcome {
+    pub fn custom<O: CustomOutcome>(outcome: O, at: Path<'_>, issues: &mut Issues) {
+        if let Err(problem) = outcome.into_result() {
             issues.push(at, problem);
         }
     }

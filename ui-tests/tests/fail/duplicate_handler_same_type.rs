@@ -1,19 +1,21 @@
-use wskit::{message, router, Ctx, Error};
+use wskit::{router, Ctx, Error};
 
-#[message("PING")]
-pub struct Ping;
+mod m {
+    #[wskit::message("PING")]
+    pub struct Ping;
+}
 
 pub struct App;
 
 #[router]
 impl App {
     #[on]
-    async fn ping(&self, _ctx: &mut Ctx<()>, _msg: Ping) -> Result<(), Error> {
+    async fn ping(&self, _ctx: &mut Ctx<()>, _msg: m::Ping) -> Result<(), Error> {
         Ok(())
     }
 
     #[on]
-    async fn ping_again(&self, _ctx: &mut Ctx<()>, _msg: Ping) -> Result<(), Error> {
+    async fn ping_again(&self, _ctx: &mut Ctx<()>, _msg: m::Ping) -> Result<(), Error> {
         Ok(())
     }
 }

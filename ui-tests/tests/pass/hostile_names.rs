@@ -2,7 +2,7 @@
 //! the crates and the generated locals in the module of the macro calls break nothing.
 #![deny(warnings)]
 
-use ::wskit::{message, payload, router};
+use ::wskit::{payload, router};
 
 // The prelude, shadowed.
 pub struct Result;
@@ -46,6 +46,25 @@ pub struct HandlerOutput;
 pub struct CtxParam;
 pub struct MetaParam;
 pub struct T;
+
+// Unit structs named like the locals of the generated code: a `let` of the same name
+// would be a pattern matching them, unless the locals are hygienic.
+#[allow(non_camel_case_types)]
+pub struct value;
+#[allow(non_camel_case_types)]
+pub struct index;
+#[allow(non_camel_case_types)]
+pub struct inbound;
+#[allow(non_camel_case_types)]
+pub struct ctx;
+#[allow(non_camel_case_types)]
+pub struct meta;
+#[allow(non_camel_case_types)]
+pub struct close;
+#[allow(non_camel_case_types)]
+pub struct error;
+#[allow(non_camel_case_types)]
+pub struct message;
 
 // Crates and modules, shadowed (generated paths start with `::`).
 pub mod core {}
@@ -93,7 +112,7 @@ pub struct Point {
     pub x: f64,
 }
 
-#[message("SAY", meta = Trace)]
+#[::wskit::message("SAY", meta = Trace)]
 pub struct Say {
     #[validate(length(min = 1, max = 500), pattern = "^[^<>]*$")]
     pub text: Text,
@@ -112,15 +131,15 @@ pub struct Say {
     pub homepage: ::core::option::Option<Text>,
 }
 
-#[message("SAID", rename_all = "snake_case")]
+#[::wskit::message("SAID", rename_all = "snake_case")]
 pub struct Said {
     pub text: Text,
 }
 
-#[message("PING")]
+#[::wskit::message("PING")]
 pub struct Ping;
 
-#[message("BOX", validate = manual)]
+#[::wskit::message("BOX", validate = manual)]
 pub struct Boxed {
     pub inner: ::std::boxed::Box<str>,
 }
