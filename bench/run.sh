@@ -5,13 +5,16 @@
 #   bench/run.sh [RUNS]
 #
 # Each run measures echo round trips per second of wskit_echo and bare_echo (alternating
-# which goes first), then the server memory per idle connection, each on a fresh server.
+# which goes first), then fan-out deliveries per second of wskit_pubsub to FANOUT_SUBS
+# subscribers, then the server memory per idle connection, each on a fresh server.
 # At the end it prints the medians and the wskit/bare ratio.
 #
 # Settings (environment):
 #   RUNS=5            runs (or the first argument)
 #   CONNS=32          echo connections       INFLIGHT=16   frames in flight per connection
 #   SECS=10           echo measuring window  WARMUP=2      seconds of warm-up, not counted
+#   FANOUT_SUBS=1000  subscribers of the fan-out measurement (0 skips it)
+#   FANOUT_INFLIGHT=16  publishes in flight (not yet delivered to every subscriber)
 #   IDLE_CONNS=10000  connections of the idle measurement (0 skips it)
 #   IDLE_BARE=1       also measure bare_echo's idle memory (0 skips it)
 #   WORKERS=1         server runtime worker threads (0: current-thread runtime)
@@ -28,6 +31,8 @@ CONNS="${CONNS:-32}"
 INFLIGHT="${INFLIGHT:-16}"
 SECS="${SECS:-10}"
 WARMUP="${WARMUP:-2}"
+FANOUT_SUBS="${FANOUT_SUBS:-1000}"
+FANOUT_INFLIGHT="${FANOUT_INFLIGHT:-16}"
 IDLE_CONNS="${IDLE_CONNS:-10000}"
 IDLE_BARE="${IDLE_BARE:-1}"
 export WORKERS="${WORKERS:-1}"
@@ -59,10 +64,12 @@ if [[ "$hard" == unlimited || "$hard" -ge 65536 ]]; then
 else
     ulimit -n 65536 2>/dev/null || ulimit -Hn 65536 2>/dev/null || ulimit -n "$hard"
 fi
-if ((IDLE_CONNS > 0 && $(ulimit -n) < IDLE_CONNS + 100)); then
-    echo "the open files limit $(ulimit -n) is too low for IDLE_CONNS=$IDLE_CONNS" >&2
-    exit 1
-fi
+for setting in IDLE_CONNS FANOUT_SUBS; do
+    if ((${!setting} > 0 && $(ulimit -n) < ${!setting} + 100)); then
+        echo "the open files limit $(ulimit -n) is too low for $setting=${!setting}" >&2
+        exit 1
+    fi
+done
 
 LOGDIR="$(mktemp -d /tmp/wskit-bench.XXXXXX)"
 SERVER_PID=""
@@ -142,34 +149,46 @@ core_use() {
     }'
 }
 
-# echo_rate SERVER: sets RESULT to the echo round trips per second of SERVER. A measurement
-# in which the server got less than MIN_SERVER_CPU % of its core was disturbed (another
-# process on its core) and is repeated, up to MAX_TRIES times; if every try was disturbed,
-# the best one is kept and marked with a '*'. (Results go through a variable, not $(...),
-# so that the server is this shell's child and the trap stops it.)
-echo_rate() {
-    local try line rate cpu cpu_before cpu_after best="" best_rate=0
+# rate SERVER FIELD LOADGEN_ARGS...: sets RESULT to the value of FIELD in the line of
+# `loadgen LOADGEN_ARGS... --url URL --pid PID` run against a fresh SERVER. A measurement in
+# which the server got less than MIN_SERVER_CPU % of its core was disturbed (another process
+# on its core) and is repeated, up to MAX_TRIES times; if every try was disturbed, the best
+# one is kept and marked with a '*'. (Results go through a variable, not $(...), so that the
+# server is this shell's child and the trap stops it.)
+rate() {
+    local try line value cpu cpu_before cpu_after best="" best_value=0
     for try in $(seq "$MAX_TRIES"); do
         wait_quiet
         start_server "$1"
         cpu_before="$(grep "^cpu$SERVER_CPU " /proc/stat)"
-        line="$(taskset -c "$LOADGEN_CPU" "$BIN/loadgen" echo --url "$URL" --conns "$CONNS" \
-            --inflight "$INFLIGHT" --secs "$SECS" --warmup "$WARMUP" --pid "$SERVER_PID")"
+        line="$(taskset -c "$LOADGEN_CPU" "$BIN/loadgen" "${@:3}" --url "$URL" --pid "$SERVER_PID")"
         cpu_after="$(grep "^cpu$SERVER_CPU " /proc/stat)"
         stop_server
         echo "   $1: $line $(core_use "$cpu_before" "$cpu_after")"
-        rate="$(field rt_per_sec "$line")"
+        value="$(field "$2" "$line")"
         cpu="$(field server_cpu_pct "$line")"
         if [[ "$cpu" =~ ^[0-9]+$ ]] && ((cpu >= MIN_SERVER_CPU)); then
-            RESULT="$rate"
+            RESULT="$value"
             return 0
         fi
         echo "   (the server had ${cpu}% of its core: disturbed; try $try of $MAX_TRIES)"
-        if ((rate > best_rate)); then
-            best_rate="$rate" best="$rate*"
+        if ((value > best_value)); then
+            best_value="$value" best="$value*"
         fi
     done
     RESULT="$best"
+}
+
+# echo_rate SERVER: sets RESULT to the echo round trips per second of SERVER.
+echo_rate() {
+    rate "$1" rt_per_sec echo --conns "$CONNS" --inflight "$INFLIGHT" --secs "$SECS" --warmup "$WARMUP"
+}
+
+# fanout_rate: sets RESULT to the deliveries per second of wskit_pubsub to FANOUT_SUBS
+# subscribers of one topic (in-memory bus).
+fanout_rate() {
+    rate wskit_pubsub deliveries_per_sec fanout --subs "$FANOUT_SUBS" --inflight "$FANOUT_INFLIGHT" \
+        --secs "$SECS" --warmup "$WARMUP"
 }
 
 # idle_kib SERVER [--talk]: sets RESULT to the KiB of server RSS per idle connection,
@@ -193,8 +212,9 @@ ratio() {
 }
 
 echo "== $RUNS runs: server on CPU $SERVER_CPU (WORKERS=$WORKERS), loadgen on CPU $LOADGEN_CPU;" \
-    "echo $CONNS conns x $INFLIGHT in flight, ${WARMUP}+${SECS} s; idle $IDLE_CONNS conns; logs in $LOGDIR"
-wskit_rates=() bare_rates=() ratios=() wskit_idle=() wskit_talk=() bare_idle=() bare_talk=()
+    "echo $CONNS conns x $INFLIGHT in flight, ${WARMUP}+${SECS} s; fan-out $FANOUT_SUBS subs;" \
+    "idle $IDLE_CONNS conns; logs in $LOGDIR"
+wskit_rates=() bare_rates=() ratios=() fanout_rates=() wskit_idle=() wskit_talk=() bare_idle=() bare_talk=()
 for run in $(seq "$RUNS"); do
     echo "-- run $run/$RUNS ($(cut -d' ' -f1-3 /proc/loadavg) load)"
     if ((run % 2)); then
@@ -206,6 +226,10 @@ for run in $(seq "$RUNS"); do
     fi
     wskit_rates+=("$w") bare_rates+=("$b") ratios+=("$(ratio "$w" "$b")")
     summary="echo rt/s: wskit $w, bare $b, wskit/bare ${ratios[-1]}"
+    if ((FANOUT_SUBS > 0)); then
+        fanout_rate && fanout_rates+=("$RESULT")
+        summary+="; fan-out deliveries/s to $FANOUT_SUBS: ${fanout_rates[-1]}"
+    fi
     if ((IDLE_CONNS > 0)); then
         idle_kib wskit_echo && wskit_idle+=("$RESULT")
         idle_kib wskit_echo --talk && wskit_talk+=("$RESULT")
@@ -224,6 +248,10 @@ mb="$(printf '%s\n' "${bare_rates[@]}" | median)"
 echo "== medians of $RUNS runs"
 echo "echo round trips/s   wskit $mw   bare $mb   wskit/bare $(ratio "$mw" "$mb")" \
     "(median of per-run ratios $(printf '%s\n' "${ratios[@]}" | median))"
+if ((FANOUT_SUBS > 0)); then
+    echo "fan-out deliveries/s to $FANOUT_SUBS subscribers ($FANOUT_INFLIGHT publishes in flight)" \
+        "wskit $(printf '%s\n' "${fanout_rates[@]}" | median)"
+fi
 if ((IDLE_CONNS > 0)); then
     line="KiB per idle conn    wskit $(printf '%s\n' "${wskit_idle[@]}" | median)"
     line+=" (after one echo $(printf '%s\n' "${wskit_talk[@]}" | median))"

@@ -180,3 +180,23 @@ async fn an_authorization_hook_guards_subscribe_and_publish() {
     let reply = client.request(json!({"type": "UNSUBSCRIBE", "payload": {"topic": "announcements"}})).await;
     assert_eq!(reply["type"], "TOPICS");
 }
+
+#[tokio::test]
+async fn an_application_set_exclude_client_id_never_reaches_clients() {
+    let server = Server::new(Rooms).path("/ws");
+    let hub = server.hub_handle();
+    let server = TestServer::start(server).await;
+    let mut alice = RawClient::connect(&server.url("/ws")).await;
+    subscribe(&mut alice, "news").await;
+    let alice_id = alice.response.headers()["x-client-id"].to_str().unwrap().to_owned();
+
+    // The key the Redis bus reserves for exclude_self: ignored here as it is there, so it
+    // neither skips alice nor shows in her frame.
+    let options = wskit::Publish::new().meta("excludeClientId", alice_id).meta("origin", "test");
+    let delivery = hub.publish_with("news", &News { text: "hi".into() }, &options).await.unwrap();
+    assert_eq!(delivery, wskit::Delivery::Exact(1));
+    assert_eq!(
+        alice.recv().await,
+        json!({"type": "NEWS", "meta": {"origin": "test"}, "payload": {"text": "hi"}})
+    );
+}

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use rooms::{subscribe, News, Rooms};
 use serde_json::json;
 use wskit::{Delivery, Hub, RedisOptions, Server, TopicRules};
-use wskit_examples::{redis_url, unique_prefix, RawClient, TestServer};
+use wskit_examples::{redis_url, unique_prefix, RawClient, TestServer, RECV_TIMEOUT};
 
 async fn instance(url: &str, prefix: &str) -> (TestServer, Hub) {
     let hub = Hub::redis(url, RedisOptions::default().prefix(prefix), TopicRules::default()).await.unwrap();
@@ -43,7 +43,7 @@ async fn publishes_from_either_instance_reach_subscribers_on_both() {
 }
 
 #[tokio::test]
-async fn exclude_self_holds_across_instances() {
+async fn exclude_self_holds_across_instances_and_its_key_stays_on_the_bus() {
     let Some(url) = redis_url().await else { return };
     let prefix = unique_prefix("exclude");
     let (one, _) = instance(&url, &prefix).await;
@@ -54,15 +54,59 @@ async fn exclude_self_holds_across_instances() {
     for client in [&mut alice, &mut alice_too, &mut bob] {
         subscribe(client, "t").await;
     }
+    let mut watcher = watch_channel(&url, &format!("{prefix}t")).await;
     alice.request(json!({"type": "SAY", "payload": {"topic": "t", "text": "x", "excludeSelf": true}})).await;
-    alice.request(json!({"type": "SAY", "payload": {"topic": "t", "text": "y", "excludeSelf": false}})).await;
+    alice.send(json!({"type": "SAY", "payload": {"topic": "t", "text": "y", "excludeSelf": false}})).await;
+
+    // On the channel, ws-kit's key names the connection to skip.
+    let alice_id = alice.response.headers()["x-client-id"].to_str().unwrap();
+    let on_wire = next_on_channel(&mut watcher).await;
+    assert_eq!(on_wire["meta"], json!({"excludeClientId": alice_id}));
+    assert_eq!(next_on_channel(&mut watcher).await.get("meta"), None);
     // Redis delivers one publisher's messages in order: had "x" reached alice, it would
-    // come before "y".
-    assert_eq!(alice.recv().await["payload"]["text"], "y");
+    // come before "y" (and the reply to "y" may come before or after it). No client sees
+    // the key.
+    let frames = [alice.recv().await, alice.recv().await];
+    assert!(frames.contains(&json!({"type": "NEWS", "payload": {"text": "y"}})), "{frames:?}");
+    assert!(frames.iter().any(|frame| frame["type"] == "DELIVERED"), "{frames:?}");
     for client in [&mut alice_too, &mut bob] {
-        assert_eq!(client.recv().await["payload"]["text"], "x");
-        assert_eq!(client.recv().await["payload"]["text"], "y");
+        assert_eq!(client.recv().await, json!({"type": "NEWS", "payload": {"text": "x"}}));
+        assert_eq!(client.recv().await, json!({"type": "NEWS", "payload": {"text": "y"}}));
     }
+}
+
+#[tokio::test]
+async fn an_application_set_exclude_client_id_never_reaches_clients() {
+    let Some(url) = redis_url().await else { return };
+    let prefix = unique_prefix("reserved");
+    let (server, hub) = instance(&url, &prefix).await;
+    let mut alice = RawClient::connect(&server.url("/ws")).await;
+    subscribe(&mut alice, "news").await;
+    let alice_id = alice.response.headers()["x-client-id"].to_str().unwrap().to_owned();
+
+    // Ignored as on the in-memory bus: it neither skips alice nor shows in her frame.
+    let options = wskit::Publish::new().meta("excludeClientId", alice_id).meta("origin", "test");
+    hub.publish_with("news", &News { text: "hi".into() }, &options).await.unwrap();
+    assert_eq!(
+        alice.recv().await,
+        json!({"type": "NEWS", "meta": {"origin": "test"}, "payload": {"text": "hi"}})
+    );
+}
+
+/// A pub/sub connection that watches `channel` the way any Redis client would.
+async fn watch_channel(url: &str, channel: &str) -> redis::aio::PubSub {
+    let mut watcher = redis::Client::open(url).unwrap().get_async_pubsub().await.unwrap();
+    watcher.subscribe(channel).await.unwrap();
+    watcher
+}
+
+/// The next message on a watched channel, as JSON.
+async fn next_on_channel(watcher: &mut redis::aio::PubSub) -> serde_json::Value {
+    let message = tokio::time::timeout(RECV_TIMEOUT, watcher.on_message().next())
+        .await
+        .expect("a message on the channel in time")
+        .expect("the watcher's connection is open");
+    serde_json::from_slice(message.get_payload_bytes()).unwrap()
 }
 
 #[tokio::test]
@@ -74,14 +118,11 @@ async fn the_channel_carries_ws_kit_json_both_ways() {
     subscribe(&mut client, "room:1").await;
 
     // What wskit writes on the channel.
-    let redis = redis::Client::open(url.as_str()).unwrap();
-    let mut watcher = redis.get_async_pubsub().await.unwrap();
-    watcher.subscribe(format!("{prefix}room:1")).await.unwrap();
+    let mut watcher = watch_channel(&url, &format!("{prefix}room:1")).await;
     hub.publish_with("room:1", &News { text: "hi".into() }, &wskit::Publish::new().meta("origin", "test"))
         .await
         .unwrap();
-    let message = watcher.on_message().next().await.unwrap();
-    let on_wire: serde_json::Value = serde_json::from_slice(message.get_payload_bytes()).unwrap();
+    let on_wire = next_on_channel(&mut watcher).await;
     assert_eq!(
         on_wire,
         json!({"topic": "room:1", "type": "NEWS", "payload": {"text": "hi"}, "meta": {"origin": "test"}})
@@ -92,6 +133,7 @@ async fn the_channel_carries_ws_kit_json_both_ways() {
     );
 
     // A publish written by hand, as redis-cli or a ws-kit instance would.
+    let redis = redis::Client::open(url.as_str()).unwrap();
     let mut connection = redis.get_multiplexed_async_connection().await.unwrap();
     let by_hand = r#"{"topic":"room:1","type":"NEWS","payload":{"text":"from redis-cli"}}"#;
     redis::cmd("PUBLISH")
@@ -101,6 +143,16 @@ async fn the_channel_carries_ws_kit_json_both_ways() {
         .await
         .unwrap();
     assert_eq!(client.recv().await, json!({"type": "NEWS", "payload": {"text": "from redis-cli"}}));
+    // ws-kit's client ids are not UUIDs: such an exclude matches no wskit connection, so
+    // the message is delivered, without the key.
+    let from_ws_kit = r#"{"topic":"room:1","type":"NEWS","payload":{"text":"from ws-kit"},"meta":{"excludeClientId":"client-7f3a"}}"#;
+    redis::cmd("PUBLISH")
+        .arg(format!("{prefix}room:1"))
+        .arg(from_ws_kit)
+        .query_async::<i64>(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(client.recv().await, json!({"type": "NEWS", "payload": {"text": "from ws-kit"}}));
     // Garbage on the channel is ignored, and the bus carries on.
     redis::cmd("PUBLISH")
         .arg(format!("{prefix}room:1"))

@@ -232,13 +232,16 @@ impl Chat {
         ctx.subscribe(&topic(&room_id)).await?;
         room.members.insert(ctx.client_id(), me.clone());
         room.last_active = Instant::now();
+        if !rejoin {
+            // Recorded before anything else can fail: leaving or closing removes the member.
+            ctx.data_mut().rooms.push(room_id.clone());
+        }
         ctx.reply(&RoomState {
             room_id: room_id.clone(),
             members: room.members.values().cloned().collect(),
             history: room.history.iter().cloned().collect(),
         })?;
         if !rejoin {
-            ctx.data_mut().rooms.push(room_id.clone());
             let joined = MemberJoined { room_id: room_id.clone(), member: me };
             ctx.publish_with(&topic(&room_id), &joined, &Publish::new().exclude_self()).await?;
         }

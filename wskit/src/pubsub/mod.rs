@@ -86,11 +86,23 @@ impl Publish {
 
     /// Adds `key: value` to the frame's `meta`. ws-kit clients drop frames with meta keys
     /// their schema does not declare: add only keys the message declares.
+    ///
+    /// `excludeClientId` is reserved (it is how the Redis bus carries
+    /// [`exclude_self`](Self::exclude_self)) and is ignored, on every bus alike.
     pub fn meta(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.meta.insert(key.into(), value.into());
+        let key = key.into();
+        if key == EXCLUDE_KEY {
+            tracing::debug!("ignored the reserved publish meta key {EXCLUDE_KEY}; use exclude_self()");
+        } else {
+            self.meta.insert(key, value.into());
+        }
         self
     }
 }
+
+/// The meta key that carries the id of a connection to skip on the Redis bus, as ws-kit's
+/// plugin writes it. Only the bus sets it, and it never reaches a client.
+const EXCLUDE_KEY: &str = "excludeClientId";
 
 /// The registry of a server's connections and topics, and its bus. Cheap to clone: clones
 /// share the same registry.
@@ -151,7 +163,7 @@ impl Hub {
         match &self.inner.bus {
             Bus::Memory => BusStatus::Connected,
             #[cfg(feature = "redis")]
-            Bus::Redis(bus) => *bus.status().borrow(),
+            Bus::Redis(bus) => bus.status(),
         }
     }
 
@@ -161,10 +173,7 @@ impl Hub {
             Bus::Memory if status == BusStatus::Connected => {}
             Bus::Memory => std::future::pending().await,
             #[cfg(feature = "redis")]
-            Bus::Redis(bus) => {
-                // The sender lives as long as the bus, which this hub keeps alive.
-                let _ = bus.status().wait_for(|current| *current == status).await;
-            }
+            Bus::Redis(bus) => bus.wait_for(status).await,
         }
     }
 

@@ -3,22 +3,27 @@
 //! delivers them to its local subscribers. The JSON on the channel is ws-kit's:
 //! `{"topic","type","payload"?,"meta"?}`, so wskit and ws-kit instances share one bus.
 //!
-//! The subscriber connection reconnects with backoff when Redis drops it; while it is
-//! down, publishes fail with UNAVAILABLE instead of silently reaching nobody.
+//! Each bus holds one RESP3 connection (Redis 6 or later), named
+//! `wskit-bus:<prefix>` with `CLIENT SETNAME`, that both publishes and receives: pushes
+//! are delivered to local subscribers as they are read. The connection is pinged
+//! periodically so that a silently dead one is noticed, and re-established with backoff
+//! when it drops; while it is down, publishes fail with UNAVAILABLE instead of silently
+//! reaching nobody.
 
 use super::registry::Registry;
-use super::BusStatus;
+use super::{BusStatus, EXCLUDE_KEY};
 use crate::error::Error;
 use crate::outbox::Frame;
-use futures_util::StreamExt;
-use redis::aio::ConnectionManager;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 /// Options of the Redis bus.
@@ -27,13 +32,18 @@ use uuid::Uuid;
 /// use std::time::Duration;
 /// use wskit::RedisOptions;
 ///
-/// let options = RedisOptions::default().prefix("chat:").reconnect_delay(Duration::from_millis(50), Duration::from_secs(5));
+/// let options = RedisOptions::default()
+///     .prefix("chat:")
+///     .reconnect_delay(Duration::from_millis(50), Duration::from_secs(5))
+///     .ping_interval(Duration::from_secs(10));
 /// ```
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
     prefix: String,
     min_delay: Duration,
     max_delay: Duration,
+    ping_interval: Duration,
+    timeout: Duration,
 }
 
 impl Default for RedisOptions {
@@ -42,13 +52,16 @@ impl Default for RedisOptions {
             prefix: String::new(),
             min_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(5),
+            ping_interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(5),
         }
     }
 }
 
 impl RedisOptions {
     /// The channel prefix (default empty, as ws-kit's): channels are `<prefix><topic>`.
-    /// Use one per application sharing a Redis.
+    /// Use one per application sharing a Redis. The bus connection is named
+    /// `wskit-bus:<prefix>` (characters Redis does not allow in a name become `_`).
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -59,6 +72,20 @@ impl RedisOptions {
     pub fn reconnect_delay(mut self, min: Duration, max: Duration) -> Self {
         self.min_delay = min;
         self.max_delay = max.max(min);
+        self
+    }
+
+    /// How often the idle bus connection is pinged (default 5 s): a connection that does
+    /// not answer within the [`timeout`](Self::timeout) is replaced.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// How long connecting (with subscribing) and each command, publishes included, may
+    /// take before it fails (default 5 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 }
@@ -78,22 +105,26 @@ struct BusMessage<'a> {
     meta: Option<Map<String, Value>>,
 }
 
-/// The meta key that carries the id of a connection to skip, as ws-kit's plugin writes it.
-/// It travels on the bus only: it is removed before the frame reaches any client.
-const EXCLUDE_KEY: &str = "excludeClientId";
-
 /// A connected Redis bus.
 pub(crate) struct RedisBus {
     prefix: String,
-    publisher: ConnectionManager,
-    status: watch::Receiver<BusStatus>,
-    subscriber: tokio::task::JoinHandle<()>,
+    /// The bus connection while it is up; `None` while it is being re-established.
+    link: watch::Receiver<Option<Link>>,
+    maintainer: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for RedisBus {
     fn drop(&mut self) {
-        self.subscriber.abort();
+        self.maintainer.abort();
     }
+}
+
+/// One established bus connection.
+#[derive(Clone)]
+struct Link {
+    connection: MultiplexedConnection,
+    /// Notified when the connection is found broken: closed, or subscribed no more.
+    broken: Arc<Notify>,
 }
 
 impl RedisBus {
@@ -103,19 +134,16 @@ impl RedisBus {
         options: RedisOptions,
         registry: Arc<Registry>,
     ) -> Result<Self, Error> {
-        let client = redis::Client::open(url).map_err(|error| unavailable("invalid Redis URL", &error))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_min_delay(options.min_delay)
-            .set_max_delay(options.max_delay);
-        let publisher = ConnectionManager::new_with_config(client.clone(), config)
-            .await
-            .map_err(|error| unavailable("cannot connect to Redis", &error))?;
-        let first = subscribe(&client, &options.prefix)
+        let info = url.into_connection_info().map_err(|error| unavailable("invalid Redis URL", &error))?;
+        let resp3 = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(resp3))
+            .map_err(|error| unavailable("invalid Redis URL", &error))?;
+        let first = connect_link(&client, &options, &registry)
             .await
             .map_err(|error| unavailable("cannot subscribe on Redis", &error))?;
-        let (status_sender, status) = watch::channel(BusStatus::Connected);
-        let subscriber = tokio::spawn(listen(client, options.clone(), registry, first, status_sender));
-        Ok(RedisBus { prefix: options.prefix, publisher, status, subscriber })
+        let (link_sender, link) = watch::channel(Some(first.clone()));
+        let maintainer = tokio::spawn(maintain(client, options.clone(), registry, first, link_sender));
+        Ok(RedisBus { prefix: options.prefix, link, maintainer })
     }
 
     /// Publishes one message; its frame reaches local subscribers through the
@@ -128,70 +156,150 @@ impl RedisBus {
         meta: &Map<String, Value>,
         exclude_client_id: Option<Uuid>,
     ) -> Result<(), Error> {
-        if *self.status.borrow() != BusStatus::Connected {
+        let Some(mut link) = self.link.borrow().clone() else {
             return Err(Error::unavailable("the Redis bus is reconnecting; the message was not published"));
-        }
-        let mut meta = meta.clone();
-        // A key of this name set by the application would skip a client: only the bus sets it.
-        meta.remove(EXCLUDE_KEY);
-        if let Some(id) = exclude_client_id {
-            meta.insert(EXCLUDE_KEY.to_owned(), Value::String(id.to_string()));
-        }
-        let meta = (!meta.is_empty()).then_some(meta);
+        };
+        let meta = bus_meta(meta, exclude_client_id);
         let message = BusMessage { topic: topic.into(), ty: ty.into(), payload, meta };
         let json = serde_json::to_string(&message).map_err(|_| Error::internal())?;
         let channel = format!("{}{topic}", self.prefix);
-        let mut connection = self.publisher.clone();
-        redis::cmd("PUBLISH")
+        let receivers: i64 = redis::cmd("PUBLISH")
             .arg(channel)
             .arg(json)
-            .query_async::<i64>(&mut connection)
+            .query_async(&mut link.connection)
             .await
             .map_err(|error| unavailable("publishing to Redis failed", &error))?;
+        if receivers == 0 {
+            // This bus's own subscription should have received it: it is gone.
+            link.broken.notify_one();
+            return Err(Error::unavailable(
+                "Redis delivered the message to no instance, not even this one: the bus is resubscribing",
+            ));
+        }
         Ok(())
     }
 
-    pub(crate) fn status(&self) -> watch::Receiver<BusStatus> {
-        self.status.clone()
+    /// Whether the bus connection is up.
+    pub(crate) fn status(&self) -> BusStatus {
+        status_of(&self.link.borrow())
+    }
+
+    /// Waits until the bus status is `status`.
+    pub(crate) async fn wait_for(&self, status: BusStatus) {
+        // The sender lives in the maintainer, which lives as long as this bus.
+        let _ = self.link.clone().wait_for(|link| status_of(link) == status).await;
     }
 }
 
-async fn subscribe(client: &redis::Client, prefix: &str) -> redis::RedisResult<redis::aio::PubSub> {
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.psubscribe(format!("{}*", escape_glob(prefix))).await?;
-    Ok(pubsub)
+fn status_of(link: &Option<Link>) -> BusStatus {
+    match link {
+        Some(_) => BusStatus::Connected,
+        None => BusStatus::Reconnecting,
+    }
 }
 
-/// Receives from the subscription, and re-subscribes with backoff whenever it drops.
-async fn listen(
+/// The meta of a bus message: the frame's meta, plus [`EXCLUDE_KEY`] when the publisher
+/// asked not to receive its own message; `None` when empty.
+/// ([`Publish::meta`](super::Publish::meta) never lets the application set that key.)
+fn bus_meta(meta: &Map<String, Value>, exclude_client_id: Option<Uuid>) -> Option<Map<String, Value>> {
+    let mut meta = meta.clone();
+    if let Some(id) = exclude_client_id {
+        meta.insert(EXCLUDE_KEY.to_owned(), Value::String(id.to_string()));
+    }
+    (!meta.is_empty()).then_some(meta)
+}
+
+/// The `CLIENT SETNAME` of the bus connection of `prefix`.
+fn connection_name(prefix: &str) -> String {
+    let prefix: String = prefix.chars().map(|ch| if ch.is_ascii_graphic() { ch } else { '_' }).collect();
+    format!("wskit-bus:{prefix}")
+}
+
+/// Opens, names and subscribes a bus connection, within the options' timeout. Its pushes
+/// are delivered to `registry` as they arrive.
+async fn connect_link(
+    client: &redis::Client,
+    options: &RedisOptions,
+    registry: &Arc<Registry>,
+) -> redis::RedisResult<Link> {
+    let broken = Arc::new(Notify::new());
+    let push = {
+        let (registry, prefix, broken) = (Arc::clone(registry), options.prefix.clone(), Arc::clone(&broken));
+        move |push: PushInfo| {
+            match (push.kind, push.data.get(2)) {
+                (PushKind::PMessage, Some(redis::Value::BulkString(bytes))) => {
+                    deliver(&registry, &prefix, bytes)
+                }
+                (PushKind::Disconnection, _) => broken.notify_one(),
+                _ => {}
+            }
+            Ok::<(), Infallible>(())
+        }
+    };
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(options.timeout))
+        .set_response_timeout(Some(options.timeout))
+        .set_push_sender(push);
+    let setup = async {
+        let mut connection = client.get_multiplexed_async_connection_with_config(&config).await?;
+        redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(connection_name(&options.prefix))
+            .exec_async(&mut connection)
+            .await?;
+        connection.psubscribe(format!("{}*", escape_glob(&options.prefix))).await?;
+        Ok(Link { connection, broken })
+    };
+    tokio::time::timeout(options.timeout, setup).await.unwrap_or_else(|_| {
+        Err(redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "connecting to Redis timed out",
+            format!("after {:?}", options.timeout),
+        )))
+    })
+}
+
+/// Keeps the bus connection up: watches `first` (already in `current`), and whenever the
+/// connection breaks, replaces it with backoff and publishes the new one in `current`.
+async fn maintain(
     client: redis::Client,
     options: RedisOptions,
     registry: Arc<Registry>,
-    first: redis::aio::PubSub,
-    status: watch::Sender<BusStatus>,
+    first: Link,
+    current: watch::Sender<Option<Link>>,
 ) {
-    let mut pubsub = Some(first);
-    let mut delay = options.min_delay;
+    let mut link = first;
     loop {
-        if let Some(connected) = pubsub.take() {
-            status.send_replace(BusStatus::Connected);
-            delay = options.min_delay;
-            let mut messages = connected.into_on_message();
-            while let Some(message) = messages.next().await {
-                deliver(&registry, &options.prefix, message.get_payload_bytes());
+        until_broken(&link, options.ping_interval).await;
+        current.send_replace(None);
+        tracing::warn!("the Redis bus connection dropped; publishes fail until it is back");
+        drop(link);
+        let mut delay = options.min_delay;
+        link = loop {
+            tokio::time::sleep(delay).await;
+            match connect_link(&client, &options, &registry).await {
+                Ok(link) => break link,
+                Err(error) => {
+                    tracing::warn!(%error, retry_in = ?delay, "cannot reconnect to Redis");
+                    delay = (delay * 2).min(options.max_delay);
+                }
             }
-            status.send_replace(BusStatus::Reconnecting);
-            tracing::warn!("the Redis subscriber connection dropped; publishes fail until it is back");
-        }
-        tokio::time::sleep(delay).await;
-        match subscribe(&client, &options.prefix).await {
-            Ok(connected) => {
-                tracing::info!("the Redis subscriber connection is back");
-                pubsub = Some(connected);
-            }
-            Err(error) => {
-                tracing::warn!(%error, retry_in = ?delay, "cannot reconnect to Redis");
-                delay = (delay * 2).min(options.max_delay);
+        };
+        tracing::info!("the Redis bus connection is back");
+        current.send_replace(Some(link.clone()));
+    }
+}
+
+/// Returns when `link` is broken: closed, found unsubscribed, or not answering a ping.
+async fn until_broken(link: &Link, ping_interval: Duration) {
+    loop {
+        tokio::select! {
+            () = link.broken.notified() => return,
+            () = tokio::time::sleep(ping_interval) => {
+                let mut connection = link.connection.clone();
+                if let Err(error) = redis::cmd("PING").query_async::<redis::Value>(&mut connection).await {
+                    return tracing::warn!(%error, "the Redis bus connection does not answer pings");
+                }
             }
         }
     }
@@ -202,7 +310,7 @@ fn deliver(registry: &Registry, prefix: &str, bytes: &[u8]) {
     let mut message: BusMessage<'_> = match std::str::from_utf8(bytes).map(serde_json::from_str) {
         Ok(Ok(message)) => message,
         _ => {
-            tracing::warn!(prefix, "ignored a message on the Redis bus that is not a wskit/ws-kit publish");
+            tracing::debug!(prefix, "ignored a message on the Redis bus that is not a wskit/ws-kit publish");
             return;
         }
     };

@@ -1,0 +1,164 @@
+//! A WebSocket load generator cheap enough on one core not to be the bottleneck.
+//!
+//! It speaks just enough WebSocket by hand: a raw `TcpStream`, a hand-written upgrade
+//! request, client frames encoded once (masked with a constant key, as clients must), and
+//! for the server's frames only their 2-10 byte headers are parsed, to count replies.
+//!
+//! ```text
+//! loadgen echo [--url ws://127.0.0.1:9001/ws] [--conns 32] [--inflight 16] [--secs 10] [--warmup 2] [--pid PID]
+//! loadgen idle --pid PID [--url ws://127.0.0.1:9001/ws] [--conns 10000] [--talk]
+//! loadgen fanout [--url ws://127.0.0.1:9001/ws] [--subs 1000] [--inflight 16] [--secs 10] [--warmup 2] [--pid PID]
+//! loadgen latency --url SUBSCRIBER_URL --pub-url PUBLISHER_URL [--samples 2000]
+//! ```
+//!
+//! `echo` keeps exactly `--inflight` ECHO frames in flight on each connection (one new
+//! frame per reply, the new frames of one read written at once) and prints the round trips
+//! per second after the warm-up, as `rt_per_sec=N`, with its own CPU use over that window
+//! and, given `--pid`, the server's (`server_cpu_pct=100` means one core busy: the server
+//! is the bottleneck).
+//!
+//! `idle` reads the server's VmRSS from `/proc/PID/status`, opens `--conns` connections,
+//! waits until all are upgraded (and, with `--talk`, have exchanged one ECHO each), waits
+//! for the server's RSS to settle, and prints the growth per connection as
+//! `kib_per_conn=N`. It needs a file descriptor limit above `--conns` (`ulimit -n`).
+//!
+//! `fanout` (against `wskit_pubsub`) subscribes `--subs` connections to one topic, checks
+//! one publish at each, then publishes continuously from one more connection with at most
+//! `--inflight` publishes not yet delivered to every subscriber, and prints the deliveries
+//! per second summed over the subscribers, as `deliveries_per_sec=N`, with the CPU use as
+//! in `echo`.
+//!
+//! `latency` (against two `wskit_pubsub` instances sharing a Redis) subscribes at `--url`,
+//! publishes at `--pub-url` one message at a time, and prints percentiles of the time from
+//! writing a publish to reading its delivery, as `p50_us=N p99_us=N`.
+//!
+//! Only loopback addresses are accepted; every phase has a time limit.
+
+mod echo;
+mod fanout;
+mod idle;
+mod latency;
+mod open;
+mod procfs;
+mod pubsub;
+mod window;
+mod wire;
+
+use std::process::ExitCode;
+use std::time::Duration;
+use wire::Target;
+
+/// Time allowed for one connection's TCP connect, upgrade and first exchange.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Result<T, E = String> = std::result::Result<T, E>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mode, flags) = args.split_first().map_or(("", &[][..]), |(mode, flags)| (mode.as_str(), flags));
+    let default_conns = if mode == "idle" { 10_000 } else { 32 };
+    let outcome = Options::parse(flags, default_conns).and_then(|options| match mode {
+        "echo" => block_on(echo::run(options)),
+        "idle" => block_on(idle::run(options)),
+        "fanout" => block_on(fanout::run(options)),
+        "latency" => block_on(latency::run(options)),
+        _ => Err(format!("usage: loadgen echo|idle|fanout|latency [options]; see the doc of {}", file!())),
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("loadgen: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn block_on<F: std::future::Future<Output = Result<()>>>(future: F) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the runtime: {error}"))?;
+    runtime.block_on(future)
+}
+
+/// The command line of every mode; each mode reads the options it needs.
+struct Options {
+    target: Target,
+    /// `--pub-url`: where `latency` publishes.
+    publisher: Option<Target>,
+    conns: usize,
+    subs: usize,
+    inflight: usize,
+    samples: usize,
+    secs: f64,
+    warmup: f64,
+    pid: Option<u32>,
+    talk: bool,
+    concurrency: usize,
+}
+
+impl Options {
+    fn parse(args: &[String], default_conns: usize) -> Result<Self> {
+        let mut options = Options {
+            target: Target::parse("ws://127.0.0.1:9001/ws")?,
+            publisher: None,
+            conns: default_conns,
+            subs: 1000,
+            inflight: 16,
+            samples: 2000,
+            secs: 10.0,
+            warmup: 2.0,
+            pid: None,
+            talk: false,
+            concurrency: 256,
+        };
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            if flag == "--talk" {
+                options.talk = true;
+                continue;
+            }
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            let number = || value.parse::<f64>().map_err(|_| format!("{flag}: not a number: {value}"));
+            match flag.as_str() {
+                "--url" => options.target = Target::parse(value)?,
+                "--pub-url" => options.publisher = Some(Target::parse(value)?),
+                "--conns" => options.conns = number()? as usize,
+                "--subs" => options.subs = number()? as usize,
+                "--inflight" => options.inflight = number()? as usize,
+                "--samples" => options.samples = number()? as usize,
+                "--secs" => options.secs = number()?,
+                "--warmup" => options.warmup = number()?,
+                "--pid" => options.pid = Some(number()? as u32),
+                "--concurrency" => options.concurrency = number()? as usize,
+                _ => return Err(format!("unknown option {flag}")),
+            }
+        }
+        let in_range = |value: f64, max: f64| value.is_finite() && (0.0..=max).contains(&value);
+        if options.conns == 0 || options.conns > 100_000 {
+            return Err("--conns must be 1..=100000".into());
+        }
+        if options.subs == 0 || options.subs > 100_000 {
+            return Err("--subs must be 1..=100000".into());
+        }
+        if options.inflight == 0 || options.inflight > 4096 {
+            return Err("--inflight must be 1..=4096".into());
+        }
+        if options.samples == 0 || options.samples > 1_000_000 {
+            return Err("--samples must be 1..=1000000".into());
+        }
+        if !in_range(options.secs, 3600.0) || options.secs == 0.0 || !in_range(options.warmup, 600.0) {
+            return Err("--secs must be in (0, 3600], --warmup in [0, 600]".into());
+        }
+        options.concurrency = options.concurrency.clamp(1, 4096);
+        Ok(options)
+    }
+
+    fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup)
+    }
+
+    fn secs(&self) -> Duration {
+        Duration::from_secs_f64(self.secs)
+    }
+}
