@@ -7,7 +7,7 @@ use crate::diag::Errors;
 use crate::hygiene::local;
 use crate::validate::{self, FieldRules};
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{Fields, Ident, ItemStruct, LitStr, Token, Type};
@@ -42,6 +42,8 @@ struct Args {
     type_name: Option<LitStr>,
     rename_all: RenameRule,
     meta: Option<Type>,
+    /// `response = T`: the request is an RPC answered with `T`.
+    response: Option<Type>,
     validate: ValidateMode,
 }
 
@@ -177,20 +179,36 @@ impl MessageModel {
             Some(meta) => quote!(#meta),
             None => quote!(::wskit::NoMeta),
         };
+        // `type Response = T` keeps the user's tokens too: a `T` that is not a message is
+        // reported at `T` in `response = T`.
+        let rpc = self.args.response.as_ref().map(|response| {
+            quote! {
+                #[automatically_derived]
+                impl ::wskit::Rpc for #name {
+                    type Response = #response;
+                }
+            }
+        });
+        let response_type = self.args.response.as_ref().map(|response| {
+            quote_spanned!(response.span()=> const RESPONSE: ::core::option::Option<&'static str> =
+                ::core::option::Option::Some(<#response as ::wskit::Message>::TYPE);)
+        });
         quote! {
             #[automatically_derived]
             impl ::wskit::Message for #name {
                 const TYPE: &'static str = #type_name;
                 const HAS_PAYLOAD: bool = #has_payload;
                 type Meta = #meta_type;
+                #response_type
             }
+            #rpc
         }
     }
 }
 
 fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
     let mut args =
-        Args { type_name: None, rename_all: RenameRule::Camel, meta: None, validate: ValidateMode::Rules };
+        Args { type_name: None, rename_all: RenameRule::Camel, meta: None, response: None, validate: ValidateMode::Rules };
     if kind == Kind::Message {
         if input.is_empty() {
             return Err(syn::Error::new(
@@ -226,6 +244,7 @@ fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
                 }
             }
             "meta" if kind == Kind::Message => args.meta = Some(input.parse()?),
+            "response" if kind == Kind::Message => args.response = Some(input.parse()?),
             "validate" => {
                 let mode: Ident = input.parse()?;
                 if mode == "manual" {
@@ -238,7 +257,9 @@ fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
                 // Consume the value so that later keys are still checked.
                 input.parse::<syn::Expr>()?;
                 let known = match kind {
-                    Kind::Message => "`rename_all = \"…\"`, `meta = Type` and `validate = manual`",
+                    Kind::Message => {
+                        "`rename_all = \"…\"`, `meta = Type`, `response = Type` and `validate = manual`"
+                    }
                     Kind::Payload => "`rename_all = \"…\"` and `validate = manual`",
                 };
                 errors.at(&key, format!("unknown {} argument `{other}`; expected {known}", kind.attribute()));

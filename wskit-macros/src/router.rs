@@ -17,13 +17,15 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReturnType, Token, Type};
 
 /// The attributes that mark a method of the router.
-const ROLES: &[&str] = &["on", "on_open", "on_close", "on_error"];
+const ROLES: &[&str] = &["on", "rpc", "on_open", "on_close", "on_error"];
 
 /// What a marked method does.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
     /// `#[on]`: handles one message type.
     On,
+    /// `#[rpc]`: answers one RPC request type with its bound response.
+    Rpc,
     /// `#[on_open]`: runs once the connection is established.
     Open,
     /// `#[on_close]`: runs once the connection has closed.
@@ -36,6 +38,7 @@ impl Role {
     fn from_attr(name: &str) -> Option<Self> {
         match name {
             "on" => Some(Role::On),
+            "rpc" => Some(Role::Rpc),
             "on_open" => Some(Role::Open),
             "on_close" => Some(Role::Close),
             "on_error" => Some(Role::Error),
@@ -46,6 +49,7 @@ impl Role {
     fn attribute(self) -> &'static str {
         match self {
             Role::On => "#[on]",
+            Role::Rpc => "#[rpc]",
             Role::Open => "#[on_open]",
             Role::Close => "#[on_close]",
             Role::Error => "#[on_error]",
@@ -58,6 +62,10 @@ impl Role {
             Role::On => {
                 "async fn name(&self, ctx: &mut Ctx<Data>, msg: SomeMessage) -> Result<(), Error> \
                  (optionally followed by `meta: <SomeMessage as Message>::Meta`)"
+            }
+            Role::Rpc => {
+                "async fn name(&self, ctx: &mut Ctx<Data>, req: SomeRequest) -> Result<SomeResponse, Error> \
+                 (optionally followed by `meta: <SomeRequest as Message>::Meta`)"
             }
             Role::Open => "async fn name(&self, ctx: &mut Ctx<Data>) -> Result<(), Error>",
             Role::Close => "async fn name(&self, ctx: &mut Ctx<Data>, close: Close)",
@@ -77,6 +85,8 @@ struct Handler {
     ctx: Type,
     /// The return type, as written.
     output: Type,
+    /// Whether it is an `#[rpc]` handler, whose result is the request's reply.
+    rpc: bool,
 }
 
 /// A lifecycle hook.
@@ -195,7 +205,7 @@ impl RouterModel {
         let Some(shape) = check_signature(role, method, errors) else { return };
         let method = method.sig.ident.clone();
         let slot = match role {
-            Role::On => {
+            Role::On | Role::Rpc => {
                 let Shape { ctx, message, param: meta, output } = shape;
                 self.handlers.push(Handler {
                     method,
@@ -203,6 +213,7 @@ impl RouterModel {
                     meta,
                     ctx,
                     output: output.expect("checked by check_signature"),
+                    rpc: role == Role::Rpc,
                 });
                 return;
             }
@@ -252,8 +263,8 @@ impl RouterModel {
         let (impl_generics, _, where_clause) = item.generics.split_for_impl();
         let data = &self.data;
         let messages: Vec<_> = self.handlers.iter().map(|h| &h.message).collect();
-        let [ctx, inbound, message, meta, close, error] =
-            ["ctx", "inbound", "message", "meta", "close", "error"].map(local);
+        let [ctx, inbound, message, meta, close, error, response] =
+            ["ctx", "inbound", "message", "meta", "close", "error", "response"].map(local);
         // Each parameter and result passes through a function of `__private` bounded by a
         // trait with a diagnostic, spanned on the user's type (see `wskit::__private`).
         let check = |kind: &str, ty: &Type| {
@@ -265,7 +276,7 @@ impl RouterModel {
             quote!(#check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx))
         };
         let arms = self.handlers.iter().map(|handler| {
-            let Handler { method, message: message_ty, meta: meta_ty, ctx: ctx_ty, output } = handler;
+            let Handler { method, message: message_ty, meta: meta_ty, ctx: ctx_ty, output, rpc } = handler;
             let decode = quote_spanned!(message_ty.span()=> #inbound.decode::<#message_ty>());
             let (binding, meta_arg) = match meta_ty {
                 Some(meta_ty) => {
@@ -277,11 +288,35 @@ impl RouterModel {
                 }
                 None => (quote!(_), None),
             };
+            if *rpc {
+                // The handler borrows the context for the call; the reply needs it after.
+                let ctx_check = check("ctx", ctx_ty);
+                let ctx_arg = quote!(#ctx_check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(&mut *#ctx));
+                let (request_check, output_check) = (check("rpc_request", message_ty), check("rpc_output", output));
+                return quote_spanned! {message_ty.span()=>
+                    <#message_ty as ::wskit::Message>::TYPE => {
+                        #request_check::<#message_ty>();
+                        let (#message, #binding) = #decode?;
+                        let #response = #output_check::<#message_ty, #output>(
+                            Self::#method(self, #ctx_arg, #message #meta_arg).await,
+                        )?;
+                        #ctx.reply(&#response)
+                    }
+                };
+            }
             let (output_check, ctx_arg) = (check("output", output), ctx_arg(ctx_ty));
             quote_spanned! {message_ty.span()=>
                 <#message_ty as ::wskit::Message>::TYPE => {
                     let (#message, #binding) = #decode?;
                     #output_check::<#output>(Self::#method(self, #ctx_arg, #message #meta_arg).await)
+                }
+            }
+        });
+        let rpc_types: Vec<_> = self.handlers.iter().filter(|h| h.rpc).map(|h| &h.message).collect();
+        let is_rpc = (!rpc_types.is_empty()).then(|| {
+            quote! {
+                fn is_rpc(&self, message_type: &str) -> bool {
+                    ::core::matches!(message_type, #(<#rpc_types as ::wskit::Message>::TYPE)|*)
                 }
             }
         });
@@ -322,6 +357,7 @@ impl RouterModel {
             }
         });
         let unique_types = self.generate_unique_types();
+        let on_not_rpc = self.generate_on_not_rpc();
         quote! {
             #item
 
@@ -351,12 +387,14 @@ impl RouterModel {
                         }
                     }
 
+                    #is_rpc
                     #on_open
                     #on_close
                     #on_error
                 }
 
                 #unique_types
+                #on_not_rpc
             };
         }
     }
@@ -379,6 +417,28 @@ impl RouterModel {
             );
             quote_spanned! {message.span()=>
                 const _: () = if ::wskit::__private::repeats_earlier(<#self_ty as ::wskit::Router>::TYPES, #index) {
+                    ::core::panic!(#panic)
+                };
+            }
+        });
+        quote! { #(#asserts)* }
+    }
+
+    /// One const assertion per `#[on]` handler: its message binds no response. An RPC
+    /// request must be answered, which only an `#[rpc]` handler guarantees.
+    fn generate_on_not_rpc(&self) -> TokenStream {
+        if !self.item.generics.params.is_empty() {
+            return TokenStream::new();
+        }
+        let asserts = self.handlers.iter().filter(|handler| !handler.rpc).map(|handler| {
+            let message = &handler.message;
+            let panic = format!(
+                "`{}` is an RPC request (its #[message] binds a response): handle it with #[rpc] \
+                 instead of #[on], so that every request gets its one reply",
+                type_name(message)
+            );
+            quote_spanned! {message.span()=>
+                const _: () = if <#message as ::wskit::Message>::RESPONSE.is_some() {
                     ::core::panic!(#panic)
                 };
             }
@@ -473,17 +533,21 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
     };
     let rest: Vec<&FnArg> = inputs.collect();
     let allowed = match role {
-        Role::On => 2,
+        Role::On | Role::Rpc => 2,
         Role::Open => 0,
         Role::Close | Role::Error => 1,
     };
-    let required = if role == Role::On || role == Role::Open { allowed.min(1) } else { allowed };
+    let required = match role {
+        Role::On | Role::Rpc | Role::Open => allowed.min(1),
+        Role::Close | Role::Error => allowed,
+    };
     for extra in rest.iter().skip(allowed) {
         fail(*extra, format!("unexpected parameter: {} methods look like `{expected}`", role.attribute()));
     }
     if rest.len() < required && ctx.is_some() {
         let what = match role {
             Role::On => "the message parameter, e.g. `msg: JoinRoom`",
+            Role::Rpc => "the request parameter, e.g. `req: GetUser`",
             Role::Close => "the `close: Close` parameter",
             _ => "the `error: &Error` parameter",
         };
@@ -494,7 +558,7 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
         FnArg::Receiver(_) => None,
     });
     let (message, param) = match role {
-        Role::On => (typed.next().flatten(), typed.next().flatten()),
+        Role::On | Role::Rpc => (typed.next().flatten(), typed.next().flatten()),
         Role::Close | Role::Error => (None, typed.next().flatten()),
         Role::Open => (None, None),
     };
@@ -508,6 +572,12 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
             format!(
                 "{} methods return `Result<(), wskit::Error>`; add `-> Result<(), Error>`: `{expected}`",
                 role.attribute()
+            ),
+        ),
+        (Role::Rpc, None) => fail(
+            &sig.ident,
+            format!(
+                "#[rpc] methods return the request's response: add `-> Result<SomeResponse, Error>`: `{expected}`"
             ),
         ),
         (Role::Close | Role::Error, Some(output)) => fail(

@@ -96,7 +96,7 @@ pub use ctx::Ctx;
 pub use envelope::{Inbound, Meta};
 pub use error::{Code, Error, Retry};
 pub use limits::{Limits, Oversize};
-pub use message::{DeclaredMeta, Message, NoMeta};
+pub use message::{DeclaredMeta, Message, NoMeta, Rpc};
 pub use outbox::ClientHandle;
 #[cfg(feature = "redis")]
 pub use pubsub::RedisOptions;
@@ -258,6 +258,31 @@ pub mod __private {
     pub fn output<R: HandlerOutput>(output: R) -> Result<(), Error> {
         output.into_result()
     }
+
+    /// What `#[rpc]` handlers return: the bound response, or an error.
+    #[diagnostic::on_unimplemented(
+        message = "this `#[rpc]` handler's request is answered with `{R}`: return `Result<{R}, wskit::Error>`, not `{Self}`",
+        label = "change the return type to `Result<{R}, wskit::Error>`",
+        note = "the response type is bound on the request with `#[message(\"TYPE\", response = ..)]`"
+    )]
+    pub trait RpcOutput<R> {
+        /// The handler's outcome.
+        fn into_response(self) -> Result<R, Error>;
+    }
+
+    impl<R> RpcOutput<R> for Result<R, Error> {
+        fn into_response(self) -> Self {
+            self
+        }
+    }
+
+    /// The outcome of an `#[rpc]` handler of `M` returning `O`.
+    pub fn rpc_output<M: crate::Rpc, O: RpcOutput<M::Response>>(output: O) -> Result<M::Response, Error> {
+        output.into_response()
+    }
+
+    /// Checks that an `#[rpc]` handler takes an RPC request.
+    pub fn rpc_request<M: crate::Rpc>() {}
 
     /// The `ctx` parameter of handlers and hooks: the router's `&mut Ctx<Data>`.
     #[diagnostic::on_unimplemented(

@@ -23,6 +23,27 @@ pub trait Message: Serialize + DeserializeOwned + Validate + Send + 'static {
 
     /// Extra `meta` keys the message declares (`meta = SomeStruct`), or [`NoMeta`].
     type Meta: DeclaredMeta;
+
+    /// For an RPC request (`#[message("TYPE", response = Reply)]`), the type string of its
+    /// response; `None` for other messages.
+    const RESPONSE: Option<&'static str> = None;
+}
+
+/// An RPC request: a message bound to the message that answers it, with
+/// `#[message("GET_USER", response = User)]`. Its `#[rpc]` handler returns
+/// `Result<Self::Response, Error>`, and the returned value is the request's one terminal
+/// reply.
+///
+/// Implemented by `#[message]`; do not implement it by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an RPC request: it binds no response type",
+    label = "an `#[rpc]` handler takes a request bound to its response",
+    note = "bind the response on the request: `#[message(\"TYPE\", response = Reply)]`, \
+            or handle it with `#[on]`"
+)]
+pub trait Rpc: Message {
+    /// The message that answers the request.
+    type Response: Message;
 }
 
 /// The extra meta keys a message declares with `#[message("TYPE", meta = SomeStruct)]`.
