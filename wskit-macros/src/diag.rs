@@ -7,6 +7,7 @@ use std::fmt::Display;
 #[derive(Default)]
 pub(crate) struct Errors {
     first: Option<syn::Error>,
+    count: usize,
 }
 
 impl Errors {
@@ -17,10 +18,16 @@ impl Errors {
 
     /// Records an already built error.
     pub(crate) fn push(&mut self, error: syn::Error) {
+        self.count += 1;
         match &mut self.first {
             Some(first) => first.combine(error),
             None => self.first = Some(error),
         }
+    }
+
+    /// How many errors were recorded so far.
+    pub(crate) fn count(&self) -> usize {
+        self.count
     }
 
     /// Records the error of a fallible step and returns its value, if any.

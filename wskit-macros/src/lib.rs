@@ -6,6 +6,7 @@
 //! problem with the span of the user's token, then generate code that reaches the runtime
 //! only through fully qualified `::wskit::…` paths.
 
+mod args;
 mod case;
 mod diag;
 mod hygiene;

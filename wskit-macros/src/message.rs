@@ -2,6 +2,7 @@
 //! [`MessageModel`], check it, and generate the serde derives, the `Validate` impl and (for
 //! messages) the `Message` impl.
 
+use crate::args::{parse_key_values, skip_to_comma, Known};
 use crate::case::RenameRule;
 use crate::diag::Errors;
 use crate::hygiene::local;
@@ -51,8 +52,73 @@ struct Args {
 pub(crate) struct MessageModel {
     kind: Kind,
     args: Args,
+    /// The struct, without its `#[validate]` attributes.
     item: ItemStruct,
-    fields: Vec<FieldRules>,
+    /// One per named field, in order.
+    fields: Vec<FieldModel>,
+}
+
+/// A named field of the struct.
+struct FieldModel {
+    rules: FieldRules,
+    serde: SerdeField,
+}
+
+/// What a field's own `#[serde(..)]` attributes set, as far as the macro is concerned.
+#[derive(Default)]
+struct SerdeField {
+    /// `rename = ".."`: the field's wire name.
+    rename: Option<String>,
+    /// `default` is set.
+    default: bool,
+    /// `skip_serializing_if = ".."` is set.
+    skip_serializing_if: bool,
+}
+
+impl SerdeField {
+    /// Reads the `#[serde]` attributes of `field`, rejecting the renames that would give
+    /// the field different names in each direction. Other malformed attributes are left to
+    /// serde, which reports them.
+    fn parse(field: &syn::Field, errors: &mut Errors) -> Self {
+        let mut serde = SerdeField::default();
+        for attr in field.attrs.iter().filter(|attr| attr.path().is_ident("serde")) {
+            let _ = attr.parse_nested_meta(|meta| {
+                let key = meta.path.get_ident().map(Ident::to_string).unwrap_or_default();
+                match key.as_str() {
+                    "rename" if meta.input.peek(Token![=]) => {
+                        serde.rename = Some(meta.value()?.parse::<LitStr>()?.value());
+                        return Ok(());
+                    }
+                    "rename" => errors.at(
+                        &meta.path,
+                        "a field has one wire name in both directions: write \
+                         `#[serde(rename = \"..\")]` (validation issues and replies use that name)",
+                    ),
+                    "default" => serde.default = true,
+                    "skip_serializing_if" => serde.skip_serializing_if = true,
+                    _ => {}
+                }
+                skip_to_comma(meta.input)
+            });
+        }
+        serde
+    }
+}
+
+impl FieldModel {
+    /// For an `Option` field, the serde attribute that omits `None` on the wire (ws-kit's
+    /// optional schemas reject `null`) and reads a missing key as `None`, minus the keys the
+    /// user already set. An inbound `null` still reads as `None`.
+    fn omit_none(&self) -> Option<syn::Attribute> {
+        if !self.rules.optional {
+            return None;
+        }
+        let default = (!self.serde.default).then(|| quote!(default));
+        let skip = (!self.serde.skip_serializing_if)
+            .then(|| quote!(skip_serializing_if = "::core::option::Option::is_none"));
+        let keys: Vec<_> = default.into_iter().chain(skip).collect();
+        (!keys.is_empty()).then(|| syn::parse_quote!(#[serde(#(#keys),*)]))
+    }
 }
 
 pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
@@ -65,7 +131,8 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
 impl MessageModel {
     fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> Result<Self, TokenStream> {
         let mut errors = Errors::default();
-        let args = errors.take((|input: ParseStream<'_>| parse_args(kind, input)).parse2(args));
+        let args = (|input: ParseStream<'_>| parse_args(kind, input, &mut errors)).parse2(args);
+        let args = errors.take(args);
         let item: ItemStruct = match syn::parse2(item.clone()) {
             Ok(item) => item,
             Err(_) => {
@@ -103,16 +170,21 @@ impl MessageModel {
         check_shape(kind, &item, &mut errors);
         let rename_all = args.as_ref().map_or(RenameRule::Camel, |a| a.rename_all);
         let mut item = item;
-        let fields = match &mut item.fields {
+        let fields: Vec<FieldModel> = match &mut item.fields {
             Fields::Named(named) => named
                 .named
                 .iter_mut()
-                .filter_map(|field| errors.take(FieldRules::take_from(field, rename_all)))
+                .map(|field| {
+                    let serde = SerdeField::parse(field, &mut errors);
+                    let ident = field.ident.as_ref().expect("named field");
+                    let wire_name = serde.rename.clone().unwrap_or_else(|| rename_all.apply(&unraw(ident)));
+                    FieldModel { rules: FieldRules::take_from(field, wire_name, &mut errors), serde }
+                })
                 .collect(),
             _ => Vec::new(),
         };
         if let Some(Args { validate: ValidateMode::Manual, .. }) = &args {
-            for rules in fields.iter().filter(|f| !f.rules.is_empty()) {
+            for rules in fields.iter().map(|f| &f.rules).filter(|r| !r.rules.is_empty()) {
                 errors.at(
                     &rules.rules[0].name,
                     "`#[validate]` rules are ignored when the type sets `validate = manual`: \
@@ -130,7 +202,11 @@ impl MessageModel {
     }
 
     fn generate(&self) -> TokenStream {
-        let item = &self.item;
+        let mut item = self.item.clone();
+        for (field, model) in item.fields.iter_mut().zip(&self.fields) {
+            field.attrs.extend(model.omit_none());
+        }
+        let item = &item;
         let name = &item.ident;
         let rename_all = self.args.rename_all.name();
         let serde_attrs = match &item.fields {
@@ -140,7 +216,7 @@ impl MessageModel {
             _ => quote! { #[serde(crate = "::wskit::__private::serde")] },
         };
         let validate_impl = (self.args.validate == ValidateMode::Rules).then(|| {
-            let checks = self.fields.iter().map(validate::generate_field);
+            let checks = self.fields.iter().map(|field| validate::generate_field(&field.rules));
             let (at, issues) = (local("at"), local("issues"));
             quote! {
                 #[automatically_derived]
@@ -206,7 +282,7 @@ impl MessageModel {
     }
 }
 
-fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
+fn parse_args(kind: Kind, input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Args> {
     let mut args =
         Args { type_name: None, rename_all: RenameRule::Camel, meta: None, response: None, validate: ValidateMode::Rules };
     if kind == Kind::Message {
@@ -222,54 +298,55 @@ fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
             ));
         }
         let lit: LitStr = input.parse()?;
-        check_type_name(&lit)?;
+        errors.take(check_type_name(&lit));
         args.type_name = Some(lit);
         if !input.is_empty() {
             input.parse::<Token![,]>()?;
         }
     }
-    let mut errors = Errors::default();
-    while !input.is_empty() {
-        let key: Ident = input.parse()?;
-        input.parse::<Token![=]>()?;
+    let known = [
+        Known { key: "rename_all", usage: "rename_all = \"snake_case\"" },
+        Known { key: "meta", usage: "meta = Type" },
+        Known { key: "response", usage: "response = Type" },
+        Known { key: "validate", usage: "validate = manual" },
+    ];
+    parse_key_values(input, kind.attribute(), &known, errors, |key, input| {
         match key.to_string().as_str() {
             "rename_all" => {
                 let lit: LitStr = input.parse()?;
-                match RenameRule::from_name(&lit.value()) {
-                    Some(rule) => args.rename_all = rule,
-                    None => {
-                        let names: Vec<_> = RenameRule::NAMES.iter().map(|(n, _)| *n).collect();
-                        errors.at(&lit, format!("unknown rename rule; use one of {}", names.join(", ")))
-                    }
-                }
+                args.rename_all = RenameRule::from_name(&lit.value()).ok_or_else(|| {
+                    let names: Vec<_> = RenameRule::NAMES.iter().map(|(n, _)| *n).collect();
+                    syn::Error::new(
+                        lit.span(),
+                        format!("unknown rename rule; use one of {}", names.join(", ")),
+                    )
+                })?;
             }
-            "meta" if kind == Kind::Message => args.meta = Some(input.parse()?),
-            "response" if kind == Kind::Message => args.response = Some(input.parse()?),
-            "validate" => {
+            "meta" | "response" if kind == Kind::Payload => {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!(
+                        "a #[payload] has no `{key}` of its own; a message declares it: \
+                         `#[message(\"TYPE\", {key} = SomeType)]`"
+                    ),
+                ))
+            }
+            "meta" => args.meta = Some(input.parse()?),
+            "response" => args.response = Some(input.parse()?),
+            // "validate", the last known key.
+            _ => {
                 let mode: Ident = input.parse()?;
-                if mode == "manual" {
-                    args.validate = ValidateMode::Manual;
-                } else {
-                    errors.at(&mode, "expected `validate = manual` (a hand-written `impl wskit::Validate`)");
+                if mode != "manual" {
+                    return Err(syn::Error::new(
+                        mode.span(),
+                        "expected `validate = manual` (a hand-written `impl wskit::Validate`)",
+                    ));
                 }
-            }
-            other => {
-                // Consume the value so that later keys are still checked.
-                input.parse::<syn::Expr>()?;
-                let known = match kind {
-                    Kind::Message => {
-                        "`rename_all = \"…\"`, `meta = Type`, `response = Type` and `validate = manual`"
-                    }
-                    Kind::Payload => "`rename_all = \"…\"` and `validate = manual`",
-                };
-                errors.at(&key, format!("unknown {} argument `{other}`; expected {known}", kind.attribute()));
+                args.validate = ValidateMode::Manual;
             }
         }
-        if !input.is_empty() {
-            input.parse::<Token![,]>()?;
-        }
-    }
-    errors.into_result()?;
+        Ok(())
+    })?;
     Ok(args)
 }
 
@@ -298,6 +375,10 @@ fn check_type_name(lit: &LitStr) -> syn::Result<()> {
 
 /// Removes the `#[serde]` and `#[validate]` attributes of `item` and its fields: without the
 /// derives the macro would generate, nothing else understands them.
+fn unraw(ident: &Ident) -> String {
+    ident.to_string().trim_start_matches("r#").to_owned()
+}
+
 fn strip_serde_attributes(item: &mut ItemStruct) {
     strip_attributes(&mut item.attrs);
     item.fields.iter_mut().for_each(|field| strip_attributes(&mut field.attrs));
@@ -333,6 +414,24 @@ fn check_shape(kind: Kind, item: &ItemStruct, errors: &mut Errors) {
         );
     }
     for attr in &item.attrs {
+        if attr.path().is_ident("serde") {
+            let _ = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("rename_all") {
+                    let usage = match kind {
+                        Kind::Message => "#[message(\"TYPE\", rename_all = \"..\")]",
+                        Kind::Payload => "#[payload(rename_all = \"..\")]",
+                    };
+                    errors.at(
+                        &meta.path,
+                        format!(
+                            "set the naming convention of the fields with `{usage}` (validation \
+                             issues use it too); rename one field with `#[serde(rename = \"..\")]`"
+                        ),
+                    );
+                }
+                skip_to_comma(meta.input)
+            });
+        }
         if attr.path().is_ident("derive") {
             let _ = attr.parse_nested_meta(|meta| {
                 if let Some(last) = meta.path.segments.last() {

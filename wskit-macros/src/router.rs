@@ -8,13 +8,14 @@
 //! of the user's type, so that a mistake is reported at that type with a message that says
 //! how to fix it.
 
+use crate::args::{parse_key_values, Known};
 use crate::diag::Errors;
 use crate::hygiene::local;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReturnType, Token, Type};
+use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReturnType, Type};
 
 /// The attributes that mark a method of the router.
 const ROLES: &[&str] = &["on", "rpc", "on_open", "on_close", "on_error"];
@@ -117,25 +118,14 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn parse_args(input: ParseStream<'_>) -> syn::Result<Option<Type>> {
+fn parse_args(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Option<Type>> {
     let mut data = None;
-    while !input.is_empty() {
-        let key: Ident = input.parse()?;
-        if key != "data" {
-            return Err(syn::Error::new(
-                key.span(),
-                format!(
-                    "unknown #[router] argument `{key}`; the only argument is `data = Type`, \
-                     the per-connection data handlers reach through `ctx.data()`"
-                ),
-            ));
-        }
-        input.parse::<Token![=]>()?;
+    // The per-connection data is what handlers reach through `ctx.data()`.
+    let known = [Known { key: "data", usage: "data = Type" }];
+    parse_key_values(input, "#[router]", &known, errors, |_, input| {
         data = Some(input.parse()?);
-        if !input.is_empty() {
-            input.parse::<Token![,]>()?;
-        }
-    }
+        Ok(())
+    })?;
     Ok(data)
 }
 
@@ -145,7 +135,8 @@ impl RouterModel {
     /// one mistake does not cascade into unrelated errors.
     fn parse(args: TokenStream, item: TokenStream) -> Result<Self, TokenStream> {
         let mut errors = Errors::default();
-        let data = errors.take(parse_args.parse2(args)).flatten();
+        let data = (|input: ParseStream<'_>| parse_args(input, &mut errors)).parse2(args);
+        let data = errors.take(data).flatten();
         let mut item: ItemImpl = match syn::parse2(item.clone()) {
             Ok(item) => item,
             Err(error) => {

@@ -6,7 +6,8 @@
 //! `#[diagnostic::on_unimplemented]` note explains the fix, and the call is spanned on the
 //! rule's name so the error points at it.
 
-use crate::case::RenameRule;
+use crate::args::skip_to_comma;
+use crate::diag::Errors;
 use crate::hygiene::local;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -42,55 +43,50 @@ enum RuleKind {
 pub(crate) struct FieldRules {
     ident: Ident,
     wire_name: String,
-    optional: bool,
+    /// Whether the field is an `Option`, its rules checking the value when present.
+    pub(crate) optional: bool,
     pub(crate) rules: Vec<Rule>,
 }
 
 impl FieldRules {
-    /// Removes the `#[validate]` attributes of `field` and parses them.
-    pub(crate) fn take_from(field: &mut Field, rename_all: RenameRule) -> syn::Result<Self> {
+    /// Removes the `#[validate]` attributes of `field` and parses them, recording every
+    /// malformed rule in `errors`. `wire_name` is the field's key on the wire.
+    pub(crate) fn take_from(field: &mut Field, wire_name: String, errors: &mut Errors) -> Self {
         let ident = field.ident.clone().expect("named field");
         let mut rules = Vec::new();
-        let mut errors = crate::diag::Errors::default();
-        let mut wire_name = None;
         field.attrs.retain(|attr| {
-            if attr.path().is_ident("serde") {
-                // A field renamed with serde keeps that name in validation paths.
-                let _ = attr.parse_nested_meta(|meta| {
-                    if meta.path.is_ident("rename") {
-                        wire_name = Some(meta.value()?.parse::<LitStr>()?.value());
-                    } else if meta.input.peek(syn::Token![=]) {
-                        meta.value()?.parse::<Expr>()?;
-                    } else if meta.input.peek(syn::token::Paren) {
-                        meta.parse_nested_meta(|_| Ok(()))?;
-                    }
-                    Ok(())
-                });
-                return true;
-            }
             if !attr.path().is_ident("validate") {
                 return true;
             }
-            errors.take(attr.parse_nested_meta(|meta| {
-                rules.push(parse_rule(&meta)?);
-                Ok(())
-            }));
+            let parsed = attr.parse_nested_meta(|meta| parse_rule_into(&meta, &mut rules, errors));
+            errors.take(parsed);
             false
         });
         let value_ty = option_inner(&field.ty).unwrap_or(&field.ty);
-        check_fit(&rules, Some(value_ty), &mut errors);
-        errors.into_result()?;
+        check_fit(&rules, Some(value_ty), errors);
         let optional = option_inner(&field.ty).is_some();
-        let wire_name = wire_name.unwrap_or_else(|| rename_all.apply(&unraw(&ident)));
-        Ok(FieldRules { ident, wire_name, optional, rules })
+        FieldRules { ident, wire_name, optional, rules }
     }
 }
 
-fn unraw(ident: &Ident) -> String {
-    ident.to_string().trim_start_matches("r#").to_owned()
+/// Parses one rule of a list into `rules`; a malformed rule is recorded in `errors` and
+/// skipped, so that the rules after it are still checked.
+fn parse_rule_into(
+    meta: &ParseNestedMeta<'_>,
+    rules: &mut Vec<Rule>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    match parse_rule(meta, errors) {
+        Ok(rule) => rules.push(rule),
+        Err(error) => {
+            errors.push(error);
+            skip_to_comma(meta.input)?;
+        }
+    }
+    Ok(())
 }
 
-fn parse_rule(meta: &ParseNestedMeta<'_>) -> syn::Result<Rule> {
+fn parse_rule(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Rule> {
     let name = meta
         .path
         .get_ident()
@@ -105,11 +101,11 @@ fn parse_rule(meta: &ParseNestedMeta<'_>) -> syn::Result<Rule> {
     };
     let kind = match name.to_string().as_str() {
         "length" => {
-            let (min, max) = parse_bounds(meta, &name)?;
+            let (min, max) = parse_bounds(meta, &name, errors)?;
             RuleKind::Length { min, max }
         }
         "range" => {
-            let (min, max) = parse_bounds(meta, &name)?;
+            let (min, max) = parse_bounds(meta, &name, errors)?;
             RuleKind::Range { min, max }
         }
         "email" => no_arguments(RuleKind::Email)?,
@@ -136,11 +132,9 @@ fn parse_rule(meta: &ParseNestedMeta<'_>) -> syn::Result<Rule> {
         }
         "each" => {
             let mut inner = Vec::new();
-            meta.parse_nested_meta(|meta| {
-                inner.push(parse_rule(&meta)?);
-                Ok(())
-            })?;
-            if inner.is_empty() {
+            let before = errors.count();
+            meta.parse_nested_meta(|meta| parse_rule_into(&meta, &mut inner, errors))?;
+            if inner.is_empty() && errors.count() == before {
                 return Err(meta.error("`each(..)` needs at least one rule for the items"));
             }
             RuleKind::Each(inner)
@@ -156,22 +150,39 @@ fn parse_rule(meta: &ParseNestedMeta<'_>) -> syn::Result<Rule> {
 }
 
 /// Parses `(min = .., max = ..)`; at least one bound is required.
-fn parse_bounds(meta: &ParseNestedMeta<'_>, name: &Ident) -> syn::Result<(Option<Expr>, Option<Expr>)> {
+fn parse_bounds(
+    meta: &ParseNestedMeta<'_>,
+    name: &Ident,
+    errors: &mut Errors,
+) -> syn::Result<(Option<Expr>, Option<Expr>)> {
     let (mut min, mut max) = (None, None);
     if !meta.input.peek(syn::token::Paren) {
         return Err(meta.error(format!("`{name}` needs bounds: `{name}(min = .., max = ..)`")));
     }
+    let mut unknown = false;
     meta.parse_nested_meta(|bound| {
         let slot = if bound.path.is_ident("min") {
             &mut min
         } else if bound.path.is_ident("max") {
             &mut max
         } else {
-            return Err(bound.error(format!("`{name}` accepts `min` and `max`")));
+            unknown = true;
+            errors
+                .push(bound.error(format!("`{name}` accepts `min` and `max`: `{name}(min = .., max = ..)`")));
+            return skip_to_comma(bound.input);
         };
+        if slot.is_some() {
+            errors.push(
+                bound.error(format!("`{name}` has two `{}` bounds; keep one", bound.path.require_ident()?)),
+            );
+        }
         *slot = Some(bound.value()?.parse::<Expr>()?);
         Ok(())
     })?;
+    if unknown {
+        // Reported at the unknown bound; a missing `min`/`max` would only repeat it.
+        return Ok((min, max));
+    }
     if min.is_none() && max.is_none() {
         return Err(meta.error(format!("`{name}` needs `min`, `max` or both")));
     }
@@ -197,7 +208,7 @@ fn int_literal(expr: &Expr) -> Option<i128> {
 /// the rule. `range` is checked here as well: its bounds are values of the field's type, so
 /// on a string or a collection the trait error would come with a second error at every
 /// bound. `ty` is the type the rules apply to, when it is known from the syntax.
-fn check_fit(rules: &[Rule], ty: Option<&Type>, errors: &mut crate::diag::Errors) {
+fn check_fit(rules: &[Rule], ty: Option<&Type>, errors: &mut Errors) {
     for rule in rules {
         match &rule.kind {
             RuleKind::Range { .. } => {

@@ -133,7 +133,12 @@ pub use validate::Validate;
 /// | `each(rule, …)` | lists, sets | the rules on every item (`payload.tags[2]`) |
 /// | `custom = path::to::fn` | anything | `fn(&T) -> Result<(), impl Display>` |
 ///
-/// `Option<T>` fields are checked when present.
+/// `Option<T>` fields are checked when present, and left out of outbound frames when `None`
+/// (ws-kit's optional fields reject `null`); inbound, a missing key or `null` reads as `None`.
+///
+/// The macro owns the serde configuration of the struct: set the naming convention with
+/// `rename_all = ".."` here rather than `#[serde(rename_all)]`, and rename a single field with
+/// `#[serde(rename = "..")]` (the same name in both directions).
 ///
 /// ```
 /// use wskit::message;

@@ -1,4 +1,5 @@
-//! Rules on `Option` fields check the value when it is present.
+//! Rules on `Option` fields check the value when it is present; `None` is omitted on the
+//! wire, and a missing key or `null` reads as `None`.
 #![deny(warnings)]
 
 use wskit::message;
@@ -38,4 +39,9 @@ fn main() {
         issues(&bad),
         ["payload.nickname", "payload.email", "payload.age", "payload.homepage", "payload.tags[0]"]
     );
+
+    let some = Profile { age: Some(30), ..empty };
+    assert_eq!(serde_json::to_string(&some).unwrap(), r#"{"age":30}"#);
+    let read: Profile = serde_json::from_str(r#"{"nickname":null,"age":30}"#).unwrap();
+    assert_eq!((read.nickname, read.age, read.tags), (None, Some(30), None));
 }

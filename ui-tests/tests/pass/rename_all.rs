@@ -31,7 +31,9 @@ fn first_path(value: &impl Validate) -> String {
 
 fn main() {
     let join = JoinRoom { room_id: String::new(), display_name: None };
-    assert_eq!(serde_json::to_string(&join).unwrap(), r#"{"room_id":"","display_name":null}"#);
+    assert_eq!(serde_json::to_string(&join).unwrap(), r#"{"room_id":""}"#);
+    let named = JoinRoom { room_id: "r".into(), display_name: Some("Ann".into()) };
+    assert_eq!(serde_json::to_string(&named).unwrap(), r#"{"room_id":"r","display_name":"Ann"}"#);
     assert_eq!(first_path(&join), "payload.room_id");
     assert_eq!(first_path(&Kebab { retry_count: 4 }), "payload.retry-count");
     assert_eq!(first_path(&Camel { room_id: String::new() }), "payload.roomId");

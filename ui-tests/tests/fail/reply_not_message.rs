@@ -1,0 +1,18 @@
+use wskit::{message, router, Ctx, Error};
+
+#[message("PING")]
+pub struct Ping;
+
+pub struct NotMsg;
+
+pub struct App;
+
+#[router]
+impl App {
+    #[on]
+    async fn ping(&self, ctx: &mut Ctx<()>, _msg: Ping) -> Result<(), Error> {
+        ctx.reply(&NotMsg)
+    }
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use wskit::message;
+
+#[message("JOIN ROOM")]
+pub struct JoinRoom;
+
+fn main() {}
