@@ -150,7 +150,10 @@ impl Hub {
     /// A hub whose publishes go through Redis at `url` (e.g. `redis://127.0.0.1:6379`) and
     /// reach the subscribers of every instance on the same Redis and channel prefix,
     /// ws-kit instances included. Returns once subscribed; fails with UNAVAILABLE if Redis
-    /// cannot be reached.
+    /// cannot be reached within the [timeout](RedisOptions::timeout).
+    ///
+    /// It needs Redis 6 or later: the bus holds one RESP3 connection, named
+    /// `wskit-bus:<prefix>` in `CLIENT LIST`, that both publishes and receives.
     #[cfg(feature = "redis")]
     pub async fn redis(url: &str, options: RedisOptions, rules: TopicRules) -> Result<Self, Error> {
         let registry = Arc::<Registry>::default();

@@ -140,7 +140,7 @@ impl RedisBus {
             .map_err(|error| unavailable("invalid Redis URL", &error))?;
         let first = connect_link(&client, &options, &registry)
             .await
-            .map_err(|error| unavailable("cannot subscribe on Redis", &error))?;
+            .map_err(|error| unavailable("cannot connect and subscribe to Redis (6 or later)", &error))?;
         let (link_sender, link) = watch::channel(Some(first.clone()));
         let maintainer = tokio::spawn(maintain(client, options.clone(), registry, first, link_sender));
         Ok(RedisBus { prefix: options.prefix, link, maintainer })
