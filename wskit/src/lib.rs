@@ -191,13 +191,36 @@ pub use wskit_macros::payload;
 /// - `#[on]` marks a handler: `async fn(&self, ctx: &mut Ctx<Data>, msg: M) -> Result<(),
 ///   Error>`, the message type taken from the parameter. A fourth parameter
 ///   `meta: <M as Message>::Meta` receives the message's declared meta.
+/// - `#[rpc]` marks the handler of an RPC request, a message declared with
+///   `#[message("TYPE", response = Reply)]`: `async fn(&self, ctx: &mut Ctx<Data>, req: M)
+///   -> Result<Reply, Error>`. The returned value is the request's one terminal reply,
+///   sent with its correlation id; an error becomes `RPC_ERROR`. The handler may send
+///   [`Ctx::progress`] frames before it returns, and has a [deadline](Ctx::deadline). An
+///   RPC request cannot be handled with `#[on]` (a compile error), so that every request
+///   gets its reply.
 /// - `#[on_open]`: `async fn(&self, ctx: &mut Ctx<Data>) -> Result<(), Error>`; an error
 ///   rejects the connection.
 /// - `#[on_close]`: `async fn(&self, ctx: &mut Ctx<Data>, close: Close)`.
 /// - `#[on_error]`: `async fn(&self, ctx: &mut Ctx<Data>, error: &Error)`, observes every
 ///   error of the connection after the client was told.
 ///
-/// Messages of one connection are handled one at a time, in arrival order.
+/// ## Order and concurrency
+///
+/// Connections run concurrently, each in its own task. The handlers of one connection
+/// run one at a time, in the order their messages arrived, so a handler has `&mut` access
+/// to the connection's data without locks; RPC requests are no exception. While a handler
+/// runs, the connection keeps reading:
+///
+/// - `__heartbeat` is answered and protocol pings are answered at once;
+/// - `$ws:abort` cancels the running request, or takes a waiting one out of the queue,
+///   answering `RPC_ERROR` CANCELLED; at an RPC's deadline it is cancelled with
+///   DEADLINE_EXCEEDED; cancelling drops the handler's future and fires its
+///   [cancellation token](Ctx::cancellation);
+/// - every other message waits for its turn, up to [`Limits::max_in_flight`] messages in
+///   flight; one more is answered with RESOURCE_EXHAUSTED at once.
+///
+/// Handlers that should not hold up their connection hand slow work to a task of their
+/// own and reply from there through a [`ClientHandle`] ([`Ctx::handle`]).
 ///
 /// ```
 /// use wskit::{message, router, Close, Ctx, Error};
@@ -208,6 +231,12 @@ pub use wskit_macros::payload;
 /// #[message("PONG")]
 /// pub struct Pong { pub n: u32 }
 ///
+/// #[message("GET_USER", response = User)]
+/// pub struct GetUser { pub id: String }
+///
+/// #[message("USER")]
+/// pub struct User { pub name: String }
+///
 /// pub struct App;
 ///
 /// #[router]
@@ -217,13 +246,22 @@ pub use wskit_macros::payload;
 ///         ctx.reply(&Pong { n: ping.n })
 ///     }
 ///
+///     #[rpc]
+///     async fn get_user(&self, ctx: &mut Ctx<()>, req: GetUser) -> Result<User, Error> {
+///         ctx.progress(&"looking up");
+///         match req.id.as_str() {
+///             "1" => Ok(User { name: "ada".into() }),
+///             _ => Err(Error::not_found("no such user")),
+///         }
+///     }
+///
 ///     #[on_close]
 ///     async fn closed(&self, _ctx: &mut Ctx<()>, close: Close) {
 ///         println!("closed with {}", close.code);
 ///     }
 /// }
 ///
-/// assert_eq!(<App as wskit::Router>::TYPES, ["PING"]);
+/// assert_eq!(<App as wskit::Router>::TYPES, ["PING", "GET_USER"]);
 /// ```
 pub use wskit_macros::router;
 
