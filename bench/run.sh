@@ -5,7 +5,8 @@
 #   bench/run.sh [RUNS]
 #
 # Each run measures echo round trips per second of wskit_echo and bare_echo (alternating
-# which goes first), then fan-out deliveries per second of wskit_pubsub to FANOUT_SUBS
+# which goes first), then RPC round trips per second of wskit_echo, then fan-out
+# deliveries per second of wskit_pubsub to FANOUT_SUBS
 # subscribers, then the server memory per idle connection, each on a fresh server.
 # At the end it prints the medians and the wskit/bare ratio.
 #
@@ -13,6 +14,7 @@
 #   RUNS=5            runs (or the first argument)
 #   CONNS=32          echo connections       INFLIGHT=16   frames in flight per connection
 #   SECS=10           echo measuring window  WARMUP=2      seconds of warm-up, not counted
+#   MEASURE_RPC=1     also measure RPC round trips of wskit_echo (0 skips it)
 #   FANOUT_SUBS=1000  subscribers of the fan-out measurement (0 skips it)
 #   FANOUT_INFLIGHT=16  publishes in flight (not yet delivered to every subscriber)
 #   IDLE_CONNS=10000  connections of the idle measurement (0 skips it)
@@ -31,6 +33,7 @@ CONNS="${CONNS:-32}"
 INFLIGHT="${INFLIGHT:-16}"
 SECS="${SECS:-10}"
 WARMUP="${WARMUP:-2}"
+MEASURE_RPC="${MEASURE_RPC:-1}"
 FANOUT_SUBS="${FANOUT_SUBS:-1000}"
 FANOUT_INFLIGHT="${FANOUT_INFLIGHT:-16}"
 IDLE_CONNS="${IDLE_CONNS:-10000}"
@@ -184,6 +187,12 @@ echo_rate() {
     rate "$1" rt_per_sec echo --conns "$CONNS" --inflight "$INFLIGHT" --secs "$SECS" --warmup "$WARMUP"
 }
 
+# rpc_rate: sets RESULT to the RPC round trips per second of wskit_echo (#[rpc] handler,
+# requests with a correlation id), with the echo settings.
+rpc_rate() {
+    rate wskit_echo rt_per_sec rpc --conns "$CONNS" --inflight "$INFLIGHT" --secs "$SECS" --warmup "$WARMUP"
+}
+
 # fanout_rate: sets RESULT to the deliveries per second of wskit_pubsub to FANOUT_SUBS
 # subscribers of one topic (in-memory bus).
 fanout_rate() {
@@ -214,7 +223,7 @@ ratio() {
 echo "== $RUNS runs: server on CPU $SERVER_CPU (WORKERS=$WORKERS), loadgen on CPU $LOADGEN_CPU;" \
     "echo $CONNS conns x $INFLIGHT in flight, ${WARMUP}+${SECS} s; fan-out $FANOUT_SUBS subs;" \
     "idle $IDLE_CONNS conns; logs in $LOGDIR"
-wskit_rates=() bare_rates=() ratios=() fanout_rates=() wskit_idle=() wskit_talk=() bare_idle=() bare_talk=()
+wskit_rates=() bare_rates=() ratios=() rpc_rates=() fanout_rates=() wskit_idle=() wskit_talk=() bare_idle=() bare_talk=()
 for run in $(seq "$RUNS"); do
     echo "-- run $run/$RUNS ($(cut -d' ' -f1-3 /proc/loadavg) load)"
     if ((run % 2)); then
@@ -226,6 +235,10 @@ for run in $(seq "$RUNS"); do
     fi
     wskit_rates+=("$w") bare_rates+=("$b") ratios+=("$(ratio "$w" "$b")")
     summary="echo rt/s: wskit $w, bare $b, wskit/bare ${ratios[-1]}"
+    if ((MEASURE_RPC)); then
+        rpc_rate && rpc_rates+=("$RESULT")
+        summary+="; rpc rt/s: wskit ${rpc_rates[-1]}"
+    fi
     if ((FANOUT_SUBS > 0)); then
         fanout_rate && fanout_rates+=("$RESULT")
         summary+="; fan-out deliveries/s to $FANOUT_SUBS: ${fanout_rates[-1]}"
@@ -248,6 +261,10 @@ mb="$(printf '%s\n' "${bare_rates[@]}" | median)"
 echo "== medians of $RUNS runs"
 echo "echo round trips/s   wskit $mw   bare $mb   wskit/bare $(ratio "$mw" "$mb")" \
     "(median of per-run ratios $(printf '%s\n' "${ratios[@]}" | median))"
+if ((MEASURE_RPC)); then
+    mr="$(printf '%s\n' "${rpc_rates[@]}" | median)"
+    echo "rpc round trips/s    wskit $mr   rpc/echo $(ratio "$mr" "$mw")"
+fi
 if ((FANOUT_SUBS > 0)); then
     echo "fan-out deliveries/s to $FANOUT_SUBS subscribers ($FANOUT_INFLIGHT publishes in flight)" \
         "wskit $(printf '%s\n' "${fanout_rates[@]}" | median)"

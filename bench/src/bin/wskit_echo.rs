@@ -1,5 +1,6 @@
 //! The wskit echo server of the benchmark: answers `ECHO {text}` with `ECHOED {text}`
-//! through `ctx.reply`.
+//! through `ctx.reply`, and the RPC request `ECHO_RPC {text}` with `ECHOED {text}` through
+//! an `#[rpc]` handler.
 //!
 //! `wskit_echo [ADDR]` (default `127.0.0.1:9001`) serves `ws://ADDR/ws`; `WORKERS` sets the
 //! runtime's worker threads (default 1), `LIFETIME_SECS` how long it runs at most.
@@ -19,6 +20,12 @@ struct Echoed {
     text: String,
 }
 
+/// The same as an RPC request: `{"type":"ECHO_RPC","meta":{"correlationId":..},"payload":{"text":..}}`.
+#[message("ECHO_RPC", response = Echoed)]
+struct EchoRpc {
+    text: String,
+}
+
 /// The application: stateless.
 struct App;
 
@@ -27,6 +34,11 @@ impl App {
     #[on]
     async fn echo(&self, ctx: &mut Ctx<()>, m: Echo) -> Result<(), Error> {
         ctx.reply(&Echoed { text: m.text })
+    }
+
+    #[rpc]
+    async fn echo_rpc(&self, _ctx: &mut Ctx<()>, m: EchoRpc) -> Result<Echoed, Error> {
+        Ok(Echoed { text: m.text })
     }
 }
 

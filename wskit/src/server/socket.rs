@@ -22,6 +22,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -113,9 +114,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     }
 }
 
-/// Runs one write on the socket, giving up after `timeout`.
+/// Runs one write on the socket, giving up after `timeout`. Most writes complete at once
+/// (into the write buffer or the kernel's); only one that has to wait starts the timer.
 async fn bounded(timeout: Duration, write: impl Future<Output = Result<(), WsError>>) -> Result<(), Close> {
-    match tokio::time::timeout(timeout, write).await {
+    let mut write = pin!(write);
+    let outcome = match futures_util::poll!(write.as_mut()) {
+        Poll::Ready(result) => Ok(result),
+        Poll::Pending => tokio::time::timeout(timeout, write).await,
+    };
+    match outcome {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(dropped(&error)),
         Err(_) => {

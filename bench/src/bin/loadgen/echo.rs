@@ -1,5 +1,5 @@
-//! `loadgen echo`: round trips per second with a fixed number of ECHO frames in flight on
-//! each connection.
+//! `loadgen echo` and `loadgen rpc`: round trips per second with a fixed number of
+//! requests in flight on each connection.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,17 +12,36 @@ use tokio::time::{sleep_until, timeout, Instant};
 use crate::wire::{client_frame, MessageCounter, Socket};
 use crate::{window, Options, Result, SETUP_TIMEOUT};
 
-/// The text of every client frame.
-pub(crate) const ECHO: &str = r#"{"type":"ECHO","payload":{"text":"hello world"}}"#;
+/// A request the load generator sends over and over, and the reply it checks once per
+/// connection.
+pub(crate) struct Exchange {
+    /// The mode's name, printed first on its line.
+    pub(crate) mode: &'static str,
+    pub(crate) request: &'static str,
+    pub(crate) reply: &'static str,
+}
 
-/// The reply both servers must send to [`ECHO`], checked once per connection.
-pub(crate) const ECHOED: &str = r#"{"type":"ECHOED","meta":{},"payload":{"text":"hello world"}}"#;
+/// `echo`: a plain message answered with `ctx.reply`, by both servers.
+pub(crate) const ECHO: Exchange = Exchange {
+    mode: "echo",
+    request: r#"{"type":"ECHO","payload":{"text":"hello world"}}"#,
+    reply: r#"{"type":"ECHOED","meta":{},"payload":{"text":"hello world"}}"#,
+};
+
+/// `rpc`: an RPC request with a correlation id, answered by an `#[rpc]` handler (wskit
+/// only). Every request carries the same id: the server's work does not depend on its value.
+pub(crate) const RPC: Exchange = Exchange {
+    mode: "rpc",
+    request: r#"{"type":"ECHO_RPC","meta":{"correlationId":"4f1c2a9e"},"payload":{"text":"hello world"}}"#,
+    reply: r#"{"type":"ECHOED","meta":{"correlationId":"4f1c2a9e"},"payload":{"text":"hello world"}}"#,
+};
 
 /// One connection of `echo`: verify one exchange, report ready, wait for the start, then
 /// keep `inflight` frames in flight until the deadline. Returns the replies counted.
 async fn echo_connection(
     options: Arc<Options>,
     frames: Arc<Vec<u8>>,
+    reply: &'static str,
     ready: mpsc::Sender<Result<()>>,
     mut start: watch::Receiver<Option<Instant>>,
     counter: Arc<AtomicU64>,
@@ -30,7 +49,7 @@ async fn echo_connection(
     let frame_len = frames.len() / options.inflight;
     let setup = async {
         let mut socket = Socket::open(&options.target).await?;
-        socket.exchange(&frames[..frame_len], ECHOED).await?;
+        socket.exchange(&frames[..frame_len], reply).await?;
         Ok::<_, String>(socket)
     };
     let socket = match timeout(SETUP_TIMEOUT, setup).await.unwrap_or_else(|_| Err("setup timed out".into())) {
@@ -93,10 +112,10 @@ async fn echo_connection(
     Ok(replies_total)
 }
 
-/// Runs `echo` and prints its line.
-pub(crate) async fn run(options: Options) -> Result<()> {
+/// Runs `echo` or `rpc` and prints its line.
+pub(crate) async fn run(options: Options, exchange: Exchange) -> Result<()> {
     let options = Arc::new(options);
-    let frame = client_frame(ECHO.as_bytes());
+    let frame = client_frame(exchange.request.as_bytes());
     let frames = Arc::new(frame.repeat(options.inflight));
     let counter = Arc::new(AtomicU64::new(0));
     let (ready_tx, mut ready) = mpsc::channel(options.conns);
@@ -106,6 +125,7 @@ pub(crate) async fn run(options: Options) -> Result<()> {
         let task = echo_connection(
             Arc::clone(&options),
             Arc::clone(&frames),
+            exchange.reply,
             ready_tx.clone(),
             start.clone(),
             Arc::clone(&counter),
@@ -132,8 +152,9 @@ pub(crate) async fn run(options: Options) -> Result<()> {
         per_connection.push(joined.map_err(|error| error.to_string())??);
     }
     println!(
-        "echo conns={} inflight={} warmup_s={} secs={} replies={} rt_per_sec={:.0} \
+        "{} conns={} inflight={} warmup_s={} secs={} replies={} rt_per_sec={:.0} \
          per_conn_min={} per_conn_max={} loadgen_cpu_pct={} server_cpu_pct={}",
+        exchange.mode,
         options.conns,
         options.inflight,
         options.warmup,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{sleep, Instant};
 
-use crate::echo::{ECHO, ECHOED};
+use crate::echo::ECHO;
 use crate::open::open_many;
 use crate::procfs::{check_open_files, rss_kib};
 use crate::wire::{client_frame, Socket};
@@ -16,14 +16,14 @@ pub(crate) async fn run(options: Options) -> Result<()> {
     check_open_files(options.conns as u64 + 64)?;
     let before = rss_kib(pid)?;
     let options = Arc::new(options);
-    let frame = Arc::new(client_frame(ECHO.as_bytes()));
+    let frame = Arc::new(client_frame(ECHO.request.as_bytes()));
     let opened = Instant::now();
     let sockets = open_many(options.conns, options.concurrency, |_| {
         let (options, frame) = (Arc::clone(&options), Arc::clone(&frame));
         async move {
             let mut socket = Socket::open(&options.target).await?;
             if options.talk {
-                socket.exchange(&frame, ECHOED).await?;
+                socket.exchange(&frame, ECHO.reply).await?;
             }
             Ok(socket)
         }

@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! loadgen echo [--url ws://127.0.0.1:9001/ws] [--conns 32] [--inflight 16] [--secs 10] [--warmup 2] [--pid PID]
+//! loadgen rpc [--url ws://127.0.0.1:9001/ws] [--conns 32] [--inflight 16] [--secs 10] [--warmup 2] [--pid PID]
 //! loadgen idle --pid PID [--url ws://127.0.0.1:9001/ws] [--conns 10000] [--talk]
 //! loadgen fanout [--url ws://127.0.0.1:9001/ws] [--subs 1000] [--inflight 16] [--secs 10] [--warmup 2] [--pid PID]
 //! loadgen latency --url SUBSCRIBER_URL --pub-url PUBLISHER_URL [--samples 2000]
@@ -16,6 +17,9 @@
 //! per second after the warm-up, as `rt_per_sec=N`, with its own CPU use over that window
 //! and, given `--pid`, the server's (`server_cpu_pct=100` means one core busy: the server
 //! is the bottleneck).
+//!
+//! `rpc` (against `wskit_echo`) does the same with an RPC request carrying a correlation
+//! id, answered by an `#[rpc]` handler: the cost of the RPC path next to the plain one.
 //!
 //! `idle` reads the server's VmRSS from `/proc/PID/status`, opens `--conns` connections,
 //! waits until all are upgraded (and, with `--talk`, have exchanged one ECHO each), waits
@@ -58,11 +62,14 @@ fn main() -> ExitCode {
     let (mode, flags) = args.split_first().map_or(("", &[][..]), |(mode, flags)| (mode.as_str(), flags));
     let default_conns = if mode == "idle" { 10_000 } else { 32 };
     let outcome = Options::parse(flags, default_conns).and_then(|options| match mode {
-        "echo" => block_on(echo::run(options)),
+        "echo" => block_on(echo::run(options, echo::ECHO)),
+        "rpc" => block_on(echo::run(options, echo::RPC)),
         "idle" => block_on(idle::run(options)),
         "fanout" => block_on(fanout::run(options)),
         "latency" => block_on(latency::run(options)),
-        _ => Err(format!("usage: loadgen echo|idle|fanout|latency [options]; see the doc of {}", file!())),
+        _ => {
+            Err(format!("usage: loadgen echo|rpc|idle|fanout|latency [options]; see the doc of {}", file!()))
+        }
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
