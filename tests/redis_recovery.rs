@@ -101,3 +101,79 @@ async fn killing_the_publishing_instance_s_connection_leaves_the_other_instance_
     publisher.publish("t", &News { text: "after".into() }).await.unwrap();
     assert_eq!(client.recv().await["payload"]["text"], "after");
 }
+
+/// A TCP proxy in front of Redis that can fall silent like a network partition: the
+/// connections open at that moment neither carry bytes nor close, ever again, and new
+/// ones hang until it speaks again.
+struct Partition {
+    addr: std::net::SocketAddr,
+    silent: tokio::sync::watch::Sender<bool>,
+}
+
+impl Partition {
+    /// Starts a proxy to the Redis at `url` (a plain `redis://HOST:PORT` URL).
+    async fn start(url: &str) -> Self {
+        let redis::ConnectionAddr::Tcp(host, port) =
+            redis::Client::open(url).unwrap().get_connection_info().addr().clone()
+        else {
+            panic!("the partition test needs a plain TCP REDIS_URL, not {url}")
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (silent, _) = tokio::sync::watch::channel(false);
+        let partition = silent.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (upstream, mut silent) = ((host.clone(), port), partition.subscribe());
+                tokio::spawn(async move {
+                    let _ = silent.wait_for(|silent| !silent).await;
+                    let (mut client, mut server) =
+                        (client, tokio::net::TcpStream::connect(upstream).await.unwrap());
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        // Both sockets stay open: nothing tells either side.
+                        () = async { drop(silent.wait_for(|silent| *silent).await) } => std::future::pending().await,
+                    }
+                });
+            }
+        });
+        Partition { addr, silent }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
+    fn set_silent(&self, silent: bool) {
+        self.silent.send_replace(silent);
+    }
+}
+
+#[tokio::test]
+async fn a_silently_dead_connection_is_found_by_pings_and_replaced() {
+    let Some(url) = redis_url().await else { return };
+    let partition = Partition::start(&url).await;
+    let options = RedisOptions::default()
+        .prefix(unique_prefix("partition"))
+        .reconnect_delay(Duration::from_millis(50), Duration::from_millis(200))
+        .ping_interval(Duration::from_millis(100))
+        .timeout(Duration::from_millis(300));
+    let hub = Hub::redis(&partition.url(), options, TopicRules::default()).await.unwrap();
+    let server = TestServer::start(Server::new(Rooms).path("/ws").hub(hub.clone())).await;
+    let mut client = RawClient::connect(&server.url("/ws")).await;
+    subscribe(&mut client, "t").await;
+
+    // No close reaches the bus: only an unanswered ping tells it the connection is dead,
+    // and reconnecting times out while the partition lasts.
+    partition.set_silent(true);
+    tokio::time::timeout(Duration::from_secs(5), hub.wait_for_bus(BusStatus::Reconnecting))
+        .await
+        .expect("the pings did not notice the dead connection");
+    let error = hub.publish("t", &News { text: "lost?".into() }).await.unwrap_err();
+    assert_eq!(error.code(), &Code::Unavailable);
+
+    partition.set_silent(false);
+    hub.wait_for_bus(BusStatus::Connected).await;
+    hub.publish("t", &News { text: "back".into() }).await.unwrap();
+    assert_eq!(client.recv().await["payload"]["text"], "back");
+}

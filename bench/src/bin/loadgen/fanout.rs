@@ -55,15 +55,13 @@ pub(crate) async fn run(options: Options) -> Result<()> {
         readers.spawn(count_deliveries(socket, deadline, Arc::clone(&counter), Arc::clone(&progress)));
     }
     let frames = frame.repeat(options.inflight);
-    let publishing = tokio::spawn(keep_publishing(
-        publisher,
-        frames,
-        options.inflight,
-        options.subs as u64,
-        deadline,
-        Arc::clone(&counter),
+    let pacing = Pacing {
+        inflight: options.inflight,
+        subs: options.subs as u64,
+        delivered: Arc::clone(&counter),
         progress,
-    ));
+    };
+    let publishing = tokio::spawn(keep_publishing(publisher, frames, pacing, deadline));
     let window = window::measure(&counter, begin, warmup, secs, options.pid).await;
     let stopped = |what: &str| format!("{what} did not stop at the deadline");
     let published = timeout(Duration::from_secs(5), publishing)
@@ -148,18 +146,27 @@ async fn count_deliveries(
     }
 }
 
-/// The publisher: writes publishes whenever fewer than `inflight` are not yet delivered to
-/// all `subs` subscribers, until `deadline`. Any frame the server sends it (an `ERROR`) is
-/// an error. Returns the number of publishes.
+/// How the publisher keeps a bounded number of publishes in flight.
+struct Pacing {
+    /// Publishes not yet delivered to every subscriber, at most.
+    inflight: usize,
+    subs: u64,
+    /// Deliveries counted across all subscribers.
+    delivered: Arc<AtomicU64>,
+    /// Notified when `delivered` grows.
+    progress: Arc<Notify>,
+}
+
+/// The publisher: writes publishes (`frames` holds `pacing.inflight` of them) whenever the
+/// pacing allows, until `deadline`. Any frame the server sends it (an `ERROR`) is an error.
+/// Returns the number of publishes.
 async fn keep_publishing(
     mut socket: Socket,
     frames: Vec<u8>,
-    inflight: usize,
-    subs: u64,
+    pacing: Pacing,
     deadline: Instant,
-    delivered: Arc<AtomicU64>,
-    progress: Arc<Notify>,
 ) -> Result<u64> {
+    let Pacing { inflight, subs, delivered, progress } = pacing;
     let frame_len = frames.len() / inflight;
     let mut sent = 0u64;
     let stop = sleep_until(deadline);
