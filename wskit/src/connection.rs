@@ -123,6 +123,11 @@ impl<R: Router> Session<R> {
         }
     }
 
+    /// The connection's data.
+    pub(crate) fn data(&self) -> &R::Data {
+        self.ctx.data()
+    }
+
     /// The correlation id of the message being handled.
     pub(crate) fn correlation_id(&self) -> Option<&str> {
         self.ctx.meta().correlation_id.as_deref()

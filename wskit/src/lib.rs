@@ -89,6 +89,7 @@ mod pubsub;
 mod router;
 #[cfg(feature = "server")]
 mod server;
+pub mod testing;
 pub mod validate;
 
 pub use close::Close;
