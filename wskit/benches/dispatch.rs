@@ -11,58 +11,58 @@ use wskit::testing::TestConnection;
 use wskit::{message, payload, router, Ctx, Error, Hub, Limits, Router};
 
 #[message("ECHO")]
-pub struct Echo {
-    pub text: String,
+struct Echo {
+    text: String,
 }
 
 #[message("ECHOED")]
-pub struct Echoed {
-    pub text: String,
+struct Echoed {
+    text: String,
 }
 
 #[payload]
-pub struct Address {
+struct Address {
     #[validate(length(min = 1, max = 64))]
-    pub city: String,
+    city: String,
 }
 
 #[message("SIGN_UP", response = SignedUp)]
-pub struct SignUp {
+struct SignUp {
     #[validate(length(min = 3, max = 16), pattern = "^[a-z0-9_]+$")]
-    pub user_name: String,
+    user_name: String,
     #[validate(email)]
-    pub email: String,
+    email: String,
     #[validate(range(min = 13, max = 130))]
-    pub age: u32,
+    age: u32,
     #[validate(non_empty, each(length(min = 1, max = 16)))]
-    pub tags: Vec<String>,
+    tags: Vec<String>,
     #[validate(nested)]
-    pub address: Address,
+    address: Address,
 }
 
 #[message("SIGNED_UP")]
-pub struct SignedUp {
-    pub user_name: String,
+struct SignedUp {
+    user_name: String,
 }
 
 #[message("ROOM_JOIN")]
-pub struct RoomJoin {
-    pub room: String,
+struct RoomJoin {
+    room: String,
 }
 
 #[message("ROOM_LEAVE")]
-pub struct RoomLeave;
+struct RoomLeave;
 
 #[message("TYPING")]
-pub struct Typing;
+struct Typing;
 
 #[message("CURSOR_MOVE")]
-pub struct CursorMove {
-    pub x: i32,
-    pub y: i32,
+struct CursorMove {
+    x: i32,
+    y: i32,
 }
 
-pub struct Bench;
+struct Bench;
 
 /// Six handlers, so that dispatch chooses among several arms as a real router does.
 #[router]
