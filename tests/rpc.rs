@@ -137,7 +137,10 @@ async fn serves_the_protocol_example_frame_for_frame() {
         client.recv().await,
         json!({"type":"$ws:rpc-progress","meta":{"correlationId":"ea8d"},"payload":{"stage":"loading"},"data":{"stage":"loading"}})
     );
-    assert_eq!(client.recv().await, json!({"type":"USER","meta":{"correlationId":"ea8d"},"payload":{"name":"alice"}}));
+    assert_eq!(
+        client.recv().await,
+        json!({"type":"USER","meta":{"correlationId":"ea8d"},"payload":{"name":"alice"}})
+    );
 }
 
 #[tokio::test]
@@ -147,7 +150,9 @@ async fn a_request_gets_one_reply_or_one_rpc_error() {
     client.send(json!({"type": "GET_USER", "payload": {"id": "1"}})).await;
     assert_eq!(client.recv().await["meta"], json!({}));
     assert_eq!(client.recv().await, json!({"type": "USER", "meta": {}, "payload": {"name": "alice"}}));
-    let error = client.request(json!({"type": "GET_USER", "meta": {"correlationId": "x"}, "payload": {"id": "2"}})).await;
+    let error = client
+        .request(json!({"type": "GET_USER", "meta": {"correlationId": "x"}, "payload": {"id": "2"}}))
+        .await;
     assert_eq!(error["type"], "RPC_ERROR");
     assert_eq!(error["meta"], json!({"correlationId": "x"}));
     assert_eq!(error["payload"]["code"], "NOT_FOUND");
@@ -164,7 +169,10 @@ async fn progress_frames_come_in_order_before_the_terminal_reply() {
         assert_eq!(frame["meta"], json!({"correlationId": "c"}));
         assert_eq!((frame["payload"].clone(), frame["data"].clone()), (json!(n), json!(n)));
     }
-    assert_eq!(client.recv().await, json!({"type": "COUNTED", "meta": {"correlationId": "c"}, "payload": {"sent": 3}}));
+    assert_eq!(
+        client.recv().await,
+        json!({"type": "COUNTED", "meta": {"correlationId": "c"}, "payload": {"sent": 3}})
+    );
     // Nothing more for that request: the next frame answers the next message.
     assert_eq!(client.request(json!({"type": "NOTE", "payload": {"n": 1}})).await["type"], "NOTED");
 }
@@ -188,7 +196,10 @@ async fn abort_cancels_the_running_request_and_its_token() {
     let cancelled = signals.cancelled.notified();
     client.send(abort("w")).await;
     let frame = client.recv().await;
-    assert_eq!((frame["type"].as_str(), frame["payload"]["code"].as_str()), (Some("RPC_ERROR"), Some("CANCELLED")));
+    assert_eq!(
+        (frame["type"].as_str(), frame["payload"]["code"].as_str()),
+        (Some("RPC_ERROR"), Some("CANCELLED"))
+    );
     assert_eq!(frame["meta"], json!({"correlationId": "w"}));
     cancelled.await;
     assert_eq!(client.request(json!({"type": "NOTE", "payload": {"n": 1}})).await["type"], "NOTED");
@@ -219,7 +230,9 @@ async fn the_deadline_of_meta_timeout_ms_cancels_the_request() {
 #[tokio::test]
 async fn the_server_default_deadline_applies_and_caps_the_clients() {
     let (_server, mut client, _) = start(Limits::default().rpc_timeout(Duration::from_millis(150))).await;
-    let frame = client.request(json!({"type": "WAIT", "meta": {"correlationId": "d"}, "payload": {"millis": 600_000}})).await;
+    let frame = client
+        .request(json!({"type": "WAIT", "meta": {"correlationId": "d"}, "payload": {"millis": 600_000}}))
+        .await;
     assert_eq!(frame["payload"]["code"], "DEADLINE_EXCEEDED");
     let frame = client.request(json!({"type": "HOW_LONG", "meta": {"timeoutMs": 60_000}})).await;
     assert!(frame["payload"]["millis"].as_u64().unwrap() <= 150, "{frame}");
@@ -259,7 +272,9 @@ async fn messages_behind_a_running_handler_keep_their_arrival_order() {
 async fn an_abort_cancels_a_waiting_request_before_it_runs() {
     let (_server, mut client, signals) = start(Limits::default()).await;
     start_waiting(&mut client, &signals, "w").await;
-    client.send(json!({"type": "GET_USER", "meta": {"correlationId": "queued"}, "payload": {"id": "1"}})).await;
+    client
+        .send(json!({"type": "GET_USER", "meta": {"correlationId": "queued"}, "payload": {"id": "1"}}))
+        .await;
     client.send(abort("queued")).await;
     let frame = client.recv().await;
     assert_eq!(frame["meta"], json!({"correlationId": "queued"}));
@@ -287,7 +302,10 @@ async fn requests_beyond_the_in_flight_limit_are_refused_at_once() {
     assert_eq!(client.recv().await["payload"]["code"], "CANCELLED");
     for id in ["a", "b"] {
         assert_eq!(client.recv().await["meta"], json!({"correlationId": id}), "progress of {id}");
-        assert_eq!(client.recv().await, json!({"type": "USER", "meta": {"correlationId": id}, "payload": {"name": "alice"}}));
+        assert_eq!(
+            client.recv().await,
+            json!({"type": "USER", "meta": {"correlationId": id}, "payload": {"name": "alice"}})
+        );
     }
 }
 

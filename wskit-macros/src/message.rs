@@ -283,8 +283,13 @@ impl MessageModel {
 }
 
 fn parse_args(kind: Kind, input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Args> {
-    let mut args =
-        Args { type_name: None, rename_all: RenameRule::Camel, meta: None, response: None, validate: ValidateMode::Rules };
+    let mut args = Args {
+        type_name: None,
+        rename_all: RenameRule::Camel,
+        meta: None,
+        response: None,
+        validate: ValidateMode::Rules,
+    };
     if kind == Kind::Message {
         if input.is_empty() {
             return Err(syn::Error::new(

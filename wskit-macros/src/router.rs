@@ -283,7 +283,8 @@ impl RouterModel {
                 // The handler borrows the context for the call; the reply needs it after.
                 let ctx_check = check("ctx", ctx_ty);
                 let ctx_arg = quote!(#ctx_check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(&mut *#ctx));
-                let (request_check, output_check) = (check("rpc_request", message_ty), check("rpc_output", output));
+                let (request_check, output_check) =
+                    (check("rpc_request", message_ty), check("rpc_output", output));
                 return quote_spanned! {message_ty.span()=>
                     <#message_ty as ::wskit::Message>::TYPE => {
                         #request_check::<#message_ty>();
