@@ -495,3 +495,16 @@ async fn connecting_gives_up_after_the_last_attempt() {
     let error = within(Client::connect(options)).await.unwrap_err();
     assert!(matches!(error, ClientError::NotOpen { state: State::Closed }), "{error}");
 }
+
+#[tokio::test]
+async fn a_silent_server_is_dropped_and_the_client_reconnects() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = Client::new(options(addr).liveness(Duration::from_millis(50), Duration::from_millis(200))).unwrap();
+    // A server that upgrades and then never reads again: the client's pings go unanswered.
+    let (tcp, _) = within(listener.accept()).await.unwrap();
+    let _silent = tokio_tungstenite::accept_async(tcp).await.unwrap();
+    reach(&client, State::Open).await;
+    reach(&client, State::Reconnecting).await;
+    within(listener.accept()).await.expect("the client connects again");
+}
