@@ -500,7 +500,8 @@ async fn connecting_gives_up_after_the_last_attempt() {
 async fn a_silent_server_is_dropped_and_the_client_reconnects() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let client = Client::new(options(addr).liveness(Duration::from_millis(50), Duration::from_millis(200))).unwrap();
+    let client =
+        Client::new(options(addr).liveness(Duration::from_millis(50), Duration::from_millis(200))).unwrap();
     // A server that upgrades and then never reads again: the client's pings go unanswered.
     let (tcp, _) = within(listener.accept()).await.unwrap();
     let _silent = tokio_tungstenite::accept_async(tcp).await.unwrap();

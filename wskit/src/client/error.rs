@@ -80,9 +80,10 @@ impl fmt::Display for ClientError {
                 "the connection closed before the reply arrived; the request was not resent, retry it if that is safe",
             ),
             ClientError::Validation(issues) => {
-                f.write_str("the message was not sent, it fails its own validation rules:")?;
-                for issue in issues {
-                    write!(f, " {}: {};", issue.path, issue.message)?;
+                f.write_str("the message was not sent, it fails its own validation rules: ")?;
+                for (index, issue) in issues.iter().enumerate() {
+                    let separator = if index == 0 { "" } else { "; " };
+                    write!(f, "{separator}{}: {}", issue.path, issue.message)?;
                 }
                 Ok(())
             }
