@@ -509,3 +509,44 @@ async fn a_silent_server_is_dropped_and_the_client_reconnects() {
     reach(&client, State::Reconnecting).await;
     within(listener.accept()).await.expect("the client connects again");
 }
+
+#[tokio::test]
+async fn a_request_made_while_offline_goes_out_on_open() {
+    let observed = Observed::new();
+    let addr = free_addr().await;
+    let client = Client::new(options(addr)).unwrap();
+    let call = client.call::<_, Value>(&GetUser { id: "1".into() }).unwrap();
+    let server = Restarted::start(server(&observed.signals), addr).await;
+    assert_eq!(within(call.response()).await.unwrap().name, "alice");
+    client.close().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_dropped_while_queued_is_never_sent() {
+    let mut observed = Observed::new();
+    let addr = free_addr().await;
+    let client = Client::new(options(addr)).unwrap();
+    let call = client.call::<_, Value>(&Wait { millis: 600_000 }).unwrap();
+    client.send(&Note { n: 1 }).unwrap();
+    drop(call);
+    let server = Restarted::start(server(&observed.signals), addr).await;
+    reach(&client, State::Open).await;
+    client.send(&Note { n: 2 }).unwrap();
+    // Had WAIT gone out, the notes would wait behind its ten-minute handler.
+    assert_eq!(observed.notes(2).await, [1, 2]);
+    client.close().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn requests_beyond_the_pending_limit_fail_at_once() {
+    let observed = Observed::new();
+    let server = TestServer::start(server(&observed.signals)).await;
+    let client = Client::connect(options(server.addr).max_pending(1)).await.unwrap();
+    let waiting = client.call::<_, Value>(&Wait { millis: 600_000 }).unwrap();
+    let error = client.request(&GetUser { id: "1".into() }).await.unwrap_err();
+    assert!(matches!(error, ClientError::TooManyPending { limit: 1 }), "{error}");
+    drop(waiting);
+    assert_eq!(client.request(&GetUser { id: "1".into() }).await.unwrap().name, "alice");
+}
