@@ -188,12 +188,11 @@ impl Client {
         let id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let timeout = self.shared.options.request_timeout;
         let text = wire::encode(request, Some(wire::RequestMeta { correlation_id: &id, timeout }))?;
-        let (progress, values) = match with_progress {
-            true => {
-                let (sender, receiver) = mpsc::channel(pending::PROGRESS_BUFFER);
-                (Some(sender), Some(receiver))
-            }
-            false => (None, None),
+        let (progress, values) = if with_progress {
+            let (sender, receiver) = mpsc::channel(pending::PROGRESS_BUFFER);
+            (Some(sender), Some(receiver))
+        } else {
+            (None, None)
         };
         let outcome = self.shared.start_request(id.clone(), text, progress)?;
         Ok(Call::new(self.shared.clone(), id, outcome, values, timeout))
