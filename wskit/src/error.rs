@@ -63,6 +63,30 @@ impl Code {
         }
     }
 
+    /// The code a wire string names: a standard code, or else a custom one.
+    #[cfg(feature = "client")]
+    pub(crate) fn from_wire(code: &str) -> Code {
+        const STANDARD: [Code; 13] = [
+            Code::Unauthenticated,
+            Code::PermissionDenied,
+            Code::InvalidArgument,
+            Code::FailedPrecondition,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::Unimplemented,
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+            Code::ResourceExhausted,
+            Code::Unavailable,
+            Code::Aborted,
+            Code::Internal,
+        ];
+        STANDARD
+            .into_iter()
+            .find(|standard| standard.as_str() == code)
+            .unwrap_or_else(|| Code::Custom(Cow::Owned(code.to_owned())))
+    }
+
     /// The message a client sees when the error has none of its own.
     pub fn description(&self) -> &'static str {
         match self {
@@ -300,6 +324,14 @@ mod tests {
         assert_eq!(wire(&Error::aborted("x"))["retryAfterMs"], 50);
         assert_eq!(wire(&Error::deadline_exceeded("x"))["retryAfterMs"], 50);
         assert_eq!(wire(&Error::unavailable("x"))["retryAfterMs"], 100);
+    }
+
+    #[cfg(feature = "client")]
+    #[test]
+    fn wire_strings_name_standard_or_custom_codes() {
+        assert_eq!(Code::from_wire("NOT_FOUND"), Code::NotFound);
+        assert_eq!(Code::from_wire("INTERNAL"), Code::Internal);
+        assert_eq!(Code::from_wire("ROOM_FULL"), Code::Custom("ROOM_FULL".into()));
     }
 
     #[test]

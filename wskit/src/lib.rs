@@ -70,6 +70,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `server` | yes | [`Server`] and [`Endpoint`]: the hyper 1 + tokio-tungstenite host |
+//! | `client` | yes | [`client::Client`]: the Rust client, typed by the same message structs |
 //! | `redis` | no | [`Hub::redis`]: a pub/sub bus through Redis, shared with ws-kit instances |
 //!
 //! Without `server`, the crate still provides messages, validation and routers, for other
@@ -77,6 +78,8 @@
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(feature = "client")]
+pub mod client;
 mod close;
 mod connection;
 mod ctx;

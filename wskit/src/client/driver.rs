@@ -1,0 +1,53 @@
+//! The connection task: connect, run the socket, back off and reconnect, until stopped.
+
+use super::connect::connect;
+use super::session::{self, End};
+use super::shared::Shared;
+use super::State;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use url::Url;
+
+/// Runs until `close()`, the last client handle is dropped, or the backoff gives up.
+pub(crate) async fn run(shared: Arc<Shared>, url: Url) {
+    let backoff = shared.options.backoff;
+    // Failed attempts since the last open socket.
+    let mut failures = 0;
+    let mut first = true;
+    loop {
+        if !first {
+            let delay = backoff.delay(failures);
+            tokio::select! {
+                _ = shared.stop.cancelled() => break,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+        first = false;
+        let attempt = tokio::select! {
+            _ = shared.stop.cancelled() => break,
+            attempt = connect(&shared.options, &url) => attempt,
+        };
+        match attempt {
+            Ok(socket) => {
+                failures = 0;
+                let (link, outbox) = mpsc::unbounded_channel();
+                shared.opened(link);
+                tracing::debug!(%url, "connected");
+                if session::run(&shared, socket, outbox).await == End::Stopped {
+                    break;
+                }
+                shared.lost();
+            }
+            Err(reason) => {
+                failures += 1;
+                tracing::warn!(%url, attempt = failures, %reason, "could not connect");
+                if !backoff.allows(failures) {
+                    tracing::warn!(%url, "giving up after {failures} failed connect attempts in a row");
+                    break;
+                }
+                shared.set_state(State::Reconnecting);
+            }
+        }
+    }
+    shared.finish();
+}

@@ -1,0 +1,67 @@
+//! Typed subscriptions to inbound messages, and the hook for frames nothing else takes.
+
+use super::wire::InFrame;
+use crate::Message;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+type Handler = Arc<dyn Fn(&InFrame) + Send + Sync>;
+type Unhandled = Arc<dyn Fn(Value) + Send + Sync>;
+
+/// The callbacks registered with [`Client::on`](super::Client::on) and
+/// [`Client::on_unhandled`](super::Client::on_unhandled).
+#[derive(Default)]
+pub(crate) struct Handlers {
+    by_type: RwLock<HashMap<&'static str, Vec<(u64, Handler)>>>,
+    unhandled: RwLock<Option<Unhandled>>,
+    next_id: AtomicU64,
+}
+
+impl Handlers {
+    /// Registers `callback` for messages of type `M`; returns its id.
+    pub(crate) fn add<M: Message>(&self, callback: impl Fn(M) + Send + Sync + 'static) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let handler: Handler = Arc::new(move |frame: &InFrame| match frame.decode::<M>() {
+            Ok(message) => callback(message),
+            Err(error) => tracing::warn!(%error, "dropped an inbound frame that does not decode"),
+        });
+        let mut by_type = self.by_type.write().unwrap_or_else(PoisonError::into_inner);
+        by_type.entry(M::TYPE).or_default().push((id, handler));
+        id
+    }
+
+    pub(crate) fn remove(&self, message_type: &str, id: u64) {
+        let mut by_type = self.by_type.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(handlers) = by_type.get_mut(message_type) {
+            handlers.retain(|(existing, _)| *existing != id);
+        }
+    }
+
+    pub(crate) fn set_unhandled(&self, hook: impl Fn(Value) + Send + Sync + 'static) {
+        *self.unhandled.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(hook));
+    }
+
+    /// Calls the callbacks of the frame's type, or the unhandled hook with the whole frame
+    /// (`text`) if there are none. Callbacks run without any lock held, so they may use the
+    /// client.
+    pub(crate) fn dispatch(&self, frame: &InFrame, text: &str) {
+        let handlers: Vec<Handler> = {
+            let by_type = self.by_type.read().unwrap_or_else(PoisonError::into_inner);
+            by_type
+                .get(frame.ty.as_str())
+                .map(|list| list.iter().map(|(_, h)| h.clone()).collect())
+                .unwrap_or_default()
+        };
+        if !handlers.is_empty() {
+            handlers.iter().for_each(|handler| handler(frame));
+            return;
+        }
+        let hook = self.unhandled.read().unwrap_or_else(PoisonError::into_inner).clone();
+        match (hook, serde_json::from_str(text)) {
+            (Some(hook), Ok(value)) => hook(value),
+            _ => tracing::debug!(message_type = %frame.ty, "no handler for an inbound frame"),
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The Rust client: talks to a wskit (or ws-kit) server with the same `#[message]` structs
+//! the server routes, over tokio-tungstenite.
+//!
+//! - [`Client::send`] sends a message (validated by its own rules first, stamped with
+//!   `meta.timestamp`).
+//! - [`Client::request`] sends an RPC request with a fresh `correlationId` (UUID v4) and
+//!   `meta.timeoutMs`, and resolves to its typed response or a typed [`ClientError`];
+//!   [`Client::call`] also yields the progress values that come before the response.
+//!   Dropping the future cancels the request: the client sends `$ws:abort`.
+//! - [`Client::on`] subscribes to a message type; [`Client::on_unhandled`] sees the rest.
+//! - The connection is kept up: exponential backoff with full jitter between attempts, a
+//!   token fetched anew before every connect, Ping frames and a silence timeout. While not
+//!   open, sends wait in a bounded offline queue and are flushed in order on open. Requests
+//!   that were out on a socket that drops fail with [`ClientError::ConnectionClosed`]
+//!   (they are not resent).
+//! - [`Client::states`] watches the [`State`]; [`Client::close`] closes for good.
+//!
+//! ```no_run
+//! use wskit::client::{Client, ClientOptions};
+//! use wskit::message;
+//!
+//! #[message("GET_USER", response = User)]
+//! pub struct GetUser { pub id: String }
+//!
+//! #[message("USER")]
+//! pub struct User { pub name: String }
+//!
+//! #[message("NEW_MESSAGE")]
+//! pub struct NewMessage { pub text: String }
+//!
+//! # async fn run() -> Result<(), wskit::client::ClientError> {
+//! let options = ClientOptions::new("ws://127.0.0.1:3000/ws")
+//!     .token(|| async { Some("secret".to_owned()) });
+//! let client = Client::connect(options).await?;
+//!
+//! client.on(|message: NewMessage| println!("new message: {}", message.text));
+//!
+//! let user = client.request(&GetUser { id: "1".into() }).await?;
+//! println!("hello, {}", user.name);
+//!
+//! let mut call = client.call::<_, serde_json::Value>(&GetUser { id: "2".into() })?;
+//! while let Some(progress) = call.progress().await {
+//!     println!("progress: {}", progress?);
+//! }
+//! match call.response().await {
+//!     Ok(user) => println!("hello, {}", user.name),
+//!     Err(error) => match error.as_server() {
+//!         Some(server) => println!("{} (retry after {:?})", server.code(), server.retry_after()),
+//!         None => return Err(error),
+//!     },
+//! }
+//! client.close().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod backoff;
+mod call;
+mod connect;
+mod driver;
+mod error;
+mod handlers;
+mod options;
+mod pending;
+mod queue;
+mod session;
+mod shared;
+mod state;
+mod wire;
+
+pub use backoff::Backoff;
+pub use call::Call;
+pub use error::{ClientError, ServerError};
+pub use options::{ClientOptions, TokenTransport};
+pub use queue::QueuePolicy;
+pub use state::State;
+
+use crate::{Message, Rpc};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use shared::Shared;
+use std::fmt;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::DropGuard;
+
+/// A connection to a server that stays up: cheap to clone, every clone shares the one
+/// socket. Built by [`Client::new`] or [`Client::connect`]; it stops when
+/// [`close`](Self::close) is called or the last clone is dropped.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    _stop_on_drop: Arc<DropGuard>,
+}
+
+impl Client {
+    /// Starts a client: it connects in the background (state [`State::Connecting`]) and
+    /// queues what is sent meanwhile. Must be called inside a tokio runtime.
+    ///
+    /// Fails with [`ClientError::Config`] for a URL that is not `ws://…`, or outside a
+    /// runtime.
+    pub fn new(options: ClientOptions) -> Result<Client, ClientError> {
+        let url = connect::parse_url(&options.url)?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            ClientError::Config("`Client::new` spawns a task: call it inside a tokio runtime".to_owned())
+        })?;
+        let shared = Arc::new(Shared::new(options));
+        let stop = shared.stop.clone().drop_guard();
+        runtime.spawn(driver::run(shared.clone(), url));
+        Ok(Client { shared, _stop_on_drop: Arc::new(stop) })
+    }
+
+    /// Starts a client and waits until its socket is open.
+    ///
+    /// With the default, unlimited backoff this waits as long as the server is
+    /// unreachable (wrap it in `tokio::time::timeout` to bound it); with
+    /// [`Backoff::max_attempts`] it fails with [`ClientError::NotOpen`] once the attempts
+    /// ran out.
+    pub async fn connect(options: ClientOptions) -> Result<Client, ClientError> {
+        let client = Client::new(options)?;
+        client.opened().await?;
+        Ok(client)
+    }
+
+    /// Waits until the socket is open; fails with [`ClientError::NotOpen`] if the client
+    /// closes first.
+    pub async fn opened(&self) -> Result<(), ClientError> {
+        let mut states = self.states();
+        let state = *states
+            .wait_for(|state| matches!(state, State::Open | State::Closed))
+            .await
+            .map_err(|_| ClientError::NotOpen { state: State::Closed })?;
+        match state {
+            State::Open => Ok(()),
+            state => Err(ClientError::NotOpen { state }),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.shared.state()
+    }
+
+    /// A receiver that sees every state change.
+    ///
+    /// ```no_run
+    /// # async fn run(client: wskit::client::Client) {
+    /// let mut states = client.states();
+    /// while states.changed().await.is_ok() {
+    ///     println!("now {}", *states.borrow());
+    /// }
+    /// # }
+    /// ```
+    pub fn states(&self) -> watch::Receiver<State> {
+        self.shared.states()
+    }
+
+    /// Sends a message: validated by its own rules, stamped with `meta.timestamp`, then
+    /// written at once when open or queued otherwise.
+    ///
+    /// Fails with [`ClientError::Validation`] (nothing sent), [`ClientError::NotOpen`]
+    /// (closed, or not open with the queue off) or [`ClientError::QueueFull`].
+    pub fn send<M: Message>(&self, message: &M) -> Result<(), ClientError> {
+        self.shared.send(wire::encode(message, None)?)
+    }
+
+    /// Sends an RPC request and waits for its response, up to the request timeout.
+    /// Progress values are ignored; use [`call`](Self::call) to read them.
+    ///
+    /// Dropping the future before the reply cancels the request (`$ws:abort`).
+    pub async fn request<R: Rpc>(&self, request: &R) -> Result<R::Response, ClientError> {
+        self.start::<R, Value>(request, false)?.response().await
+    }
+
+    /// Sends an RPC request and returns its [`Call`], which yields the progress values
+    /// (decoded as `P`, e.g. `serde_json::Value`) before the response.
+    ///
+    /// Fails at once like [`send`](Self::send), or with [`ClientError::TooManyPending`].
+    pub fn call<R: Rpc, P: DeserializeOwned>(&self, request: &R) -> Result<Call<R, P>, ClientError> {
+        self.start(request, true)
+    }
+
+    fn start<R: Rpc, P: DeserializeOwned>(
+        &self,
+        request: &R,
+        with_progress: bool,
+    ) -> Result<Call<R, P>, ClientError> {
+        let id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+        let timeout = self.shared.options.request_timeout;
+        let text = wire::encode(request, Some(wire::RequestMeta { correlation_id: &id, timeout }))?;
+        let (progress, values) = if with_progress {
+            let (sender, receiver) = mpsc::channel(pending::PROGRESS_BUFFER);
+            (Some(sender), Some(receiver))
+        } else {
+            (None, None)
+        };
+        let outcome = self.shared.start_request(id.clone(), text, progress)?;
+        Ok(Call::new(self.shared.clone(), id, outcome, values, timeout))
+    }
+
+    /// Calls `callback` with every inbound message of type `M`, in arrival order, on the
+    /// connection task (keep it short; hand long work to a task or channel). Frames of the
+    /// type that do not decode as `M` are logged and dropped.
+    pub fn on<M: Message>(&self, callback: impl Fn(M) + Send + Sync + 'static) -> Subscription {
+        let id = self.shared.handlers.add(callback);
+        Subscription { shared: self.shared.clone(), message_type: M::TYPE, id }
+    }
+
+    /// Calls `hook` with every inbound frame (as JSON) that no subscription takes and that
+    /// answers no pending request, e.g. `ERROR` frames. Replaces the previous hook.
+    pub fn on_unhandled(&self, hook: impl Fn(Value) + Send + Sync + 'static) {
+        self.shared.handlers.set_unhandled(hook);
+    }
+
+    /// Closes the socket normally (1000) and stops reconnecting; pending requests fail
+    /// with [`ClientError::ConnectionClosed`], queued frames are discarded. Returns once
+    /// the client is [`State::Closed`].
+    pub async fn close(&self) {
+        if self.state() != State::Closed {
+            self.shared.set_state(State::Closing);
+        }
+        self.shared.stop.cancel();
+        let mut states = self.states();
+        let _ = states.wait_for(|state| *state == State::Closed).await;
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("url", &self.shared.options.url).field("state", &self.state()).finish()
+    }
+}
+
+/// A callback registered with [`Client::on`]. It stays registered until
+/// [`unsubscribe`](Self::unsubscribe) is called, also when this handle is dropped.
+pub struct Subscription {
+    shared: Arc<Shared>,
+    message_type: &'static str,
+    id: u64,
+}
+
+impl Subscription {
+    /// Removes the callback.
+    pub fn unsubscribe(self) {
+        self.shared.handlers.remove(self.message_type, self.id);
+    }
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("message_type", &self.message_type)
+            .field("id", &self.id)
+            .finish()
+    }
+}

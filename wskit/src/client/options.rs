@@ -1,0 +1,168 @@
+//! [`ClientOptions`]: where to connect and how the client behaves.
+
+use super::{Backoff, QueuePolicy};
+use futures_util::future::BoxFuture;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Fetches the token for one connect attempt; `None` connects without one.
+pub(crate) type TokenSource = Arc<dyn Fn() -> BoxFuture<'static, Option<String>> + Send + Sync>;
+
+/// Where the client puts its token in the upgrade request, in the conventions ws-kit's
+/// servers (and [`wskit::token`](crate::token)) read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenTransport {
+    /// The query parameter `access_token`: `/ws?access_token=<token>`. The default.
+    #[default]
+    Query,
+    /// A `bearer.<token>` subprotocol in `Sec-WebSocket-Protocol` (keeps the token out of
+    /// URLs and access logs).
+    Subprotocol,
+}
+
+/// How a [`Client`](super::Client) connects and behaves: built from the URL, then adjusted.
+///
+/// ```
+/// use std::time::Duration;
+/// use wskit::client::{Backoff, ClientOptions, QueuePolicy, TokenTransport};
+///
+/// let options = ClientOptions::new("ws://127.0.0.1:3000/ws")
+///     .token(|| async { Some("secret".to_owned()) })
+///     .token_transport(TokenTransport::Subprotocol)
+///     .request_timeout(Duration::from_secs(5))
+///     .queue(QueuePolicy::DropOldest, 100)
+///     .backoff(Backoff::default().max_attempts(10));
+/// ```
+#[derive(Clone)]
+pub struct ClientOptions {
+    pub(crate) url: String,
+    pub(crate) token: Option<TokenSource>,
+    pub(crate) token_transport: TokenTransport,
+    pub(crate) protocols: Vec<String>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_pending: usize,
+    pub(crate) queue_policy: QueuePolicy,
+    pub(crate) queue_capacity: usize,
+    pub(crate) backoff: Backoff,
+    pub(crate) ping_interval: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl ClientOptions {
+    /// Options for `url` (`ws://host:port/path`) with the defaults: 30 s request timeout,
+    /// 1000 pending requests, an offline queue of 1000 frames dropping the newest, backoff
+    /// from 300 ms to 10 s without an attempt limit, a ping every 15 s, dead after 30 s of
+    /// silence, 10 s to connect.
+    pub fn new(url: impl Into<String>) -> Self {
+        ClientOptions {
+            url: url.into(),
+            token: None,
+            token_transport: TokenTransport::default(),
+            protocols: Vec::new(),
+            headers: HeaderMap::new(),
+            request_timeout: Duration::from_secs(30),
+            max_pending: 1000,
+            queue_policy: QueuePolicy::default(),
+            queue_capacity: 1000,
+            backoff: Backoff::default(),
+            ping_interval: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Fetches a token before every connect attempt (so a refreshed token is used on
+    /// reconnect); returning `None` connects without one.
+    pub fn token<F, Fut>(mut self, fetch: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<String>> + Send + 'static,
+    {
+        self.token = Some(Arc::new(move || Box::pin(fetch())));
+        self
+    }
+
+    /// Where the token goes; the `access_token` query parameter by default.
+    pub fn token_transport(mut self, transport: TokenTransport) -> Self {
+        self.token_transport = transport;
+        self
+    }
+
+    /// Offers a subprotocol in `Sec-WebSocket-Protocol` (besides a `bearer.` token).
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocols.push(protocol.into());
+        self
+    }
+
+    /// Adds a header to every upgrade request.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// How long a request waits for its reply (also sent as `meta.timeoutMs`, so that the
+    /// server's deadline matches).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How many requests may wait for replies at once; more fail with
+    /// [`ClientError::TooManyPending`](super::ClientError::TooManyPending).
+    pub fn max_pending(mut self, limit: usize) -> Self {
+        self.max_pending = limit;
+        self
+    }
+
+    /// The offline queue: what happens to frames sent while not open, and how many wait.
+    pub fn queue(mut self, policy: QueuePolicy, capacity: usize) -> Self {
+        self.queue_policy = policy;
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// The reconnect backoff.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Liveness: a Ping every `interval`, and a socket that receives nothing for `timeout`
+    /// is dropped as dead (then the client reconnects).
+    pub fn liveness(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.ping_interval = interval;
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// How long one connect attempt (TCP and upgrade) may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<callback>"))
+            .field("token_transport", &self.token_transport)
+            .field("protocols", &self.protocols)
+            .field("headers", &self.headers)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_pending", &self.max_pending)
+            .field("queue_policy", &self.queue_policy)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("backoff", &self.backoff)
+            .field("ping_interval", &self.ping_interval)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
