@@ -200,6 +200,14 @@ async fn error_frames_carry_the_retry_hints_of_their_codes() {
     let frame = client.request(json!({"type": "ECHO", "payload": {"text": "x".repeat(200)}})).await;
     assert_eq!(frame["payload"]["retryable"], true);
     assert_eq!(frame["payload"]["retryAfterMs"], 100);
+    // An oversized request is still answered by its correlation id.
+    let frame = client
+        .request(
+            json!({"type": "ECHO", "meta": {"correlationId": "big"}, "payload": {"text": "x".repeat(200)}}),
+        )
+        .await;
+    assert_eq!(frame["type"], "RPC_ERROR");
+    assert_eq!(frame["meta"], json!({"correlationId": "big"}));
     let frame = client.request(json!({"type": "NOPE"})).await;
     assert_eq!(frame["payload"]["retryable"], false);
     assert!(frame["payload"].get("retryAfterMs").is_none());

@@ -44,6 +44,9 @@ struct Remaining {
     millis: u64,
 }
 
+#[message("TWICE", response = User)]
+struct Twice;
+
 #[message("NOTE")]
 struct Note {
     n: u32,
@@ -59,6 +62,10 @@ struct Noted {
 struct Signals {
     started: Notify,
     cancelled: Notify,
+    /// How many `WAIT` handlers started.
+    waits: std::sync::atomic::AtomicUsize,
+    /// What `ctx.progress` answered after an early reply.
+    progress_after_reply: std::sync::Mutex<Option<bool>>,
 }
 
 struct Rpcs(Arc<Signals>);
@@ -91,9 +98,18 @@ impl Rpcs {
             token.cancelled().await;
             signals.cancelled.notify_one();
         });
+        self.0.waits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.0.started.notify_one();
         tokio::time::sleep(Duration::from_millis(req.millis)).await;
         Ok(Waited)
+    }
+
+    /// Replies early, then returns a response too: only the first is sent.
+    #[rpc]
+    async fn twice(&self, ctx: &mut Ctx<()>, _: Twice) -> Result<User, Error> {
+        ctx.reply(&User { name: "first".into() })?;
+        *self.0.progress_after_reply.lock().unwrap() = Some(ctx.progress(&"late"));
+        Ok(User { name: "second".into() })
     }
 
     #[rpc]
@@ -327,4 +343,48 @@ async fn a_malformed_frame_behind_a_running_handler_is_answered_in_its_turn() {
     assert_eq!(client.recv().await["payload"]["code"], "CANCELLED");
     assert_eq!(client.recv().await["payload"]["code"], "INVALID_ARGUMENT");
     assert_eq!(client.request(json!({"type": "NOTE", "payload": {"n": 1}})).await["type"], "NOTED");
+}
+
+#[tokio::test]
+async fn an_rpc_request_gets_one_terminal_frame_even_if_its_handler_replies_early() {
+    let (_server, mut client, signals) = start(Limits::default()).await;
+    let frame = client.request(json!({"type": "TWICE", "meta": {"correlationId": "t"}})).await;
+    assert_eq!(frame, json!({"type": "USER", "meta": {"correlationId": "t"}, "payload": {"name": "first"}}));
+    assert_eq!(*signals.progress_after_reply.lock().unwrap(), Some(false), "no progress after the reply");
+    // Nothing more for `t`: the next frame answers the next message.
+    assert_eq!(client.request(json!({"type": "NOTE", "payload": {"n": 1}})).await["type"], "NOTED");
+}
+
+#[tokio::test]
+async fn aborting_waiting_requests_is_not_counted_as_abuse() {
+    let (_server, mut client, signals) = start(Limits::default().max_consecutive_errors(3)).await;
+    start_waiting(&mut client, &signals, "w").await;
+    let ids: Vec<String> = (0..6).map(|n| format!("q{n}")).collect();
+    for id in &ids {
+        client.send(json!({"type": "GET_USER", "meta": {"correlationId": id}, "payload": {"id": "1"}})).await;
+    }
+    for id in &ids {
+        client.send(abort(id)).await;
+        assert_eq!(client.recv().await["meta"]["correlationId"], id.as_str());
+    }
+    client.send(abort("w")).await;
+    assert_eq!(client.recv().await["payload"]["code"], "CANCELLED");
+    assert_eq!(client.request(json!({"type": "NOTE", "payload": {"n": 1}})).await["type"], "NOTED");
+}
+
+#[tokio::test]
+async fn a_request_that_waited_past_its_deadline_is_answered_without_running() {
+    let (_server, mut client, signals) = start(Limits::default()).await;
+    start_waiting(&mut client, &signals, "w").await;
+    client
+        .send(json!({"type": "WAIT", "meta": {"correlationId": "late", "timeoutMs": 50}, "payload": {"millis": 0}}))
+        .await;
+    // Let its deadline pass while it waits behind `w`.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client.send(abort("w")).await;
+    assert_eq!(client.recv().await["meta"]["correlationId"], "w");
+    let frame = client.recv().await;
+    assert_eq!(frame["meta"]["correlationId"], "late");
+    assert_eq!(frame["payload"]["code"], "DEADLINE_EXCEEDED");
+    assert_eq!(signals.waits.load(std::sync::atomic::Ordering::SeqCst), 1, "the late request never ran");
 }

@@ -67,13 +67,15 @@ impl<R: Router> Session<R> {
         }
     }
 
-    /// Decodes one inbound frame: answers what needs no handler (heartbeats, aborts of
-    /// nothing) and bad input, or returns the job of the handler to run.
-    pub(crate) fn prepare<'t>(&mut self, text: &'t str) -> Step<'t> {
-        self.ctx.begin();
+    /// Decodes one inbound frame that arrived at `arrived`: answers what needs no handler
+    /// (heartbeats, aborts of nothing) and bad input, or returns the job of the handler to
+    /// run. An RPC request's deadline counts from its arrival, also when it waited for its
+    /// turn.
+    pub(crate) fn prepare<'t>(&mut self, text: &'t str, arrived: Instant) -> Step<'t> {
+        self.ctx.begin(arrived);
         let limit = self.limits.max_message_bytes;
         if text.len() > limit {
-            return self.oversize(text.len());
+            return self.oversize(text);
         }
         let envelope = match Envelope::parse(text) {
             Ok(envelope) => envelope,
@@ -98,7 +100,7 @@ impl<R: Router> Session<R> {
         }
         if self.router.is_rpc(&envelope.ty) {
             let timeout = timeout_ms.map_or(self.limits.rpc_timeout, Duration::from_millis);
-            self.ctx.start_request(Instant::now() + timeout.min(self.limits.rpc_timeout));
+            self.ctx.start_request(arrived + timeout.min(self.limits.rpc_timeout));
         }
         Step::Run(Job { ty: envelope.ty, payload: envelope.payload, extra_meta })
     }
@@ -107,7 +109,7 @@ impl<R: Router> Session<R> {
     pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
         let inbound = Inbound::new(&job.ty, job.payload, &job.extra_meta);
         let outcome = AssertUnwindSafe(self.router.dispatch(&mut self.ctx, inbound)).catch_unwind().await;
-        self.ctx.end_request(false);
+        self.ctx.release_cancellation(false);
         match outcome {
             Ok(Ok(())) => {
                 self.consecutive_errors = 0;
@@ -138,13 +140,19 @@ impl<R: Router> Session<R> {
         self.ctx.deadline()
     }
 
-    /// Ends a job whose handler the host stopped (its future dropped) because it was
-    /// aborted, passed its deadline, or the server is shutting down: cancels the
-    /// handler's cancellation token and answers the request with `error`.
+    /// Ends a job whose handler the host stopped (its future dropped, or never started)
+    /// because it was aborted or passed its deadline: fires the handler's cancellation
+    /// token and answers the request with `error`, unless it was answered already.
     pub(crate) async fn interrupt(&mut self, error: Error) -> Flow {
-        self.ctx.end_request(true);
+        self.ctx.release_cancellation(true);
         tracing::debug!(%error, "request interrupted");
         self.fail(error).await
+    }
+
+    /// Fires the cancellation token of a handler the host dropped without answering: the
+    /// connection is closing.
+    pub(crate) fn abandon(&mut self) {
+        self.ctx.release_cancellation(true);
     }
 
     /// Tells the `#[on_error]` hook about an error the host already sent while a handler
@@ -163,10 +171,10 @@ impl<R: Router> Session<R> {
         Step::Fail(error)
     }
 
-    /// Answers a frame too large to handle: RESOURCE_EXHAUSTED, or close 1009 if so
-    /// configured.
-    fn oversize(&mut self, observed: usize) -> Step<'static> {
-        let limit = self.limits.max_message_bytes;
+    /// Answers a frame too large to handle: RESOURCE_EXHAUSTED (`RPC_ERROR` if a
+    /// correlation id can be read from it), or close 1009 if so configured.
+    fn oversize(&mut self, text: &str) -> Step<'static> {
+        let (observed, limit) = (text.len(), self.limits.max_message_bytes);
         if self.limits.oversize == crate::Oversize::Close {
             return Step::Done(Flow::Close(Close::new(Close::TOO_BIG, "message too big")));
         }
@@ -175,12 +183,12 @@ impl<R: Router> Session<R> {
                 .with_detail("observed", observed)
                 .with_detail("limit", limit)
                 .protocol();
-        Step::Fail(error)
+        self.reject(text, error)
     }
 
     /// Answers a frame that cannot be a message at all (a binary frame that is not UTF-8).
     pub(crate) async fn on_invalid_frame(&mut self, reason: &'static str) -> Flow {
-        self.ctx.begin();
+        self.ctx.begin(Instant::now());
         self.fail(Error::invalid_argument(reason).protocol()).await
     }
 
@@ -188,7 +196,7 @@ impl<R: Router> Session<R> {
     pub(crate) async fn close(&mut self, close: Close) {
         tracing::debug!(code = close.code, reason = %close.reason, "connection closed");
         // A handler the host abandoned (the client left, or shutdown ran out of time).
-        self.ctx.end_request(true);
+        self.ctx.release_cancellation(true);
         self.ctx.detach();
         let hook = AssertUnwindSafe(self.router.on_close(&mut self.ctx, close));
         if let Err(panic) = hook.catch_unwind().await {

@@ -31,6 +31,9 @@ pub struct Ctx<D> {
     deadline: Option<Instant>,
     /// The cancellation token of the message being handled, made when first asked for.
     cancellation: Option<CancellationToken>,
+    /// Whether the RPC request being handled has had its terminal frame (its reply or
+    /// `RPC_ERROR`): nothing more is sent for it.
+    answered: bool,
 }
 
 impl<D> Ctx<D> {
@@ -54,6 +57,7 @@ impl<D> Ctx<D> {
             authorize: None,
             deadline: None,
             cancellation: None,
+            answered: false,
         }
     }
 
@@ -141,7 +145,11 @@ impl<D> Ctx<D> {
     /// handler, when the connection's outbound queue is half full (the client is slow to
     /// read; the terminal reply must still fit), or once the connection is closing.
     pub fn progress<T: Serialize + ?Sized>(&mut self, value: &T) -> bool {
-        if self.deadline.is_none() || self.closing.is_some() || self.outbox.is_backpressured() {
+        if self.deadline.is_none()
+            || self.answered
+            || self.closing.is_some()
+            || self.outbox.is_backpressured()
+        {
             return false;
         }
         match envelope::encode_progress(value, self.meta.correlation_id.as_deref()) {
@@ -165,7 +173,12 @@ impl<D> Ctx<D> {
 
     /// Queues `message` as the answer to the message being handled: it carries that
     /// message's `meta.correlationId`, if any.
+    ///
+    /// In an `#[rpc]` handler the reply is the request's terminal frame, which the handler
+    /// normally sends by returning its response; once it is sent, further replies and
+    /// errors for the request fail with FAILED_PRECONDITION and send nothing.
     pub fn reply<M: Message>(&mut self, message: &M) -> Result<(), Error> {
+        self.answer()?;
         let frame = envelope::encode(message, self.meta.correlation_id.as_deref())?;
         self.enqueue(frame)
     }
@@ -175,9 +188,27 @@ impl<D> Ctx<D> {
     ///
     /// Returning `Err(error)` from the handler does the same; use this to report a problem
     /// and carry on.
+    ///
+    /// In an `#[rpc]` handler this `RPC_ERROR` ends the request, as a reply would: see
+    /// [`reply`](Self::reply).
     pub fn error(&mut self, error: &Error) -> Result<(), Error> {
+        self.answer()?;
         let frame = envelope::encode_error(error, self.meta.correlation_id.as_deref());
         self.enqueue(frame)
+    }
+
+    /// Records the terminal frame of an RPC request, refusing a second one.
+    fn answer(&mut self) -> Result<(), Error> {
+        if self.deadline.is_none() {
+            return Ok(());
+        }
+        if self.answered {
+            return Err(Error::failed_precondition(
+                "this RPC request was already answered; a request gets exactly one reply or error",
+            ));
+        }
+        self.answered = true;
+        Ok(())
     }
 
     /// Subscribes this connection to `topic`: it receives every message published there
@@ -268,10 +299,14 @@ impl<D> Ctx<D> {
         self.outbox.push(Frame::Owned(frame))
     }
 
-    /// Starts handling a new frame: stamps its arrival and forgets the previous meta.
-    pub(crate) fn begin(&mut self) {
+    /// Starts handling a frame that arrived at `arrived`: stamps its arrival and forgets
+    /// what belonged to the previous one.
+    pub(crate) fn begin(&mut self, arrived: Instant) {
         self.meta = Meta::default();
-        self.received_at = SystemTime::now();
+        self.received_at = SystemTime::now() - arrived.elapsed();
+        self.deadline = None;
+        self.cancellation = None;
+        self.answered = false;
     }
 
     /// Marks the message being handled as an RPC request due by `deadline`.
@@ -279,9 +314,9 @@ impl<D> Ctx<D> {
         self.deadline = Some(deadline);
     }
 
-    /// Ends the message being handled; with `cancel`, its cancellation token fires.
-    pub(crate) fn end_request(&mut self, cancel: bool) {
-        self.deadline = None;
+    /// Lets go of the cancellation token of the message being handled; with `cancel`, it
+    /// fires first (the handler was stopped).
+    pub(crate) fn release_cancellation(&mut self, cancel: bool) {
         if let Some(token) = self.cancellation.take() {
             if cancel {
                 token.cancel();

@@ -86,7 +86,7 @@ impl<R: Router> TestConnection<R> {
 
     /// Handles one inbound frame and returns the frames written in answer, in order.
     pub async fn send(&mut self, frame: &str) -> Vec<String> {
-        let flow = match self.session.prepare(frame) {
+        let flow = match self.session.prepare(frame, std::time::Instant::now()) {
             Step::Done(flow) => flow,
             Step::Fail(error) => self.session.fail(error).await,
             Step::Run(job) => self.session.run(job).await,

@@ -3,12 +3,15 @@
 
 use crate::error::Error;
 use std::collections::VecDeque;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-/// One waiting message and its correlation id, by which a `$ws:abort` finds it.
+/// One waiting message, its correlation id, by which a `$ws:abort` finds it, and when
+/// it arrived, from which its deadline counts.
 struct Waiting {
     frame: WsMessage,
     correlation_id: Option<String>,
+    arrived: Instant,
 }
 
 /// Messages waiting behind the running handler, bounded by count (the in-flight limit,
@@ -20,11 +23,20 @@ pub(super) struct Backlog {
     max_bytes: usize,
     /// Errors sent while a handler ran, for the `#[on_error]` hook once it has returned.
     answered: Vec<Error>,
+    /// How many of them were the client's fault (toward the consecutive error limit).
+    protocol_errors: u32,
 }
 
 impl Backlog {
     pub(super) fn new(max_in_flight: usize, max_bytes: usize) -> Self {
-        Backlog { waiting: VecDeque::new(), bytes: 0, max_in_flight, max_bytes, answered: Vec::new() }
+        Backlog {
+            waiting: VecDeque::new(),
+            bytes: 0,
+            max_in_flight,
+            max_bytes,
+            answered: Vec::new(),
+            protocol_errors: 0,
+        }
     }
 
     /// Whether another message may wait: fewer than the in-flight limit besides the
@@ -49,16 +61,16 @@ impl Backlog {
         self.bytes < self.max_bytes
     }
 
-    pub(super) fn push(&mut self, frame: WsMessage, correlation_id: Option<String>) {
+    pub(super) fn push(&mut self, frame: WsMessage, correlation_id: Option<String>, arrived: Instant) {
         self.bytes += frame.len();
-        self.waiting.push_back(Waiting { frame, correlation_id });
+        self.waiting.push_back(Waiting { frame, correlation_id, arrived });
     }
 
-    /// The next waiting message, oldest first.
-    pub(super) fn pop(&mut self) -> Option<WsMessage> {
-        let Waiting { frame, .. } = self.waiting.pop_front()?;
+    /// The next waiting message and when it arrived, oldest first.
+    pub(super) fn pop(&mut self) -> Option<(WsMessage, Instant)> {
+        let Waiting { frame, arrived, .. } = self.waiting.pop_front()?;
         self.bytes -= frame.len();
-        Some(frame)
+        Some((frame, arrived))
     }
 
     /// Takes the waiting message with `correlation_id` out of the queue, for an abort.
@@ -73,16 +85,18 @@ impl Backlog {
 
     /// Records an error the host sent while the handler ran.
     pub(super) fn answered(&mut self, error: Error) {
+        self.protocol_errors += u32::from(error.is_protocol_error());
         self.answered.push(error);
     }
 
-    /// How many errors were sent while the handler ran.
-    pub(super) fn answered_count(&self) -> usize {
-        self.answered.len()
+    /// How many of the errors sent while the handler ran were the client's fault.
+    pub(super) fn protocol_errors(&self) -> u32 {
+        self.protocol_errors
     }
 
     /// The errors sent while the handler ran, to report now that it has returned.
     pub(super) fn take_answered(&mut self) -> Vec<Error> {
+        self.protocol_errors = 0;
         std::mem::take(&mut self.answered)
     }
 }

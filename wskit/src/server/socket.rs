@@ -20,7 +20,7 @@ use crate::server::backlog::Backlog;
 use crate::server::Liveness;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -178,11 +178,11 @@ async fn serve<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
     let mut backlog = Backlog::new(policy.limits.max_in_flight, policy.limits.max_message_bytes);
     let mut turn = Turn { session, policy, io: Io { link, backlog: &mut backlog, pings: &mut pings } };
     loop {
-        let flow = if let Some(frame) = turn.io.backlog.pop() {
+        let flow = if let Some((frame, arrived)) = turn.io.backlog.pop() {
             // Messages that arrived while a handler ran go first, in order.
             match policy.shutdown.is_cancelled() {
                 true => Ok(Flow::Close(going_away())),
-                false => turn.handle(Some(Ok(frame))).await,
+                false => turn.handle(Some(Ok(frame)), arrived).await,
             }
         } else {
             tokio::select! {
@@ -203,8 +203,10 @@ async fn serve<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
                 Some(frame) = turn.io.link.outbox.recv() => turn.io.link.feed(frame).await.map(|()| Flow::Continue),
             }
         };
+        // Errors answered while a handler ran reach `#[on_error]` now, also on the way out.
+        let reported = turn.report_answered().await;
         let flow = match flow {
-            Ok(Flow::Continue) => turn.report_answered().await,
+            Ok(Flow::Continue) => reported,
             other => other,
         };
         match flow {
@@ -239,22 +241,27 @@ impl<R: Router, S: AsyncRead + AsyncWrite + Unpin> Turn<'_, R, S> {
     /// Handles `frame` and every frame that has already arrived after it, before the
     /// answers are flushed.
     async fn handle_batch(&mut self, frame: Option<Result<WsMessage, WsError>>) -> Result<Flow, Close> {
-        let mut result = self.handle(frame).await;
+        let mut result = self.handle(frame, Instant::now()).await;
         for _ in 1..MAX_BATCH {
             if !matches!(result, Ok(Flow::Continue)) || self.io.backlog.has_waiting() {
                 break;
             }
             self.io.link.buffer_queued().await?;
             match self.io.link.ws.next().now_or_never() {
-                Some(frame) => result = self.handle(frame).await,
+                Some(frame) => result = self.handle(frame, Instant::now()).await,
                 None => break,
             }
         }
         result
     }
 
-    /// Handles one read result; `Err` means the connection is gone.
-    async fn handle(&mut self, frame: Option<Result<WsMessage, WsError>>) -> Result<Flow, Close> {
+    /// Handles one read result, of a frame that arrived at `arrived`; `Err` means the
+    /// connection is gone.
+    async fn handle(
+        &mut self,
+        frame: Option<Result<WsMessage, WsError>>,
+        arrived: Instant,
+    ) -> Result<Flow, Close> {
         self.io.pings.heard();
         let text = match frame {
             Some(Ok(WsMessage::Text(text))) => text,
@@ -272,49 +279,39 @@ impl<R: Router, S: AsyncRead + AsyncWrite + Unpin> Turn<'_, R, S> {
             Some(Err(error)) => return Err(dropped(&error)),
             None => return Err(Close::new(Close::ABNORMAL, "connection dropped")),
         };
-        let job = match self.session.prepare(text.as_str()) {
+        let job = match self.session.prepare(text.as_str(), arrived.into_std()) {
             Step::Done(flow) => return Ok(flow),
             Step::Fail(error) => return Ok(self.session.fail(error).await),
             Step::Run(job) => job,
         };
-        let running = self.session.correlation_id().map(str::to_owned);
         let deadline = self.session.deadline().map(Instant::from_std);
+        if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
+            // It waited for its turn past its deadline: answered without running.
+            drop(job);
+            return Ok(self.session.interrupt(deadline_exceeded()).await);
+        }
+        // Only an RPC request can be aborted, by its correlation id.
+        let abortable = deadline.and(self.session.correlation_id()).map(str::to_owned);
         // Boxed: the handlers' futures can be large, and inline they would grow every
         // idle connection's task to their size.
         let mut handling = Box::pin(self.session.run(job));
-        let interruption = loop {
-            tokio::select! {
-                biased;
-                flow = &mut handling => return Ok(flow),
-                () = self.policy.cut_off.cancelled() => {
-                    tracing::warn!("shutdown grace period over: abandoning a running handler");
-                    return Ok(Flow::Close(going_away()));
-                }
-                () = sleep_until_deadline(deadline) => {
-                    break Error::deadline_exceeded("the request did not finish before its deadline");
-                }
-                Some(frame) = self.io.link.outbox.recv() => {
-                    self.io.link.feed(frame).await?;
-                    self.io.link.flush().await?;
-                }
-                frame = self.io.link.ws.next(), if self.io.backlog.accepts_bytes() => {
-                    self.io.pings.heard();
-                    match self.io.on_arrival(frame).await {
-                        Ok(Some(Arrival::Abort(Some(id)))) if running.as_deref() == Some(id.as_str()) => {
-                            break Error::cancelled("the client aborted the request");
-                        }
-                        Ok(_) => {}
-                        Err(End::Close(close)) => return Ok(Flow::Close(close)),
-                        Err(End::Gone(close)) => return Err(close),
-                    }
-                    if self.io.backlog.answered_count() >= self.policy.limits.max_consecutive_errors as usize {
-                        return Ok(Flow::Close(Close::new(Close::POLICY, "too many invalid messages")));
-                    }
-                }
+        if let Poll::Ready(flow) = futures_util::poll!(handling.as_mut()) {
+            return Ok(flow);
+        }
+        // The handler waits: keep reading meanwhile. Boxed too, for the same reason.
+        let outcome = Box::pin(while_busy(&mut self.io, self.policy, handling, abortable, deadline)).await;
+        match outcome {
+            Busy::Done(flow) => Ok(flow),
+            Busy::Interrupted(error) => Ok(self.session.interrupt(error).await),
+            Busy::Close(close) => {
+                self.session.abandon();
+                Ok(Flow::Close(close))
             }
-        };
-        drop(handling);
-        Ok(self.session.interrupt(interruption).await)
+            Busy::Gone(close) => {
+                self.session.abandon();
+                Err(close)
+            }
+        }
     }
 
     /// Reports the errors answered while the last handler ran to the `#[on_error]` hook.
@@ -365,7 +362,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<'_, S> {
                 self.answer(error_frame(&error, correlation_id.as_deref())).await.map_err(End::Gone)?;
                 self.backlog.answered(error);
             }
-            Arrival::Message(correlation_id) => self.backlog.push(frame, correlation_id.clone()),
+            Arrival::Message(correlation_id) => {
+                self.backlog.push(frame, correlation_id.clone(), Instant::now())
+            }
         }
         Ok(Some(arrival))
     }
@@ -392,6 +391,65 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<'_, S> {
             _ => Ok(()),
         }
     }
+}
+
+/// How a running handler ended, as [`while_busy`] saw it.
+enum Busy {
+    /// It returned.
+    Done(Flow),
+    /// It was stopped, to be answered with this error: aborted, or past its deadline.
+    Interrupted(Error),
+    /// It was abandoned, and the connection is to close with this close frame.
+    Close(Close),
+    /// It was abandoned: the client is gone.
+    Gone(Close),
+}
+
+/// Polls a running handler to its end while the connection keeps reading: heartbeats and
+/// pings are answered, `$ws:abort` of the running request (with id `abortable`) or of a
+/// waiting one cancels it, the deadline stops it, other messages wait in the backlog, and
+/// what the handler sends is written.
+async fn while_busy<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut Io<'_, S>,
+    policy: &Policy,
+    mut handling: Pin<Box<impl Future<Output = Flow>>>,
+    abortable: Option<String>,
+    deadline: Option<Instant>,
+) -> Busy {
+    loop {
+        tokio::select! {
+            biased;
+            flow = &mut handling => return Busy::Done(flow),
+            () = policy.cut_off.cancelled() => {
+                tracing::warn!("shutdown grace period over: abandoning a running handler");
+                return Busy::Close(going_away());
+            }
+            () = sleep_until_deadline(deadline) => return Busy::Interrupted(deadline_exceeded()),
+            Some(frame) = io.link.outbox.recv() => {
+                if let Err(gone) = io.link.feed(frame).await.and(io.link.flush().await) {
+                    return Busy::Gone(gone);
+                }
+            }
+            frame = io.link.ws.next(), if io.backlog.accepts_bytes() => {
+                io.pings.heard();
+                match io.on_arrival(frame).await {
+                    Ok(Some(Arrival::Abort(Some(id)))) if abortable.as_deref() == Some(id.as_str()) => {
+                        return Busy::Interrupted(Error::cancelled("the client aborted the request"));
+                    }
+                    Ok(_) => {}
+                    Err(End::Close(close)) => return Busy::Close(close),
+                    Err(End::Gone(close)) => return Busy::Gone(close),
+                }
+                if io.backlog.protocol_errors() >= policy.limits.max_consecutive_errors {
+                    return Busy::Close(Close::new(Close::POLICY, "too many invalid messages"));
+                }
+            }
+        }
+    }
+}
+
+fn deadline_exceeded() -> Error {
+    Error::deadline_exceeded("the request did not finish before its deadline")
 }
 
 /// Completes at `deadline`, or never without one.
