@@ -18,6 +18,7 @@ use crate::ctx::Ctx;
 use crate::envelope::{self, Envelope, ExtraMeta, Inbound, Meta};
 use crate::error::{Code, Error};
 use crate::limits::Limits;
+use crate::middleware::{Incoming, Middleware, Next};
 use crate::router::Router;
 use futures_util::FutureExt;
 use serde_json::value::RawValue;
@@ -38,14 +39,23 @@ pub(crate) enum Flow {
 /// One connection's state: the router, the handlers' context and the error count.
 pub(crate) struct Session<R: Router> {
     router: Arc<R>,
+    layers: Layers<R::Data>,
     ctx: Ctx<R::Data>,
     limits: Arc<Limits>,
     consecutive_errors: u32,
 }
 
+/// The server's middleware layers, shared by its connections.
+pub(crate) type Layers<D> = Arc<[Arc<dyn Middleware<D>>]>;
+
 impl<R: Router> Session<R> {
-    pub(crate) fn new(router: Arc<R>, ctx: Ctx<R::Data>, limits: Arc<Limits>) -> Self {
-        Session { router, ctx, limits, consecutive_errors: 0 }
+    pub(crate) fn new(
+        router: Arc<R>,
+        layers: Layers<R::Data>,
+        ctx: Ctx<R::Data>,
+        limits: Arc<Limits>,
+    ) -> Self {
+        Session { router, layers, ctx, limits, consecutive_errors: 0 }
     }
 
     /// Runs the `#[on_open]` hook.
@@ -105,10 +115,19 @@ impl<R: Router> Session<R> {
         Step::Run(Job { ty: envelope.ty, payload: envelope.payload, extra_meta })
     }
 
-    /// Runs the handler of a prepared job.
+    /// Runs the server's middleware layers and then the router on a prepared job.
     pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
-        let inbound = Inbound::new(&job.ty, job.payload, &job.extra_meta);
-        let outcome = AssertUnwindSafe(self.router.dispatch(&mut self.ctx, inbound)).catch_unwind().await;
+        let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
+        let handling = async {
+            let incoming = Incoming::raw(&job.ty, job.payload.map(RawValue::get));
+            for layer in layers {
+                if layer.handle(ctx, &incoming).await? == Next::Stop {
+                    return Ok(());
+                }
+            }
+            router.dispatch(ctx, Inbound::new(&job.ty, job.payload, &job.extra_meta)).await
+        };
+        let outcome = AssertUnwindSafe(handling).catch_unwind().await;
         self.ctx.release_cancellation(false);
         match outcome {
             Ok(Ok(())) => {

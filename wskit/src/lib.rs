@@ -87,6 +87,7 @@ mod envelope;
 mod error;
 mod limits;
 mod message;
+pub mod middleware;
 mod outbox;
 mod pubsub;
 mod router;

@@ -74,7 +74,7 @@ impl<R: Router> TestConnection<R> {
     pub fn with_hub(router: R, data: R::Data, hub: Hub, limits: Limits) -> Self {
         let (outbox, frames) = Outbox::new(limits.max_queued_frames);
         let ctx = Ctx::new(data, uuid::Uuid::now_v7(), Vec::new(), outbox, hub);
-        let session = Session::new(Arc::new(router), ctx, Arc::new(limits));
+        let session = Session::new(Arc::new(router), Arc::new([]), ctx, Arc::new(limits));
         TestConnection { session, frames, closed: None }
     }
 

@@ -9,9 +9,10 @@ mod socket;
 
 pub use admission::{token, Rejection};
 
-use crate::connection::Session;
+use crate::connection::{Layers, Session};
 use crate::ctx::Ctx;
 use crate::limits::Limits;
+use crate::middleware::Middleware;
 use crate::outbox::Outbox;
 use crate::pubsub::{Authorize, Hub, TopicAction};
 use crate::router::Router;
@@ -77,6 +78,7 @@ pub struct Server<R: Router> {
     shutdown_grace: Duration,
     hub: Hub,
     authorize: Option<Authorize<R::Data>>,
+    layers: Vec<Arc<dyn Middleware<R::Data>>>,
 }
 
 /// Protocol pings: how often, and how long a pong may take.
@@ -142,7 +144,16 @@ impl<R: Router> Server<R> {
             shutdown_grace: Duration::from_secs(5),
             hub: Hub::memory(),
             authorize: None,
+            layers: Vec::new(),
         }
+    }
+
+    /// Adds a middleware layer that runs for every message of every connection, after the
+    /// layers added before it and before the router's own `#[middleware]`. Layers run
+    /// before the payload is decoded: see [`middleware`](crate::middleware).
+    pub fn middleware(mut self, layer: impl Middleware<R::Data>) -> Self {
+        self.layers.push(Arc::new(layer));
+        self
     }
 
     /// Checks every new subscription and every publish of a handler: the hook gets the
@@ -281,6 +292,7 @@ impl<R: Router> Server<R> {
                 shutdown_grace: self.shutdown_grace,
                 hub: self.hub,
                 authorize: self.authorize,
+                layers: self.layers.into(),
             }),
         }
     }
@@ -347,6 +359,7 @@ struct Shared<R: Router> {
     shutdown_grace: Duration,
     hub: Hub,
     authorize: Option<Authorize<R::Data>>,
+    layers: Layers<R::Data>,
 }
 
 /// The WebSocket endpoint of a [`Server`]: answers upgrade requests and runs the
@@ -405,7 +418,12 @@ impl<R: Router> Endpoint<R> {
         let (outbox, outbox_receiver) = Outbox::new(shared.limits.max_queued_frames);
         let mut ctx = Ctx::new(data, client_id, params, outbox, shared.hub.clone());
         ctx.set_authorizer(shared.authorize.clone());
-        let session = Session::new(Arc::clone(&shared.router), ctx, Arc::clone(&shared.limits));
+        let session = Session::new(
+            Arc::clone(&shared.router),
+            Arc::clone(&shared.layers),
+            ctx,
+            Arc::clone(&shared.limits),
+        );
         let shared = Arc::clone(shared);
         let span = tracing::debug_span!("ws", client_id = %client_id, path = parts.uri.path());
         self.shared.connections.spawn(

@@ -1,0 +1,101 @@
+//! Middleware: code that runs before handlers, to log, authorize, rate-limit or enrich
+//! the connection's data, and that may stop a message from reaching its handler.
+//!
+//! Two places hold middleware, run in this order for every message:
+//!
+//! 1. the server's layers ([`Server::middleware`](crate::Server::middleware)), for
+//!    cross-cutting concerns such as rate limiting: they run before the payload is decoded
+//!    (a rejected message costs no decoding) and see its type, meta and raw payload;
+//! 2. the router's own `#[middleware]` methods, named in `#[router(middleware(..))]` (for
+//!    every message of the router) and then in `#[on(middleware(..))]` or
+//!    `#[rpc(middleware(..))]` (for one handler): they run after decoding and validation,
+//!    and also see the decoded message.
+//!
+//! Each returns [`Next::Continue`] to go on, [`Next::Stop`] to drop the message silently,
+//! or an error, which stops the message and is sent to the client as its error frame.
+
+use crate::ctx::Ctx;
+use crate::error::Error;
+use crate::message::Message;
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a middleware decides about the message it sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Next {
+    /// Go on: to the next middleware, then the handler.
+    Continue,
+    /// Stop here without an answer: the message is dropped silently.
+    Stop,
+}
+
+/// The message a middleware sees.
+pub struct Incoming<'a> {
+    message_type: &'a str,
+    raw_payload: Option<&'a str>,
+    decoded: Option<&'a (dyn Any + Send + Sync)>,
+}
+
+impl<'a> Incoming<'a> {
+    /// A message before decoding, as server layers see it.
+    pub(crate) fn raw(message_type: &'a str, raw_payload: Option<&'a str>) -> Self {
+        Incoming { message_type, raw_payload, decoded: None }
+    }
+
+    /// A decoded message, as router middleware sees it. Used by the code `#[router]`
+    /// generates.
+    #[doc(hidden)]
+    pub fn decoded<M: Message + Sync>(message: &'a M) -> Self {
+        Incoming { message_type: M::TYPE, raw_payload: None, decoded: Some(message) }
+    }
+
+    /// The message's type string.
+    pub fn message_type(&self) -> &'a str {
+        self.message_type
+    }
+
+    /// The decoded message, if it is an `M`. Always `None` in server layers, which run
+    /// before decoding.
+    pub fn payload<M: Message>(&self) -> Option<&'a M> {
+        self.decoded.and_then(|decoded| decoded.downcast_ref())
+    }
+
+    /// The payload's JSON text as it arrived. Only in server layers; router middleware
+    /// reads the decoded message with [`payload`](Self::payload).
+    pub fn raw_payload(&self) -> Option<&'a str> {
+        self.raw_payload
+    }
+}
+
+/// A boxed future of a middleware's decision.
+pub type Decision<'a> = Pin<Box<dyn Future<Output = Result<Next, Error>> + Send + 'a>>;
+
+/// A server layer: middleware that runs for every message of every connection, before
+/// the router's own.
+///
+/// ```
+/// use wskit::middleware::{Decision, Incoming, Middleware, Next};
+/// use wskit::{Ctx, Error};
+///
+/// /// Refuses every message type starting with `ADMIN_`.
+/// struct NoAdmin;
+///
+/// impl<D: Send + 'static> Middleware<D> for NoAdmin {
+///     fn handle<'a>(&'a self, _ctx: &'a mut Ctx<D>, incoming: &'a Incoming<'a>) -> Decision<'a> {
+///         let refused = incoming.message_type().starts_with("ADMIN_");
+///         Box::pin(async move {
+///             match refused {
+///                 true => Err(Error::permission_denied("admin messages are disabled")),
+///                 false => Ok(Next::Continue),
+///             }
+///         })
+///     }
+/// }
+/// ```
+pub trait Middleware<D>: Send + Sync + 'static {
+    /// Decides about `incoming`: go on, stop silently, or stop with an error frame. It may
+    /// read and change the connection's data through `ctx`.
+    fn handle<'a>(&'a self, ctx: &'a mut Ctx<D>, incoming: &'a Incoming<'a>) -> Decision<'a>;
+}
