@@ -30,9 +30,10 @@ pub enum ClientError {
         state: State,
     },
     /// The offline queue was full: the frame was refused (drop-newest), or a queued request
-    /// was evicted to make room (drop-oldest).
+    /// was evicted to make room (drop-oldest). Also while open, when the frames waiting for
+    /// the socket reach their bound because the server reads slower than the client sends.
     QueueFull {
-        /// The queue's capacity.
+        /// The bound that was reached.
         capacity: usize,
     },
     /// Too many requests are waiting for replies.
@@ -93,7 +94,7 @@ impl fmt::Display for ClientError {
             ),
             ClientError::QueueFull { capacity } => write!(
                 f,
-                "the offline queue is full ({capacity} frames); wait for the connection or raise the capacity with `ClientOptions::queue`"
+                "{capacity} frames already wait to be written; wait for the connection (or the server to read) or raise the capacity with `ClientOptions::queue`"
             ),
             ClientError::TooManyPending { limit } => write!(
                 f,
