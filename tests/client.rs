@@ -1,11 +1,12 @@
 //! `wskit::client` against a real wskit server over real sockets: typed requests,
 //! progress, errors, timeouts and cancellation, reconnecting with the offline queue, tokens,
-//! and states (PROTOCOL.md sections 4 and 7).
+//! states (PROTOCOL.md sections 4 and 7), and surviving servers that stop reading and
+//! callbacks that panic or hold handles.
 
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -69,6 +70,12 @@ struct Note {
 #[message("NOTED")]
 struct Noted {
     n: u32,
+}
+
+/// A big frame, to fill the socket buffers of a server that does not read.
+#[message("BLOB")]
+struct Blob {
+    data: String,
 }
 
 /// What the handlers tell the test.
@@ -472,11 +479,11 @@ async fn subscriptions_receive_typed_messages_and_the_rest_goes_to_the_hook() {
     let server = TestServer::start(server(&observed.signals)).await;
     let client = Client::connect(options(server.addr)).await.unwrap();
     let (noted, mut noted_rx) = mpsc::unbounded_channel();
-    let subscription = client.on(move |message: Noted| {
+    let subscription = client.on(move |message: Noted, _: &Client| {
         let _ = noted.send(message.n);
     });
     let (unhandled, mut unhandled_rx) = mpsc::unbounded_channel();
-    client.on_unhandled(move |frame| {
+    client.on_unhandled(move |frame, _: &Client| {
         let _ = unhandled.send(frame);
     });
     client.send(&Note { n: 7 }).unwrap();
@@ -549,4 +556,70 @@ async fn requests_beyond_the_pending_limit_fail_at_once() {
     assert!(matches!(error, ClientError::TooManyPending { limit: 1 }), "{error}");
     drop(waiting);
     assert_eq!(client.request(&GetUser { id: "1".into() }).await.unwrap().name, "alice");
+}
+
+#[tokio::test]
+async fn a_server_that_stops_reading_is_dropped_and_close_still_returns() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Pings and the silence timeout are a minute away: only the write timeout can notice.
+    let options = options(addr)
+        .liveness(Duration::from_secs(60), Duration::from_secs(60))
+        .write_timeout(Duration::from_millis(200));
+    let client = Client::new(options).unwrap();
+    let (tcp, _) = within(listener.accept()).await.unwrap();
+    let _deaf = tokio_tungstenite::accept_async(tcp).await.unwrap();
+    reach(&client, State::Open).await;
+    // Far more than the socket buffers of both ends hold.
+    let blob = Blob { data: "x".repeat(512 * 1024) };
+    for _ in 0..64 {
+        client.send(&blob).unwrap();
+    }
+    reach(&client, State::Reconnecting).await;
+    within(listener.accept()).await.expect("the client connects again");
+    within(client.close()).await;
+    assert_eq!(client.state(), State::Closed);
+}
+
+#[tokio::test]
+async fn a_panicking_callback_does_not_stop_the_client() {
+    let observed = Observed::new();
+    let server = TestServer::start(server(&observed.signals)).await;
+    let client = Client::connect(options(server.addr)).await.unwrap();
+    let (noted, mut noted_rx) = mpsc::unbounded_channel();
+    let _subscription = client.on(move |message: Noted, _: &Client| {
+        assert_ne!(message.n, 1, "the callback panics on the first note");
+        let _ = noted.send(message.n);
+    });
+    client.send(&Note { n: 1 }).unwrap();
+    client.send(&Note { n: 2 }).unwrap();
+    assert_eq!(within(noted_rx.recv()).await, Some(2), "the callback still runs after its panic");
+    assert_eq!(client.state(), State::Open);
+    assert_eq!(within(client.request(&GetUser { id: "1".into() })).await.unwrap().name, "alice");
+    within(client.close()).await;
+}
+
+#[tokio::test]
+async fn the_client_stops_when_the_last_user_handle_is_dropped_though_a_callback_holds_one() {
+    let mut observed = Observed::new();
+    let server = TestServer::start(server(&observed.signals)).await;
+    let client = Client::connect(options(server.addr)).await.unwrap();
+    let kept: Arc<Mutex<Option<Client>>> = Arc::default();
+    let keep = kept.clone();
+    let _subscription = client.on(move |message: Noted, client: &Client| {
+        // Answers with the handle it gets, and keeps a clone of that handle.
+        if message.n == 1 {
+            client.send(&Note { n: 2 }).unwrap();
+        }
+        *keep.lock().unwrap() = Some(client.clone());
+    });
+    client.send(&Note { n: 1 }).unwrap();
+    assert_eq!(observed.notes(2).await, [1, 2], "the callback answered");
+    assert!(kept.lock().unwrap().is_some());
+
+    drop(client);
+    assert_eq!(within(observed.closes.recv()).await, Some(1000), "the client closed normally");
+    let kept = kept.lock().unwrap().take().expect("the callback kept a handle");
+    reach(&kept, State::Closed).await;
+    assert!(matches!(kept.send(&Note { n: 3 }), Err(ClientError::NotOpen { state: State::Closed })));
 }

@@ -37,9 +37,9 @@ impl<R: Rpc, P: DeserializeOwned> Call<R, P> {
         id: Arc<str>,
         outcome: oneshot::Receiver<Outcome>,
         progress: Option<mpsc::Receiver<Value>>,
+        deadline: Instant,
         timeout: Duration,
     ) -> Self {
-        let deadline = Instant::now() + timeout;
         Call { shared, id, outcome, progress, deadline, timeout, finished: false, types: PhantomData }
     }
 

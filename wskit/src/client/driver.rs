@@ -5,11 +5,11 @@ use super::session::{self, End};
 use super::shared::Shared;
 use super::State;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 use url::Url;
 
 /// Runs until `close()`, the last client handle is dropped, or the backoff gives up.
 pub(crate) async fn run(shared: Arc<Shared>, url: Url) {
+    let _finish = FinishOnExit(&shared);
     let backoff = shared.options.backoff;
     // Failed attempts since the last open socket.
     let mut failures = 0;
@@ -30,10 +30,9 @@ pub(crate) async fn run(shared: Arc<Shared>, url: Url) {
         match attempt {
             Ok(socket) => {
                 failures = 0;
-                let (link, outbox) = mpsc::unbounded_channel();
-                shared.opened(link);
+                shared.opened();
                 tracing::debug!(%url, "connected");
-                if session::run(&shared, socket, outbox).await == End::Stopped {
+                if session::run(&shared, socket).await == End::Stopped {
                     break;
                 }
                 shared.lost();
@@ -45,9 +44,18 @@ pub(crate) async fn run(shared: Arc<Shared>, url: Url) {
                     tracing::warn!(%url, "giving up after {failures} failed connect attempts in a row");
                     break;
                 }
-                shared.set_state(State::Reconnecting);
+                shared.advance(State::Reconnecting);
             }
         }
     }
-    shared.finish();
+}
+
+/// Closes the client however the connection task ends, a panic or a runtime shutdown
+/// included, so that nobody waits on a task that is gone.
+struct FinishOnExit<'a>(&'a Shared);
+
+impl Drop for FinishOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
 }

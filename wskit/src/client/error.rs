@@ -30,9 +30,10 @@ pub enum ClientError {
         state: State,
     },
     /// The offline queue was full: the frame was refused (drop-newest), or a queued request
-    /// was evicted to make room (drop-oldest).
+    /// was evicted to make room (drop-oldest). Also while open, when the frames waiting for
+    /// the socket reach their bound because the server reads slower than the client sends.
     QueueFull {
-        /// The queue's capacity.
+        /// The bound that was reached.
         capacity: usize,
     },
     /// Too many requests are waiting for replies.
@@ -93,7 +94,7 @@ impl fmt::Display for ClientError {
             ),
             ClientError::QueueFull { capacity } => write!(
                 f,
-                "the offline queue is full ({capacity} frames); wait for the connection or raise the capacity with `ClientOptions::queue`"
+                "{capacity} frames already wait to be written; wait for the connection (or the server to read) or raise the capacity with `ClientOptions::queue`"
             ),
             ClientError::TooManyPending { limit } => write!(
                 f,
@@ -141,10 +142,12 @@ impl ServerError {
             None => code.description().to_owned(),
         };
         let details = field("details").and_then(Value::as_object).cloned();
+        // PROTOCOL.md section 3: a number is the delay, `null` means not now, absence leaves
+        // it to the client (or, without `retryable` either, to the client's policy).
         let retry = match (field("retryable").and_then(Value::as_bool), field("retryAfterMs")) {
             (Some(false), _) => Retry::No,
-            (_, Some(Value::Number(ms))) => ms.as_u64().map_or(Retry::NotNow, Retry::After),
-            (Some(true), Some(Value::Null)) => Retry::NotNow,
+            (_, Some(Value::Number(ms))) => Retry::After(milliseconds(ms)),
+            (_, Some(Value::Null)) => Retry::NotNow,
             (Some(true), _) => Retry::ClientDefault,
             (None, _) => Retry::Unstated,
         };
@@ -190,6 +193,11 @@ impl ServerError {
     }
 }
 
+/// A `retryAfterMs` number as whole milliseconds: rounded, negative as zero.
+fn milliseconds(ms: &serde_json::Number) -> u64 {
+    ms.as_u64().unwrap_or_else(|| ms.as_f64().map_or(0, |ms| ms.max(0.0).round() as u64))
+}
+
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)
@@ -225,6 +233,11 @@ mod tests {
         let not_now = read(json!({"code": "X", "message": "x", "retryable": true, "retryAfterMs": null}));
         assert_eq!((not_now.retry(), not_now.retryable()), (Retry::NotNow, Some(true)));
         assert_eq!(read(json!({"code": "X", "retryable": true})).retry(), Retry::ClientDefault);
+        let null_alone = read(json!({"code": "X", "retryAfterMs": null}));
+        assert_eq!((null_alone.retry(), null_alone.retryable()), (Retry::NotNow, Some(true)));
+        assert_eq!(read(json!({"code": "X", "retryAfterMs": 99.6})).retry(), Retry::After(100));
+        assert_eq!(read(json!({"code": "X", "retryAfterMs": -5})).retry(), Retry::After(0));
+        assert_eq!(read(json!({"code": "X", "retryable": false, "retryAfterMs": 100})).retry(), Retry::No);
         let unstated = read(json!({"code": "ROOM_FULL", "message": "full"}));
         assert_eq!((unstated.retry(), unstated.retryable()), (Retry::Unstated, None));
         assert_eq!(unstated.code(), &Code::Custom("ROOM_FULL".into()));

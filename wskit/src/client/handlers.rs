@@ -1,14 +1,17 @@
 //! Typed subscriptions to inbound messages, and the hook for frames nothing else takes.
 
 use super::wire::InFrame;
+use super::Client;
 use crate::Message;
 use serde_json::Value;
+use std::any::Any;
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-type Handler = Arc<dyn Fn(&InFrame) + Send + Sync>;
-type Unhandled = Arc<dyn Fn(Value) + Send + Sync>;
+type Handler = Arc<dyn Fn(&InFrame, &Client) + Send + Sync>;
+type Unhandled = Arc<dyn Fn(Value, &Client) + Send + Sync>;
 
 /// The callbacks registered with [`Client::on`](super::Client::on) and
 /// [`Client::on_unhandled`](super::Client::on_unhandled).
@@ -21,10 +24,10 @@ pub(crate) struct Handlers {
 
 impl Handlers {
     /// Registers `callback` for messages of type `M`; returns its id.
-    pub(crate) fn add<M: Message>(&self, callback: impl Fn(M) + Send + Sync + 'static) -> u64 {
+    pub(crate) fn add<M: Message>(&self, callback: impl Fn(M, &Client) + Send + Sync + 'static) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let handler: Handler = Arc::new(move |frame: &InFrame| match frame.decode::<M>() {
-            Ok(message) => callback(message),
+        let handler: Handler = Arc::new(move |frame: &InFrame, client: &Client| match frame.decode::<M>() {
+            Ok(message) => callback(message, client),
             Err(error) => tracing::warn!(%error, "dropped an inbound frame that does not decode"),
         });
         let mut by_type = self.by_type.write().unwrap_or_else(PoisonError::into_inner);
@@ -39,14 +42,14 @@ impl Handlers {
         }
     }
 
-    pub(crate) fn set_unhandled(&self, hook: impl Fn(Value) + Send + Sync + 'static) {
+    pub(crate) fn set_unhandled(&self, hook: impl Fn(Value, &Client) + Send + Sync + 'static) {
         *self.unhandled.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(hook));
     }
 
     /// Calls the callbacks of the frame's type, or the unhandled hook with the whole frame
     /// (`text`) if there are none. Callbacks run without any lock held, so they may use the
-    /// client.
-    pub(crate) fn dispatch(&self, frame: &InFrame, text: &str) {
+    /// client; a callback that panics is logged and the others still run.
+    pub(crate) fn dispatch(&self, frame: &InFrame, text: &str, client: &Client) {
         let handlers: Vec<Handler> = {
             let by_type = self.by_type.read().unwrap_or_else(PoisonError::into_inner);
             by_type
@@ -55,13 +58,31 @@ impl Handlers {
                 .unwrap_or_default()
         };
         if !handlers.is_empty() {
-            handlers.iter().for_each(|handler| handler(frame));
+            for handler in handlers {
+                guarded(&frame.ty, || handler(frame, client));
+            }
             return;
         }
         let hook = self.unhandled.read().unwrap_or_else(PoisonError::into_inner).clone();
         match (hook, serde_json::from_str(text)) {
-            (Some(hook), Ok(value)) => hook(value),
+            (Some(hook), Ok(value)) => guarded(&frame.ty, || hook(value, client)),
             _ => tracing::debug!(message_type = %frame.ty, "no handler for an inbound frame"),
         }
     }
+}
+
+/// Runs a callback for a frame of `message_type`; a panic is logged, not propagated, so
+/// that the connection task goes on.
+fn guarded(message_type: &str, callback: impl FnOnce()) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(callback)) {
+        tracing::error!(message_type, panic = panic_message(&*panic), "a client callback panicked");
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }

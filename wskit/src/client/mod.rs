@@ -8,9 +8,12 @@
 //!   [`Client::call`] also yields the progress values that come before the response.
 //!   Dropping the future cancels the request: the client sends `$ws:abort`.
 //! - [`Client::on`] subscribes to a message type; [`Client::on_unhandled`] sees the rest.
+//!   Callbacks get a [`Client`] to answer with; a callback that panics is logged and the
+//!   client carries on.
 //! - The connection is kept up: exponential backoff with full jitter between attempts, a
-//!   token fetched anew before every connect, Ping frames and a silence timeout. While not
-//!   open, sends wait in a bounded offline queue and are flushed in order on open. Requests
+//!   token fetched anew before every connect, Ping frames, a silence timeout and a write
+//!   timeout. While not open, sends wait in a bounded offline queue and are flushed in order
+//!   on open; frames not yet written when a socket drops wait for the next one. Requests
 //!   that were out on a socket that drops fail with [`ClientError::ConnectionClosed`]
 //!   (they are not resent).
 //! - [`Client::states`] watches the [`State`]; [`Client::close`] closes for good.
@@ -33,7 +36,7 @@
 //!     .token(|| async { Some("secret".to_owned()) });
 //! let client = Client::connect(options).await?;
 //!
-//! client.on(|message: NewMessage| println!("new message: {}", message.text));
+//! client.on(|message: NewMessage, _client: &Client| println!("new message: {}", message.text));
 //!
 //! let user = client.request(&GetUser { id: "1".into() }).await?;
 //! println!("hello, {}", user.name);
@@ -82,15 +85,22 @@ use shared::Shared;
 use std::fmt;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tokio_util::sync::DropGuard;
 
 /// A connection to a server that stays up: cheap to clone, every clone shares the one
 /// socket. Built by [`Client::new`] or [`Client::connect`]; it stops when
-/// [`close`](Self::close) is called or the last clone is dropped.
+/// [`close`](Self::close) is called or the last handle that keeps it running is dropped.
+///
+/// Handles from [`Client::new`] and [`Client::connect`], and their clones, keep the client
+/// running. The handle a callback receives (see [`on`](Self::on)), and its clones, do not:
+/// a callback can answer with it without keeping the connection up forever.
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
-    _stop_on_drop: Arc<DropGuard>,
+    /// Stops the connection task when the last handle that keeps the client running is
+    /// dropped; `None` in the handles given to callbacks.
+    _keep_running: Option<Arc<DropGuard>>,
 }
 
 impl Client {
@@ -107,7 +117,13 @@ impl Client {
         let shared = Arc::new(Shared::new(options));
         let stop = shared.stop.clone().drop_guard();
         runtime.spawn(driver::run(shared.clone(), url));
-        Ok(Client { shared, _stop_on_drop: Arc::new(stop) })
+        Ok(Client { shared, _keep_running: Some(Arc::new(stop)) })
+    }
+
+    /// The handle callbacks receive: it does not keep the client running, so that a
+    /// callback holding it (the client holds its callbacks) forms no cycle.
+    pub(crate) fn for_callbacks(shared: Arc<Shared>) -> Client {
+        Client { shared, _keep_running: None }
     }
 
     /// Starts a client and waits until its socket is open.
@@ -161,7 +177,7 @@ impl Client {
     /// Fails with [`ClientError::Validation`] (nothing sent), [`ClientError::NotOpen`]
     /// (closed, or not open with the queue off) or [`ClientError::QueueFull`].
     pub fn send<M: Message>(&self, message: &M) -> Result<(), ClientError> {
-        self.shared.send(wire::encode(message, None)?)
+        self.shared.send(wire::encode(message)?)
     }
 
     /// Sends an RPC request and waits for its response, up to the request timeout.
@@ -187,28 +203,47 @@ impl Client {
     ) -> Result<Call<R, P>, ClientError> {
         let id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let timeout = self.shared.options.request_timeout;
-        let text = wire::encode(request, Some(wire::RequestMeta { correlation_id: &id, timeout }))?;
+        let deadline = Instant::now() + timeout;
+        let request = wire::Request::new(request, id.clone(), deadline)?;
         let (progress, values) = if with_progress {
             let (sender, receiver) = mpsc::channel(pending::PROGRESS_BUFFER);
             (Some(sender), Some(receiver))
         } else {
             (None, None)
         };
-        let outcome = self.shared.start_request(id.clone(), text, progress)?;
-        Ok(Call::new(self.shared.clone(), id, outcome, values, timeout))
+        let outcome = self.shared.start_request(request, progress)?;
+        Ok(Call::new(self.shared.clone(), id, outcome, values, deadline, timeout))
     }
 
     /// Calls `callback` with every inbound message of type `M`, in arrival order, on the
     /// connection task (keep it short; hand long work to a task or channel). Frames of the
-    /// type that do not decode as `M` are logged and dropped.
-    pub fn on<M: Message>(&self, callback: impl Fn(M) + Send + Sync + 'static) -> Subscription {
+    /// type that do not decode as `M` are logged and dropped; a callback that panics is
+    /// logged with `tracing::error!` and the client carries on.
+    ///
+    /// The callback gets a handle to answer with, which does not keep the client running.
+    /// Use it rather than capturing a clone of a handle: a captured clone lives as long as
+    /// the callback, so the client would run until [`close`](Self::close).
+    ///
+    /// ```no_run
+    /// # use wskit::client::Client;
+    /// # #[wskit::message("PING_ME")] struct PingMe;
+    /// # #[wskit::message("PONG_YOU")] struct PongYou;
+    /// # fn run(client: &Client) {
+    /// client.on(|_: PingMe, client: &Client| {
+    ///     let _ = client.send(&PongYou);
+    /// });
+    /// # }
+    /// ```
+    pub fn on<M: Message>(&self, callback: impl Fn(M, &Client) + Send + Sync + 'static) -> Subscription {
         let id = self.shared.handlers.add(callback);
         Subscription { shared: self.shared.clone(), message_type: M::TYPE, id }
     }
 
     /// Calls `hook` with every inbound frame (as JSON) that no subscription takes and that
-    /// answers no pending request, e.g. `ERROR` frames. Replaces the previous hook.
-    pub fn on_unhandled(&self, hook: impl Fn(Value) + Send + Sync + 'static) {
+    /// answers no pending request, e.g. `ERROR` frames. Replaces the previous hook. Like
+    /// [`on`](Self::on)'s callbacks, it gets a handle that does not keep the client running,
+    /// and a panic is logged.
+    pub fn on_unhandled(&self, hook: impl Fn(Value, &Client) + Send + Sync + 'static) {
         self.shared.handlers.set_unhandled(hook);
     }
 
@@ -216,9 +251,7 @@ impl Client {
     /// with [`ClientError::ConnectionClosed`], queued frames are discarded. Returns once
     /// the client is [`State::Closed`].
     pub async fn close(&self) {
-        if self.state() != State::Closed {
-            self.shared.set_state(State::Closing);
-        }
+        self.shared.begin_close();
         self.shared.stop.cancel();
         let mut states = self.states();
         let _ = states.wait_for(|state| *state == State::Closed).await;

@@ -51,13 +51,14 @@ pub struct ClientOptions {
     pub(crate) ping_interval: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) connect_timeout: Duration,
+    pub(crate) write_timeout: Duration,
 }
 
 impl ClientOptions {
     /// Options for `url` (`ws://host:port/path`) with the defaults: 30 s request timeout,
     /// 1000 pending requests, an offline queue of 1000 frames dropping the newest, backoff
     /// from 300 ms to 10 s without an attempt limit, a ping every 15 s, dead after 30 s of
-    /// silence, 10 s to connect.
+    /// silence, 10 s to connect, 10 s for each write.
     pub fn new(url: impl Into<String>) -> Self {
         ClientOptions {
             url: url.into(),
@@ -73,6 +74,7 @@ impl ClientOptions {
             ping_interval: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
         }
     }
 
@@ -105,8 +107,9 @@ impl ClientOptions {
         self
     }
 
-    /// How long a request waits for its reply (also sent as `meta.timeoutMs`, so that the
-    /// server's deadline matches).
+    /// How long a request waits for its reply, counted from the call (time in the offline
+    /// queue included). The time left when the request is written goes out as
+    /// `meta.timeoutMs`, so that the server's deadline matches.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
@@ -145,6 +148,15 @@ impl ClientOptions {
         self.connect_timeout = timeout;
         self
     }
+
+    /// How long writing to the socket (a batch of frames, a Ping, the close frame) may
+    /// take. A server that stops reading blocks writes; once this runs out the socket is
+    /// dropped as dead (then the client reconnects), so that a stuck write cannot stall
+    /// the client for good.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
 }
 
 impl fmt::Debug for ClientOptions {
@@ -163,6 +175,7 @@ impl fmt::Debug for ClientOptions {
             .field("ping_interval", &self.ping_interval)
             .field("idle_timeout", &self.idle_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("write_timeout", &self.write_timeout)
             .finish()
     }
 }

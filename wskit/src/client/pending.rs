@@ -17,7 +17,8 @@ pub(crate) type Outcome = Result<InFrame, ClientError>;
 struct Entry {
     done: oneshot::Sender<Outcome>,
     progress: Option<mpsc::Sender<Value>>,
-    /// Whether the request went out on a socket, rather than waiting in the offline queue.
+    /// Whether the writer took the request for the socket, rather than it waiting in the
+    /// outbox.
     sent: bool,
 }
 
@@ -76,15 +77,15 @@ impl Pending {
         }
     }
 
-    /// Ends the request with `outcome`; whether it was waiting.
-    pub(crate) fn finish(&mut self, id: &str, outcome: Outcome) -> bool {
-        let Some(entry) = self.entries.remove(id) else { return false };
-        // The caller may have stopped waiting: then nobody needs the outcome.
-        let _ = entry.done.send(outcome);
-        true
+    /// Ends the request with `outcome`, if it is waiting.
+    pub(crate) fn finish(&mut self, id: &str, outcome: Outcome) {
+        if let Some(entry) = self.entries.remove(id) {
+            // The caller may have stopped waiting: then nobody needs the outcome.
+            let _ = entry.done.send(outcome);
+        }
     }
 
-    /// Fails the requests that went out on the lost socket (or every request, when
+    /// Fails the requests the writer took for the lost socket (or every request, when
     /// `queued_too`) with [`ClientError::ConnectionClosed`].
     pub(crate) fn fail_sent(&mut self, queued_too: bool) {
         let lost: Vec<Arc<str>> = self

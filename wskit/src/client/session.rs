@@ -1,29 +1,39 @@
-//! One open socket: writes what is sent (batched, one flush), routes what arrives, pings,
-//! and notices silence.
+//! One open socket: writes what waits in the outbox (in bounded batches, one flush each),
+//! routes what arrives, pings, and notices silence and writes that do not finish.
 
 use super::connect::Socket;
 use super::shared::Shared;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio::time::{sleep, Instant};
+use tokio::time::{sleep, timeout, Instant};
 use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 /// How long a normal close waits for the server's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+/// The most frames written per flush, so that reading goes on between batches.
+const MAX_BATCH: usize = 64;
+
+type Sink = SplitSink<Socket, Frame>;
+
 /// Why a socket's session ended.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum End {
     /// The client was closed: do not reconnect.
     Stopped,
-    /// The socket closed, failed or went silent: reconnect.
+    /// The socket closed, failed, went silent or stopped taking writes: reconnect.
     Lost,
 }
 
-/// Runs the socket until it ends; `outbox` carries the frames to write.
-pub(crate) async fn run(shared: &Shared, socket: Socket, mut outbox: mpsc::UnboundedReceiver<String>) -> End {
+/// Runs the socket until it ends, writing the outbox whenever [`Shared::writable`] wakes.
+/// Every write is bounded by the write timeout, so the loop always gets back to reading,
+/// to the silence timeout and to `close()`.
+pub(crate) async fn run(shared: &Arc<Shared>, socket: Socket) -> End {
     let (mut sink, mut stream) = socket.split();
     let options = &shared.options;
     let mut ping = tokio::time::interval_at(Instant::now() + options.ping_interval, options.ping_interval);
@@ -33,24 +43,17 @@ pub(crate) async fn run(shared: &Shared, socket: Socket, mut outbox: mpsc::Unbou
         tokio::select! {
             _ = shared.stop.cancelled() => {
                 let close = CloseFrame { code: CloseCode::Normal, reason: "".into() };
-                if sink.send(Frame::Close(Some(close))).await.is_ok() {
+                if bounded(options.write_timeout, sink.send(Frame::Close(Some(close)))).await.is_ok() {
                     // The server answers with its close frame; then the stream ends.
                     let drained = async { while let Some(Ok(_)) = stream.next().await {} };
-                    let _ = tokio::time::timeout(CLOSE_GRACE, drained).await;
+                    let _ = timeout(CLOSE_GRACE, drained).await;
                 }
                 return End::Stopped;
             }
-            Some(text) = outbox.recv() => {
-                let mut written = sink.feed(Frame::text(text)).await;
-                while let (Ok(()), Ok(text)) = (&written, outbox.try_recv()) {
-                    written = sink.feed(Frame::text(text)).await;
-                }
-                let flushed = match written {
-                    Ok(()) => sink.flush().await,
-                    Err(error) => Err(error),
-                };
-                if let Err(error) = flushed {
-                    tracing::debug!(%error, "the socket failed while writing");
+            () = shared.writable.notified() => {
+                let batch = shared.take_batch(MAX_BATCH);
+                if let Err(reason) = bounded(options.write_timeout, write(&mut sink, batch)).await {
+                    tracing::warn!(%reason, "dropping the socket");
                     return End::Lost;
                 }
             }
@@ -75,7 +78,8 @@ pub(crate) async fn run(shared: &Shared, socket: Socket, mut outbox: mpsc::Unbou
                 }
             }
             _ = ping.tick() => {
-                if sink.send(Frame::Ping(Default::default())).await.is_err() {
+                if let Err(reason) = bounded(options.write_timeout, sink.send(Frame::Ping(Default::default()))).await {
+                    tracing::warn!(%reason, "dropping the socket");
                     return End::Lost;
                 }
             }
@@ -84,5 +88,25 @@ pub(crate) async fn run(shared: &Shared, socket: Socket, mut outbox: mpsc::Unbou
                 return End::Lost;
             }
         }
+    }
+}
+
+/// Writes `batch` and flushes once.
+async fn write(sink: &mut Sink, batch: Vec<String>) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    for text in batch {
+        sink.feed(Frame::text(text)).await?;
+    }
+    sink.flush().await
+}
+
+/// Runs `write` for at most `limit`; the error says why it did not finish.
+async fn bounded<E: Display>(
+    limit: Duration,
+    write: impl Future<Output = Result<(), E>>,
+) -> Result<(), String> {
+    match timeout(limit, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(format!("the socket failed while writing: {error}")),
+        Err(_) => Err(format!("a write did not finish within {limit:?}: the server does not read")),
     }
 }

@@ -1,58 +1,60 @@
-//! What the client handles and the connection task share: the state, the link to the open
-//! socket, the offline queue and the pending requests, changed together under one lock so
-//! that a frame is either queued or sent, exactly once, in order.
+//! What the client handles and the connection task share: the state, the outbox and the
+//! pending requests, changed together under one lock so that a frame is written at most
+//! once, in order, and a request is known to be out exactly when the writer took it.
 
 use super::handlers::Handlers;
 use super::pending::{Outcome, Pending};
-use super::queue::{OfflineQueue, Outgoing, Refused};
+use super::queue::{Outbox, Outgoing, Refused};
 use super::wire::{self, InFrame};
-use super::{ClientError, ClientOptions, State};
+use super::{Client, ClientError, ClientOptions, State};
 use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// The sending side of an open socket's writer.
-pub(crate) type Link = mpsc::UnboundedSender<String>;
 
 pub(crate) struct Shared {
     pub(crate) options: ClientOptions,
     pub(crate) handlers: Handlers,
     /// Cancelled by `close()` or when the last client handle is dropped.
     pub(crate) stop: CancellationToken,
+    /// Wakes the writer of the open socket when frames wait in the outbox.
+    pub(crate) writable: Notify,
     state: watch::Sender<State>,
     core: Mutex<Core>,
 }
 
 struct Core {
-    /// Present exactly while a socket is open.
-    link: Option<Link>,
-    queue: OfflineQueue,
+    /// Whether a socket is open, so that frames go to its writer.
+    open: bool,
+    outbox: Outbox,
     pending: Pending,
 }
 
 impl Core {
-    /// Sends `frame` on the open socket, or queues it; whether it was sent. Fails the
-    /// request of a frame the queue evicts.
-    fn dispatch(&mut self, state: State, frame: Outgoing) -> Result<bool, ClientError> {
+    /// Queues `frame` for the open socket or under the offline policy. Fails the request
+    /// of a frame the offline queue evicts.
+    fn enqueue(&mut self, state: State, frame: Outgoing) -> Result<(), ClientError> {
         if matches!(state, State::Closing | State::Closed) {
             return Err(ClientError::NotOpen { state });
         }
-        if let Some(link) = &self.link {
-            if link.send(frame.text.clone()).is_ok() {
-                return Ok(true);
-            }
+        if self.open {
+            return self
+                .outbox
+                .push_open(frame)
+                .map_err(|_| ClientError::QueueFull { capacity: self.outbox.limit_when_open() });
         }
-        match self.queue.push(frame) {
-            Ok(None) => Ok(false),
+        match self.outbox.push_offline(frame) {
+            Ok(None) => Ok(()),
             Ok(Some(evicted)) => {
-                if let Some(id) = evicted.correlation_id {
-                    self.pending.finish(&id, Err(ClientError::QueueFull { capacity: self.queue.capacity() }));
+                if let Outgoing::Request(request) = evicted {
+                    let error = ClientError::QueueFull { capacity: self.outbox.capacity() };
+                    self.pending.finish(&request.correlation_id, Err(error));
                 }
-                Ok(false)
+                Ok(())
             }
             Err(Refused::Off) => Err(ClientError::NotOpen { state }),
-            Err(Refused::Full) => Err(ClientError::QueueFull { capacity: self.queue.capacity() }),
+            Err(Refused::Full) => Err(ClientError::QueueFull { capacity: self.outbox.capacity() }),
         }
     }
 }
@@ -60,13 +62,14 @@ impl Core {
 impl Shared {
     pub(crate) fn new(options: ClientOptions) -> Self {
         let core = Core {
-            link: None,
-            queue: OfflineQueue::new(options.queue_policy, options.queue_capacity),
+            open: false,
+            outbox: Outbox::new(options.queue_policy, options.queue_capacity),
             pending: Pending::new(options.max_pending),
         };
         Shared {
             handlers: Handlers::default(),
             stop: CancellationToken::new(),
+            writable: Notify::new(),
             state: watch::Sender::new(State::Connecting),
             core: Mutex::new(core),
             options,
@@ -85,89 +88,144 @@ impl Shared {
         self.state.subscribe()
     }
 
-    pub(crate) fn set_state(&self, state: State) {
-        self.state.send_if_modified(|current| std::mem::replace(current, state) != state);
+    /// Moves to `state` unless `close()` has begun: nothing leaves `Closing` or `Closed`
+    /// but [`finish`](Self::finish).
+    pub(crate) fn advance(&self, state: State) {
+        self.state.send_if_modified(|current| {
+            let moves = *current != state && !matches!(current, State::Closing | State::Closed);
+            if moves {
+                *current = state;
+            }
+            moves
+        });
+    }
+
+    /// `close()` was called: `Closing`, unless already `Closed`.
+    pub(crate) fn begin_close(&self) {
+        self.state.send_if_modified(|current| {
+            let moves = !matches!(current, State::Closing | State::Closed);
+            if moves {
+                *current = State::Closing;
+            }
+            moves
+        });
+    }
+
+    /// Queues `frame` and wakes the writer if a socket is open.
+    fn enqueue(&self, core: &mut Core, frame: Outgoing) -> Result<(), ClientError> {
+        core.enqueue(self.state(), frame)?;
+        if core.open {
+            self.writable.notify_one();
+        }
+        Ok(())
     }
 
     /// Sends or queues a one-way frame.
     pub(crate) fn send(&self, text: String) -> Result<(), ClientError> {
         let mut core = self.core();
-        core.dispatch(self.state(), Outgoing { text, correlation_id: None }).map(drop)
+        self.enqueue(&mut core, Outgoing::Message(text))
     }
 
-    /// Registers a request and sends or queues its frame; the receiver gets its outcome.
+    /// Registers a request and queues its frame; the receiver gets its outcome.
     pub(crate) fn start_request(
         &self,
-        id: Arc<str>,
-        text: String,
+        request: wire::Request,
         progress: Option<mpsc::Sender<Value>>,
     ) -> Result<oneshot::Receiver<Outcome>, ClientError> {
         let mut core = self.core();
         core.pending.check_room()?;
         let (done, outcome) = oneshot::channel();
-        // Registered before it is sent, so that a frame evicted at once is failed properly.
+        let id = request.correlation_id.clone();
+        // Registered before it is queued, so that a frame evicted at once is failed properly.
         core.pending.insert(id.clone(), done, progress, false);
-        match core.dispatch(self.state(), Outgoing { text, correlation_id: Some(id.clone()) }) {
-            Ok(true) => core.pending.mark_sent(&id),
-            Ok(false) => {}
-            Err(error) => {
-                core.pending.remove(&id);
-                return Err(error);
-            }
+        if let Err(error) = self.enqueue(&mut core, Outgoing::Request(request)) {
+            core.pending.remove(&id);
+            return Err(error);
         }
         Ok(outcome)
     }
 
-    /// Gives up on a request: withdraws it from the queue, or asks the server to abort it.
+    /// Gives up on a request: withdraws it from the outbox, or asks the server to abort it.
     pub(crate) fn cancel_request(&self, id: &str) {
         let mut core = self.core();
         match core.pending.remove(id) {
-            Some(false) => {
-                core.queue.remove_request(id);
-            }
-            Some(true) => {
-                if let Some(link) = &core.link {
-                    let _ = link.send(wire::abort(id));
+            Some(false) => core.outbox.remove_request(id),
+            Some(true) if core.open => {
+                if self.enqueue(&mut core, Outgoing::Message(wire::abort(id))).is_err() {
+                    tracing::debug!(
+                        correlation_id = id,
+                        "no room for `$ws:abort`; the server's deadline ends the request"
+                    );
                 }
             }
-            None => {}
+            // Out on a socket that is gone: the server cancelled it when the socket closed.
+            Some(true) | None => {}
         }
     }
 
-    /// A socket opened: flush the queue into it, in order, then send directly.
-    pub(crate) fn opened(&self, link: Link) {
+    /// A socket opened: the writer takes the outbox, in order, from now on.
+    pub(crate) fn opened(&self) {
         let mut core = self.core();
-        let Core { queue, pending, .. } = &mut *core;
-        for frame in queue.drain() {
-            if let Some(id) = &frame.correlation_id {
-                pending.mark_sent(id);
-            }
-            let _ = link.send(frame.text);
+        core.open = true;
+        if !core.outbox.is_empty() {
+            self.writable.notify_one();
         }
-        core.link = Some(link);
-        self.set_state(State::Open);
+        self.advance(State::Open);
     }
 
-    /// The socket is gone: the requests it carried fail; queued frames wait for the next.
+    /// Takes up to `max` frames for the socket, oldest first, rendering requests with the
+    /// time they have left (a request past its deadline is failed instead) and marking them
+    /// as out. Wakes the writer again if more frames wait.
+    pub(crate) fn take_batch(&self, max: usize) -> Vec<String> {
+        let mut core = self.core();
+        let Core { outbox, pending, .. } = &mut *core;
+        let now = Instant::now();
+        let batch = outbox
+            .take(max)
+            .into_iter()
+            .filter_map(|frame| match frame {
+                Outgoing::Message(text) => Some(text),
+                Outgoing::Request(request) => {
+                    let text = request.render(now);
+                    match &text {
+                        Some(_) => pending.mark_sent(&request.correlation_id),
+                        None => {
+                            let error = ClientError::Timeout { after: self.options.request_timeout };
+                            pending.finish(&request.correlation_id, Err(error));
+                        }
+                    }
+                    text
+                }
+            })
+            .collect();
+        if !outbox.is_empty() {
+            self.writable.notify_one();
+        }
+        batch
+    }
+
+    /// The socket is gone: the requests the writer took fail (whether they reached the
+    /// server is unknown); frames not taken yet wait, in order, for the next socket.
     pub(crate) fn lost(&self) {
         let mut core = self.core();
-        core.link = None;
+        core.open = false;
         core.pending.fail_sent(false);
-        self.set_state(State::Reconnecting);
+        self.advance(State::Reconnecting);
     }
 
-    /// The client stops for good: everything waiting fails, the queue is discarded.
+    /// The client stops for good: everything waiting fails, the outbox is discarded.
     pub(crate) fn finish(&self) {
         let mut core = self.core();
-        core.link = None;
+        core.open = false;
         core.pending.fail_sent(true);
-        core.queue.drain().for_each(drop);
-        self.set_state(State::Closed);
+        core.outbox.clear();
+        self.state.send_if_modified(|current| std::mem::replace(current, State::Closed) != State::Closed);
     }
 
     /// Routes a frame from the server: progress and terminal frames to their requests,
-    /// everything else to the subscriptions.
-    pub(crate) fn receive(&self, text: &str) {
+    /// everything else to the subscriptions (which get a handle that does not keep the
+    /// client running).
+    pub(crate) fn receive(self: &Arc<Self>, text: &str) {
         let Some(frame) = InFrame::parse(text) else {
             tracing::warn!(frame = text, "the server sent a frame that is not a JSON object with a `type`");
             return;
@@ -193,6 +251,68 @@ impl Shared {
             None if frame.is_progress() => return,
             None => {}
         }
-        self.handlers.dispatch(&frame, text);
+        self.handlers.dispatch(&frame, text, &Client::for_callbacks(self.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::sync::oneshot::error::TryRecvError;
+
+    fn shared() -> Shared {
+        Shared::new(ClientOptions::new("ws://127.0.0.1:1/ws"))
+    }
+
+    fn request(shared: &Shared, id: &str) -> oneshot::Receiver<Outcome> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        shared.start_request(wire::Request::stub(id, deadline), None).unwrap()
+    }
+
+    #[test]
+    fn frames_not_written_survive_a_lost_socket_in_order() {
+        let shared = shared();
+        shared.opened();
+        let mut taken = request(&shared, "taken");
+        shared.send("a".into()).unwrap();
+        let mut waiting = request(&shared, "waiting");
+        assert_eq!(shared.take_batch(1).len(), 1, "the writer took the first request");
+
+        shared.lost();
+        assert!(matches!(taken.try_recv(), Ok(Err(ClientError::ConnectionClosed))));
+        assert_eq!(waiting.try_recv().unwrap_err(), TryRecvError::Empty, "never written, so still waiting");
+        shared.send("b".into()).unwrap();
+
+        shared.opened();
+        let batch = shared.take_batch(10);
+        assert_eq!(batch.len(), 3);
+        assert_eq!((batch[0].as_str(), batch[2].as_str()), ("a", "b"));
+        assert!(batch[1].contains(r#""correlationId":"waiting""#), "{}", batch[1]);
+        shared.lost();
+        assert!(matches!(waiting.try_recv(), Ok(Err(ClientError::ConnectionClosed))), "written this time");
+    }
+
+    #[test]
+    fn a_request_past_its_deadline_is_not_written() {
+        let shared = shared();
+        let mut expired = shared.start_request(wire::Request::stub("late", Instant::now()), None).unwrap();
+        shared.opened();
+        assert!(shared.take_batch(10).is_empty());
+        assert!(matches!(expired.try_recv(), Ok(Err(ClientError::Timeout { .. }))));
+    }
+
+    #[test]
+    fn nothing_leaves_closing_but_finish() {
+        let shared = shared();
+        shared.begin_close();
+        shared.opened();
+        assert_eq!(shared.state(), State::Closing);
+        assert!(matches!(shared.send("a".into()), Err(ClientError::NotOpen { state: State::Closing })));
+        shared.lost();
+        assert_eq!(shared.state(), State::Closing);
+        shared.finish();
+        shared.advance(State::Reconnecting);
+        assert_eq!(shared.state(), State::Closed);
     }
 }

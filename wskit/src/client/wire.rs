@@ -7,7 +7,9 @@ use crate::validate::{Issues, Path};
 use crate::Message;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
 
 /// The meta of an outgoing frame.
 #[derive(Serialize)]
@@ -28,33 +30,72 @@ struct OutFrame<'a, P> {
     payload: Option<&'a P>,
 }
 
-/// What makes a frame a request: its correlation id and the deadline the server applies.
-pub(crate) struct RequestMeta<'a> {
-    pub(crate) correlation_id: &'a str,
-    pub(crate) timeout: Duration,
+/// Validates `message` by its own rules and serializes it as a one-way frame.
+pub(crate) fn encode<M: Message>(message: &M) -> Result<String, ClientError> {
+    validate(message)?;
+    let meta = OutMeta { timestamp: now_ms(), correlation_id: None, timeout_ms: None };
+    let frame = OutFrame { ty: M::TYPE, meta, payload: M::HAS_PAYLOAD.then_some(message) };
+    serde_json::to_string(&frame).map_err(serde_error::<M>)
 }
 
-/// Validates `message` by its own rules and serializes it as a frame, as a request if
-/// `request` is given.
-pub(crate) fn encode<M: Message>(
-    message: &M,
-    request: Option<RequestMeta<'_>>,
-) -> Result<String, ClientError> {
+/// A request waiting to be written. It is rendered when it goes out, so that
+/// `meta.timestamp` is the time of writing and `meta.timeoutMs` the time it has left.
+#[derive(Debug)]
+pub(crate) struct Request {
+    ty: &'static str,
+    payload: Option<Value>,
+    pub(crate) correlation_id: Arc<str>,
+    pub(crate) deadline: Instant,
+}
+
+impl Request {
+    /// Validates `message` by its own rules and keeps it as request `correlation_id`,
+    /// due by `deadline`.
+    pub(crate) fn new<M: Message>(
+        message: &M,
+        correlation_id: Arc<str>,
+        deadline: Instant,
+    ) -> Result<Request, ClientError> {
+        validate(message)?;
+        let payload =
+            M::HAS_PAYLOAD.then(|| serde_json::to_value(message)).transpose().map_err(serde_error::<M>)?;
+        Ok(Request { ty: M::TYPE, payload, correlation_id, deadline })
+    }
+
+    /// The frame as written at `now`; `None` once the deadline has passed.
+    pub(crate) fn render(&self, now: Instant) -> Option<String> {
+        let left = self.deadline.checked_duration_since(now).filter(|left| !left.is_zero())?;
+        let meta = OutMeta {
+            timestamp: now_ms(),
+            correlation_id: Some(&self.correlation_id),
+            // Rounded up: the server's deadline must not fall before the client's.
+            timeout_ms: Some(left.as_micros().div_ceil(1000).min(u128::from(u64::MAX)) as u64),
+        };
+        let frame = OutFrame { ty: self.ty, meta, payload: self.payload.as_ref() };
+        Some(serde_json::to_string(&frame).expect("a JSON value serializes"))
+    }
+}
+
+#[cfg(test)]
+impl Request {
+    /// A payload-less request of type `TEST`, for the tests of the modules that hold requests.
+    pub(crate) fn stub(correlation_id: &str, deadline: Instant) -> Request {
+        Request { ty: "TEST", payload: None, correlation_id: correlation_id.into(), deadline }
+    }
+}
+
+fn validate<M: Message>(message: &M) -> Result<(), ClientError> {
     let mut issues = Issues::default();
     message.validate(Path::root("payload"), &mut issues);
-    if !issues.is_empty() {
-        return Err(ClientError::Validation(issues.into_vec()));
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ClientError::Validation(issues.into_vec()))
     }
-    let meta = OutMeta {
-        timestamp: now_ms(),
-        correlation_id: request.as_ref().map(|request| request.correlation_id),
-        timeout_ms: request
-            .as_ref()
-            .map(|request| request.timeout.as_millis().min(u128::from(u64::MAX)) as u64),
-    };
-    let frame = OutFrame { ty: M::TYPE, meta, payload: M::HAS_PAYLOAD.then_some(message) };
-    serde_json::to_string(&frame)
-        .map_err(|error| ClientError::Serde { message_type: M::TYPE.to_owned(), reason: error.to_string() })
+}
+
+fn serde_error<M: Message>(error: serde_json::Error) -> ClientError {
+    ClientError::Serde { message_type: M::TYPE.to_owned(), reason: error.to_string() }
 }
 
 /// `{"type":"$ws:abort","meta":{"timestamp":…,"correlationId":…}}`.
@@ -121,6 +162,7 @@ impl InFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn reads_progress_from_data_or_payload() {
@@ -142,6 +184,25 @@ mod tests {
         assert!(frame.is_error() && frame.correlation_id().is_none());
         assert!(InFrame::parse("[1]").is_none());
         assert!(InFrame::parse(r#"{"type":3}"#).is_none());
+    }
+
+    #[test]
+    fn a_request_carries_the_time_it_has_left_when_written() {
+        let start = Instant::now();
+        let request = Request {
+            ty: "GET",
+            payload: Some(serde_json::json!({"id": 1})),
+            correlation_id: "c-1".into(),
+            deadline: start + Duration::from_millis(1000),
+        };
+        let frame: Value = serde_json::from_str(&request.render(start).unwrap()).unwrap();
+        assert_eq!((frame["type"].clone(), frame["payload"]["id"].clone()), ("GET".into(), 1.into()));
+        assert_eq!(frame["meta"]["correlationId"], "c-1");
+        assert_eq!(frame["meta"]["timeoutMs"], 1000);
+        let later = request.render(start + Duration::from_micros(600_500)).unwrap();
+        let later: Value = serde_json::from_str(&later).unwrap();
+        assert_eq!(later["meta"]["timeoutMs"], 400, "queued time counts against the deadline, rounded up");
+        assert!(request.render(start + Duration::from_millis(1000)).is_none(), "past its deadline");
     }
 
     #[test]
