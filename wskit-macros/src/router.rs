@@ -15,10 +15,10 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReturnType, Type};
+use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReturnType, Token, Type};
 
 /// The attributes that mark a method of the router.
-const ROLES: &[&str] = &["on", "rpc", "on_open", "on_close", "on_error"];
+const ROLES: &[&str] = &["on", "rpc", "middleware", "on_open", "on_close", "on_error"];
 
 /// What a marked method does.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,8 @@ enum Role {
     On,
     /// `#[rpc]`: answers one RPC request type with its bound response.
     Rpc,
+    /// `#[middleware]`: runs before the handlers that name it.
+    Middleware,
     /// `#[on_open]`: runs once the connection is established.
     Open,
     /// `#[on_close]`: runs once the connection has closed.
@@ -40,6 +42,7 @@ impl Role {
         match name {
             "on" => Some(Role::On),
             "rpc" => Some(Role::Rpc),
+            "middleware" => Some(Role::Middleware),
             "on_open" => Some(Role::Open),
             "on_close" => Some(Role::Close),
             "on_error" => Some(Role::Error),
@@ -51,6 +54,7 @@ impl Role {
         match self {
             Role::On => "#[on]",
             Role::Rpc => "#[rpc]",
+            Role::Middleware => "#[middleware]",
             Role::Open => "#[on_open]",
             Role::Close => "#[on_close]",
             Role::Error => "#[on_error]",
@@ -67,6 +71,9 @@ impl Role {
             Role::Rpc => {
                 "async fn name(&self, ctx: &mut Ctx<Data>, req: SomeRequest) -> Result<SomeResponse, Error> \
                  (optionally followed by `meta: <SomeRequest as Message>::Meta`)"
+            }
+            Role::Middleware => {
+                "async fn name(&self, ctx: &mut Ctx<Data>, incoming: &Incoming<'_>) -> Result<Next, Error>"
             }
             Role::Open => "async fn name(&self, ctx: &mut Ctx<Data>) -> Result<(), Error>",
             Role::Close => "async fn name(&self, ctx: &mut Ctx<Data>, close: Close)",
@@ -88,16 +95,19 @@ struct Handler {
     output: Type,
     /// Whether it is an `#[rpc]` handler, whose result is the request's reply.
     rpc: bool,
+    /// The `#[middleware]` methods named in its attribute, run after the router's.
+    middleware: Vec<Ident>,
 }
 
-/// A lifecycle hook.
+/// A lifecycle hook, or a `#[middleware]` method.
 struct Hook {
     method: Ident,
     /// The type of the `ctx` parameter, as written.
     ctx: Type,
-    /// The type of the parameter after `ctx` (`close: Close`, `error: &Error`), if any.
+    /// The type of the parameter after `ctx` (`close: Close`, `error: &Error`,
+    /// `incoming: &Incoming`), if any.
     param: Option<Type>,
-    /// The return type of `#[on_open]`, as written.
+    /// The return type of `#[on_open]` and `#[middleware]`, as written.
     output: Option<Type>,
 }
 
@@ -105,6 +115,12 @@ struct Hook {
 struct RouterModel {
     item: ItemImpl,
     data: Type,
+    /// The `#[middleware]` methods named in `#[router(middleware = [..])]`, run first.
+    global: Vec<Ident>,
+    /// Every `#[middleware]` method with a valid signature.
+    middleware: Vec<Hook>,
+    /// The names of every method marked `#[middleware]`, valid or not.
+    middleware_names: Vec<Ident>,
     handlers: Vec<Handler>,
     on_open: Option<Hook>,
     on_close: Option<Hook>,
@@ -118,15 +134,57 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn parse_args(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Option<Type>> {
-    let mut data = None;
+/// The arguments of `#[router(..)]`: the data type and the router-wide middleware.
+#[derive(Default)]
+struct RouterArgs {
+    data: Option<Type>,
+    middleware: Vec<Ident>,
+}
+
+fn parse_args(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<RouterArgs> {
+    let mut args = RouterArgs::default();
     // The per-connection data is what handlers reach through `ctx.data()`.
-    let known = [Known { key: "data", usage: "data = Type" }];
-    parse_key_values(input, "#[router]", &known, errors, |_, input| {
-        data = Some(input.parse()?);
+    let known = [
+        Known { key: "data", usage: "data = Type" },
+        Known { key: "middleware", usage: "middleware = [method, ..]" },
+    ];
+    parse_key_values(input, "#[router]", &known, errors, |key, input| {
+        match key.to_string().as_str() {
+            "data" => args.data = Some(input.parse()?),
+            _ => args.middleware = parse_names(input)?,
+        }
         Ok(())
     })?;
-    Ok(data)
+    Ok(args)
+}
+
+/// The arguments of `#[on(..)]` and `#[rpc(..)]`: the handler's own middleware.
+fn parse_handler_args(
+    input: ParseStream<'_>,
+    attribute: &str,
+    errors: &mut Errors,
+) -> syn::Result<Vec<Ident>> {
+    if input.peek(syn::LitStr) {
+        return Err(input.error(format!(
+            "{attribute} takes no type string: a handler's message type is its third parameter, \
+             e.g. `msg: JoinRoom`; its only argument is `middleware = [method, ..]`"
+        )));
+    }
+    let mut middleware = Vec::new();
+    let known = [Known { key: "middleware", usage: "middleware = [method, ..]" }];
+    parse_key_values(input, attribute, &known, errors, |_, input| {
+        middleware = parse_names(input)?;
+        Ok(())
+    })?;
+    Ok(middleware)
+}
+
+/// `[name, ..]`: the names of `#[middleware]` methods.
+fn parse_names(input: ParseStream<'_>) -> syn::Result<Vec<Ident>> {
+    let content;
+    syn::bracketed!(content in input);
+    let names = syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+    Ok(names.into_iter().collect())
 }
 
 impl RouterModel {
@@ -135,8 +193,8 @@ impl RouterModel {
     /// one mistake does not cascade into unrelated errors.
     fn parse(args: TokenStream, item: TokenStream) -> Result<Self, TokenStream> {
         let mut errors = Errors::default();
-        let data = (|input: ParseStream<'_>| parse_args(input, &mut errors)).parse2(args);
-        let data = errors.take(data).flatten();
+        let args = (|input: ParseStream<'_>| parse_args(input, &mut errors)).parse2(args);
+        let args = errors.take(args).unwrap_or_default();
         let mut item: ItemImpl = match syn::parse2(item.clone()) {
             Ok(item) => item,
             Err(error) => {
@@ -149,7 +207,10 @@ impl RouterModel {
             errors.at(path, "#[router] goes on an inherent impl block, not a trait impl");
         }
         let mut model = RouterModel {
-            data: data.unwrap_or_else(|| syn::parse_quote!(())),
+            data: args.data.unwrap_or_else(|| syn::parse_quote!(())),
+            global: args.middleware,
+            middleware: Vec::new(),
+            middleware_names: Vec::new(),
             handlers: Vec::new(),
             on_open: None,
             on_close: None,
@@ -168,6 +229,15 @@ impl RouterModel {
             });
             match roles.as_slice() {
                 [] => {}
+                [(role @ (Role::On | Role::Rpc), attr)] if !matches!(attr.meta, syn::Meta::Path(_)) => {
+                    let attribute = role.attribute();
+                    let parsed = attr.parse_args_with(|input: ParseStream<'_>| {
+                        parse_handler_args(input, attribute, &mut errors)
+                    });
+                    if let Some(middleware) = errors.take(parsed) {
+                        model.add(*role, attr, method, middleware, &mut errors);
+                    }
+                }
                 [(role, attr)] if !matches!(attr.meta, syn::Meta::Path(_)) => errors.at(
                     attr,
                     format!(
@@ -177,7 +247,7 @@ impl RouterModel {
                         role.attribute()
                     ),
                 ),
-                [(role, attr)] => model.add(*role, attr, method, &mut errors),
+                [(role, attr)] => model.add(*role, attr, method, Vec::new(), &mut errors),
                 [_, (_, second), ..] => errors.at(
                     second,
                     format!("a method has one role; {} are mutually exclusive", ROLES.join(", ")),
@@ -185,6 +255,7 @@ impl RouterModel {
             }
         }
         model.check_duplicates(&mut errors);
+        model.check_middleware_names(&mut errors);
         if let Err(errors) = errors.finish() {
             return Err(quote! { #errors #item });
         }
@@ -192,7 +263,17 @@ impl RouterModel {
         Ok(model)
     }
 
-    fn add(&mut self, role: Role, attr: &syn::Attribute, method: &ImplItemFn, errors: &mut Errors) {
+    fn add(
+        &mut self,
+        role: Role,
+        attr: &syn::Attribute,
+        method: &ImplItemFn,
+        middleware: Vec<Ident>,
+        errors: &mut Errors,
+    ) {
+        if role == Role::Middleware {
+            self.middleware_names.push(method.sig.ident.clone());
+        }
         let Some(shape) = check_signature(role, method, errors) else { return };
         let method = method.sig.ident.clone();
         let slot = match role {
@@ -205,7 +286,13 @@ impl RouterModel {
                     ctx,
                     output: output.expect("checked by check_signature"),
                     rpc: role == Role::Rpc,
+                    middleware,
                 });
+                return;
+            }
+            Role::Middleware => {
+                let Shape { ctx, param, output, .. } = shape;
+                self.middleware.push(Hook { method, ctx, param, output });
                 return;
             }
             Role::Open => &mut self.on_open,
@@ -222,6 +309,23 @@ impl RouterModel {
                 ),
             ),
             None => *slot = Some(Hook { method, ctx: shape.ctx, param: shape.param, output: shape.output }),
+        }
+    }
+
+    /// Every name in a `middleware = [..]` list is a `#[middleware]` method of the router.
+    fn check_middleware_names(&self, errors: &mut Errors) {
+        let named = self.global.iter().chain(self.handlers.iter().flat_map(|h| &h.middleware));
+        for name in named {
+            if !self.middleware_names.contains(name) {
+                errors.at(
+                    name,
+                    format!(
+                        "`{name}` is not a #[middleware] method of this router; mark a method \
+                         `async fn {name}(&self, ctx: &mut Ctx<Data>, incoming: &Incoming<'_>) \
+                         -> Result<Next, Error>` with #[middleware]"
+                    ),
+                );
+            }
         }
     }
 
@@ -266,8 +370,41 @@ impl RouterModel {
             let check = check("ctx", ctx_ty);
             quote!(#check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx))
         };
+        // The middleware a handler runs, router-wide first: each may stop the message.
+        let [incoming, next] = ["incoming", "next"].map(local);
+        let middleware_calls = |handler: &Handler| {
+            let calls = self.global.iter().chain(&handler.middleware).filter_map(|name| {
+                let Hook { method, ctx: ctx_ty, param, output } =
+                    self.middleware.iter().find(|m| m.method == *name)?;
+                let (param, output) = (param.as_ref()?, output.as_ref()?);
+                let (ctx_check, incoming_check, output_check) =
+                    (check("ctx", ctx_ty), check("incoming", param), check("middleware_output", output));
+                Some(quote_spanned! {name.span()=>
+                    let #next = #output_check::<#output>(
+                        Self::#method(
+                            self,
+                            #ctx_check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(&mut *#ctx),
+                            #incoming_check::<#param, &::wskit::middleware::Incoming<'_>>(&#incoming),
+                        )
+                        .await,
+                    )?;
+                    if #next == ::wskit::middleware::Next::Stop {
+                        return ::core::result::Result::Ok(());
+                    }
+                })
+            });
+            let calls: Vec<_> = calls.collect();
+            (!calls.is_empty()).then(|| {
+                quote! {{
+                    let #incoming = ::wskit::middleware::Incoming::decoded(&#message);
+                    #(#calls)*
+                }}
+            })
+        };
         let arms = self.handlers.iter().map(|handler| {
-            let Handler { method, message: message_ty, meta: meta_ty, ctx: ctx_ty, output, rpc } = handler;
+            let Handler { method, message: message_ty, meta: meta_ty, ctx: ctx_ty, output, rpc, .. } =
+                handler;
+            let middleware = middleware_calls(handler);
             let decode = quote_spanned!(message_ty.span()=> #inbound.decode::<#message_ty>());
             let (binding, meta_arg) = match meta_ty {
                 Some(meta_ty) => {
@@ -289,6 +426,7 @@ impl RouterModel {
                     <#message_ty as ::wskit::Message>::TYPE => {
                         #request_check::<#message_ty>();
                         let (#message, #binding) = #decode?;
+                        #middleware
                         let #response = #output_check::<#message_ty, #output>(
                             Self::#method(self, #ctx_arg, #message #meta_arg).await,
                         )?;
@@ -300,6 +438,7 @@ impl RouterModel {
             quote_spanned! {message_ty.span()=>
                 <#message_ty as ::wskit::Message>::TYPE => {
                     let (#message, #binding) = #decode?;
+                    #middleware
                     #output_check::<#output>(Self::#method(self, #ctx_arg, #message #meta_arg).await)
                 }
             }
@@ -527,11 +666,11 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
     let allowed = match role {
         Role::On | Role::Rpc => 2,
         Role::Open => 0,
-        Role::Close | Role::Error => 1,
+        Role::Close | Role::Error | Role::Middleware => 1,
     };
     let required = match role {
         Role::On | Role::Rpc | Role::Open => allowed.min(1),
-        Role::Close | Role::Error => allowed,
+        Role::Close | Role::Error | Role::Middleware => allowed,
     };
     for extra in rest.iter().skip(allowed) {
         fail(*extra, format!("unexpected parameter: {} methods look like `{expected}`", role.attribute()));
@@ -541,6 +680,7 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
             Role::On => "the message parameter, e.g. `msg: JoinRoom`",
             Role::Rpc => "the request parameter, e.g. `req: GetUser`",
             Role::Close => "the `close: Close` parameter",
+            Role::Middleware => "the `incoming: &Incoming<'_>` parameter",
             _ => "the `error: &Error` parameter",
         };
         fail(&sig.inputs, format!("missing {what}: `{expected}`"));
@@ -551,7 +691,7 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
     });
     let (message, param) = match role {
         Role::On | Role::Rpc => (typed.next().flatten(), typed.next().flatten()),
-        Role::Close | Role::Error => (None, typed.next().flatten()),
+        Role::Close | Role::Error | Role::Middleware => (None, typed.next().flatten()),
         Role::Open => (None, None),
     };
     let output = match &sig.output {
@@ -565,6 +705,10 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
                 "{} methods return `Result<(), wskit::Error>`; add `-> Result<(), Error>`: `{expected}`",
                 role.attribute()
             ),
+        ),
+        (Role::Middleware, None) => fail(
+            &sig.ident,
+            format!("#[middleware] methods return `Result<Next, wskit::Error>`: `{expected}`"),
         ),
         (Role::Rpc, None) => fail(
             &sig.ident,

@@ -203,6 +203,10 @@ pub use wskit_macros::payload;
 ///   [`Ctx::progress`] frames before it returns, and has a [deadline](Ctx::deadline). An
 ///   RPC request cannot be handled with `#[on]` (a compile error), so that every request
 ///   gets its reply.
+/// - `#[middleware]`: `async fn(&self, ctx: &mut Ctx<Data>, incoming: &Incoming<'_>) ->
+///   Result<Next, Error>`, run before handlers that name it: every handler with
+///   `#[router(middleware = [log, auth])]`, one handler with `#[on(middleware = [admin])]`
+///   or `#[rpc(middleware = [..])]` (after the router-wide ones). See [`middleware`].
 /// - `#[on_open]`: `async fn(&self, ctx: &mut Ctx<Data>) -> Result<(), Error>`; an error
 ///   rejects the connection.
 /// - `#[on_close]`: `async fn(&self, ctx: &mut Ctx<Data>, close: Close)`.
@@ -327,6 +331,51 @@ pub mod __private {
     /// The outcome of an `#[rpc]` handler of `M` returning `O`.
     pub fn rpc_output<M: crate::Rpc, O: RpcOutput<M::Response>>(output: O) -> Result<M::Response, Error> {
         output.into_response()
+    }
+
+    /// The `incoming` parameter of a `#[middleware]` method: `&Incoming<'_>`.
+    #[diagnostic::on_unimplemented(
+        message = "`#[middleware]` methods borrow the message as `&wskit::middleware::Incoming<'_>`, not `{Self}`",
+        label = "write `incoming: &Incoming<'_>`",
+        note = "`Incoming` gives the message type and the decoded message (`incoming.payload::<M>()`)"
+    )]
+    pub trait IncomingParam<T> {
+        /// The message as the parameter's type.
+        fn from_incoming(incoming: T) -> Self;
+    }
+
+    impl<T> IncomingParam<T> for T {
+        fn from_incoming(incoming: T) -> T {
+            incoming
+        }
+    }
+
+    /// The message `T` a middleware sees, as its parameter of type `P`.
+    pub fn incoming<P: IncomingParam<T>, T>(incoming: T) -> P {
+        P::from_incoming(incoming)
+    }
+
+    /// What `#[middleware]` methods return.
+    #[diagnostic::on_unimplemented(
+        message = "`#[middleware]` methods return `Result<Next, wskit::Error>`, not `{Self}`",
+        label = "change the return type to `Result<wskit::middleware::Next, wskit::Error>`",
+        note = "return `Ok(Next::Continue)` to go on, `Ok(Next::Stop)` to drop the message silently, \
+                or an error to answer with its error frame"
+    )]
+    pub trait MiddlewareOutput {
+        /// The middleware's decision.
+        fn into_decision(self) -> Result<crate::middleware::Next, Error>;
+    }
+
+    impl MiddlewareOutput for Result<crate::middleware::Next, Error> {
+        fn into_decision(self) -> Self {
+            self
+        }
+    }
+
+    /// The decision of a middleware returning `R`.
+    pub fn middleware_output<R: MiddlewareOutput>(output: R) -> Result<crate::middleware::Next, Error> {
+        output.into_decision()
     }
 
     /// Checks that an `#[rpc]` handler takes an RPC request.

@@ -1,0 +1,18 @@
+use wskit::{message, router, Ctx, Error};
+
+#[message("PING")]
+pub struct Ping;
+
+pub struct App;
+
+#[router]
+impl App {
+    async fn check(&self) {}
+
+    #[on(middleware = [check])]
+    async fn ping(&self, _ctx: &mut Ctx<()>, _msg: Ping) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+fn main() {}
