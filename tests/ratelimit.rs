@@ -21,6 +21,9 @@ struct Bulk;
 #[message("PONG")]
 struct Pong;
 
+#[message("GET", response = Pong)]
+struct Get;
+
 /// The connection's user, from the `x-user` header of the upgrade request.
 #[derive(Default)]
 struct Session {
@@ -44,6 +47,11 @@ impl App {
     #[on]
     async fn bulk(&self, ctx: &mut Ctx<Session>, _: Bulk) -> Result<(), Error> {
         ctx.reply(&Pong)
+    }
+
+    #[rpc]
+    async fn get(&self, _ctx: &mut Ctx<Session>, _: Get) -> Result<Pong, Error> {
+        Ok(Pong)
     }
 }
 
@@ -118,19 +126,43 @@ async fn tokens_refill_by_the_time_the_client_was_told_to_wait() {
     }
 }
 
-#[tokio::test]
-async fn message_types_take_their_own_cost() {
-    let server = start(RateLimiter::new(Limit::new(3, 0.01).cost("POST", 2))).await;
-    let mut client = RawClient::connect(&server.url("/ws")).await;
+/// Checks that under `limiter` (3 tokens, practically no refill, POST costs 2) each type
+/// takes its own cost, and a refused message takes nothing.
+async fn check_costs(limiter: RateLimiter<Session>) {
+    let server = start(limiter).await;
+    let mut client = connect_as(&server, "alice").await;
     assert!(passes(&mut client, "POST").await);
     let error = refusal(&mut client, "POST").await;
     assert_eq!(error["code"], "RESOURCE_EXHAUSTED");
     assert_eq!(error["details"]["cost"], 2);
-    // One token is missing: 100 s at 0.01 a second.
-    assert_eq!(retry_after_ms(&error), 100_000);
+    // One token is missing, less what trickled in since the first POST: about 100 s at
+    // 0.01 a second.
+    let wait = retry_after_ms(&error);
+    assert!((99_000..=100_000).contains(&wait), "told to wait {wait} ms for about one token");
     // The refused POST took nothing: the token left pays for one PING.
     assert!(passes(&mut client, "PING").await);
     assert!(!passes(&mut client, "PING").await);
+}
+
+fn costly() -> Limit {
+    Limit::new(3, 0.01).cost("POST", 2)
+}
+
+#[tokio::test]
+async fn message_types_take_their_own_cost() {
+    check_costs(RateLimiter::new(costly())).await;
+}
+
+#[tokio::test]
+async fn rpc_requests_are_refused_with_rpc_error_and_their_correlation_id() {
+    let server = start(RateLimiter::new(Limit::new(1, 0.01))).await;
+    let mut client = RawClient::connect(&server.url("/ws")).await;
+    let reply = client.request(json!({"type": "GET", "meta": {"correlationId": "a"}})).await;
+    assert_eq!(reply["type"], "PONG");
+    let refusal = client.request(json!({"type": "GET", "meta": {"correlationId": "b"}})).await;
+    assert_eq!(refusal["type"], "RPC_ERROR");
+    assert_eq!(refusal["meta"]["correlationId"], "b");
+    assert_eq!(refusal["payload"]["code"], "RESOURCE_EXHAUSTED");
 }
 
 #[tokio::test]
@@ -194,6 +226,12 @@ fn redis_limiter(url: &str, prefix: &str, limit: Limit) -> RateLimiter<Session> 
     RateLimiter::new(limit)
         .store(RedisStore::open(url).unwrap().prefix(prefix))
         .per_user(|session: &Session, _| session.user.clone())
+}
+
+#[tokio::test]
+async fn the_redis_store_takes_the_same_costs_as_the_memory_store() {
+    let Some(url) = redis_url().await else { return };
+    check_costs(redis_limiter(&url, &unique_prefix("ratelimit-costs"), costly())).await;
 }
 
 #[tokio::test]

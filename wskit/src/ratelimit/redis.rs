@@ -5,6 +5,7 @@ use super::store::{Outcome, Store, Taking};
 use crate::error::Error;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -57,11 +58,10 @@ pub struct RedisStore {
 }
 
 /// The store's connection to Redis, with the SHA1 of the loaded script.
-#[derive(Clone)]
 enum Link {
     Up {
         connection: MultiplexedConnection,
-        script: String,
+        script: Arc<str>,
     },
     /// Not connected; no attempt before `retry_at`, if set.
     Down {
@@ -119,19 +119,18 @@ impl RedisStore {
 
     /// Takes from the bucket in Redis; `None` (after logging why) if Redis failed.
     async fn try_take(&self, key: &str, cost: u32, limit: &Limit) -> Option<Outcome> {
-        let mut link = self.link.lock().await;
-        let (connection, script) = self.connected(&mut link).await?;
-        let ttl_ms = self.ttl.unwrap_or_else(|| limit.full_refill()).as_millis().max(1);
+        let (mut connection, script) = self.connection().await?;
+        let bucket = format!("{}{key}", self.prefix);
+        let ttl_ms = self.ttl.unwrap_or_else(|| limit.full_refill()).as_millis().max(1).to_string();
         let invoke = |command: &str, script: &str| {
             let mut cmd = redis::cmd(command);
-            cmd.arg(script).arg(1).arg(format!("{}{key}", self.prefix));
-            cmd.arg(limit.capacity()).arg(limit.refill_per_second()).arg(cost).arg(ttl_ms.to_string());
+            cmd.arg(script).arg(1).arg(&bucket);
+            cmd.arg(limit.capacity()).arg(limit.refill_per_second()).arg(cost).arg(&ttl_ms);
             cmd
         };
-        let mut connection = connection.clone();
-        let script = script.clone();
-        drop(link);
         let waited = match invoke("EVALSHA", &script).query_async::<u64>(&mut connection).await {
+            // The server lost its scripts (SCRIPT FLUSH): EVAL runs the script and loads
+            // it again.
             Err(error) if error.code() == Some("NOSCRIPT") => {
                 invoke("EVAL", TAKE).query_async::<u64>(&mut connection).await
             }
@@ -150,28 +149,30 @@ impl RedisStore {
         }
     }
 
-    /// The connection and script of `link`, connecting first if it is down and not
-    /// waiting out [`RECONNECT_DELAY`]; `None` (after logging why) if that fails.
-    async fn connected<'l>(&self, link: &'l mut Link) -> Option<(&'l MultiplexedConnection, &'l String)> {
-        if let Link::Down { retry_at } = link {
+    /// The connection and the SHA1 of the script loaded on it, connecting first if the
+    /// link is down and not waiting out [`RECONNECT_DELAY`]; `None` (after logging why)
+    /// if there is none. Concurrent takes wait for one connection attempt.
+    async fn connection(&self) -> Option<(MultiplexedConnection, Arc<str>)> {
+        let mut link = self.link.lock().await;
+        if let Link::Down { retry_at } = *link {
             if retry_at.is_some_and(|at| Instant::now() < at) {
                 return None;
             }
             *link = match self.connect().await {
-                Ok((connection, script)) => Link::Up { connection, script },
+                Ok((connection, script)) => Link::Up { connection, script: script.into() },
                 Err(error) => {
                     tracing::warn!(%error, on_failure = ?self.on_failure, retry_in = ?RECONNECT_DELAY, "the rate limiter cannot connect to Redis");
                     Link::Down { retry_at: Some(Instant::now() + RECONNECT_DELAY) }
                 }
             };
         }
-        match link {
-            Link::Up { connection, script } => Some((connection, script)),
+        match &*link {
+            Link::Up { connection, script } => Some((connection.clone(), Arc::clone(script))),
             Link::Down { .. } => None,
         }
     }
 
-    /// Connects and loads the script, within the timeout.
+    /// Connects and loads the script, within the timeout; returns the script's SHA1.
     async fn connect(&self) -> Result<(MultiplexedConnection, String), RedisError> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeout))
