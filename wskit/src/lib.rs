@@ -90,6 +90,7 @@ mod message;
 pub mod middleware;
 mod outbox;
 mod pubsub;
+pub mod ratelimit;
 mod router;
 #[cfg(feature = "server")]
 mod server;
