@@ -17,7 +17,7 @@ use crate::close::Close;
 use crate::ctx::Ctx;
 use crate::envelope::{self, Envelope, ExtraMeta, Inbound, Meta};
 use crate::error::{Code, Error};
-use crate::limits::Limits;
+use crate::limits::{LimitKind, Limits};
 use crate::middleware::{Incoming, Middleware, Next};
 use crate::router::Router;
 use futures_util::FutureExt;
@@ -194,6 +194,7 @@ impl<R: Router> Session<R> {
     /// correlation id can be read from it), or close 1009 if so configured.
     fn oversize(&mut self, text: &str) -> Step<'static> {
         let (observed, limit) = (text.len(), self.limits.max_message_bytes);
+        self.limits.exceeded(LimitKind::MessageSize, observed, limit, Some(self.ctx.client_id()));
         if self.limits.oversize == crate::Oversize::Close {
             return Step::Done(Flow::Close(Close::new(Close::TOO_BIG, "message too big")));
         }
@@ -257,7 +258,15 @@ impl<R: Router> Session<R> {
 
     /// Whether to go on after an error: closes once too many protocol errors came in a row.
     fn verdict(&mut self) -> Flow {
-        if self.consecutive_errors >= self.limits.max_consecutive_errors {
+        let limit = self.limits.max_consecutive_errors;
+        if self.consecutive_errors >= limit {
+            let observed = self.consecutive_errors as usize;
+            self.limits.exceeded(
+                LimitKind::ConsecutiveErrors,
+                observed,
+                limit as usize,
+                Some(self.ctx.client_id()),
+            );
             return Flow::Close(Close::new(Close::POLICY, "too many invalid messages"));
         }
         self.flow()

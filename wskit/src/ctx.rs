@@ -4,10 +4,12 @@
 use crate::close::Close;
 use crate::envelope::{self, Meta};
 use crate::error::Error;
+use crate::limits::{LimitKind, Limits};
 use crate::message::Message;
 use crate::outbox::{ClientHandle, Frame, Outbox};
 use crate::pubsub::{Authorize, Delivery, Hub, Publish, TopicAction};
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -34,6 +36,7 @@ pub struct Ctx<D> {
     /// Whether the RPC request being handled has had its terminal frame (its reply or
     /// `RPC_ERROR`): nothing more is sent for it.
     answered: bool,
+    limits: Arc<Limits>,
 }
 
 impl<D> Ctx<D> {
@@ -43,6 +46,7 @@ impl<D> Ctx<D> {
         params: Vec<(String, String)>,
         outbox: Outbox,
         hub: Hub,
+        limits: Arc<Limits>,
     ) -> Self {
         Ctx {
             data,
@@ -58,6 +62,7 @@ impl<D> Ctx<D> {
             deadline: None,
             cancellation: None,
             answered: false,
+            limits,
         }
     }
 
@@ -233,6 +238,7 @@ impl<D> Ctx<D> {
         self.authorize(topic, TopicAction::Subscribe)?;
         let limit = self.hub.rules().limit();
         if self.topics.len() >= limit {
+            self.limits.exceeded(LimitKind::Topics, self.topics.len() + 1, limit, Some(self.client_id));
             return Err(Error::resource_exhausted(format!(
                 "a connection subscribes to at most {limit} topics; unsubscribe from one first"
             ))
@@ -342,6 +348,8 @@ impl<D> Ctx<D> {
     /// The close a handler asked for, or the slow-consumer close if the queue overflowed.
     pub(crate) fn take_close(&mut self) -> Option<Close> {
         if self.outbox.overflowed() && self.closing.is_none() {
+            let limit = self.limits.max_queued_frames;
+            self.limits.exceeded(LimitKind::OutboundQueue, limit + 1, limit, Some(self.client_id));
             self.closing =
                 Some(Close::new(Close::TRY_AGAIN_LATER, "outbound queue full: the client is not reading"));
         }

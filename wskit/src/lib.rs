@@ -101,7 +101,7 @@ pub use close::Close;
 pub use ctx::Ctx;
 pub use envelope::{Inbound, Meta};
 pub use error::{Code, Error, Retry};
-pub use limits::{Limits, Oversize};
+pub use limits::{LimitExceeded, LimitKind, Limits, Oversize};
 pub use message::{DeclaredMeta, Message, NoMeta, Rpc};
 pub use outbox::ClientHandle;
 #[cfg(feature = "redis")]

@@ -1,6 +1,51 @@
 //! [`Limits`]: the bounds a client cannot push the server past, and what happens at each.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
+
+/// Which limit a client reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LimitKind {
+    /// [`Limits::max_message_bytes`]: an inbound message was too large (bytes).
+    MessageSize,
+    /// [`Limits::max_in_flight`]: too many messages in flight on one connection.
+    InFlight,
+    /// The hub's per-connection topic limit ([`TopicRules`](crate::TopicRules)).
+    Topics,
+    /// [`Limits::max_queued_frames`]: the outbound queue overflowed (a slow consumer).
+    OutboundQueue,
+    /// [`Limits::max_consecutive_errors`]: too many protocol errors in a row.
+    ConsecutiveErrors,
+    /// [`Limits::max_connections`]: the server was full; `client_id` is `None`.
+    Connections,
+}
+
+/// What [`Limits::on_exceeded`] hooks receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LimitExceeded {
+    /// The limit reached.
+    pub kind: LimitKind,
+    /// The value that reached it: bytes, messages, topics, frames, errors or connections.
+    pub observed: usize,
+    /// The limit's configured value.
+    pub limit: usize,
+    /// The connection, if there is one yet.
+    pub client_id: Option<Uuid>,
+}
+
+/// A hook told about every limit a client reaches.
+#[derive(Clone)]
+struct Hook(Arc<dyn Fn(&LimitExceeded) + Send + Sync>);
+
+impl fmt::Debug for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Hook(..)")
+    }
+}
 
 /// What the server does with a frame larger than [`Limits::max_message_bytes`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,6 +80,7 @@ pub struct Limits {
     pub(crate) write_timeout: Duration,
     pub(crate) rpc_timeout: Duration,
     pub(crate) max_in_flight: usize,
+    on_exceeded: Option<Hook>,
 }
 
 impl Default for Limits {
@@ -48,6 +94,7 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(10),
             rpc_timeout: Duration::from_secs(30),
             max_in_flight: 1000,
+            on_exceeded: None,
         }
     }
 }
@@ -112,6 +159,30 @@ impl Limits {
     pub fn max_in_flight(mut self, messages: usize) -> Self {
         self.max_in_flight = messages.max(1);
         self
+    }
+
+    /// Calls `hook` whenever a client reaches one of these limits (or the hub's topic
+    /// limit), after the client was answered as the limit's doc says: for metrics, logs or
+    /// banning abusive clients. It runs on the connection's task: keep it quick.
+    ///
+    /// ```
+    /// use wskit::{LimitExceeded, Limits};
+    ///
+    /// let limits = Limits::default().on_exceeded(|event: &LimitExceeded| {
+    ///     eprintln!("{:?} reached {:?}: {} of {}", event.client_id, event.kind, event.observed, event.limit);
+    /// });
+    /// ```
+    pub fn on_exceeded(mut self, hook: impl Fn(&LimitExceeded) + Send + Sync + 'static) -> Self {
+        self.on_exceeded = Some(Hook(Arc::new(hook)));
+        self
+    }
+
+    /// Tells the hook, if any, that `client_id` reached the limit `kind`.
+    pub(crate) fn exceeded(&self, kind: LimitKind, observed: usize, limit: usize, client_id: Option<Uuid>) {
+        tracing::debug!(?kind, observed, limit, ?client_id, "limit exceeded");
+        if let Some(Hook(hook)) = &self.on_exceeded {
+            hook(&LimitExceeded { kind, observed, limit, client_id });
+        }
     }
 
     /// The inbound message size limit in bytes.

@@ -11,7 +11,7 @@ pub use admission::{token, Rejection};
 
 use crate::connection::{Layers, Session};
 use crate::ctx::Ctx;
-use crate::limits::Limits;
+use crate::limits::{LimitKind, Limits};
 use crate::middleware::Middleware;
 use crate::outbox::Outbox;
 use crate::pubsub::{Authorize, Hub, TopicAction};
@@ -399,6 +399,8 @@ impl<R: Router> Endpoint<R> {
             return handshake::plain(StatusCode::FORBIDDEN, "connections from this origin are not allowed");
         }
         let Some(slot) = Slot::take(&shared.open, shared.limits.max_connections) else {
+            let max = shared.limits.max_connections;
+            shared.limits.exceeded(LimitKind::Connections, max + 1, max, None);
             return handshake::plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is at its connection limit",
@@ -416,7 +418,8 @@ impl<R: Router> Endpoint<R> {
         };
         let client_id = uuid::Uuid::now_v7();
         let (outbox, outbox_receiver) = Outbox::new(shared.limits.max_queued_frames);
-        let mut ctx = Ctx::new(data, client_id, params, outbox, shared.hub.clone());
+        let mut ctx =
+            Ctx::new(data, client_id, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
         ctx.set_authorizer(shared.authorize.clone());
         let session = Session::new(
             Arc::clone(&shared.router),
@@ -441,6 +444,7 @@ impl<R: Router> Endpoint<R> {
                 )
                 .await;
                 let policy = socket::Policy {
+                    client_id,
                     shutdown: shared.shutdown.clone(),
                     cut_off: shared.cut_off.clone(),
                     liveness: shared.liveness,

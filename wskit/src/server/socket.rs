@@ -13,7 +13,7 @@ use crate::connection::{
     classify, error_frame, heartbeat_ack, in_flight_exceeded, Arrival, Flow, Session, Step,
 };
 use crate::error::Error;
-use crate::limits::Limits;
+use crate::limits::{LimitKind, Limits};
 use crate::outbox::{Frame, OutboxReceiver};
 use crate::router::Router;
 use crate::server::backlog::Backlog;
@@ -26,6 +26,7 @@ use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
@@ -45,6 +46,8 @@ pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How a connection is run: when to stop, when to ping, how long a write may stall.
 #[derive(Clone)]
 pub(crate) struct Policy {
+    /// The connection's id, for the limits hook.
+    pub(crate) client_id: uuid::Uuid,
     /// Cancelled when the server shuts down: close with 1001 once the running handler
     /// has returned.
     pub(crate) shutdown: CancellationToken,
@@ -176,7 +179,8 @@ async fn serve<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
     let mut pings = Pings::new(policy.liveness);
     let mut ping_timer = pin!(tokio::time::sleep(pings.first_delay()));
     let mut backlog = Backlog::new(policy.limits.max_in_flight, policy.limits.max_message_bytes);
-    let mut turn = Turn { session, policy, io: Io { link, backlog: &mut backlog, pings: &mut pings } };
+    let mut turn =
+        Turn { session, policy, io: Io { link, backlog: &mut backlog, pings: &mut pings, policy } };
     loop {
         let flow = if let Some((frame, arrived)) = turn.io.backlog.pop() {
             // Messages that arrived while a handler ran go first, in order.
@@ -235,6 +239,7 @@ struct Io<'c, S> {
     link: &'c mut Link<S>,
     backlog: &'c mut Backlog,
     pings: &'c mut Pings,
+    policy: &'c Policy,
 }
 
 impl<R: Router, S: AsyncRead + AsyncWrite + Unpin> Turn<'_, R, S> {
@@ -272,10 +277,7 @@ impl<R: Router, S: AsyncRead + AsyncWrite + Unpin> Turn<'_, R, S> {
                 }
             },
             Some(Ok(other)) => return self.io.on_control(other).await.map(|()| Flow::Continue),
-            Some(Err(WsError::Capacity(error))) => {
-                tracing::debug!(%error, "frame above the hard size limit");
-                return Ok(Flow::Close(too_big()));
-            }
+            Some(Err(WsError::Capacity(error))) => return Ok(Flow::Close(too_big(self.policy, &error))),
             Some(Err(error)) => return Err(dropped(&error)),
             None => return Err(Close::new(Close::ABNORMAL, "connection dropped")),
         };
@@ -345,7 +347,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<'_, S> {
             }
             Some(Ok(other)) => return self.on_control(other).await.map(|()| None).map_err(End::Gone),
             // The client left, or broke the protocol: the running handler is dropped.
-            Some(Err(WsError::Capacity(_))) => return Err(End::Close(too_big())),
+            Some(Err(WsError::Capacity(error))) => return Err(End::Close(too_big(self.policy, &error))),
             Some(Err(error)) => return Err(End::Gone(dropped(&error))),
             None => return Err(End::Gone(Close::new(Close::ABNORMAL, "connection dropped"))),
         };
@@ -358,7 +360,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<'_, S> {
             }
             Arrival::Abort(_) => {}
             Arrival::Message(correlation_id) if !self.backlog.has_slot() => {
-                let error = in_flight_exceeded(self.backlog.max_in_flight());
+                let limit = self.backlog.max_in_flight();
+                let policy = self.policy;
+                policy.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(policy.client_id));
+                let error = in_flight_exceeded(limit);
                 self.answer(error_frame(&error, correlation_id.as_deref())).await.map_err(End::Gone)?;
                 self.backlog.answered(error);
             }
@@ -460,7 +465,12 @@ async fn sleep_until_deadline(deadline: Option<Instant>) {
     }
 }
 
-fn too_big() -> Close {
+/// The close for a frame above the hard size limit, which tungstenite refused to read.
+fn too_big(policy: &Policy, error: &CapacityError) -> Close {
+    tracing::debug!(%error, "frame above the hard size limit");
+    if let CapacityError::MessageTooLong { size, max_size } = *error {
+        policy.limits.exceeded(LimitKind::MessageSize, size, max_size, Some(policy.client_id));
+    }
     Close::new(Close::TOO_BIG, "message too big")
 }
 
