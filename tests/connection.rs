@@ -214,6 +214,10 @@ impl Strict {
     async fn admit(&self, ctx: &mut Ctx<()>) -> Result<(), Error> {
         match ctx.param("name") {
             Some("guest") => Err(Error::unauthenticated("guests must log in")),
+            Some("banned") => {
+                ctx.close(4003, "banned");
+                Ok(())
+            }
             _ => ctx.send(&Hello),
         }
     }
@@ -237,6 +241,9 @@ async fn on_open_can_reject_a_connection() {
     assert_eq!(frame["type"], "ERROR");
     assert_eq!(frame["payload"]["code"], "UNAUTHENTICATED");
     assert_eq!(rejected.closed().await.0, 1008);
+    // Or with an application close code of its choosing, without an error frame.
+    let mut banned = RawClient::connect(&server.url("/as/banned")).await;
+    assert_eq!(banned.closed().await, (4003, "banned".to_owned()));
 }
 
 #[tokio::test]
@@ -269,19 +276,18 @@ async fn a_full_outbound_queue_fails_the_send_and_closes_with_1013() {
     assert_eq!(items, 8, "exactly the queued frames are delivered");
 }
 
-#[tokio::test]
-async fn the_endpoint_mounts_inside_a_hyper_service() {
+/// Serves `endpoint` inside a hyper service of its own on a loopback port: `/live/..` is the
+/// WebSocket route, everything else the application's page.
+async fn mount<R: wskit::Router>(endpoint: wskit::Endpoint<R>) -> std::net::SocketAddr {
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
 
-    let endpoint = Server::new(Strict).path("/live/:name").into_endpoint();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let service_endpoint = endpoint.clone();
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let endpoint = service_endpoint.clone();
+            let endpoint = endpoint.clone();
             let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
                 let endpoint = endpoint.clone();
                 async move {
@@ -299,13 +305,40 @@ async fn the_endpoint_mounts_inside_a_hyper_service() {
             );
         }
     });
+    addr
+}
+
+#[tokio::test]
+async fn the_endpoint_mounts_inside_a_hyper_service() {
+    let endpoint = Server::new(Strict).path("/live/:name").into_endpoint();
+    let addr = mount(endpoint.clone()).await;
     let page = http(addr, "GET /home HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert!(page.ends_with("my app"), "{page}");
     let mut client = RawClient::connect(&format!("ws://{addr}/live/ada")).await;
     assert_eq!(client.recv().await["type"], "HELLO");
     assert_eq!(endpoint.connections(), 1);
-    endpoint.shutdown().await;
+    let report = endpoint.shutdown().await;
+    assert_eq!((report.connections, report.abandoned), (1, 0));
     assert_eq!(client.closed().await.0, 1001);
+}
+
+#[tokio::test]
+async fn the_shutdown_report_counts_the_handlers_cut_off() {
+    let recorded = Arc::new(Recorded::default());
+    let endpoint = Server::new(Producer(recorded.clone()))
+        .path("/live/:name")
+        .shutdown_grace(Duration::from_millis(100))
+        .into_endpoint();
+    let addr = mount(endpoint.clone()).await;
+    let mut idle = RawClient::connect(&format!("ws://{addr}/live/idle")).await;
+    let mut busy = RawClient::connect(&format!("ws://{addr}/live/busy")).await;
+    let started = recorded.started.notified();
+    busy.send(json!({"type": "SLOW", "payload": {"millis": 600_000}})).await;
+    started.await;
+    let report = endpoint.shutdown().await;
+    assert_eq!((report.connections, report.abandoned), (2, 1));
+    assert_eq!(idle.closed().await.0, 1001);
+    assert_eq!(busy.closed().await.0, 1001);
 }
 
 #[message("BLOB")]

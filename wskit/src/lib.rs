@@ -109,7 +109,7 @@ pub use pubsub::RedisOptions;
 pub use pubsub::{BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
 pub use router::Router;
 #[cfg(feature = "server")]
-pub use server::{token, Body, Endpoint, Rejection, Server};
+pub use server::{token, Body, Endpoint, Rejection, Server, ShutdownReport};
 pub use validate::Validate;
 
 /// Declares a message type: `#[message("TYPE")]` on a struct with named fields (a message

@@ -288,6 +288,7 @@ impl<R: Router> Server<R> {
                 fallback: self.fallback,
                 shutdown: CancellationToken::new(),
                 cut_off: CancellationToken::new(),
+                abandoned: Arc::default(),
                 connections: TaskTracker::new(),
                 shutdown_grace: self.shutdown_grace,
                 hub: self.hub,
@@ -355,6 +356,8 @@ struct Shared<R: Router> {
     /// Cancelled when the shutdown grace period is over: handlers still running then are
     /// abandoned.
     cut_off: CancellationToken,
+    /// Handlers abandoned at `cut_off`, for the shutdown report.
+    abandoned: Arc<AtomicUsize>,
     connections: TaskTracker,
     shutdown_grace: Duration,
     hub: Hub,
@@ -447,6 +450,7 @@ impl<R: Router> Endpoint<R> {
                     client_id,
                     shutdown: shared.shutdown.clone(),
                     cut_off: shared.cut_off.clone(),
+                    abandoned: Arc::clone(&shared.abandoned),
                     liveness: shared.liveness,
                     limits: Arc::clone(&shared.limits),
                 };
@@ -468,22 +472,28 @@ impl<R: Router> Endpoint<R> {
 
     /// Shuts the endpoint down: new upgrades are refused with 503, and every connection
     /// is closed with 1001 once its running handler (if any) returns. Handlers still
-    /// running after the grace period are abandoned (their futures dropped) and their
-    /// connections closed with 1001 too; each one is logged as a warning.
-    pub async fn shutdown(&self) {
+    /// running after the grace period are abandoned (their futures dropped, their
+    /// cancellation tokens fired) and their connections closed with 1001 too. Returns what
+    /// was cut off.
+    pub async fn shutdown(&self) -> ShutdownReport {
         let shared = &self.shared;
         shared.shutdown.cancel();
         shared.connections.close();
+        let connections = shared.connections.len();
         if tokio::time::timeout(shared.shutdown_grace, shared.connections.wait()).await.is_err() {
             tracing::warn!(
                 remaining = shared.connections.len(),
-                "connections still busy after the shutdown grace period; abandoning their handlers"
+                "connections still open after the shutdown grace period; abandoning running handlers"
             );
             shared.cut_off.cancel();
             // Closing takes at most a bounded write and the wait for the client's close frame.
             let closing = shared.limits.write_timeout + socket::CLOSE_TIMEOUT;
             let _ = tokio::time::timeout(closing, shared.connections.wait()).await;
         }
+        let abandoned = shared.abandoned.load(Ordering::Acquire);
+        let report = ShutdownReport { connections, abandoned };
+        tracing::info!(connections, abandoned, "shut down");
+        report
     }
 
     /// The number of open WebSocket connections.
@@ -523,6 +533,17 @@ impl<R: Router> Endpoint<R> {
             tracing::debug!(%peer, %error, "HTTP connection failed");
         }
     }
+}
+
+/// What a graceful shutdown ([`Endpoint::shutdown`]) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Connections open when the shutdown began, all closed with 1001.
+    pub connections: usize,
+    /// Of those, how many were still running a handler after the grace period: their
+    /// handlers were abandoned.
+    pub abandoned: usize,
 }
 
 /// A place among the connections `Limits::max_connections` allows, given back on drop.

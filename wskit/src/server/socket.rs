@@ -21,6 +21,7 @@ use crate::server::Liveness;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::future::Future;
 use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -54,8 +55,20 @@ pub(crate) struct Policy {
     /// Cancelled when the shutdown grace period is over: close with 1001 at once,
     /// abandoning a handler that is still running.
     pub(crate) cut_off: CancellationToken,
+    /// Counts the handlers abandoned at `cut_off`.
+    pub(crate) abandoned: Arc<AtomicUsize>,
     pub(crate) liveness: Option<Liveness>,
     pub(crate) limits: Arc<Limits>,
+}
+
+impl Policy {
+    /// Counts a handler abandoned at the end of the shutdown grace period, and returns
+    /// the close for its connection.
+    fn abandon(&self) -> Close {
+        tracing::warn!("shutdown grace period over: abandoning a running handler");
+        self.abandoned.fetch_add(1, Ordering::AcqRel);
+        going_away()
+    }
 }
 
 /// Why reading stopped.
@@ -147,7 +160,7 @@ pub(crate) async fn run<R, S>(
     let mut link = Link { ws, outbox, write_timeout: policy.limits.write_timeout };
     let opened = tokio::select! {
         flow = session.open() => flow,
-        () = policy.cut_off.cancelled() => Flow::Close(going_away()),
+        () = policy.cut_off.cancelled() => Flow::Close(policy.abandon()),
     };
     let end = match opened {
         Flow::Continue => match link.flush_queued().await {
@@ -425,10 +438,7 @@ async fn while_busy<S: AsyncRead + AsyncWrite + Unpin>(
         tokio::select! {
             biased;
             flow = &mut handling => return Busy::Done(flow),
-            () = policy.cut_off.cancelled() => {
-                tracing::warn!("shutdown grace period over: abandoning a running handler");
-                return Busy::Close(going_away());
-            }
+            () = policy.cut_off.cancelled() => return Busy::Close(policy.abandon()),
             () = sleep_until_deadline(deadline) => return Busy::Interrupted(deadline_exceeded()),
             Some(frame) = io.link.outbox.recv() => {
                 if let Err(gone) = io.link.feed(frame).await.and(io.link.flush().await) {
