@@ -418,9 +418,12 @@ async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
     let limits = Limits::default().write_timeout(Duration::from_millis(300));
     let (server, app) = producer(|server| server.limits(limits)).await;
     let mut client = RawClient::connect(&server.url("/ws")).await;
+    let mut other = RawClient::connect(&server.url("/ws")).await;
     let closed = app.closed.notified();
     // 32 MiB: far more than the kernel buffers of a client that reads nothing.
     client.send(json!({"type": "BLOB", "payload": {"chunks": 512, "bytes": 65536}})).await;
+    // Meanwhile another client is served as usual.
+    assert_eq!(other.request(json!({"type": "PING"})).await["type"], "PONG");
     tokio::time::timeout(Duration::from_secs(10), closed).await.expect("the stalled connection is dropped");
     assert_eq!(app.closes.lock().unwrap()[0].code, Close::TRY_AGAIN_LATER);
     tokio::time::timeout(Duration::from_secs(5), server.stop()).await.expect("shutdown is not held up");

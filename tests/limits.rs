@@ -5,7 +5,9 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
-use wskit::{message, router, Ctx, Error, Hub, LimitExceeded, LimitKind, Limits, Server, TopicRules};
+use wskit::{
+    message, router, Ctx, Error, Hub, LimitExceeded, LimitKind, Limits, Server, SlowConsumer, TopicRules,
+};
 use wskit_examples::{RawClient, Received, TestServer};
 
 #[message("PING")]
@@ -155,4 +157,18 @@ async fn reports_an_upgrade_refused_because_the_server_is_full() {
         (LimitKind::Connections, 2, 1, None)
     );
     drop(client);
+}
+
+#[tokio::test]
+async fn a_slow_consumer_may_lose_frames_instead_of_its_connection() {
+    let limits = Limits::default().max_queued_frames(4).on_slow_consumer(SlowConsumer::Drop);
+    let (_server, mut client, events, _) = start(limits).await;
+    // The handler queues ten frames without waiting: four fit, the other six are dropped,
+    // and so is the error frame of the failed send.
+    client.send(json!({"type": "FLOOD", "payload": {"frames": 10}})).await;
+    for _ in 0..4 {
+        assert_eq!(client.recv().await["type"], "PONG");
+    }
+    assert_eq!(client.request(json!({"type": "PING"})).await, json!({"type": "PONG", "meta": {}}));
+    assert!(events.lock().unwrap().is_empty(), "nothing closed, nothing reported");
 }

@@ -103,7 +103,7 @@ pub use envelope::{Inbound, Meta};
 pub use error::{Code, Error, Retry};
 pub use limits::{LimitExceeded, LimitKind, Limits, Oversize};
 pub use message::{DeclaredMeta, Message, NoMeta, Rpc};
-pub use outbox::ClientHandle;
+pub use outbox::{ClientHandle, SlowConsumer};
 #[cfg(feature = "redis")]
 pub use pubsub::RedisOptions;
 pub use pubsub::{BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};

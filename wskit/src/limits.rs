@@ -1,5 +1,6 @@
 //! [`Limits`]: the bounds a client cannot push the server past, and what happens at each.
 
+use crate::outbox::SlowConsumer;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +76,7 @@ pub struct Limits {
     pub(crate) max_message_bytes: usize,
     pub(crate) oversize: Oversize,
     pub(crate) max_queued_frames: usize,
+    pub(crate) slow_consumer: SlowConsumer,
     pub(crate) max_consecutive_errors: u32,
     pub(crate) max_connections: usize,
     pub(crate) write_timeout: Duration,
@@ -89,6 +91,7 @@ impl Default for Limits {
             max_message_bytes: 1024 * 1024,
             oversize: Oversize::Reply,
             max_queued_frames: 1024,
+            slow_consumer: SlowConsumer::Close,
             max_consecutive_errors: 10,
             max_connections: 100_000,
             write_timeout: Duration::from_secs(10),
@@ -117,6 +120,13 @@ impl Limits {
     /// closed with 1013: the client is not reading fast enough.
     pub fn max_queued_frames(mut self, frames: usize) -> Self {
         self.max_queued_frames = frames.max(1);
+        self
+    }
+
+    /// What to do when a connection's outbound queue is full (default
+    /// [`SlowConsumer::Close`]: close with 1013).
+    pub fn on_slow_consumer(mut self, policy: SlowConsumer) -> Self {
+        self.slow_consumer = policy;
         self
     }
 

@@ -19,11 +19,27 @@ pub(crate) enum Frame {
     Shared(Bytes),
 }
 
+/// What happens when a connection's outbound queue is full: the client reads slower than
+/// it is sent to ([`Limits::max_queued_frames`](crate::Limits::max_queued_frames)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlowConsumer {
+    /// Close the connection with 1013 (the default): whatever a client receives, it
+    /// receives every frame it was sent, without gaps.
+    #[default]
+    Close,
+    /// Keep the connection and drop each frame that does not fit: the send fails with
+    /// RESOURCE_EXHAUSTED, a publish counts one delivery fewer. For feeds where the latest
+    /// update matters more than every update.
+    Drop,
+}
+
 /// The sending half of a connection's outbound queue.
 #[derive(Clone)]
 pub(crate) struct Outbox {
     frames: mpsc::Sender<Frame>,
-    /// Set when a push found the queue full: the connection is then closed with 1013.
+    policy: SlowConsumer,
+    /// Set when a push found the queue full under [`SlowConsumer::Close`]: the connection
+    /// is then closed with 1013.
     overflowed: Arc<AtomicBool>,
 }
 
@@ -31,10 +47,10 @@ pub(crate) struct Outbox {
 pub(crate) type OutboxReceiver = mpsc::Receiver<Frame>;
 
 impl Outbox {
-    /// A queue holding at most `capacity` frames.
-    pub(crate) fn new(capacity: usize) -> (Self, OutboxReceiver) {
+    /// A queue holding at most `capacity` frames, full by `policy`.
+    pub(crate) fn new(capacity: usize, policy: SlowConsumer) -> (Self, OutboxReceiver) {
         let (frames, receiver) = mpsc::channel(capacity);
-        (Outbox { frames, overflowed: Arc::default() }, receiver)
+        (Outbox { frames, policy, overflowed: Arc::default() }, receiver)
     }
 
     /// Queues `frame`. Once the queue has overflowed it takes nothing more: the
@@ -46,7 +62,9 @@ impl Outbox {
         }
         self.frames.try_send(frame).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => {
-                self.overflowed.store(true, Ordering::Relaxed);
+                if self.policy == SlowConsumer::Close {
+                    self.overflowed.store(true, Ordering::Relaxed);
+                }
                 self.full()
             }
             mpsc::error::TrySendError::Closed(_) => Error::unavailable("the connection is closed"),

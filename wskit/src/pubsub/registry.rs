@@ -47,8 +47,8 @@ impl Registry {
     }
 
     /// Queues `frame` for every subscriber of `topic` but `exclude`; returns how many
-    /// queued it. A subscriber whose queue is full misses the frame and is closed with
-    /// 1013 (its outbox records the overflow).
+    /// queued it. A subscriber whose queue is full misses the frame, and is closed with
+    /// 1013 unless its policy is to drop frames ([`SlowConsumer`](crate::SlowConsumer)).
     pub(crate) fn deliver(&self, topic: &str, frame: &Frame, exclude: Option<Uuid>) -> usize {
         let map = read(&self.topics);
         let Some(subscribers) = map.get(topic) else { return 0 };

@@ -420,7 +420,8 @@ impl<R: Router> Endpoint<R> {
             }
         };
         let client_id = uuid::Uuid::now_v7();
-        let (outbox, outbox_receiver) = Outbox::new(shared.limits.max_queued_frames);
+        let (outbox, outbox_receiver) =
+            Outbox::new(shared.limits.max_queued_frames, shared.limits.slow_consumer);
         let mut ctx =
             Ctx::new(data, client_id, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
         ctx.set_authorizer(shared.authorize.clone());
