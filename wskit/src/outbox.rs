@@ -5,9 +5,10 @@ use crate::envelope;
 use crate::error::Error;
 use crate::message::Message;
 use bytes::Bytes;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use tokio::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 /// One outbound text frame.
@@ -33,65 +34,135 @@ pub enum SlowConsumer {
     Drop,
 }
 
-/// The sending half of a connection's outbound queue.
-#[derive(Clone)]
-pub(crate) struct Outbox {
-    frames: mpsc::Sender<Frame>,
+/// A connection's queue of frames, shared by its senders and its host. The frames live
+/// in a `VecDeque` that allocates on the first frame and is let go once drained, so an
+/// idle connection holds no queue memory.
+struct Queue {
+    frames: Mutex<VecDeque<Frame>>,
+    /// Woken on every frame: the host waits on it for something to write.
+    ready: Notify,
+    capacity: usize,
     policy: SlowConsumer,
     /// Set when a push found the queue full under [`SlowConsumer::Close`]: the connection
     /// is then closed with 1013.
-    overflowed: Arc<AtomicBool>,
+    overflowed: AtomicBool,
+    /// Set once the host stops draining: the connection has closed.
+    closed: AtomicBool,
+}
+
+impl Queue {
+    fn frames(&self) -> MutexGuard<'_, VecDeque<Frame>> {
+        // A panic while the lock is held cannot leave the queue half-changed.
+        self.frames.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Drained queues above this capacity give their memory back.
+const KEPT_CAPACITY: usize = 16;
+
+/// The sending half of a connection's outbound queue.
+#[derive(Clone)]
+pub(crate) struct Outbox {
+    queue: Arc<Queue>,
 }
 
 /// The receiving half, owned by the host.
-pub(crate) type OutboxReceiver = mpsc::Receiver<Frame>;
+pub(crate) struct OutboxReceiver {
+    queue: Arc<Queue>,
+}
 
 impl Outbox {
     /// A queue holding at most `capacity` frames, full by `policy`.
     pub(crate) fn new(capacity: usize, policy: SlowConsumer) -> (Self, OutboxReceiver) {
-        let (frames, receiver) = mpsc::channel(capacity);
-        (Outbox { frames, policy, overflowed: Arc::default() }, receiver)
+        let queue = Arc::new(Queue {
+            frames: Mutex::new(VecDeque::new()),
+            ready: Notify::new(),
+            capacity,
+            policy,
+            overflowed: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        });
+        (Outbox { queue: Arc::clone(&queue) }, OutboxReceiver { queue })
     }
 
     /// Queues `frame`. Once the queue has overflowed it takes nothing more: the
     /// connection is being closed as a slow consumer, and frames queued behind the
     /// overflow would reach the client with a gap before them.
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Error> {
+        let queue = &*self.queue;
         if self.overflowed() {
             return Err(self.full());
         }
-        self.frames.try_send(frame).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => {
-                if self.policy == SlowConsumer::Close {
-                    self.overflowed.store(true, Ordering::Relaxed);
-                }
-                self.full()
+        {
+            let mut frames = queue.frames();
+            if self.is_closed() {
+                return Err(Error::unavailable("the connection is closed"));
             }
-            mpsc::error::TrySendError::Closed(_) => Error::unavailable("the connection is closed"),
-        })
+            if frames.len() >= queue.capacity {
+                if queue.policy == SlowConsumer::Close {
+                    queue.overflowed.store(true, Ordering::Relaxed);
+                }
+                return Err(self.full());
+            }
+            frames.push_back(frame);
+        }
+        queue.ready.notify_one();
+        Ok(())
     }
 
     fn full(&self) -> Error {
         Error::resource_exhausted(
             "the connection's outbound queue is full: the client is not reading fast enough",
         )
-        .with_detail("limit", self.frames.max_capacity())
+        .with_detail("limit", self.queue.capacity)
     }
 
     /// Whether the host stopped draining the queue: the connection has closed.
     pub(crate) fn is_closed(&self) -> bool {
-        self.frames.is_closed()
+        self.queue.closed.load(Ordering::Acquire)
     }
 
     /// Whether the queue is at least half full: the client reads slower than it is sent
     /// to, and best-effort frames (RPC progress) are dropped to keep room for the rest.
     pub(crate) fn is_backpressured(&self) -> bool {
-        self.frames.capacity() * 2 <= self.frames.max_capacity()
+        self.queue.frames().len() * 2 >= self.queue.capacity
     }
 
     /// Whether a push failed because the queue was full.
     pub(crate) fn overflowed(&self) -> bool {
-        self.overflowed.load(Ordering::Relaxed)
+        self.queue.overflowed.load(Ordering::Relaxed)
+    }
+}
+
+impl OutboxReceiver {
+    /// The oldest queued frame, if any.
+    pub(crate) fn try_recv(&mut self) -> Option<Frame> {
+        let mut frames = self.queue.frames();
+        let frame = frames.pop_front();
+        if frames.is_empty() && frames.capacity() > KEPT_CAPACITY {
+            *frames = VecDeque::new();
+        }
+        frame
+    }
+
+    /// The oldest queued frame, waiting for one; `None` once closed and drained.
+    pub(crate) async fn recv(&mut self) -> Option<Frame> {
+        loop {
+            // A push between this check and the wait stores a wake-up for the wait.
+            if let Some(frame) = self.try_recv() {
+                return Some(frame);
+            }
+            if self.queue.closed.load(Ordering::Acquire) {
+                return None;
+            }
+            self.queue.ready.notified().await;
+        }
+    }
+
+    /// Stops the queue: every later push fails.
+    pub(crate) fn close(&mut self) {
+        let _frames = self.queue.frames();
+        self.queue.closed.store(true, Ordering::Release);
     }
 }
 

@@ -116,7 +116,7 @@ impl<R: Router> TestConnection<R> {
             self.closed.get_or_insert(close);
         }
         let mut frames = Vec::new();
-        while let Ok(frame) = self.frames.try_recv() {
+        while let Some(frame) = self.frames.try_recv() {
             frames.push(match frame {
                 Frame::Owned(text) => text,
                 Frame::Shared(bytes) => String::from_utf8_lossy(&bytes).into_owned(),

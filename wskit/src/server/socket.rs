@@ -95,7 +95,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     /// Moves every queued frame into the socket's write buffer, without flushing: the
     /// queue stays short while a batch of frames is handled.
     async fn buffer_queued(&mut self) -> Result<(), Close> {
-        while let Ok(frame) = self.outbox.try_recv() {
+        while let Some(frame) = self.outbox.try_recv() {
             self.feed(frame).await?;
         }
         Ok(())
