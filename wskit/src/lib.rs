@@ -65,13 +65,26 @@
 //! `inbound.message_type()` and one arm per handler, and for a message, `impl
 //! wskit::Message` and `impl wskit::Validate` with one block per validated field.
 //!
+//! ## Beyond one message, one handler
+//!
+//! - RPC: `#[message("GET_USER", response = User)]` binds a request to its response, and
+//!   an `#[rpc]` handler returns it (see [`router`]); [`Ctx::progress`],
+//!   [`Ctx::deadline`] and [`Ctx::cancellation`] serve long requests.
+//! - Pub/sub: [`Ctx::subscribe`], [`Ctx::publish`], and the [`Hub`] to publish from
+//!   anywhere, in memory or through Redis.
+//! - [`middleware`]: server layers and `#[middleware]` methods; [`ratelimit`]: token
+//!   buckets as a server layer.
+//! - [`Limits`]: every bound a client could push, and [`Limits::on_exceeded`] to observe
+//!   them.
+//! - [`testing::TestConnection`]: drive a router without a socket, in unit tests.
+//!
 //! ## Features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `server` | yes | [`Server`] and [`Endpoint`]: the hyper 1 + tokio-tungstenite host |
 //! | `client` | yes | [`client::Client`]: the Rust client, typed by the same message structs |
-//! | `redis` | no | [`Hub::redis`]: a pub/sub bus through Redis, shared with ws-kit instances |
+//! | `redis` | no | [`Hub::redis`]: a pub/sub bus through Redis, shared with ws-kit instances; the rate limiter's Redis store |
 //!
 //! Without `server`, the crate still provides messages, validation and routers, for other
 //! hosts.

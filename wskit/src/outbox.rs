@@ -5,10 +5,11 @@ use crate::envelope;
 use crate::error::Error;
 use crate::message::Message;
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use tokio::sync::Notify;
+use std::task::Poll;
 use uuid::Uuid;
 
 /// One outbound text frame.
@@ -39,8 +40,8 @@ pub enum SlowConsumer {
 /// idle connection holds no queue memory.
 struct Queue {
     frames: Mutex<VecDeque<Frame>>,
-    /// Woken on every frame: the host waits on it for something to write.
-    ready: Notify,
+    /// The host's task while it waits for something to write, woken by the next frame.
+    reader: AtomicWaker,
     capacity: usize,
     policy: SlowConsumer,
     /// Set when a push found the queue full under [`SlowConsumer::Close`]: the connection
@@ -76,7 +77,7 @@ impl Outbox {
     pub(crate) fn new(capacity: usize, policy: SlowConsumer) -> (Self, OutboxReceiver) {
         let queue = Arc::new(Queue {
             frames: Mutex::new(VecDeque::new()),
-            ready: Notify::new(),
+            reader: AtomicWaker::new(),
             capacity,
             policy,
             overflowed: AtomicBool::new(false),
@@ -106,7 +107,7 @@ impl Outbox {
             }
             frames.push_back(frame);
         }
-        queue.ready.notify_one();
+        queue.reader.wake();
         Ok(())
     }
 
@@ -147,16 +148,19 @@ impl OutboxReceiver {
 
     /// The oldest queued frame, waiting for one; `None` once closed and drained.
     pub(crate) async fn recv(&mut self) -> Option<Frame> {
-        loop {
-            // A push between this check and the wait stores a wake-up for the wait.
+        std::future::poll_fn(|cx| {
             if let Some(frame) = self.try_recv() {
-                return Some(frame);
+                return Poll::Ready(Some(frame));
             }
-            if self.queue.closed.load(Ordering::Acquire) {
-                return None;
+            self.queue.reader.register(cx.waker());
+            // Look again: a frame pushed before the registration woke nobody.
+            match self.try_recv() {
+                Some(frame) => Poll::Ready(Some(frame)),
+                None if self.queue.closed.load(Ordering::Acquire) => Poll::Ready(None),
+                None => Poll::Pending,
             }
-            self.queue.ready.notified().await;
-        }
+        })
+        .await
     }
 
     /// Stops the queue: every later push fails.
