@@ -4,7 +4,7 @@
 #[path = "../examples/auth/app.rs"]
 mod app;
 
-use app::{Claims, Config, Role, ANNOUNCE_COST};
+use app::{Claims, Config, Role, ANNOUNCE_COST, LEEWAY_SECONDS};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -216,4 +216,20 @@ async fn the_connections_of_one_user_share_a_bucket() {
     let mut dave = connect(&server, "dave", Role::Member).await;
     dave.send(say("my turn")).await;
     assert_eq!(expect(&mut dave, "SAID").await, json!({"user": "dave", "text": "my turn"}));
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_token_expires() {
+    let server = start().await;
+    // Admitted within the leeway, and expired for good a second later.
+    let exp = app::unix_now() + 1 - LEEWAY_SECONDS;
+    let claims = Claims { sub: "ada".into(), role: Role::Member, exp };
+    let url = server.url(&format!("/ws?access_token={}", claims.sign(SECRET)));
+    let mut client = RawClient::connect(&url).await;
+    welcomed(&mut client, "ada", Role::Member).await;
+    // The wall clock decides: let it pass the expiry.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    client.send(say("still here?")).await;
+    error(&mut client, "UNAUTHENTICATED").await;
+    assert_eq!(client.closed().await.0, 4001);
 }

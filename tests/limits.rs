@@ -172,3 +172,14 @@ async fn a_slow_consumer_may_lose_frames_instead_of_its_connection() {
     assert_eq!(client.request(json!({"type": "PING"})).await, json!({"type": "PONG", "meta": {}}));
     assert!(events.lock().unwrap().is_empty(), "nothing closed, nothing reported");
 }
+
+#[tokio::test]
+async fn a_panicking_hook_does_not_take_the_connection_down() {
+    let limits = Limits::default().max_message_bytes(100).on_exceeded(|_| panic!("the hook fails"));
+    let server =
+        TestServer::start(Server::new(App(Arc::new(Notify::new()))).path("/ws").limits(limits)).await;
+    let mut client = RawClient::connect(&server.url("/ws")).await;
+    client.send_text(format!(r#"{{"type":"PING","meta":{{"pad":"{}"}}}}"#, "x".repeat(150))).await;
+    assert_eq!(client.recv().await["payload"]["code"], "RESOURCE_EXHAUSTED");
+    assert_eq!(client.request(json!({"type": "PING"})).await["type"], "PONG");
+}

@@ -24,6 +24,9 @@ struct DeleteRoom;
 #[message("SPAM")]
 struct Spam;
 
+#[message("WHO", response = Done)]
+struct Who;
+
 #[message("DONE")]
 struct Done {
     seen: u32,
@@ -99,6 +102,16 @@ impl Chat {
         self.trail.lock().unwrap().push("delete_room".into());
         let seen = ctx.data().seen;
         ctx.reply(&Done { seen })
+    }
+
+    #[middleware]
+    async fn closed_for_now(&self, _ctx: &mut Ctx<Session>, _incoming: &Incoming<'_>) -> Result<Next, Error> {
+        Ok(Next::Stop)
+    }
+
+    #[rpc(middleware = [closed_for_now])]
+    async fn who(&self, ctx: &mut Ctx<Session>, _: Who) -> Result<Done, Error> {
+        Ok(Done { seen: ctx.data().seen })
     }
 
     #[on]
@@ -191,4 +204,14 @@ async fn a_server_layer_sees_the_raw_payload_and_rejects_before_decoding() {
     let frame = client.request(json!({"type": "SPAM", "payload": {"x": 1}})).await;
     assert_eq!(frame["payload"]["code"], "RESOURCE_EXHAUSTED");
     assert_eq!(take(&trail), [r#"gate {"x":1}"#]);
+}
+
+#[tokio::test]
+async fn an_rpc_request_a_middleware_drops_still_gets_its_one_rpc_error() {
+    let (_server, mut client, _trail) = start().await;
+    client.request(json!({"type": "LOGIN", "payload": {"name": "ada", "admin": false}})).await;
+    let frame = client.request(json!({"type": "WHO", "meta": {"correlationId": "w"}})).await;
+    assert_eq!(frame["type"], "RPC_ERROR");
+    assert_eq!(frame["meta"], json!({"correlationId": "w"}));
+    assert_eq!(frame["payload"]["code"], "CANCELLED");
 }

@@ -26,7 +26,7 @@ pub(crate) const ALLOWED_ORIGINS: [&str; 2] = ["http://127.0.0.1:3001", "http://
 pub(crate) const ANNOUNCE_COST: u32 = 5;
 
 /// Seconds of clock skew tolerated when checking a token's `exp`.
-const LEEWAY_SECONDS: u64 = 5;
+pub(crate) const LEEWAY_SECONDS: u64 = 5;
 
 // ---- Tokens ----
 
@@ -74,6 +74,8 @@ pub(crate) fn unix_now() -> u64 {
 pub(crate) struct User {
     name: String,
     role: Role,
+    /// The token's `exp`: the session ends with the token.
+    expires_at: u64,
 }
 
 /// Checks the token a client presents (`?access_token=`, a `bearer.<token>` subprotocol or
@@ -94,7 +96,7 @@ fn authenticate(key: &DecodingKey, validation: &Validation, token: Option<&str>)
             _ => Rejection::unauthorized(format!("the access token is not valid: {error}")),
         })?
         .claims;
-    Ok(User { name: claims.sub, role: claims.role })
+    Ok(User { name: claims.sub, role: claims.role, expires_at: claims.exp })
 }
 
 // ---- Client to server ----
@@ -141,8 +143,21 @@ struct Announcement {
 /// The lobby: everyone connected, talking.
 pub(crate) struct Lobby;
 
-#[router(data = User)]
+#[router(data = User, middleware = [unexpired])]
 impl Lobby {
+    /// Ends the session once its token has expired: the message is refused with
+    /// UNAUTHENTICATED and the connection closed with 4001, so that the client reconnects
+    /// with a fresh token.
+    #[middleware]
+    async fn unexpired(&self, ctx: &mut Ctx<User>, _incoming: &Incoming<'_>) -> Result<Next, Error> {
+        if unix_now() < ctx.data().expires_at + LEEWAY_SECONDS {
+            return Ok(Next::Continue);
+        }
+        ctx.error(&Error::unauthenticated("the access token has expired; reconnect with a fresh one"))?;
+        ctx.close(4001, "access token expired");
+        Ok(Next::Stop)
+    }
+
     /// Joins the lobby and tells the client who it is.
     #[on_open]
     async fn welcome(&self, ctx: &mut Ctx<User>) -> Result<(), Error> {

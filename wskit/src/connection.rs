@@ -119,7 +119,7 @@ impl<R: Router> Session<R> {
     pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
         let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
         let handling = async {
-            let incoming = Incoming::raw(&job.ty, job.payload.map(RawValue::get));
+            let incoming = Incoming::raw(&job.ty, job.payload.map(RawValue::get), R::TYPES);
             for layer in layers {
                 if layer.handle(ctx, &incoming).await? == Next::Stop {
                     return Ok(());
@@ -130,6 +130,10 @@ impl<R: Router> Session<R> {
         let outcome = AssertUnwindSafe(handling).catch_unwind().await;
         self.ctx.release_cancellation(false);
         match outcome {
+            Ok(Ok(())) if self.ctx.is_unanswered_request() => {
+                // A middleware stopped the request: it still gets its one terminal frame.
+                self.fail(Error::cancelled("the request was dropped before its handler ran")).await
+            }
             Ok(Ok(())) => {
                 self.consecutive_errors = 0;
                 self.flow()

@@ -202,6 +202,12 @@ impl<D> Ctx<D> {
         self.enqueue(frame)
     }
 
+    /// Whether the message being handled is an RPC request still without its terminal
+    /// frame.
+    pub(crate) fn is_unanswered_request(&self) -> bool {
+        self.deadline.is_some() && !self.answered
+    }
+
     /// Records the terminal frame of an RPC request, refusing a second one.
     fn answer(&mut self) -> Result<(), Error> {
         if self.deadline.is_none() {

@@ -172,8 +172,9 @@ impl Limits {
     }
 
     /// Calls `hook` whenever a client reaches one of these limits (or the hub's topic
-    /// limit), after the client was answered as the limit's doc says: for metrics, logs or
-    /// banning abusive clients. It runs on the connection's task: keep it quick.
+    /// limit), just before the client is answered as the limit's doc says: for metrics,
+    /// logs or banning abusive clients. It runs on the connection's task: keep it quick. A
+    /// panic in it is logged and otherwise ignored.
     ///
     /// ```
     /// use wskit::{LimitExceeded, Limits};
@@ -191,7 +192,10 @@ impl Limits {
     pub(crate) fn exceeded(&self, kind: LimitKind, observed: usize, limit: usize, client_id: Option<Uuid>) {
         tracing::debug!(?kind, observed, limit, ?client_id, "limit exceeded");
         if let Some(Hook(hook)) = &self.on_exceeded {
-            hook(&LimitExceeded { kind, observed, limit, client_id });
+            let event = LimitExceeded { kind, observed, limit, client_id };
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&event))).is_err() {
+                tracing::error!(?event, "the limits hook panicked");
+            }
         }
     }
 

@@ -6,9 +6,9 @@
 //! 1. the server's layers ([`Server::middleware`](crate::Server::middleware)), for
 //!    cross-cutting concerns such as rate limiting: they run before the payload is decoded
 //!    (a rejected message costs no decoding) and see its type, meta and raw payload;
-//! 2. the router's own `#[middleware]` methods, named in `#[router(middleware(..))]` (for
-//!    every message of the router) and then in `#[on(middleware(..))]` or
-//!    `#[rpc(middleware(..))]` (for one handler): they run after decoding and validation,
+//! 2. the router's own `#[middleware]` methods, named in `#[router(middleware = [..])]`
+//!    (for every message of the router) and then in `#[on(middleware = [..])]` or
+//!    `#[rpc(middleware = [..])]` (for one handler): they run after decoding and validation,
 //!    and also see the decoded message.
 //!
 //! Each returns [`Next::Continue`] to go on, [`Next::Stop`] to drop the message silently,
@@ -36,24 +36,37 @@ pub struct Incoming<'a> {
     message_type: &'a str,
     raw_payload: Option<&'a str>,
     decoded: Option<&'a (dyn Any + Send + Sync)>,
+    /// The type strings the router handles, for [`is_routed`](Self::is_routed).
+    routed: &'static [&'static str],
 }
 
 impl<'a> Incoming<'a> {
     /// A message before decoding, as server layers see it.
-    pub(crate) fn raw(message_type: &'a str, raw_payload: Option<&'a str>) -> Self {
-        Incoming { message_type, raw_payload, decoded: None }
+    pub(crate) fn raw(
+        message_type: &'a str,
+        raw_payload: Option<&'a str>,
+        routed: &'static [&'static str],
+    ) -> Self {
+        Incoming { message_type, raw_payload, decoded: None, routed }
     }
 
     /// A decoded message, as router middleware sees it. Used by the code `#[router]`
     /// generates.
     #[doc(hidden)]
     pub fn decoded<M: Message + Sync>(message: &'a M) -> Self {
-        Incoming { message_type: M::TYPE, raw_payload: None, decoded: Some(message) }
+        Incoming { message_type: M::TYPE, raw_payload: None, decoded: Some(message), routed: &[] }
     }
 
     /// The message's type string.
     pub fn message_type(&self) -> &'a str {
         self.message_type
+    }
+
+    /// Whether the router has a handler for this type. Server layers see every frame,
+    /// also those with types a client made up, which the router will refuse: do not key
+    /// state by such types. (Router middleware only ever sees routed types.)
+    pub fn is_routed(&self) -> bool {
+        self.decoded.is_some() || self.routed.contains(&self.message_type)
     }
 
     /// The decoded message, if it is an `M`. Always `None` in server layers, which run

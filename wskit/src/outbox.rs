@@ -102,6 +102,8 @@ impl Outbox {
             if frames.len() >= queue.capacity {
                 if queue.policy == SlowConsumer::Close {
                     queue.overflowed.store(true, Ordering::Relaxed);
+                    // The host closes the connection on its next turn: make sure it has one.
+                    queue.reader.wake();
                 }
                 return Err(self.full());
             }

@@ -28,9 +28,11 @@ impl<D> Key<D> {
         match self {
             Key::Connection => Some(ctx.client_id().to_string()),
             Key::User(user) => Some(user(ctx.data(), ctx.client_id())),
-            // `<length of type>:<type>:<user>`: unambiguous whatever either holds.
+            // `<length of type>:<type>:<user>`: unambiguous whatever either holds. Types
+            // the router does not handle share one bucket, so that made-up type strings
+            // cannot mint buckets without end.
             Key::UserAndType(user) => {
-                let ty = incoming.message_type();
+                let ty = if incoming.is_routed() { incoming.message_type() } else { "" };
                 Some(format!("{}:{ty}:{}", ty.len(), user(ctx.data(), ctx.client_id())))
             }
             Key::Custom(custom) => custom(ctx, incoming),

@@ -76,7 +76,9 @@ impl Limit {
     /// How long an untouched bucket takes to refill from empty to full: after that, it is
     /// as good as new, so a store may forget it.
     pub fn full_refill(&self) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(f64::from(self.capacity) / self.refill_per_second)
+        // A huge capacity over a tiny rate overflows a Duration: call it forever.
+        std::time::Duration::try_from_secs_f64(f64::from(self.capacity) / self.refill_per_second)
+            .unwrap_or(std::time::Duration::MAX)
     }
 
     /// How many whole milliseconds it takes to gain `missing` tokens, at least 1.

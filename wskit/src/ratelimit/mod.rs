@@ -100,7 +100,8 @@ impl<D> RateLimiter<D> {
         self
     }
 
-    /// One bucket per user and message type: each type has its own budget.
+    /// One bucket per user and message type: each type the router handles has its own
+    /// budget; all other types of a user share one.
     ///
     /// ```
     /// use wskit::ratelimit::{Limit, RateLimiter};

@@ -169,6 +169,8 @@ pub(crate) async fn run<R, S>(
         },
         Flow::Close(close) => End::Close(close),
     };
+    // From here on nothing more is accepted: what is queued is all that can still go out.
+    link.outbox.close();
     let close = match end {
         End::Close(close) => {
             // Frames queued before the close were accepted: deliver them if the client
@@ -180,7 +182,6 @@ pub(crate) async fn run<R, S>(
         }
         End::Gone(close) => close,
     };
-    link.outbox.close();
     session.close(close).await;
 }
 
