@@ -55,6 +55,8 @@ struct Note {
 #[message("NOTED")]
 struct Noted {
     n: u32,
+    /// How long the note waited between its arrival and its handler.
+    waited_ms: u64,
 }
 
 /// What the handlers signal to the test.
@@ -121,7 +123,8 @@ impl Rpcs {
     #[on]
     async fn note(&self, ctx: &mut Ctx<()>, note: Note) -> Result<(), Error> {
         assert!(ctx.deadline().is_none(), "only RPC requests have a deadline");
-        ctx.reply(&Noted { n: note.n })
+        let waited = ctx.received_at().elapsed().unwrap_or_default();
+        ctx.reply(&Noted { n: note.n, waited_ms: waited.as_millis() as u64 })
     }
 }
 
@@ -280,7 +283,10 @@ async fn messages_behind_a_running_handler_keep_their_arrival_order() {
     }
     assert_eq!(client.recv().await["type"], "WAITED");
     for n in 1..=3 {
-        assert_eq!(client.recv().await["payload"]["n"], n);
+        let noted = client.recv().await;
+        assert_eq!(noted["payload"]["n"], n);
+        // `received_at` is the arrival, not the start of the handler: it waited behind WAIT.
+        assert!(noted["payload"]["waitedMs"].as_u64().unwrap() >= 100, "{noted}");
     }
 }
 

@@ -16,7 +16,7 @@
 use crate::close::Close;
 use crate::ctx::Ctx;
 use crate::envelope::{self, Envelope, ExtraMeta, Inbound, Meta};
-use crate::error::{Code, Error};
+use crate::error::{panic_message, Code, Error};
 use crate::limits::{LimitKind, Limits};
 use crate::middleware::{Incoming, Middleware, Next};
 use crate::router::Router;
@@ -354,11 +354,6 @@ fn is_reserved(ty: &str) -> bool {
 /// Logs a panic of a handler or hook and returns the INTERNAL error the client gets: the
 /// panic message stays in the server's log.
 fn panicked(panic: &(dyn std::any::Any + Send), location: &str) -> Error {
-    let message = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)");
-    tracing::error!(handler = location, panic = message, "handler panicked");
+    tracing::error!(handler = location, panic = panic_message(panic), "handler panicked");
     Error::internal()
 }

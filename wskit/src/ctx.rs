@@ -23,7 +23,8 @@ pub struct Ctx<D> {
     client_id: Uuid,
     params: Vec<(String, String)>,
     meta: Meta,
-    received_at: SystemTime,
+    /// When the message being handled arrived (or the connection opened).
+    arrived: Instant,
     outbox: Outbox,
     closing: Option<Close>,
     hub: Hub,
@@ -53,7 +54,7 @@ impl<D> Ctx<D> {
             client_id,
             params,
             meta: Meta::default(),
-            received_at: SystemTime::now(),
+            arrived: Instant::now(),
             outbox,
             closing: None,
             hub,
@@ -110,9 +111,11 @@ impl<D> Ctx<D> {
         &self.meta
     }
 
-    /// When the server received the message being handled (or opened the connection).
+    /// When the server received the message being handled (or opened the connection), on
+    /// the wall clock. Derived when asked, so that no message pays for a clock read it
+    /// does not use.
     pub fn received_at(&self) -> SystemTime {
-        self.received_at
+        SystemTime::now() - self.arrived.elapsed()
     }
 
     /// When the RPC request being handled must be answered: its `meta.timeoutMs`, capped
@@ -315,7 +318,7 @@ impl<D> Ctx<D> {
     /// what belonged to the previous one.
     pub(crate) fn begin(&mut self, arrived: Instant) {
         self.meta = Meta::default();
-        self.received_at = SystemTime::now() - arrived.elapsed();
+        self.arrived = arrived;
         self.deadline = None;
         self.cancellation = None;
         self.answered = false;

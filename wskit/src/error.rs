@@ -302,6 +302,16 @@ impl Serialize for Error {
     }
 }
 
+/// The message of a caught panic, for the log; `(no message)` for a payload that is not
+/// a string.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,9 @@
 
 use super::wire::InFrame;
 use super::Client;
+use crate::error::panic_message;
 use crate::Message;
 use serde_json::Value;
-use std::any::Any;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,12 +77,4 @@ fn guarded(message_type: &str, callback: impl FnOnce()) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(callback)) {
         tracing::error!(message_type, panic = panic_message(&*panic), "a client callback panicked");
     }
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
 }
