@@ -339,12 +339,6 @@ pub(crate) fn in_flight_exceeded(limit: usize) -> Error {
     .protocol()
 }
 
-/// The error frame answering a message rejected by the host, as `RPC_ERROR` when it has
-/// a correlation id.
-pub(crate) fn error_frame(error: &Error, correlation_id: Option<&str>) -> String {
-    envelope::encode_error(error, correlation_id)
-}
-
 /// Types starting with `$` or `__` belong to the protocol; those it does not define for
 /// clients are answered as unknown.
 fn is_reserved(ty: &str) -> bool {

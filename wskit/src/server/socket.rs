@@ -9,9 +9,8 @@
 //! [`Limits::write_timeout`]: crate::Limits::write_timeout
 
 use crate::close::Close;
-use crate::connection::{
-    classify, error_frame, heartbeat_ack, in_flight_exceeded, Arrival, Flow, Session, Step,
-};
+use crate::connection::{classify, heartbeat_ack, in_flight_exceeded, Arrival, Flow, Session, Step};
+use crate::envelope::encode_error;
 use crate::error::Error;
 use crate::limits::{LimitKind, Limits};
 use crate::outbox::{Frame, OutboxReceiver};
@@ -193,8 +192,7 @@ async fn serve<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
     let mut pings = Pings::new(policy.liveness);
     let mut ping_timer = pin!(tokio::time::sleep(pings.first_delay()));
     let mut backlog = Backlog::new(policy.limits.max_in_flight, policy.limits.max_message_bytes);
-    let mut turn =
-        Turn { session, policy, io: Io { link, backlog: &mut backlog, pings: &mut pings, policy } };
+    let mut turn = Turn { session, io: Io { link, backlog: &mut backlog, pings: &mut pings, policy } };
     loop {
         let flow = if let Some((frame, arrived)) = turn.io.backlog.pop() {
             // Messages that arrived while a handler ran go first, in order.
@@ -244,7 +242,6 @@ async fn serve<R: Router, S: AsyncRead + AsyncWrite + Unpin>(
 /// What the read loop works with.
 struct Turn<'c, R: Router, S> {
     session: &'c mut Session<R>,
-    policy: &'c Policy,
     io: Io<'c, S>,
 }
 
@@ -291,7 +288,7 @@ impl<R: Router, S: AsyncRead + AsyncWrite + Unpin> Turn<'_, R, S> {
                 }
             },
             Some(Ok(other)) => return self.io.on_control(other).await.map(|()| Flow::Continue),
-            Some(Err(WsError::Capacity(error))) => return Ok(Flow::Close(too_big(self.policy, &error))),
+            Some(Err(WsError::Capacity(error))) => return Ok(Flow::Close(too_big(self.io.policy, &error))),
             Some(Err(error)) => return Err(dropped(&error)),
             None => return Err(Close::new(Close::ABNORMAL, "connection dropped")),
         };
@@ -315,7 +312,7 @@ impl<R: Router, S: AsyncRead + AsyncWrite + Unpin> Turn<'_, R, S> {
             return Ok(flow);
         }
         // The handler waits: keep reading meanwhile. Boxed too, for the same reason.
-        let outcome = Box::pin(while_busy(&mut self.io, self.policy, handling, abortable, deadline)).await;
+        let outcome = Box::pin(while_busy(&mut self.io, handling, abortable, deadline)).await;
         match outcome {
             Busy::Done(flow) => Ok(flow),
             Busy::Interrupted(error) => Ok(self.session.interrupt(error).await),
@@ -369,7 +366,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<'_, S> {
             Arrival::Heartbeat => self.answer(heartbeat_ack()).await.map_err(End::Gone)?,
             Arrival::Abort(Some(id)) if self.backlog.remove(id) => {
                 let error = Error::cancelled("the client aborted the request");
-                self.answer(error_frame(&error, Some(id))).await.map_err(End::Gone)?;
+                self.answer(encode_error(&error, Some(id))).await.map_err(End::Gone)?;
                 self.backlog.answered(error);
             }
             Arrival::Abort(_) => {}
@@ -378,7 +375,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<'_, S> {
                 let policy = self.policy;
                 policy.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(policy.client_id));
                 let error = in_flight_exceeded(limit);
-                self.answer(error_frame(&error, correlation_id.as_deref())).await.map_err(End::Gone)?;
+                self.answer(encode_error(&error, correlation_id.as_deref())).await.map_err(End::Gone)?;
                 self.backlog.answered(error);
             }
             Arrival::Message(correlation_id) => {
@@ -430,11 +427,11 @@ enum Busy {
 /// what the handler sends is written.
 async fn while_busy<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut Io<'_, S>,
-    policy: &Policy,
     mut handling: Pin<Box<impl Future<Output = Flow>>>,
     abortable: Option<String>,
     deadline: Option<Instant>,
 ) -> Busy {
+    let policy = io.policy;
     loop {
         tokio::select! {
             biased;
