@@ -257,14 +257,17 @@ impl<R: Router, S: AsyncRead + AsyncWrite + Unpin> Turn<'_, R, S> {
     /// Handles `frame` and every frame that has already arrived after it, before the
     /// answers are flushed.
     async fn handle_batch(&mut self, frame: Option<Result<WsMessage, WsError>>) -> Result<Flow, Close> {
-        let mut result = self.handle(frame, Instant::now()).await;
+        // One stamp for the batch: its frames follow handlers that finished without
+        // waiting (a waiting one ends the batch), so they arrived within microseconds.
+        let arrived = Instant::now();
+        let mut result = self.handle(frame, arrived).await;
         for _ in 1..MAX_BATCH {
             if !matches!(result, Ok(Flow::Continue)) || self.io.backlog.has_waiting() {
                 break;
             }
             self.io.link.buffer_queued().await?;
             match self.io.link.ws.next().now_or_never() {
-                Some(frame) => result = self.handle(frame, Instant::now()).await,
+                Some(frame) => result = self.handle(frame, arrived).await,
                 None => break,
             }
         }
