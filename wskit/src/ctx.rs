@@ -8,9 +8,10 @@ use crate::limits::{LimitKind, Limits};
 use crate::message::Message;
 use crate::outbox::{ClientHandle, Frame, Outbox};
 use crate::pubsub::{Authorize, Delivery, Hub, Publish, TopicAction};
+use crate::time::{Instant, SystemTime};
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -65,6 +66,16 @@ impl<D> Ctx<D> {
             answered: false,
             limits,
         }
+    }
+
+    /// The connection's outbound queue.
+    pub(crate) fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Adds a parameter of the upgrade path.
+    pub(crate) fn add_param(&mut self, name: String, value: String) {
+        self.params.push((name, value));
     }
 
     /// Checks subscriptions and publishes with `authorize` from now on.

@@ -6,21 +6,13 @@
 
 use crate::error::Error;
 use crate::message::Message;
+use crate::protocol::{self, OutFrame, OutMeta};
 use crate::validate::{Issue, Issues, Path, Validate};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
-
-/// The type of the client's heartbeat frame.
-pub(crate) const HEARTBEAT: &str = "__heartbeat";
-
-/// The type of the server's progress frames of an RPC.
-pub(crate) const PROGRESS: &str = "$ws:rpc-progress";
-
-/// The type of the client's request to cancel an in-flight RPC.
-pub(crate) const ABORT: &str = "$ws:abort";
 
 /// A frame's envelope with `meta` and `payload` still raw.
 #[derive(Deserialize)]
@@ -288,22 +280,6 @@ pub(crate) fn validation_error(issues: Vec<Issue>) -> Error {
         .protocol()
 }
 
-/// The outbound `meta`: only the correlation id (when replying) or nothing.
-#[derive(Serialize)]
-struct OutMeta<'a> {
-    #[serde(rename = "correlationId", skip_serializing_if = "Option::is_none")]
-    correlation_id: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct OutFrame<'a, P: ?Sized> {
-    #[serde(rename = "type")]
-    ty: &'a str,
-    meta: OutMeta<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    payload: Option<&'a P>,
-}
-
 /// Serializes `message` as a frame, replying to `correlation_id` if given.
 pub(crate) fn encode<M: Message>(message: &M, correlation_id: Option<&str>) -> Result<String, Error> {
     let payload = M::HAS_PAYLOAD.then_some(message);
@@ -318,7 +294,9 @@ pub(crate) fn encode_raw<P: Serialize + ?Sized>(
     payload: Option<&P>,
     correlation_id: Option<&str>,
 ) -> serde_json::Result<String> {
-    serde_json::to_string(&OutFrame { ty, meta: OutMeta { correlation_id }, payload })
+    // The server's meta holds only the correlation id it answers (PROTOCOL.md section 1).
+    let meta = OutMeta { correlation_id, ..OutMeta::default() };
+    serde_json::to_string(&OutFrame { ty, meta, payload })
 }
 
 /// A published frame: `{"type","meta"?,"payload"?}`, `meta` omitted when empty.
@@ -346,7 +324,7 @@ pub(crate) fn encode_published<M: Message>(
 
 /// Serializes an error frame: `RPC_ERROR` when it answers a correlation id, else `ERROR`.
 pub(crate) fn encode_error(error: &Error, correlation_id: Option<&str>) -> String {
-    let ty = if correlation_id.is_some() { "RPC_ERROR" } else { "ERROR" };
+    let ty = if correlation_id.is_some() { protocol::RPC_ERROR } else { protocol::ERROR };
     encode_raw(ty, Some(error), correlation_id).expect("error frames serialize")
 }
 
@@ -365,13 +343,15 @@ pub(crate) fn encode_progress<T: Serialize + ?Sized>(
         data: &'a RawValue,
     }
     let value = serde_json::value::to_raw_value(value)?;
-    let frame = Progress { ty: PROGRESS, meta: OutMeta { correlation_id }, payload: &value, data: &value };
+    let meta = OutMeta { correlation_id, ..OutMeta::default() };
+    let frame = Progress { ty: protocol::PROGRESS, meta, payload: &value, data: &value };
     serde_json::to_string(&frame)
 }
 
 /// The answer to `__heartbeat`: `{"type":"__heartbeat_ack","meta":{"ts":<ms>}}`.
 pub(crate) fn heartbeat_ack(now_ms: u64) -> String {
-    format!(r#"{{"type":"__heartbeat_ack","meta":{{"ts":{now_ms}}}}}"#)
+    let ty = protocol::HEARTBEAT_ACK;
+    format!(r#"{{"type":"{ty}","meta":{{"ts":{now_ms}}}}}"#)
 }
 
 #[cfg(test)]

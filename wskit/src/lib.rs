@@ -102,6 +102,7 @@ mod limits;
 mod message;
 pub mod middleware;
 mod outbox;
+mod protocol;
 mod pubsub;
 pub mod ratelimit;
 mod router;
@@ -109,6 +110,12 @@ mod router;
 mod server;
 pub mod testing;
 pub mod validate;
+
+/// The clock: `std::time` natively; on wasm32, where `std::time` has no clock, the
+/// JavaScript one.
+mod time {
+    pub(crate) use web_time::{Instant, SystemTime, UNIX_EPOCH};
+}
 
 pub use close::Close;
 pub use ctx::Ctx;

@@ -55,7 +55,7 @@ impl<R: Rpc, P: DeserializeOwned> Call<R, P> {
         let progress = self.progress.as_mut()?;
         let value = tokio::time::timeout_at(self.deadline, progress.recv()).await.ok()??;
         Some(serde_json::from_value(value).map_err(|error| ClientError::Serde {
-            message_type: crate::envelope::PROGRESS.to_owned(),
+            message_type: crate::protocol::PROGRESS.to_owned(),
             reason: error.to_string(),
         }))
     }

@@ -243,7 +243,7 @@ impl Shared {
                     core.pending.finish(&id, Ok(frame));
                     return;
                 }
-                if frame.ty == "RPC_ERROR" {
+                if frame.ty == crate::protocol::RPC_ERROR {
                     // The end of a request already given up on (e.g. CANCELLED after an abort).
                     return;
                 }

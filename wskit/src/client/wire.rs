@@ -2,38 +2,18 @@
 //! `correlationId` and `timeoutMs` on requests) and the frames it reads.
 
 use super::ClientError;
-use crate::envelope::{ABORT, PROGRESS};
+use crate::protocol::{self, now_ms, OutFrame, OutMeta, ABORT, PROGRESS};
 use crate::validate::{Issues, Path};
 use crate::Message;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
-
-/// The meta of an outgoing frame.
-#[derive(Serialize)]
-struct OutMeta<'a> {
-    timestamp: u64,
-    #[serde(rename = "correlationId", skip_serializing_if = "Option::is_none")]
-    correlation_id: Option<&'a str>,
-    #[serde(rename = "timeoutMs", skip_serializing_if = "Option::is_none")]
-    timeout_ms: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct OutFrame<'a, P> {
-    #[serde(rename = "type")]
-    ty: &'a str,
-    meta: OutMeta<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    payload: Option<&'a P>,
-}
 
 /// Validates `message` by its own rules and serializes it as a one-way frame.
 pub(crate) fn encode<M: Message>(message: &M) -> Result<String, ClientError> {
     validate(message)?;
-    let meta = OutMeta { timestamp: now_ms(), correlation_id: None, timeout_ms: None };
+    let meta = OutMeta { timestamp: Some(now_ms()), ..OutMeta::default() };
     let frame = OutFrame { ty: M::TYPE, meta, payload: M::HAS_PAYLOAD.then_some(message) };
     serde_json::to_string(&frame).map_err(serde_error::<M>)
 }
@@ -66,7 +46,7 @@ impl Request {
     pub(crate) fn render(&self, now: Instant) -> Option<String> {
         let left = self.deadline.checked_duration_since(now).filter(|left| !left.is_zero())?;
         let meta = OutMeta {
-            timestamp: now_ms(),
+            timestamp: Some(now_ms()),
             correlation_id: Some(&self.correlation_id),
             // Rounded up: the server's deadline must not fall before the client's.
             timeout_ms: Some(left.as_micros().div_ceil(1000).min(u128::from(u64::MAX)) as u64),
@@ -100,12 +80,8 @@ fn serde_error<M: Message>(error: serde_json::Error) -> ClientError {
 
 /// `{"type":"$ws:abort","meta":{"timestamp":…,"correlationId":…}}`.
 pub(crate) fn abort(correlation_id: &str) -> String {
-    let meta = OutMeta { timestamp: now_ms(), correlation_id: Some(correlation_id), timeout_ms: None };
+    let meta = OutMeta { timestamp: Some(now_ms()), correlation_id: Some(correlation_id), timeout_ms: None };
     serde_json::to_string(&OutFrame::<()> { ty: ABORT, meta, payload: None }).expect("abort frames serialize")
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64)
 }
 
 /// A frame from the server, read leniently: unknown keys are ignored.
@@ -143,7 +119,7 @@ impl InFrame {
     }
 
     pub(crate) fn is_error(&self) -> bool {
-        self.ty == "RPC_ERROR" || self.ty == "ERROR"
+        protocol::is_error(&self.ty)
     }
 
     /// A progress frame's value: `data`, else `payload`, else `null`.

@@ -2,14 +2,13 @@
 //! mount the WebSocket route inside any hyper or axum service.
 
 mod admission;
-mod backlog;
 mod handshake;
 mod route;
 mod socket;
 
 pub use admission::{token, Rejection};
 
-use crate::connection::{Layers, Session};
+use crate::connection::{Clock, Connection, Layers, Liveness, Outcome, Session, Signals};
 use crate::ctx::Ctx;
 use crate::limits::{LimitKind, Limits};
 use crate::middleware::Middleware;
@@ -23,6 +22,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use route::Route;
+use socket::{Socket, TokioClock};
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -35,7 +35,6 @@ use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -79,13 +78,6 @@ pub struct Server<R: Router> {
     hub: Hub,
     authorize: Option<Authorize<R::Data>>,
     layers: Vec<Arc<dyn Middleware<R::Data>>>,
-}
-
-/// Protocol pings: how often, and how long a pong may take.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Liveness {
-    pub(crate) interval: Duration,
-    pub(crate) timeout: Duration,
 }
 
 impl<R: Router> Server<R>
@@ -286,8 +278,7 @@ impl<R: Router> Server<R> {
                 liveness: self.liveness,
                 open: Arc::default(),
                 fallback: self.fallback,
-                shutdown: CancellationToken::new(),
-                cut_off: CancellationToken::new(),
+                signals: Signals::default(),
                 abandoned: Arc::default(),
                 connections: TaskTracker::new(),
                 shutdown_grace: self.shutdown_grace,
@@ -352,11 +343,10 @@ struct Shared<R: Router> {
     /// Connections admitted and not yet closed, against `Limits::max_connections`.
     open: Arc<AtomicUsize>,
     fallback: Option<Fallback>,
-    shutdown: CancellationToken,
-    /// Cancelled when the shutdown grace period is over: handlers still running then are
+    /// Shutdown, and the end of its grace period, when handlers still running are
     /// abandoned.
-    cut_off: CancellationToken,
-    /// Handlers abandoned at `cut_off`, for the shutdown report.
+    signals: Signals,
+    /// Handlers abandoned at the end of the grace period, for the shutdown report.
     abandoned: Arc<AtomicUsize>,
     connections: TaskTracker,
     shutdown_grace: Duration,
@@ -391,7 +381,7 @@ impl<R: Router> Endpoint<R> {
         let Some(params) = shared.route.matches(request.uri().path()) else {
             return handshake::plain(StatusCode::NOT_FOUND, "not found");
         };
-        if shared.shutdown.is_cancelled() {
+        if shared.signals.shutdown.is_cancelled() {
             return handshake::plain(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
         }
         let accepted = match handshake::check(&request, &shared.protocols) {
@@ -447,15 +437,13 @@ impl<R: Router> Endpoint<R> {
                     Some(shared.ws_config),
                 )
                 .await;
-                let policy = socket::Policy {
-                    client_id,
-                    shutdown: shared.shutdown.clone(),
-                    cut_off: shared.cut_off.clone(),
-                    abandoned: Arc::clone(&shared.abandoned),
-                    liveness: shared.liveness,
-                    limits: Arc::clone(&shared.limits),
-                };
-                socket::run(ws, session, outbox_receiver, policy).await;
+                let mut socket = Socket::new(ws, shared.limits.write_timeout);
+                let mut connection =
+                    Connection::new(session, outbox_receiver, shared.liveness, TokioClock.now());
+                let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;
+                if let Outcome::Ended { abandoned: true, .. } = outcome {
+                    shared.abandoned.fetch_add(1, Ordering::AcqRel);
+                }
             }
             .instrument(span),
         );
@@ -478,7 +466,7 @@ impl<R: Router> Endpoint<R> {
     /// was cut off.
     pub async fn shutdown(&self) -> ShutdownReport {
         let shared = &self.shared;
-        shared.shutdown.cancel();
+        shared.signals.shutdown.cancel();
         shared.connections.close();
         let connections = shared.connections.len();
         if tokio::time::timeout(shared.shutdown_grace, shared.connections.wait()).await.is_err() {
@@ -486,7 +474,7 @@ impl<R: Router> Endpoint<R> {
                 remaining = shared.connections.len(),
                 "connections still open after the shutdown grace period; abandoning running handlers"
             );
-            shared.cut_off.cancel();
+            shared.signals.cut_off.cancel();
             // Closing takes at most a bounded write and the wait for the client's close frame.
             let closing = shared.limits.write_timeout + socket::CLOSE_TIMEOUT;
             let _ = tokio::time::timeout(closing, shared.connections.wait()).await;
@@ -525,7 +513,7 @@ impl<R: Router> Endpoint<R> {
         let mut connection = pin!(connection);
         let result = tokio::select! {
             result = connection.as_mut() => result,
-            () = self.shared.shutdown.cancelled() => {
+            () = self.shared.signals.shutdown.cancelled() => {
                 connection.as_mut().graceful_shutdown();
                 connection.await
             }

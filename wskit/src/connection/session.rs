@@ -1,40 +1,26 @@
-//! [`Session`]: the protocol logic of one connection, free of socket and runtime types.
-//!
-//! A host (the hyper + tokio-tungstenite server, or another) reads frames from its socket
-//! and hands their text to [`Session::prepare`]; the session decodes the envelope, answers
-//! heartbeats and bad input, and gives back a [`Job`] for the router's handler, which the
-//! host runs with [`Session::run`]. What handlers send lands in the
-//! [`Outbox`](crate::outbox::Outbox), which the host drains to its socket, also while a
-//! handler is still running.
-//!
-//! Handlers of one connection run one at a time, in arrival order. While one runs, the host
-//! keeps reading: it sorts each new frame with [`classify`], answers heartbeats at once,
-//! cancels the running request (or a waiting one) on `$ws:abort`, and queues the rest. It
-//! also enforces the job's deadline: on cancellation it drops the handler's future and
-//! calls [`Session::interrupt`], which answers `RPC_ERROR`.
+//! [`Session`]: a connection's handlers and hooks. It decodes each frame's envelope,
+//! answers heartbeats and bad input, runs the router's handler (behind the middleware
+//! layers) and turns what they return, errors and panics included, into frames and into
+//! whether the connection goes on.
 
+use super::control::{too_many_errors, Control};
+use super::liveness::Liveness;
+use super::{heartbeat_ack, Exit, Flow};
 use crate::close::Close;
 use crate::ctx::Ctx;
 use crate::envelope::{self, Envelope, ExtraMeta, Inbound, Meta};
 use crate::error::{panic_message, Code, Error};
 use crate::limits::{LimitKind, Limits};
 use crate::middleware::{Incoming, Middleware, Next};
+use crate::protocol;
 use crate::router::Router;
+use crate::time::Instant;
 use futures_util::FutureExt;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// What the host does after a frame was handled.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Flow {
-    /// Keep reading.
-    Continue,
-    /// Write what is queued, then close the socket with this code.
-    Close(Close),
-}
+use std::time::Duration;
 
 /// One connection's state: the router, the handlers' context and the error count.
 pub(crate) struct Session<R: Router> {
@@ -42,7 +28,8 @@ pub(crate) struct Session<R: Router> {
     layers: Layers<R::Data>,
     ctx: Ctx<R::Data>,
     limits: Arc<Limits>,
-    consecutive_errors: u32,
+    /// Protocol errors in a row, toward the consecutive-error limit.
+    strikes: u32,
 }
 
 /// The server's middleware layers, shared by its connections.
@@ -55,7 +42,18 @@ impl<R: Router> Session<R> {
         ctx: Ctx<R::Data>,
         limits: Arc<Limits>,
     ) -> Self {
-        Session { router, layers, ctx, limits, consecutive_errors: 0 }
+        Session { router, layers, ctx, limits, strikes: 0 }
+    }
+
+    /// The [`Control`] of this session's connection, opened at `now`.
+    pub(crate) fn control<T: AsRef<str>>(&self, liveness: Option<Liveness>, now: Instant) -> Control<T> {
+        let outbox = self.ctx.outbox().clone();
+        Control::new(outbox, Arc::clone(&self.limits), self.ctx.client_id(), liveness, now)
+    }
+
+    /// The connection's context, to configure it before the connection opens.
+    pub(crate) fn ctx_mut(&mut self) -> &mut Ctx<R::Data> {
+        &mut self.ctx
     }
 
     /// Runs the `#[on_open]` hook.
@@ -71,10 +69,8 @@ impl<R: Router> Session<R> {
             Code::Unauthenticated | Code::PermissionDenied => Close::POLICY,
             _ => Close::INTERNAL,
         };
-        match self.fail(error).await {
-            Flow::Continue => Flow::Close(Close::new(code, "connection rejected")),
-            close => close,
-        }
+        self.fail(error).await?;
+        Err(Exit::Close(Close::new(code, "connection rejected")))
     }
 
     /// Decodes one inbound frame that arrived at `arrived`: answers what needs no handler
@@ -91,7 +87,7 @@ impl<R: Router> Session<R> {
             Ok(envelope) => envelope,
             Err(error) => return self.reject(text, error),
         };
-        if envelope.ty == envelope::HEARTBEAT {
+        if envelope.ty == protocol::HEARTBEAT {
             return Step::Done(self.heartbeat());
         }
         let (meta, extra_meta) = match envelope.meta() {
@@ -100,12 +96,12 @@ impl<R: Router> Session<R> {
         };
         let timeout_ms = meta.timeout_ms;
         self.ctx.set_meta(meta);
-        if envelope.ty == envelope::ABORT {
-            // A request waiting or running when the abort arrived is cancelled by the host;
-            // here nothing is in flight: there is nothing to cancel.
-            return Step::Done(Flow::Continue);
+        if envelope.ty == protocol::ABORT {
+            // A request waiting or running when the abort arrived is cancelled by
+            // `Control`; here nothing is in flight: there is nothing to cancel.
+            return Step::Done(Ok(()));
         }
-        if is_reserved(&envelope.ty) {
+        if protocol::is_reserved(&envelope.ty) {
             return Step::Fail(envelope::unknown_type(&envelope.ty));
         }
         if self.router.is_rpc(&envelope.ty) {
@@ -135,7 +131,7 @@ impl<R: Router> Session<R> {
                 self.fail(Error::cancelled("the request was dropped before its handler ran")).await
             }
             Ok(Ok(())) => {
-                self.consecutive_errors = 0;
+                self.strikes = 0;
                 self.flow()
             }
             Ok(Err(error)) => {
@@ -163,7 +159,7 @@ impl<R: Router> Session<R> {
         self.ctx.deadline()
     }
 
-    /// Ends a job whose handler the host stopped (its future dropped, or never started)
+    /// Ends a job whose handler was stopped (its future dropped, or never started)
     /// because it was aborted or passed its deadline: fires the handler's cancellation
     /// token and answers the request with `error`, unless it was answered already.
     pub(crate) async fn interrupt(&mut self, error: Error) -> Flow {
@@ -172,14 +168,14 @@ impl<R: Router> Session<R> {
         self.fail(error).await
     }
 
-    /// Fires the cancellation token of a handler the host dropped without answering: the
+    /// Fires the cancellation token of a handler dropped without an answer: the
     /// connection is closing.
     pub(crate) fn abandon(&mut self) {
         self.ctx.release_cancellation(true);
     }
 
-    /// Tells the `#[on_error]` hook about an error the host already sent while a handler
-    /// was running (a request beyond the in-flight limit), and counts it.
+    /// Tells the `#[on_error]` hook about an error already sent while a handler was
+    /// running (a request beyond the in-flight limit), and counts it.
     pub(crate) async fn observe(&mut self, error: Error) -> Flow {
         self.count(&error);
         self.notify(&error).await;
@@ -200,7 +196,7 @@ impl<R: Router> Session<R> {
         let (observed, limit) = (text.len(), self.limits.max_message_bytes);
         self.limits.exceeded(LimitKind::MessageSize, observed, limit, Some(self.ctx.client_id()));
         if self.limits.oversize == crate::Oversize::Close {
-            return Step::Done(Flow::Close(Close::new(Close::TOO_BIG, "message too big")));
+            return Step::Done(Err(Exit::Close(Close::new(Close::TOO_BIG, "message too big"))));
         }
         let error =
             Error::resource_exhausted(format!("the message is {observed} bytes; the limit is {limit}"))
@@ -210,10 +206,11 @@ impl<R: Router> Session<R> {
         self.reject(text, error)
     }
 
-    /// Answers a frame that cannot be a message at all (a binary frame that is not UTF-8).
-    pub(crate) async fn on_invalid_frame(&mut self, reason: &'static str) -> Flow {
-        self.ctx.begin(Instant::now());
-        self.fail(Error::invalid_argument(reason).protocol()).await
+    /// Answers a frame that arrived at `arrived` and cannot be a message at all (a binary
+    /// frame that is not UTF-8).
+    pub(crate) async fn reject_frame(&mut self, error: Error, arrived: Instant) -> Flow {
+        self.ctx.begin(arrived);
+        self.fail(error).await
     }
 
     /// Runs the `#[on_close]` hook.
@@ -230,7 +227,7 @@ impl<R: Router> Session<R> {
 
     fn heartbeat(&mut self) -> Flow {
         match self.ctx.enqueue(heartbeat_ack()) {
-            Ok(()) => Flow::Continue,
+            Ok(()) => Ok(()),
             Err(_) => self.flow(),
         }
     }
@@ -248,7 +245,7 @@ impl<R: Router> Session<R> {
 
     fn count(&mut self, error: &Error) {
         if error.is_protocol_error() {
-            self.consecutive_errors += 1;
+            self.strikes += 1;
             tracing::debug!(%error, "rejected a frame");
         }
     }
@@ -262,16 +259,8 @@ impl<R: Router> Session<R> {
 
     /// Whether to go on after an error: closes once too many protocol errors came in a row.
     fn verdict(&mut self) -> Flow {
-        let limit = self.limits.max_consecutive_errors;
-        if self.consecutive_errors >= limit {
-            let observed = self.consecutive_errors as usize;
-            self.limits.exceeded(
-                LimitKind::ConsecutiveErrors,
-                observed,
-                limit as usize,
-                Some(self.ctx.client_id()),
-            );
-            return Flow::Close(Close::new(Close::POLICY, "too many invalid messages"));
+        if let Some(close) = too_many_errors(&self.limits, self.strikes, self.ctx.client_id()) {
+            return Err(Exit::Close(close));
         }
         self.flow()
     }
@@ -279,7 +268,7 @@ impl<R: Router> Session<R> {
     /// Whether to go on: a close asked for by a handler, or the slow-consumer close
     /// after the outbound queue overflowed (also by publishes from elsewhere).
     pub(crate) fn flow(&mut self) -> Flow {
-        self.ctx.take_close().map_or(Flow::Continue, Flow::Close)
+        self.ctx.take_close().map_or(Ok(()), |close| Err(Exit::Close(close)))
     }
 }
 
@@ -298,51 +287,6 @@ pub(crate) struct Job<'t> {
     ty: Cow<'t, str>,
     payload: Option<&'t RawValue>,
     extra_meta: Vec<ExtraMeta<'t>>,
-}
-
-/// What a frame that arrives while a handler runs asks of the host.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Arrival {
-    /// `__heartbeat`: answer with [`heartbeat_ack`] at once.
-    Heartbeat,
-    /// `$ws:abort`: cancel the request with this correlation id, running or waiting.
-    Abort(Option<String>),
-    /// Anything else: wait for its turn. The correlation id lets an abort find it, and
-    /// lets the host answer it if it exceeds the in-flight limit.
-    Message(Option<String>),
-}
-
-/// Sorts a frame that arrived while a handler runs. Malformed frames are messages: they
-/// are rejected in their turn.
-pub(crate) fn classify(text: &str) -> Arrival {
-    let Ok(envelope) = Envelope::parse(text) else { return Arrival::Message(None) };
-    let correlation_id = envelope.meta().ok().and_then(|(meta, _)| meta.correlation_id);
-    match &*envelope.ty {
-        envelope::HEARTBEAT => Arrival::Heartbeat,
-        envelope::ABORT => Arrival::Abort(correlation_id),
-        _ => Arrival::Message(correlation_id),
-    }
-}
-
-/// The answer to a heartbeat, stamped with the server's clock.
-pub(crate) fn heartbeat_ack() -> String {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    envelope::heartbeat_ack(now_ms)
-}
-
-/// The error for a message that arrives while `limit` messages are already in flight.
-pub(crate) fn in_flight_exceeded(limit: usize) -> Error {
-    Error::resource_exhausted(format!(
-        "{limit} messages of this connection are already in flight; wait for some to finish"
-    ))
-    .with_detail("limit", limit)
-    .protocol()
-}
-
-/// Types starting with `$` or `__` belong to the protocol; those it does not define for
-/// clients are answered as unknown.
-fn is_reserved(ty: &str) -> bool {
-    ty.starts_with('$') || ty.starts_with("__")
 }
 
 /// Logs a panic of a handler or hook and returns the INTERNAL error the client gets: the

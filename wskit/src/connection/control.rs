@@ -1,0 +1,269 @@
+//! [`Control`]: the decisions about a connection that do not need its handlers: what a
+//! received frame is, what arrives while a handler runs (answer, cancel, queue, refuse),
+//! when the running request's deadline or a ping is due, and when to close.
+//!
+//! It is synchronous and free of runtime types: the host passes in the time.
+
+use super::backlog::Backlog;
+use super::liveness::{Liveness, PingStep, Pings};
+use super::transport::Received;
+use super::{heartbeat_ack, Exit};
+use crate::close::Close;
+use crate::envelope::{encode_error, Envelope};
+use crate::error::Error;
+use crate::limits::{LimitKind, Limits};
+use crate::outbox::{Frame, Outbox};
+use crate::protocol;
+use crate::time::Instant;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A frame worth handling, as [`Control::read`] found it.
+pub(crate) enum Arrived<T> {
+    /// A text frame (or a binary one holding UTF-8).
+    Text(T),
+    /// A frame that cannot be a message: answer it with this error.
+    Invalid(Error),
+}
+
+/// What a frame that arrived while a handler runs calls for.
+#[derive(Debug)]
+pub(crate) enum Busy {
+    /// Answered or queued: keep running the handler.
+    Continue,
+    /// Stop the running handler and answer its request with this error.
+    Interrupt(Error),
+}
+
+/// What the timer calls for when it fires.
+#[derive(Debug)]
+pub(crate) enum Due {
+    /// Nothing yet.
+    Nothing,
+    /// Send a protocol ping.
+    Ping,
+    /// The running request passed its deadline: stop it and answer with this error.
+    Interrupt(Error),
+}
+
+/// The running RPC request, as aborts and deadlines find it.
+struct Running {
+    correlation_id: Option<String>,
+    deadline: Instant,
+}
+
+/// One connection's decisions outside its handlers.
+pub(crate) struct Control<T> {
+    backlog: Backlog<T>,
+    pings: Pings,
+    running: Option<Running>,
+    /// Errors answered while a handler ran, for the `#[on_error]` hook once it returns.
+    answered: Vec<Error>,
+    /// How many of them were the client's fault, toward the consecutive-error limit.
+    strikes: u32,
+    /// Where answers go while a handler runs, behind what the handler sent.
+    outbox: Outbox,
+    limits: Arc<Limits>,
+    client_id: Uuid,
+}
+
+impl<T: AsRef<str>> Control<T> {
+    pub(crate) fn new(
+        outbox: Outbox,
+        limits: Arc<Limits>,
+        client_id: Uuid,
+        liveness: Option<Liveness>,
+        now: Instant,
+    ) -> Self {
+        Control {
+            backlog: Backlog::new(limits.max_in_flight, limits.max_message_bytes),
+            pings: Pings::new(liveness, now),
+            running: None,
+            answered: Vec::new(),
+            strikes: 0,
+            outbox,
+            limits,
+            client_id,
+        }
+    }
+
+    /// Sorts what the transport delivered at `now`: a frame to handle, nothing (a ping or
+    /// pong), or the end of the connection.
+    pub(crate) fn read(&mut self, received: Received<T>, now: Instant) -> Result<Option<Arrived<T>>, Exit> {
+        self.pings.heard(now);
+        match received {
+            Received::Text(text) => Ok(Some(Arrived::Text(text))),
+            Received::NotUtf8 => Ok(Some(Arrived::Invalid(
+                Error::invalid_argument("binary frames must hold UTF-8 JSON").protocol(),
+            ))),
+            Received::Control => Ok(None),
+            Received::TooBig { size, limit } => {
+                tracing::debug!(size, limit, "frame above the hard size limit");
+                self.limits.exceeded(LimitKind::MessageSize, size, limit, Some(self.client_id));
+                Err(Exit::Close(Close::new(Close::TOO_BIG, "message too big")))
+            }
+            Received::Closed(close) => Err(Exit::Left(close)),
+            Received::Dropped => Err(Exit::Left(Close::new(Close::ABNORMAL, "connection dropped"))),
+        }
+    }
+
+    /// A handler started on a message; an RPC request, due by `deadline`, can be aborted
+    /// by its correlation id.
+    pub(crate) fn start(&mut self, deadline: Option<Instant>, correlation_id: Option<&str>) {
+        self.running =
+            deadline.map(|deadline| Running { correlation_id: correlation_id.map(str::to_owned), deadline });
+    }
+
+    /// The running handler ended.
+    pub(crate) fn finish(&mut self) {
+        self.running = None;
+    }
+
+    /// Deals with a frame that arrived at `now` while a handler runs: answers heartbeats,
+    /// cancels the running request or a waiting one on `$ws:abort`, refuses a message
+    /// beyond the in-flight limit and queues the rest. Closes once too many errors came
+    /// in a row.
+    pub(crate) fn arrive(&mut self, arrived: Arrived<T>, now: Instant) -> Result<Busy, Exit> {
+        let text = match arrived {
+            Arrived::Text(text) => text,
+            // A frame that cannot be a message is answered at once.
+            Arrived::Invalid(error) => {
+                self.answer(error, None);
+                return self.check_strikes().map(|()| Busy::Continue);
+            }
+        };
+        match classify(text.as_ref()) {
+            Kind::Heartbeat => {
+                // A full queue closes the connection as a slow consumer; nothing to add.
+                let _ = self.outbox.push(Frame::Owned(heartbeat_ack()));
+            }
+            Kind::Abort(Some(id)) if self.is_running(&id) => {
+                return Ok(Busy::Interrupt(aborted()));
+            }
+            Kind::Abort(Some(id)) if self.backlog.remove(&id) => self.answer(aborted(), Some(&id)),
+            Kind::Abort(_) => {}
+            Kind::Message(correlation_id) if !self.backlog.has_slot() => {
+                let limit = self.backlog.max_in_flight();
+                self.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(self.client_id));
+                self.answer(in_flight_exceeded(limit), correlation_id.as_deref());
+            }
+            Kind::Message(correlation_id) => self.backlog.push(text, correlation_id, now),
+        }
+        self.check_strikes().map(|()| Busy::Continue)
+    }
+
+    fn is_running(&self, correlation_id: &str) -> bool {
+        self.running.as_ref().is_some_and(|running| running.correlation_id.as_deref() == Some(correlation_id))
+    }
+
+    /// Sends `error` at once, to report to the `#[on_error]` hook once the handler returns.
+    fn answer(&mut self, error: Error, correlation_id: Option<&str>) {
+        // A refused push means the connection is closing or overflowed; the host closes it.
+        let _ = self.outbox.push(Frame::Owned(encode_error(&error, correlation_id)));
+        self.strikes += u32::from(error.is_protocol_error());
+        self.answered.push(error);
+    }
+
+    fn check_strikes(&self) -> Result<(), Exit> {
+        match too_many_errors(&self.limits, self.strikes, self.client_id) {
+            Some(close) => Err(Exit::Close(close)),
+            None => Ok(()),
+        }
+    }
+
+    /// The errors answered while the last handler ran, to report now that it has returned.
+    pub(crate) fn take_answered(&mut self) -> Vec<Error> {
+        self.strikes = 0;
+        std::mem::take(&mut self.answered)
+    }
+
+    /// The next message that waited for its turn, and when it arrived.
+    pub(crate) fn next_waiting(&mut self) -> Option<(T, Instant)> {
+        self.backlog.pop()
+    }
+
+    /// Whether messages wait for their turn.
+    pub(crate) fn has_waiting(&self) -> bool {
+        self.backlog.has_waiting()
+    }
+
+    /// Whether to read on while a handler runs: not while waiting messages hold their
+    /// byte budget.
+    pub(crate) fn accepts_frames(&self) -> bool {
+        self.backlog.accepts_bytes()
+    }
+
+    /// When the timer must fire next: the running request's deadline or the ping
+    /// schedule, whichever comes first.
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
+        let deadline = self.running.as_ref().map(|running| running.deadline);
+        match (deadline, self.pings.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// What is due at `now`: a deadline passed, a ping to send, or a stale connection
+    /// (closed with 1011).
+    pub(crate) fn on_timer(&mut self, now: Instant) -> Result<Due, Exit> {
+        if self.running.as_ref().is_some_and(|running| running.deadline <= now) {
+            self.running = None;
+            return Ok(Due::Interrupt(deadline_exceeded()));
+        }
+        match self.pings.due(now) {
+            PingStep::Send => Ok(Due::Ping),
+            PingStep::Wait => Ok(Due::Nothing),
+            PingStep::Stale => Err(Exit::Close(Close::new(Close::INTERNAL, "no answer to ping"))),
+        }
+    }
+}
+
+/// What kind of frame arrived while a handler runs.
+enum Kind {
+    Heartbeat,
+    /// `$ws:abort` of the request with this correlation id.
+    Abort(Option<String>),
+    /// Anything else, waiting for its turn. The correlation id lets an abort find it, and
+    /// answers it if it is refused. Malformed frames are messages too: they are rejected
+    /// in their turn.
+    Message(Option<String>),
+}
+
+fn classify(text: &str) -> Kind {
+    let Ok(envelope) = Envelope::parse(text) else { return Kind::Message(None) };
+    let correlation_id = envelope.meta().ok().and_then(|(meta, _)| meta.correlation_id);
+    match &*envelope.ty {
+        protocol::HEARTBEAT => Kind::Heartbeat,
+        protocol::ABORT => Kind::Abort(correlation_id),
+        _ => Kind::Message(correlation_id),
+    }
+}
+
+/// The close once `strikes` protocol errors came in a row, if that reaches the limit;
+/// the limits hook is told.
+pub(crate) fn too_many_errors(limits: &Limits, strikes: u32, client_id: Uuid) -> Option<Close> {
+    let limit = limits.max_consecutive_errors;
+    if strikes < limit {
+        return None;
+    }
+    limits.exceeded(LimitKind::ConsecutiveErrors, strikes as usize, limit as usize, Some(client_id));
+    Some(Close::new(Close::POLICY, "too many invalid messages"))
+}
+
+/// The error for a message that arrives while `limit` messages are already in flight.
+fn in_flight_exceeded(limit: usize) -> Error {
+    Error::resource_exhausted(format!(
+        "{limit} messages of this connection are already in flight; wait for some to finish"
+    ))
+    .with_detail("limit", limit)
+    .protocol()
+}
+
+fn aborted() -> Error {
+    Error::cancelled("the client aborted the request")
+}
+
+/// The error of a request stopped at its deadline, or found past it.
+pub(crate) fn deadline_exceeded() -> Error {
+    Error::deadline_exceeded("the request did not finish before its deadline")
+}

@@ -1,0 +1,440 @@
+//! [`Connection::drive`]: runs a connection's [`Session`] and [`Control`] over a host's
+//! [`Transport`] and [`Clock`].
+//!
+//! Writes are batched: every frame that has already arrived is handled before the queued
+//! answers are flushed once, so a busy connection makes one write per batch instead of
+//! one per frame.
+//!
+//! Handlers of one connection run one at a time, in arrival order. While one waits, the
+//! connection keeps reading: [`Control`] sorts each new frame, and what the handler sends
+//! is written as it comes. A handler that is aborted, passes its deadline, or is cut off
+//! by shutdown has its future dropped.
+
+use super::control::{deadline_exceeded, Arrived, Busy, Control, Due};
+use super::liveness::Liveness;
+use super::session::{Session, Step};
+use super::transport::{Clock, Received, Transport};
+use super::{going_away, Exit, Flow};
+use crate::close::Close;
+use crate::error::Error;
+use crate::outbox::{Frame, OutboxReceiver};
+use crate::router::Router;
+use crate::time::Instant;
+use futures_util::FutureExt;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::task::Poll;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Frames handled in one batch before the answers are flushed, so one chatty client
+/// cannot hold its answers back without bound.
+const MAX_BATCH: usize = 64;
+
+/// Where an unarmed timer points; it is never awaited there.
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The server's signals to its connections.
+#[derive(Clone, Default)]
+pub(crate) struct Signals {
+    /// Close with 1001 once the running handler (if any) has returned.
+    pub(crate) shutdown: CancellationToken,
+    /// Close with 1001 at once, abandoning a running handler.
+    pub(crate) cut_off: CancellationToken,
+}
+
+/// Where [`Connection::drive`] stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Idle with nothing received: the host holds the connection until its next event
+    /// (only for transports that get [drained](Transport::is_drained)).
+    Paused,
+    /// Closed, and `#[on_close]` has run.
+    Ended {
+        /// How it closed.
+        close: Close,
+        /// Whether a running handler was abandoned at the end of a shutdown's grace.
+        abandoned: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    New,
+    Open,
+    Ended,
+}
+
+/// One connection: its session, its control, and the outbound queue it drains.
+pub(crate) struct Connection<R: Router, T> {
+    session: Session<R>,
+    control: Control<T>,
+    outbox: OutboxReceiver,
+    stage: Stage,
+    abandoned: bool,
+}
+
+impl<R: Router, T: AsRef<str> + Send> Connection<R, T> {
+    /// A connection of `session`, whose outbox `outbox` drains, opened at `now`.
+    pub(crate) fn new(
+        session: Session<R>,
+        outbox: OutboxReceiver,
+        liveness: Option<Liveness>,
+        now: Instant,
+    ) -> Self {
+        let control = session.control(liveness, now);
+        Connection { session, control, outbox, stage: Stage::New, abandoned: false }
+    }
+
+    /// The session, e.g. to read the connection's data between events.
+    pub(crate) fn session(&self) -> &Session<R> {
+        &self.session
+    }
+
+    /// The session, to configure it before the connection opens.
+    pub(crate) fn session_mut(&mut self) -> &mut Session<R> {
+        &mut self.session
+    }
+
+    /// Runs the connection: opens it (the `#[on_open]` hook) on the first call, then
+    /// handles what `transport` receives until the connection ends, or, for a transport
+    /// that gets drained, until it is idle.
+    pub(crate) async fn drive<X, C>(&mut self, transport: &mut X, clock: &C, signals: &Signals) -> Outcome
+    where
+        X: Transport<Text = T>,
+        C: Clock,
+    {
+        let now = clock.now();
+        let mut timer = pin!(clock.timer(now + NEVER));
+        let alarm = Alarm { clock, timer: timer.as_mut(), armed: None };
+        let mut turn = Turn {
+            session: &mut self.session,
+            io: Io {
+                control: &mut self.control,
+                outbox: &mut self.outbox,
+                transport,
+                alarm,
+                signals,
+                abandoned: &mut self.abandoned,
+            },
+        };
+        let flow = match self.stage {
+            Stage::New => {
+                self.stage = Stage::Open;
+                turn.open().await
+            }
+            Stage::Open => Ok(()),
+            Stage::Ended => unreachable!("a connection is not driven after it ended"),
+        };
+        let served = match flow {
+            Ok(()) => turn.serve().await,
+            Err(exit) => Err(exit),
+        };
+        let Err(exit) = served else { return Outcome::Paused };
+        self.stage = Stage::Ended;
+        let close = turn.end(exit).await;
+        Outcome::Ended { close, abandoned: self.abandoned }
+    }
+}
+
+/// The host's timer, armed at the next instant [`Control`] needs it.
+struct Alarm<'c, C: Clock> {
+    clock: &'c C,
+    timer: Pin<&'c mut C::Timer>,
+    armed: Option<Instant>,
+}
+
+impl<C: Clock> Alarm<'_, C> {
+    fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Points the timer at `at`, or disarms it.
+    fn rearm(&mut self, at: Option<Instant>) {
+        if at != self.armed {
+            if let Some(at) = at {
+                self.clock.reset(self.timer.as_mut(), at);
+            }
+            self.armed = at;
+        }
+    }
+
+    /// Completes when the armed timer fires; never while disarmed.
+    async fn fired(&mut self) {
+        if self.armed.is_none() {
+            return std::future::pending().await;
+        }
+        self.timer.as_mut().await;
+        self.armed = None;
+    }
+}
+
+/// What the read loop works with.
+struct Turn<'c, R: Router, T, X, C: Clock> {
+    session: &'c mut Session<R>,
+    io: Io<'c, T, X, C>,
+}
+
+/// Everything but the session: usable while a handler holds the session.
+struct Io<'c, T, X, C: Clock> {
+    control: &'c mut Control<T>,
+    outbox: &'c mut OutboxReceiver,
+    transport: &'c mut X,
+    alarm: Alarm<'c, C>,
+    signals: &'c Signals,
+    abandoned: &'c mut bool,
+}
+
+impl<R, T, X, C> Turn<'_, R, T, X, C>
+where
+    R: Router,
+    T: AsRef<str> + Send,
+    X: Transport<Text = T>,
+    C: Clock,
+{
+    /// Runs the `#[on_open]` hook and writes what it sent.
+    async fn open(&mut self) -> Flow {
+        let opened = tokio::select! {
+            biased;
+            flow = self.session.open() => flow,
+            () = self.io.signals.cut_off.cancelled() => Err(self.io.abandon()),
+        };
+        opened?;
+        self.io.flush_queued().await
+    }
+
+    /// Handles frames until the connection ends (`Err`) or, for a drained transport,
+    /// until it is idle (`Ok`).
+    async fn serve(&mut self) -> Flow {
+        loop {
+            self.io.alarm.rearm(self.io.control.next_timer());
+            let step = if let Some((text, arrived)) = self.io.control.next_waiting() {
+                // Messages that arrived while a handler ran go first, in order.
+                match self.io.signals.shutdown.is_cancelled() {
+                    true => Err(Exit::Close(going_away())),
+                    false => self.handle(Arrived::Text(text), arrived).await,
+                }
+            } else if self.io.transport.is_drained() {
+                let now = self.io.alarm.now();
+                match self.io.alarm.armed {
+                    Some(at) if at <= now => self.io.on_timer(now).await,
+                    _ => return Ok(()),
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    () = self.io.signals.shutdown.cancelled() => Err(Exit::Close(going_away())),
+                    () = self.io.alarm.fired() => {
+                        let now = self.io.alarm.now();
+                        self.io.on_timer(now).await
+                    }
+                    received = self.io.transport.recv() => self.handle_batch(received).await,
+                    Some(frame) = self.io.outbox.recv() => self.io.transport.send(frame).await.map_err(Exit::Left),
+                }
+            };
+            // Errors answered while a handler ran reach `#[on_error]` now, also on the way out.
+            let reported = self.report_answered().await;
+            step.and(reported)?;
+            self.io.flush_queued().await?;
+            self.session.flow()?;
+        }
+    }
+
+    /// Handles `received` and every frame that has already arrived after it, before the
+    /// answers are flushed.
+    async fn handle_batch(&mut self, received: Received<T>) -> Flow {
+        // One stamp for the batch: its frames follow handlers that finished without
+        // waiting (a waiting one ends the batch), so they arrived within microseconds.
+        let arrived = self.io.alarm.now();
+        self.handle_received(received, arrived).await?;
+        for _ in 1..MAX_BATCH {
+            if self.io.control.has_waiting() {
+                break;
+            }
+            self.io.buffer_queued().await?;
+            match self.io.transport.recv().now_or_never() {
+                Some(received) => self.handle_received(received, arrived).await?,
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_received(&mut self, received: Received<T>, arrived: Instant) -> Flow {
+        match self.io.control.read(received, arrived)? {
+            Some(frame) => self.handle(frame, arrived).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Handles one frame that arrived at `arrived`, running its handler to the end while
+    /// the connection keeps reading.
+    async fn handle(&mut self, frame: Arrived<T>, arrived: Instant) -> Flow {
+        let text = match frame {
+            Arrived::Text(text) => text,
+            Arrived::Invalid(error) => return self.session.reject_frame(error, arrived).await,
+        };
+        let job = match self.session.prepare(text.as_ref(), arrived) {
+            Step::Done(flow) => return flow,
+            Step::Fail(error) => return self.session.fail(error).await,
+            Step::Run(job) => job,
+        };
+        let deadline = self.session.deadline();
+        if deadline.is_some_and(|deadline| deadline <= self.io.alarm.now()) {
+            // It waited for its turn past its deadline: answered without running.
+            drop(job);
+            return self.session.interrupt(deadline_exceeded()).await;
+        }
+        self.io.control.start(deadline, self.session.correlation_id());
+        // Boxed: the handlers' futures can be large, and inline they would grow every
+        // idle connection's task to their size.
+        let ended = {
+            let mut handling = Box::pin(self.session.run(job));
+            match futures_util::poll!(handling.as_mut()) {
+                Poll::Ready(flow) => Ended::Done(flow),
+                // The handler waits: keep reading meanwhile. Boxed too, for the same reason.
+                Poll::Pending => Box::pin(self.io.while_busy(handling)).await,
+            }
+        };
+        self.io.control.finish();
+        match ended {
+            Ended::Done(flow) => flow,
+            Ended::Interrupted(error) => self.session.interrupt(error).await,
+            Ended::Stopped(exit) => {
+                self.session.abandon();
+                Err(exit)
+            }
+        }
+    }
+
+    /// Reports the errors answered while the last handler ran to the `#[on_error]` hook.
+    async fn report_answered(&mut self) -> Flow {
+        for error in self.io.control.take_answered() {
+            self.session.observe(error).await?;
+        }
+        Ok(())
+    }
+
+    /// Closes the connection: writes what is queued and our close frame (unless the peer
+    /// left), then runs the `#[on_close]` hook.
+    async fn end(&mut self, exit: Exit) -> Close {
+        // From here on nothing more is accepted: what is queued is all that can still go out.
+        self.io.outbox.close();
+        let close = match exit {
+            Exit::Close(close) => {
+                // Frames queued before the close were accepted: deliver them if the client
+                // reads them within the write timeout.
+                if self.io.flush_queued().await.is_ok() {
+                    self.io.transport.close(&close).await;
+                }
+                close
+            }
+            Exit::Left(close) => close,
+        };
+        self.session.close(close.clone()).await;
+        close
+    }
+}
+
+/// How a running handler ended, as [`Io::while_busy`] saw it.
+enum Ended {
+    /// It returned.
+    Done(Flow),
+    /// It was stopped, to be answered with this error: aborted, or past its deadline.
+    Interrupted(Error),
+    /// It was abandoned, and the connection ends so.
+    Stopped(Exit),
+}
+
+impl<T, X, C> Io<'_, T, X, C>
+where
+    T: AsRef<str> + Send,
+    X: Transport<Text = T>,
+    C: Clock,
+{
+    /// Polls a running handler to its end while the connection keeps reading and writing.
+    async fn while_busy(&mut self, mut handling: Pin<Box<impl Future<Output = Flow>>>) -> Ended {
+        loop {
+            self.alarm.rearm(self.control.next_timer());
+            tokio::select! {
+                biased;
+                flow = &mut handling => return Ended::Done(flow),
+                () = self.signals.cut_off.cancelled() => return Ended::Stopped(self.abandon()),
+                () = self.alarm.fired() => {
+                    let now = self.alarm.now();
+                    match self.control.on_timer(now) {
+                        Ok(Due::Interrupt(error)) => return Ended::Interrupted(error),
+                        Ok(Due::Ping) => {
+                            if let Err(gone) = self.ping_now().await {
+                                return Ended::Stopped(Exit::Left(gone));
+                            }
+                        }
+                        Ok(Due::Nothing) => {}
+                        Err(exit) => return Ended::Stopped(exit),
+                    }
+                }
+                Some(frame) = self.outbox.recv() => {
+                    if let Err(gone) = self.send_now(frame).await {
+                        return Ended::Stopped(Exit::Left(gone));
+                    }
+                }
+                received = self.transport.recv(), if self.control.accepts_frames() => {
+                    let now = self.alarm.now();
+                    let busy = match self.control.read(received, now) {
+                        Ok(Some(frame)) => self.control.arrive(frame, now),
+                        Ok(None) => Ok(Busy::Continue),
+                        Err(exit) => Err(exit),
+                    };
+                    match busy {
+                        Ok(Busy::Continue) => {}
+                        Ok(Busy::Interrupt(error)) => return Ended::Interrupted(error),
+                        Err(exit) => return Ended::Stopped(exit),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes `frame` and flushes: while a handler runs, each frame goes out as it comes.
+    async fn send_now(&mut self, frame: Frame) -> Result<(), Close> {
+        self.transport.send(frame).await?;
+        self.transport.flush().await
+    }
+
+    async fn ping_now(&mut self) -> Result<(), Close> {
+        self.transport.ping().await?;
+        self.transport.flush().await
+    }
+
+    /// Sends a ping when one is due; closes a stale connection.
+    async fn on_timer(&mut self, now: Instant) -> Flow {
+        match self.control.on_timer(now)? {
+            Due::Ping => self.transport.ping().await.map_err(Exit::Left),
+            // Deadlines belong to running handlers, which `while_busy` watches.
+            Due::Nothing | Due::Interrupt(_) => Ok(()),
+        }
+    }
+
+    /// Counts a handler abandoned at the end of the shutdown grace period, and returns
+    /// how its connection ends.
+    fn abandon(&mut self) -> Exit {
+        tracing::warn!("shutdown grace period over: abandoning a running handler");
+        *self.abandoned = true;
+        Exit::Close(going_away())
+    }
+
+    /// Moves every queued frame into the transport's write buffer, without flushing: the
+    /// queue stays short while a batch of frames is handled.
+    async fn buffer_queued(&mut self) -> Flow {
+        while let Some(frame) = self.outbox.try_recv() {
+            self.transport.send(frame).await.map_err(Exit::Left)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every queued frame, then flushes once.
+    async fn flush_queued(&mut self) -> Flow {
+        self.buffer_queued().await?;
+        self.transport.flush().await.map_err(Exit::Left)
+    }
+}

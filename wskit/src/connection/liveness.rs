@@ -1,0 +1,104 @@
+//! [`Pings`]: when to send a protocol ping, and when a silent connection is stale.
+
+use crate::time::Instant;
+use std::time::Duration;
+
+/// Protocol pings: how often, and how long an answer may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Liveness {
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Duration,
+}
+
+/// What the ping schedule calls for when its time comes.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum PingStep {
+    /// Send a ping now.
+    Send,
+    /// Nothing yet.
+    Wait,
+    /// The last ping went unanswered within the timeout.
+    Stale,
+}
+
+/// The protocol ping schedule of one connection: a ping every interval, and a
+/// connection that sends nothing within the timeout after a ping is stale.
+pub(super) struct Pings {
+    liveness: Option<Liveness>,
+    last_heard: Instant,
+    /// When the unanswered ping went out.
+    sent: Option<Instant>,
+    /// When to look again.
+    next: Option<Instant>,
+}
+
+impl Pings {
+    pub(super) fn new(liveness: Option<Liveness>, now: Instant) -> Self {
+        let next = liveness.map(|liveness| now + liveness.interval);
+        Pings { liveness, last_heard: now, sent: None, next }
+    }
+
+    /// When the schedule needs the host's attention; `None` without pings.
+    pub(super) fn next(&self) -> Option<Instant> {
+        self.next
+    }
+
+    /// Any frame from the client proves it alive.
+    pub(super) fn heard(&mut self, now: Instant) {
+        self.last_heard = now;
+    }
+
+    /// What to do at `now`; a ping is due once the interval has passed since the last
+    /// one was answered.
+    pub(super) fn due(&mut self, now: Instant) -> PingStep {
+        let (Some(Liveness { interval, timeout }), Some(next)) = (self.liveness, self.next) else {
+            return PingStep::Wait;
+        };
+        if now < next {
+            return PingStep::Wait;
+        }
+        match self.sent {
+            Some(sent) if self.last_heard < sent => PingStep::Stale,
+            Some(sent) => {
+                self.sent = None;
+                self.next = Some(sent + interval);
+                self.due(now)
+            }
+            None => {
+                self.sent = Some(now);
+                self.next = Some(now + timeout);
+                PingStep::Send
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pings_every_interval_and_finds_stale_connections() {
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let liveness = Liveness { interval: Duration::from_millis(100), timeout: Duration::from_millis(30) };
+        let mut pings = Pings::new(Some(liveness), start);
+        assert_eq!(pings.next(), Some(at(100)));
+        assert_eq!(pings.due(at(50)), PingStep::Wait);
+        assert_eq!(pings.due(at(100)), PingStep::Send);
+        assert_eq!(pings.next(), Some(at(130)), "the answer is due within the timeout");
+        pings.heard(at(110));
+        assert_eq!(pings.due(at(130)), PingStep::Wait, "answered: the next ping is an interval after");
+        assert_eq!(pings.next(), Some(at(200)));
+        assert_eq!(pings.due(at(200)), PingStep::Send);
+        assert_eq!(pings.due(at(230)), PingStep::Stale, "nothing heard since the ping");
+    }
+
+    #[test]
+    fn without_liveness_nothing_is_due() {
+        let now = Instant::now();
+        let mut pings = Pings::new(None, now);
+        assert_eq!(pings.next(), None);
+        assert_eq!(pings.due(now + Duration::from_secs(3600)), PingStep::Wait);
+    }
+}

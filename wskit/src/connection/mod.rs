@@ -1,0 +1,52 @@
+//! The protocol core of one connection, free of socket and runtime types, which every
+//! host drives: the hyper server, [`TestConnection`](crate::testing::TestConnection), and
+//! any other host.
+//!
+//! - [`Session`] runs the router's hooks and handlers and turns what they return into
+//!   frames;
+//! - [`Control`] decides everything else: what a received frame is, what arrives while a
+//!   handler runs (heartbeats answered, `$ws:abort` cancelling, other messages queued or
+//!   refused beyond the in-flight limit), deadlines, pings, and when to close;
+//! - [`Connection::drive`] runs the two over a host's [`Transport`] (which only moves
+//!   frames) and [`Clock`] (which only tells the time and runs timers).
+//!
+//! A connection ends with an [`Exit`]: either we close (what is queued still goes out,
+//! then our close frame), or the peer left.
+
+mod backlog;
+mod control;
+mod driver;
+mod liveness;
+mod session;
+mod transport;
+
+pub(crate) use driver::{Connection, Outcome, Signals};
+pub(crate) use liveness::Liveness;
+pub(crate) use session::{Layers, Session};
+pub(crate) use transport::{Clock, Received, Transport};
+
+use crate::close::Close;
+use crate::envelope;
+use crate::protocol;
+
+/// How a connection ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// We close: what is queued goes out, then this close frame.
+    Close(Close),
+    /// The peer closed, or the socket failed: nothing more can be sent.
+    Left(Close),
+}
+
+/// Whether a connection goes on (`Ok`), or how it ends.
+pub(crate) type Flow = Result<(), Exit>;
+
+/// The answer to a heartbeat, stamped with the server's clock.
+fn heartbeat_ack() -> String {
+    envelope::heartbeat_ack(protocol::now_ms())
+}
+
+/// The close of a connection the server shuts down.
+fn going_away() -> Close {
+    Close::new(Close::GOING_AWAY, "server shutting down")
+}

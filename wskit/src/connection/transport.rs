@@ -1,0 +1,74 @@
+//! The interface between the protocol core and a host: [`Transport`] moves frames,
+//! [`Clock`] tells the time and runs timers. Neither decides anything.
+
+use crate::close::Close;
+use crate::outbox::Frame;
+use crate::time::Instant;
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a host's socket delivered.
+#[derive(Debug)]
+pub(crate) enum Received<T> {
+    /// A text frame, or a binary frame that holds UTF-8.
+    Text(T),
+    /// A binary frame that is not UTF-8.
+    NotUtf8,
+    /// A ping or a pong: the peer is alive. The transport answers pings itself.
+    Control,
+    /// A frame above the transport's hard size limit, which it refused to read.
+    TooBig {
+        /// The frame's announced size in bytes.
+        size: usize,
+        /// The transport's limit.
+        limit: usize,
+    },
+    /// The peer closed the connection with this close; the transport answered it.
+    Closed(Close),
+    /// The socket failed or ended without a close frame.
+    Dropped,
+}
+
+/// A connection's socket, as the protocol core sees it. Write errors mean the peer is
+/// gone (or stopped reading past the host's write timeout): the `Close` says why.
+pub(crate) trait Transport: Send {
+    /// The host's own text frames, kept as they are (not copied) while they wait.
+    type Text: AsRef<str> + Send;
+
+    /// The next frame from the peer.
+    fn recv(&mut self) -> impl Future<Output = Received<Self::Text>> + Send;
+
+    /// Puts `frame` into the write buffer; it goes out at the next flush, or earlier.
+    fn send(&mut self, frame: Frame) -> impl Future<Output = Result<(), Close>> + Send;
+
+    /// Writes out the write buffer.
+    fn flush(&mut self) -> impl Future<Output = Result<(), Close>> + Send;
+
+    /// Sends a protocol ping.
+    fn ping(&mut self) -> impl Future<Output = Result<(), Close>> + Send;
+
+    /// Sends our close frame and waits, briefly, for the peer's.
+    fn close(&mut self, close: &Close) -> impl Future<Output = ()> + Send;
+
+    /// Whether nothing received is waiting. Event-driven hosts, which hold a connection
+    /// between events, say so to get the connection back when it is idle; a socket host
+    /// waits in [`recv`](Self::recv) instead and never is drained.
+    fn is_drained(&self) -> bool {
+        false
+    }
+}
+
+/// The host's clock and timers.
+pub(crate) trait Clock: Send + Sync {
+    /// A timer, reset as deadlines move.
+    type Timer: Future<Output = ()> + Send;
+
+    /// The current instant.
+    fn now(&self) -> Instant;
+
+    /// A timer that completes at `at`.
+    fn timer(&self, at: Instant) -> Self::Timer;
+
+    /// Moves `timer` to complete at `at`.
+    fn reset(&self, timer: Pin<&mut Self::Timer>, at: Instant);
+}
