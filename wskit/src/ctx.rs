@@ -79,6 +79,7 @@ impl<D> Ctx<D> {
     }
 
     /// Checks subscriptions and publishes with `authorize` from now on.
+    #[cfg(feature = "server")]
     pub(crate) fn set_authorizer(&mut self, authorize: Option<Authorize<D>>) {
         self.authorize = authorize;
     }

@@ -206,6 +206,7 @@ impl Limits {
 
     /// The size above which a message is not read at all and the connection is closed
     /// with 1009.
+    #[cfg(feature = "server")]
     pub(crate) fn hard_message_bytes(&self) -> usize {
         match self.oversize {
             Oversize::Reply => self.max_message_bytes.saturating_mul(4),

@@ -29,6 +29,7 @@ pub(crate) fn is_reserved(ty: &str) -> bool {
 }
 
 /// Whether `ty` is one of the two error frame types.
+#[cfg(feature = "client")]
 pub(crate) fn is_error(ty: &str) -> bool {
     ty == ERROR || ty == RPC_ERROR
 }
@@ -82,6 +83,7 @@ mod tests {
     #[test]
     fn reserved_and_error_types() {
         assert!(is_reserved(HEARTBEAT) && is_reserved(ABORT) && is_reserved("$x") && !is_reserved("A_$"));
+        #[cfg(feature = "client")]
         assert!(is_error(ERROR) && is_error(RPC_ERROR) && !is_error("ERRORS"));
     }
 }

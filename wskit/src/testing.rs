@@ -185,6 +185,17 @@ impl<R: Router> TestConnection<R> {
         self.run(Until::Waiting).await
     }
 
+    /// Hands a binary frame to the connection, like [`send`](Self::send): one that holds
+    /// UTF-8 is handled as text, any other is refused with INVALID_ARGUMENT.
+    pub async fn send_binary(&mut self, frame: &[u8]) -> Vec<String> {
+        let received = match std::str::from_utf8(frame) {
+            Ok(text) => Received::Text(text.to_owned()),
+            Err(_) => Received::NotUtf8,
+        };
+        self.receive(received);
+        self.run(Until::Idle).await
+    }
+
     /// Sends `message` as a frame, the way a client would, and returns the answer.
     pub async fn send_message<M: Message>(&mut self, message: &M) -> Vec<String> {
         let frame = crate::envelope::encode(message, None).expect("a message serializes");

@@ -21,8 +21,11 @@ mod session;
 mod transport;
 
 pub(crate) use driver::{Connection, Outcome, Signals};
+#[cfg(feature = "server")]
 pub(crate) use liveness::Liveness;
-pub(crate) use session::{Layers, Session};
+#[cfg(feature = "server")]
+pub(crate) use session::Layers;
+pub(crate) use session::Session;
 pub(crate) use transport::{Clock, Received, Transport};
 
 use crate::close::Close;
