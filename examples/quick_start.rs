@@ -1,7 +1,8 @@
 //! The smallest useful wskit server: one validated message, one reply.
 //!
-//! Run it with `cargo run --example quick_start`, then connect a WebSocket client to
-//! ws://127.0.0.1:3000/ws and send
+//! Run it with `cargo run --example quick_start` (on another port with `PORT=4000 cargo run
+//! --example quick_start`), then connect a WebSocket client to ws://127.0.0.1:3000/ws and
+//! send
 //! `{"type":"GREET","meta":{"correlationId":"1"},"payload":{"name":"Ada"}}`.
 
 use wskit::{message, router, Ctx, Error, Server};
@@ -33,5 +34,7 @@ impl Greeter {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt().with_env_filter("info").init();
-    Server::new(Greeter).path("/ws").serve("127.0.0.1:3000").await
+    let addr = wskit_examples::listen_addr(3000)?;
+    println!("quick_start: serving ws://{addr}/ws");
+    Server::new(Greeter).path("/ws").serve(addr).await
 }

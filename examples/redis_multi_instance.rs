@@ -7,12 +7,14 @@
 //! cargo run --example redis_multi_instance
 //! ```
 //!
-//! It starts instances on ws://127.0.0.1:3001/ws and ws://127.0.0.1:3002/ws, shows one
-//! client on each exchanging a message through Redis, and keeps serving until Ctrl-C.
+//! It starts instances on ws://127.0.0.1:3001/ws and ws://127.0.0.1:3002/ws (with `PORT`
+//! set, on that port and the next), shows one client on each exchanging a message through
+//! Redis, and keeps serving until Ctrl-C.
 //! Send `{"type":"JOIN","payload":{"room":"lobby"}}` and then
 //! `{"type":"SAY","payload":{"room":"lobby","text":"hi"}}` from any WebSocket client.
 
 use futures_util::{SinkExt, StreamExt};
+use std::net::SocketAddr;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wskit::{message, router, Ctx, Error, Hub, Publish, RedisOptions, Server, TopicRules};
 
@@ -72,20 +74,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_env_filter("info").init();
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let options = RedisOptions::default().prefix("wskit-example:");
+    let first = wskit_examples::listen_addr(3001)?;
+    let next = first.port().checked_add(1).ok_or("PORT must leave room for a second port")?;
+    let addrs = [first, SocketAddr::new(first.ip(), next)];
     let mut instances = Vec::new();
-    for port in [3001, 3002] {
+    for addr in addrs {
         let hub = Hub::redis(&url, options.clone(), TopicRules::default()).await?;
-        let server = Server::new(Rooms { port }).path("/ws").hub(hub);
+        let server = Server::new(Rooms { port: addr.port() }).path("/ws").hub(hub);
         // Bound before the demo connects; served until Ctrl-C.
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let listener = wskit_examples::bind(addr).await?;
         let ctrl_c = async {
             let _ = tokio::signal::ctrl_c().await;
         };
         instances.push(tokio::spawn(server.serve_with_shutdown(listener, ctrl_c)));
     }
 
-    demo().await?;
-    println!("serving on ws://127.0.0.1:3001/ws and ws://127.0.0.1:3002/ws; Ctrl-C to stop");
+    println!("redis_multi_instance: serving ws://{}/ws and ws://{}/ws", addrs[0], addrs[1]);
+    demo(addrs).await?;
+    println!("Ctrl-C to stop");
     for instance in instances {
         instance.await??;
     }
@@ -93,20 +99,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// One client per instance: the second hears what the first says, through Redis.
-async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    let connect = |port| async move {
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await.map(|(ws, _)| ws)
+async fn demo([first, second]: [SocketAddr; 2]) -> Result<(), Box<dyn std::error::Error>> {
+    let connect = |addr: SocketAddr| async move {
+        tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.map(|(ws, _)| ws)
     };
-    let mut alice = connect(3001).await?;
-    let mut bob = connect(3002).await?;
+    let mut alice = connect(first).await?;
+    let mut bob = connect(second).await?;
     for ws in [&mut alice, &mut bob] {
         ws.send(WsMessage::text(r#"{"type":"JOIN","payload":{"room":"lobby"}}"#)).await?;
         ws.next().await.ok_or("closed")??;
     }
-    alice
-        .send(WsMessage::text(r#"{"type":"SAY","payload":{"room":"lobby","text":"hello from 3001"}}"#))
-        .await?;
+    let say =
+        format!(r#"{{"type":"SAY","payload":{{"room":"lobby","text":"hello from {}"}}}}"#, first.port());
+    alice.send(WsMessage::text(say)).await?;
     let heard = bob.next().await.ok_or("closed")??;
-    println!("the client on 3002 received: {heard}");
+    println!("the client on {} received: {heard}", second.port());
     Ok(())
 }

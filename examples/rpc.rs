@@ -4,9 +4,10 @@
 //! ```sh
 //! cargo run --example rpc
 //! ```
+//!
+//! The server listens on ws://127.0.0.1:3003/ws, or on the port in `PORT`.
 
 use std::time::Duration;
-use tokio::net::TcpListener;
 use wskit::client::{Client, ClientOptions};
 use wskit::{message, router, Ctx, Error, Server};
 
@@ -44,8 +45,9 @@ impl Files {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
+    let addr = wskit_examples::listen_addr(3003)?;
+    let listener = wskit_examples::bind(addr).await?;
+    println!("rpc: serving ws://{addr}/ws");
     tokio::spawn(Server::new(Files).path("/ws").serve_with_shutdown(listener, std::future::pending()));
 
     let client = Client::connect(ClientOptions::new(format!("ws://{addr}/ws"))).await?;

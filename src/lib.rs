@@ -1,6 +1,6 @@
-//! Helpers shared by the examples and the end-to-end tests of wskit: a raw JSON WebSocket
-//! client that speaks exactly what a browser would, and a way to run a server on a free
-//! port.
+//! Helpers shared by the examples and the end-to-end tests of wskit: the address an
+//! example listens on, a raw JSON WebSocket client that speaks exactly what a browser
+//! would, and a way to run a server on a free port.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -38,6 +38,36 @@ pub async fn redis_url() -> Option<String> {
 /// A channel prefix no other test run uses, so that tests sharing a Redis stay apart.
 pub fn unique_prefix(test: &str) -> String {
     format!("wskit-test:{test}:{}:", uuid::Uuid::now_v7().simple())
+}
+
+/// The address an example listens on: `127.0.0.1` at the port in the `PORT` environment
+/// variable, or at `default_port` when `PORT` is not set.
+pub fn listen_addr(default_port: u16) -> std::io::Result<SocketAddr> {
+    let port = match std::env::var_os("PORT") {
+        None => default_port,
+        Some(value) => {
+            value.to_str().and_then(|port| port.parse().ok()).filter(|&port| port != 0).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("PORT must be a port number from 1 to 65535, not {value:?}"),
+                )
+            })?
+        }
+    };
+    Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Binds `addr`, for an example that serves with
+/// [`Server::serve_with_shutdown`](wskit::Server::serve_with_shutdown); a failure names the
+/// address, as [`Server::serve`](wskit::Server::serve) does.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|error| {
+        let advice = match error.kind() {
+            std::io::ErrorKind::AddrInUse => "; stop the other server or set PORT",
+            _ => "",
+        };
+        std::io::Error::new(error.kind(), format!("could not listen on {addr}: {error}{advice}"))
+    })
 }
 
 /// How long a test waits for a frame before failing.

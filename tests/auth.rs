@@ -125,10 +125,11 @@ async fn browsers_from_other_origins_get_403_and_the_connection_limit_503() {
     let (status, _) = upgrade(&server, &query, "Origin: https://evil.example\r\n").await;
     assert_eq!(status, 403);
 
-    let origin = format!("Origin: {}\r\n", app::ALLOWED_ORIGINS[0]);
+    let allowed = &app::allowed_origins(app::PORT)[0];
+    let origin = format!("Origin: {allowed}\r\n");
     let mut first = RawClient::connect_with({
         let mut request = server.url(&query).into_client_request().unwrap();
-        request.headers_mut().insert("origin", app::ALLOWED_ORIGINS[0].parse().unwrap());
+        request.headers_mut().insert("origin", allowed.parse().unwrap());
         request
     })
     .await;

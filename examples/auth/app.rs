@@ -19,8 +19,13 @@ use wskit::{message, router, Body, Ctx, Error, Limits, Rejection, Server};
 /// The topic every connection joins: the lobby.
 const LOBBY: &str = "lobby";
 
-/// The origins a browser may connect from: pages served by this example.
-pub(crate) const ALLOWED_ORIGINS: [&str; 2] = ["http://127.0.0.1:3001", "http://localhost:3001"];
+/// The port the example listens on unless `PORT` says another.
+pub(crate) const PORT: u16 = 3001;
+
+/// The origins a browser may connect from: pages served by this example on `port`.
+pub(crate) fn allowed_origins(port: u16) -> [String; 2] {
+    [format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")]
+}
 
 /// Tokens an `ANNOUNCE` takes from its sender's bucket; every other message takes 1.
 pub(crate) const ANNOUNCE_COST: u32 = 5;
@@ -209,13 +214,15 @@ pub(crate) struct Config {
     pub(crate) refill_per_second: f64,
     /// Connections the server holds at once; more get 503.
     pub(crate) max_connections: usize,
+    /// The port the server's pages are served from: browsers on them may connect.
+    pub(crate) port: u16,
 }
 
 impl Config {
     /// The demo's settings, signing with `secret`: bursts of 20 tokens, 2 tokens a
-    /// second, 100 connections.
+    /// second, 100 connections, pages on [`PORT`].
     pub(crate) fn demo(secret: Vec<u8>) -> Self {
-        Config { secret, burst: 20, refill_per_second: 2.0, max_connections: 100 }
+        Config { secret, burst: 20, refill_per_second: 2.0, max_connections: 100, port: PORT }
     }
 }
 
@@ -232,7 +239,7 @@ pub(crate) fn server(config: Config) -> Server<Lobby> {
         std::future::ready(authenticate(&key, &validation, token.as_deref()))
     })
     .path("/ws")
-    .allowed_origins(ALLOWED_ORIGINS)
+    .allowed_origins(allowed_origins(config.port))
     .limits(Limits::default().max_connections(config.max_connections))
     .middleware(RateLimiter::new(limit).per_user(|user: &User, _| user.name.clone()))
     .fallback(|_| async { page() })

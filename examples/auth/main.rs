@@ -1,9 +1,10 @@
 //! Authentication, roles and rate limits: a lobby that only holders of a JSON Web Token may
 //! enter, where everyone may `SAY` something and only admins may `ANNOUNCE`.
 //!
-//! Run it with `cargo run --example auth`. It prints two tokens, an admin's and a
-//! member's, valid for an hour, with URLs ready for `websocat` or a browser's console.
-//! Then send, for example:
+//! Run it with `cargo run --example auth`: it listens on ws://127.0.0.1:3001/ws (on
+//! another port with `PORT=4001 cargo run --example auth`) and prints two tokens, an
+//! admin's and a member's, valid for an hour, with URLs ready for `websocat` or a
+//! browser's console. Then send, for example:
 //!
 //! ```text
 //! {"type":"SAY","payload":{"text":"hello"}}
@@ -23,12 +24,10 @@ use std::time::Duration;
 /// The secret used when `JWT_SECRET` is not set: fine for a demo, never for production.
 const DEMO_SECRET: &str = "wskit-auth-example-demo-secret";
 
-/// Where the example listens.
-const ADDR: &str = "127.0.0.1:3001";
-
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt().with_env_filter("info").init();
+    let addr = wskit_examples::listen_addr(app::PORT)?;
     let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| {
         println!("JWT_SECRET is not set: signing with the demo secret");
         DEMO_SECRET.to_owned()
@@ -38,11 +37,11 @@ async fn main() -> std::io::Result<()> {
     for (name, role) in [("alice", Role::Admin), ("bob", Role::Member)] {
         let token = Claims::new(name, role, hour).sign(&secret);
         println!("\n{name} ({role:?}), valid for an hour:");
-        println!("  websocat 'ws://{ADDR}/ws?access_token={token}'");
-        println!("  websocat --protocol 'bearer.{token}' ws://{ADDR}/ws");
-        println!("  or open http://{ADDR}/ and run in its console:");
-        println!("  ws = new WebSocket('ws://{ADDR}/ws', ['bearer.{token}']); ws.onmessage = (e) => console.log(e.data)");
+        println!("  websocat 'ws://{addr}/ws?access_token={token}'");
+        println!("  websocat --protocol 'bearer.{token}' ws://{addr}/ws");
+        println!("  or open http://{addr}/ and run in its console:");
+        println!("  ws = new WebSocket('ws://{addr}/ws', ['bearer.{token}']); ws.onmessage = (e) => console.log(e.data)");
     }
-    println!("\nlistening on ws://{ADDR}/ws; Ctrl-C to stop");
-    app::server(Config::demo(secret)).serve(ADDR).await
+    println!("\nauth: serving ws://{addr}/ws; Ctrl-C to stop");
+    app::server(Config { port: addr.port(), ..Config::demo(secret) }).serve(addr).await
 }

@@ -1,16 +1,18 @@
 //! A chat server with a browser page: pick a name, join rooms, talk, and watch others come
 //! and go in real time.
 //!
-//! Run it with `cargo run --example chat`, then open http://localhost:3000 in two or more
-//! tabs. The page (`index.html` beside this file, plain HTML and JavaScript) speaks the
-//! ws-kit protocol over the WebSocket at ws://localhost:3000/ws; `app.rs` holds the
-//! messages and the router.
+//! Run it with `cargo run --example chat`, then open http://127.0.0.1:3000 in two or more
+//! tabs (`PORT=4000 cargo run --example chat` serves it on port 4000 instead). The page
+//! (`index.html` beside this file, plain HTML and JavaScript) speaks the ws-kit protocol
+//! over the WebSocket at ws://127.0.0.1:3000/ws; `app.rs` holds the messages and the
+//! router.
 
 mod app;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt().with_env_filter("info").init();
-    println!("chat: open http://localhost:3000 in a browser");
-    app::server().serve("127.0.0.1:3000").await
+    let addr = wskit_examples::listen_addr(3000)?;
+    println!("chat: serving ws://{addr}/ws; open http://{addr}/ in a browser");
+    app::server().serve(addr).await
 }

@@ -84,7 +84,7 @@
 //! |---|---|---|
 //! | `server` | yes | [`Server`] and [`Endpoint`]: the hyper 1 + tokio-tungstenite host |
 //! | `client` | yes | [`client::Client`]: the Rust client, typed by the same message structs |
-//! | `redis` | no | [`Hub::redis`]: a pub/sub bus through Redis, shared with ws-kit instances; the rate limiter's Redis store |
+//! | `redis` | no | `Hub::redis`: a pub/sub bus through Redis, in the channel format of ws-kit's Redis adapter; the rate limiter's Redis store |
 //!
 //! Without `server`, the crate still provides messages, validation and routers, for other
 //! hosts.

@@ -290,10 +290,48 @@ impl<R: Router> Server<R> {
     }
 
     /// Binds `addr` and serves until Ctrl-C (or SIGTERM), then shuts down gracefully.
+    ///
+    /// Logs the address it listens on (`tracing`, level info, message `listening`). When
+    /// `addr` cannot be bound, the error keeps the [`io::ErrorKind`] of the failure (such as
+    /// [`AddrInUse`](io::ErrorKind::AddrInUse) for a port another process holds) and its
+    /// message names the address and what to do, e.g. `could not listen on
+    /// 127.0.0.1:3000: Address already in use (os error 98); another process listens
+    /// there: stop it or choose another port`. To bind the socket yourself, use
+    /// [`serve_with_shutdown`](Self::serve_with_shutdown).
     pub async fn serve(self, addr: impl ToSocketAddrs) -> io::Result<()> {
-        let listener = TcpListener::bind(addr).await?;
-        tracing::info!(addr = %listener.local_addr()?, "listening");
-        self.serve_with_shutdown(listener, shutdown_signal()).await
+        let resolved = tokio::net::lookup_host(addr).await.map_err(|error| {
+            io::Error::new(error.kind(), format!("could not resolve the address to listen on: {error}"))
+        })?;
+        let mut failure = None;
+        for addr in resolved {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    tracing::info!(addr = %listener.local_addr()?, "listening");
+                    return self.serve_with_shutdown(listener, shutdown_signal()).await;
+                }
+                Err(error) => failure = Some((addr, error)),
+            }
+        }
+        Err(match failure {
+            Some((addr, error)) => {
+                let advice = match error.kind() {
+                    io::ErrorKind::AddrInUse => {
+                        "; another process listens there: stop it or choose another port"
+                    }
+                    io::ErrorKind::AddrNotAvailable => {
+                        "; this machine has no such address: listen on 127.0.0.1 or 0.0.0.0"
+                    }
+                    io::ErrorKind::PermissionDenied => {
+                        "; ports below 1024 need privileges: choose a port from 1024 up"
+                    }
+                    _ => "",
+                };
+                io::Error::new(error.kind(), format!("could not listen on {addr}: {error}{advice}"))
+            }
+            None => {
+                io::Error::new(io::ErrorKind::InvalidInput, "the address to listen on resolved to nothing")
+            }
+        })
     }
 
     /// Serves connections from `listener` until `signal` completes, then shuts down
