@@ -73,6 +73,22 @@ impl<D> Ctx<D> {
         &self.outbox
     }
 
+    /// The parameters of the upgrade path.
+    #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
+    pub(crate) fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    /// Subscribes again to `topics`, which the connection held before its host slept: on
+    /// a new hub, the rules and limits were checked when they were first subscribed.
+    #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
+    pub(crate) fn resubscribe(&mut self, topics: Vec<String>) {
+        for topic in topics {
+            self.hub.subscribe(&topic, self.client_id, &self.outbox);
+            self.topics.push(topic.into());
+        }
+    }
+
     /// Adds a parameter of the upgrade path.
     pub(crate) fn add_param(&mut self, name: String, value: String) {
         self.params.push((name, value));

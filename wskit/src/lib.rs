@@ -94,6 +94,8 @@
 #[cfg(feature = "client")]
 pub mod client;
 mod close;
+#[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
+pub mod cloudflare;
 mod connection;
 mod ctx;
 mod envelope;
@@ -105,16 +107,19 @@ mod outbox;
 mod protocol;
 mod pubsub;
 pub mod ratelimit;
+#[cfg(any(feature = "server", all(feature = "cloudflare", target_arch = "wasm32")))]
+mod route;
 mod router;
 #[cfg(feature = "server")]
 mod server;
 pub mod testing;
 pub mod validate;
 
-/// The clock: `std::time` natively; on wasm32, where `std::time` has no clock, the
-/// JavaScript one.
-mod time {
-    pub(crate) use web_time::{Instant, SystemTime, UNIX_EPOCH};
+/// The clock wskit reads and reports ([`Ctx::received_at`], [`Ctx::deadline`]): `std::time`
+/// natively; on wasm32, where `std::time` has no clock, the JavaScript one (the
+/// `web-time` crate). Write `wskit::time::SystemTime::now()` in code that runs on both.
+pub mod time {
+    pub use web_time::{Instant, SystemTime, UNIX_EPOCH};
 }
 
 pub use close::Close;

@@ -21,6 +21,17 @@ pub(crate) enum Frame {
     Shared(Bytes),
 }
 
+impl Frame {
+    /// The frame's text.
+    pub(crate) fn into_text(self) -> String {
+        match self {
+            Frame::Owned(text) => text,
+            // Shared frames are encoded from UTF-8 text.
+            Frame::Shared(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+}
+
 /// What happens when a connection's outbound queue is full: the client reads slower than
 /// it is sent to ([`Limits::max_queued_frames`](crate::Limits::max_queued_frames)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -163,6 +174,12 @@ impl OutboxReceiver {
             }
         })
         .await
+    }
+
+    /// Wakes `waker` at the next push.
+    #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
+    pub(crate) fn register(&self, waker: &std::task::Waker) {
+        self.queue.reader.register(waker);
     }
 
     /// Stops the queue: every later push fails.

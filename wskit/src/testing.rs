@@ -7,20 +7,20 @@
 //! the clock by one the test moves.
 
 use crate::close::Close;
-use crate::connection::{Clock, Connection, Outcome, Received, Session, Signals, Transport};
+use crate::connection::{
+    lock, Clock, Connection, MemoryTransport, Outcome, Received, Session, Signals, Wire,
+};
 use crate::ctx::Ctx;
 use crate::limits::Limits;
 use crate::message::Message;
-use crate::outbox::{Frame, Outbox};
+use crate::outbox::Outbox;
 use crate::pubsub::Hub;
 use crate::router::Router;
 use crate::time::Instant;
-use futures_util::task::AtomicWaker;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -146,7 +146,7 @@ impl<R: Router> TestConnection<R> {
         let clock = ManualClock::default();
         let connection = Connection::new(session, receiver, None, clock.now());
         let wire = Arc::new(Wire::default());
-        let transport = MemoryTransport { wire: Arc::clone(&wire) };
+        let transport = MemoryTransport::new(Arc::clone(&wire));
         TestConnection { state: State::Parked((Box::new(connection), transport)), wire, clock, closed: None }
     }
 
@@ -238,8 +238,7 @@ impl<R: Router> TestConnection<R> {
 
     fn receive(&self, received: Received<String>) {
         if self.closed.is_none() {
-            self.wire.inbox().push_back(received);
-            self.wire.reader.wake();
+            self.wire.push(received);
         }
     }
 
@@ -247,7 +246,7 @@ impl<R: Router> TestConnection<R> {
     /// wrote meanwhile.
     async fn run(&mut self, until: Until) -> Vec<String> {
         std::future::poll_fn(|cx| self.poll_run(cx, until)).await;
-        std::mem::take(&mut *self.wire.written())
+        self.wire.take_written()
     }
 
     fn poll_run(&mut self, cx: &mut Context<'_>, until: Until) -> Poll<()> {
@@ -316,70 +315,6 @@ impl Wake for WakeFlag {
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
         self.inner.wake_by_ref();
-    }
-}
-
-/// The in-memory socket between a [`TestConnection`] and its connection.
-#[derive(Default)]
-struct Wire {
-    inbox: Mutex<VecDeque<Received<String>>>,
-    /// The connection, waiting for the next frame.
-    reader: AtomicWaker,
-    written: Mutex<Vec<String>>,
-}
-
-impl Wire {
-    fn inbox(&self) -> MutexGuard<'_, VecDeque<Received<String>>> {
-        lock(&self.inbox)
-    }
-
-    fn written(&self) -> MutexGuard<'_, Vec<String>> {
-        lock(&self.written)
-    }
-}
-
-struct MemoryTransport {
-    wire: Arc<Wire>,
-}
-
-impl Transport for MemoryTransport {
-    type Text = String;
-
-    async fn recv(&mut self) -> Received<String> {
-        std::future::poll_fn(|cx| {
-            if let Some(received) = self.wire.inbox().pop_front() {
-                return Poll::Ready(received);
-            }
-            self.wire.reader.register(cx.waker());
-            match self.wire.inbox().pop_front() {
-                Some(received) => Poll::Ready(received),
-                None => Poll::Pending,
-            }
-        })
-        .await
-    }
-
-    async fn send(&mut self, frame: Frame) -> Result<(), Close> {
-        let text = match frame {
-            Frame::Owned(text) => text,
-            Frame::Shared(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        };
-        self.wire.written().push(text);
-        Ok(())
-    }
-
-    async fn flush(&mut self) -> Result<(), Close> {
-        Ok(())
-    }
-
-    async fn ping(&mut self) -> Result<(), Close> {
-        Ok(())
-    }
-
-    async fn close(&mut self, _close: &Close) {}
-
-    fn is_drained(&self) -> bool {
-        self.wire.inbox().is_empty()
     }
 }
 
@@ -453,9 +388,4 @@ impl Future for ManualTimer {
         *lock(&self.slot) = Some(cx.waker().clone());
         Poll::Pending
     }
-}
-
-/// Locks `mutex`; a panic while it was held cannot leave these values half-changed.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

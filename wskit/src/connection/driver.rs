@@ -86,9 +86,37 @@ impl<R: Router, T: AsRef<str> + Send> Connection<R, T> {
         Connection { session, control, outbox, stage: Stage::New, abandoned: false }
     }
 
+    /// A connection of `session` that opened before (`#[on_open]` ran), e.g. before its
+    /// host slept: it is registered with its hub again.
+    #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
+    pub(crate) fn reopened(
+        session: Session<R>,
+        outbox: OutboxReceiver,
+        liveness: Option<Liveness>,
+        now: Instant,
+    ) -> Self {
+        session.ctx().attach();
+        let mut connection = Self::new(session, outbox, liveness, now);
+        connection.stage = Stage::Open;
+        connection
+    }
+
     /// The session, e.g. to read the connection's data between events.
     pub(crate) fn session(&self) -> &Session<R> {
         &self.session
+    }
+
+    /// Takes the frames queued for the connection while nothing drives it (publishes of
+    /// other connections), for a host that writes them itself.
+    #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
+    pub(crate) fn take_queued(&mut self) -> impl Iterator<Item = Frame> + '_ {
+        std::iter::from_fn(|| self.outbox.try_recv())
+    }
+
+    /// Wakes `waker` when a frame is queued while nothing drives the connection.
+    #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
+    pub(crate) fn watch_queue(&mut self, waker: &std::task::Waker) {
+        self.outbox.register(waker);
     }
 
     /// The session, to configure it before the connection opens.
@@ -208,6 +236,7 @@ where
     async fn serve(&mut self) -> Flow {
         loop {
             self.io.alarm.rearm(self.io.control.next_timer());
+            let mut idle = false;
             let step = if let Some((text, arrived)) = self.io.control.next_waiting() {
                 // Messages that arrived while a handler ran go first, in order.
                 match self.io.signals.shutdown.is_cancelled() {
@@ -218,7 +247,11 @@ where
                 let now = self.io.alarm.now();
                 match self.io.alarm.armed {
                     Some(at) if at <= now => self.io.on_timer(now).await,
-                    _ => return Ok(()),
+                    // Idle: hand the connection back once what is queued is written.
+                    _ => {
+                        idle = true;
+                        Ok(())
+                    }
                 }
             } else {
                 tokio::select! {
@@ -237,6 +270,9 @@ where
             step.and(reported)?;
             self.io.flush_queued().await?;
             self.session.flow()?;
+            if idle {
+                return Ok(());
+            }
         }
     }
 

@@ -17,16 +17,20 @@ mod backlog;
 mod control;
 mod driver;
 mod liveness;
+mod memory;
 mod session;
 mod transport;
 
 pub(crate) use driver::{Connection, Outcome, Signals};
 #[cfg(feature = "server")]
 pub(crate) use liveness::Liveness;
+pub(crate) use memory::{lock, MemoryTransport, Wire};
 #[cfg(feature = "server")]
 pub(crate) use session::Layers;
 pub(crate) use session::Session;
-pub(crate) use transport::{Clock, Received, Transport};
+#[cfg(feature = "server")]
+pub(crate) use transport::Transport;
+pub(crate) use transport::{Clock, Received};
 
 use crate::close::Close;
 use crate::envelope;

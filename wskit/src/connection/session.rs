@@ -51,6 +51,12 @@ impl<R: Router> Session<R> {
         Control::new(outbox, Arc::clone(&self.limits), self.ctx.client_id(), liveness, now)
     }
 
+    /// The connection's context.
+    #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
+    pub(crate) fn ctx(&self) -> &Ctx<R::Data> {
+        &self.ctx
+    }
+
     /// The connection's context, to configure it before the connection opens.
     pub(crate) fn ctx_mut(&mut self) -> &mut Ctx<R::Data> {
         &mut self.ctx

@@ -3,7 +3,6 @@
 
 mod admission;
 mod handshake;
-mod route;
 mod socket;
 
 pub use admission::{token, Rejection};
@@ -14,6 +13,7 @@ use crate::limits::{LimitKind, Limits};
 use crate::middleware::Middleware;
 use crate::outbox::Outbox;
 use crate::pubsub::{Authorize, Hub, TopicAction};
+use crate::route::Route;
 use crate::router::Router;
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -21,7 +21,6 @@ use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use route::Route;
 use socket::{Socket, TokioClock};
 use std::convert::Infallible;
 use std::future::Future;
