@@ -16,10 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
-// The Unix epoch of the clock `Ctx::received_at` reads: natively that is std's.
-use std::time::UNIX_EPOCH;
 use tokio::sync::Mutex;
 use uuid::Uuid;
+use wskit::time::UNIX_EPOCH;
 use wskit::{message, payload, router, Close, Ctx, Error, Publish};
 
 /// Messages kept per room and shown to newcomers.

@@ -48,9 +48,7 @@ async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     let upgrade = request.headers().get("upgrade")?;
     if !upgrade.is_some_and(|value| value.eq_ignore_ascii_case("websocket")) {
-        let mut response = Response::error("a WebSocket upgrade is expected here\n", 426)?;
-        response.headers_mut().set("upgrade", "websocket")?;
-        return Ok(response);
+        return Response::error("a WebSocket upgrade is expected here\n", 426);
     }
     let shard = shard_of(room);
     let stub = env.durable_object("CHAT")?.id_from_name(&shard)?.get_stub()?;
@@ -84,7 +82,13 @@ impl DurableObject for ChatShard {
         self.host.on_message(ws, message).await
     }
 
-    async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> Result<()> {
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
         self.host.on_close(ws, code, reason).await
     }
 
