@@ -109,7 +109,8 @@ after(async () => {
   if (runtime && runtime.exitCode === null && runtime.signalCode === null) {
     const exited = once(runtime, "exit");
     runtime.kill("SIGTERM");
-    await exited;
+    // wrangler stops workerd on SIGTERM; should it hang, the run must still end.
+    await within(exited, STARTUP_MS, "exit of the runtime").catch(() => runtime.kill("SIGKILL"));
   }
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
