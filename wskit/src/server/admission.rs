@@ -41,7 +41,7 @@ impl Rejection {
         self.status
     }
 
-    pub(crate) fn into_response(self) -> Response<Body> {
+    pub(crate) fn response(self) -> Response<Body> {
         let mut response = Response::new(Body::from(self.message.into_owned()));
         *response.status_mut() = self.status;
         response

@@ -19,7 +19,7 @@ use crate::router::Router;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::request::Parts;
-use http::{Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use route::Route;
@@ -386,86 +386,16 @@ impl<R: Router> Endpoint<R> {
     /// or the error status the request deserves: 400, 404, 405, 426 or 505 for a request
     /// that is not a valid upgrade here, 403 for a foreign origin, 503 when the server is
     /// full or shutting down, and the authenticator's rejection.
-    pub async fn upgrade<B>(&self, mut request: Request<B>) -> Response<Body> {
-        let shared = &self.shared;
-        let Some(params) = shared.route.matches(request.uri().path()) else {
+    pub async fn upgrade<B>(&self, request: Request<B>) -> Response<Body> {
+        let (parts, _) = request.into_parts();
+        let Some(params) = self.shared.route.matches(parts.uri.path()) else {
             return handshake::plain(StatusCode::NOT_FOUND, "not found");
         };
-        if shared.shutdown.is_cancelled() {
-            return handshake::plain(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
-        }
-        let accepted = match handshake::check(&request, &shared.protocols) {
-            Ok(accepted) => accepted,
-            Err(response) => return *response,
-        };
-        if !self.origin_allowed(&request) {
-            return handshake::plain(StatusCode::FORBIDDEN, "connections from this origin are not allowed");
-        }
-        let Some(slot) = Slot::take(&shared.open, shared.limits.max_connections) else {
-            let max = shared.limits.max_connections;
-            shared.limits.exceeded(LimitKind::Connections, max + 1, max, None);
-            return handshake::plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the server is at its connection limit",
-            );
-        };
-        let on_upgrade = hyper::upgrade::on(&mut request);
-        let (parts, _) = request.into_parts();
-        let data = match AssertUnwindSafe((shared.authenticate)(&parts)).catch_unwind().await {
-            Ok(Ok(data)) => data,
-            Ok(Err(rejection)) => return rejection.into_response(),
-            Err(_) => {
-                tracing::error!("the authenticator panicked");
-                return Rejection::internal().into_response();
-            }
-        };
-        let client_id = uuid::Uuid::now_v7();
-        let (outbox, outbox_receiver) =
-            Outbox::new(shared.limits.max_queued_frames, shared.limits.slow_consumer);
-        let mut ctx =
-            Ctx::new(data, client_id, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
-        ctx.set_authorizer(shared.authorize.clone());
-        let session = Session::new(
-            Arc::clone(&shared.router),
-            Arc::clone(&shared.layers),
-            ctx,
-            Arc::clone(&shared.limits),
-        );
-        let shared = Arc::clone(shared);
-        let span = tracing::debug_span!("ws", client_id = %client_id, path = parts.uri.path());
-        self.shared.connections.spawn(
-            async move {
-                let _slot = slot;
-                let upgraded = match on_upgrade.await {
-                    Ok(upgraded) => upgraded,
-                    Err(error) => return tracing::debug!(%error, "upgrade failed"),
-                };
-                tracing::debug!("connection open");
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(shared.ws_config),
-                )
-                .await;
-                let policy = socket::Policy {
-                    client_id,
-                    shutdown: shared.shutdown.clone(),
-                    cut_off: shared.cut_off.clone(),
-                    abandoned: Arc::clone(&shared.abandoned),
-                    liveness: shared.liveness,
-                    limits: Arc::clone(&shared.limits),
-                };
-                socket::run(ws, session, outbox_receiver, policy).await;
-            }
-            .instrument(span),
-        );
-        accepted.response(&client_id)
+        self.upgrade_parts(parts, params).await
     }
 
-    fn origin_allowed<B>(&self, request: &Request<B>) -> bool {
-        let (Some(allowed), Some(origin)) =
-            (&self.shared.origins, request.headers().get(http::header::ORIGIN))
-        else {
+    fn origin_allowed(&self, headers: &HeaderMap) -> bool {
+        let (Some(allowed), Some(origin)) = (&self.shared.origins, headers.get(http::header::ORIGIN)) else {
             return true;
         };
         allowed.iter().any(|allowed| allowed.as_bytes().eq_ignore_ascii_case(origin.as_bytes()))
@@ -506,7 +436,7 @@ impl<R: Router> Endpoint<R> {
     async fn route(&self, request: Request<Incoming>) -> Response<Body> {
         let on_route = self.shared.route.matches(request.uri().path()).is_some();
         match &self.shared.fallback {
-            _ if on_route && handshake::is_upgrade(&request) => self.upgrade(request).await,
+            _ if on_route && handshake::is_upgrade(request.headers()) => self.upgrade(request).await,
             Some(fallback) => fallback(request).await,
             None if on_route => self.upgrade(request).await,
             None => handshake::plain(StatusCode::NOT_FOUND, "not found"),
@@ -534,6 +464,129 @@ impl<R: Router> Endpoint<R> {
             tracing::debug!(%peer, %error, "HTTP connection failed");
         }
     }
+}
+
+/// The steps of every upgrade, whichever way it arrives: [`Endpoint::upgrade`] and the
+/// plain server after matching the route, the axum service and extractor (`axum.rs`)
+/// after axum's router matched it.
+impl<R: Router> Endpoint<R> {
+    /// Answers the upgrade request `parts`, whose route captured `params`: checks and
+    /// admits it, authenticates it with the server's authenticator and starts its
+    /// connection.
+    pub(crate) async fn upgrade_parts(
+        &self,
+        mut parts: Parts,
+        params: Vec<(String, String)>,
+    ) -> Response<Body> {
+        let admitted =
+            match handshake::check(&mut parts).and_then(|accepted| self.admit(&parts.headers, accepted)) {
+                Ok(admitted) => admitted,
+                Err(response) => return *response,
+            };
+        let data = match AssertUnwindSafe((self.shared.authenticate)(&parts)).catch_unwind().await {
+            Ok(Ok(data)) => data,
+            Ok(Err(rejection)) => return rejection.response(),
+            Err(_) => {
+                tracing::error!("the authenticator panicked");
+                return Rejection::internal().response();
+            }
+        };
+        self.start(admitted, data, params, parts.uri.path())
+    }
+
+    /// Admits a well-formed upgrade request with `headers`, or refuses it: 503 while
+    /// shutting down or at the connection limit, 403 from a foreign origin.
+    pub(crate) fn admit(
+        &self,
+        headers: &HeaderMap,
+        accepted: handshake::Accepted,
+    ) -> Result<Admitted, Box<Response<Body>>> {
+        let shared = &self.shared;
+        if shared.shutdown.is_cancelled() {
+            return Err(Box::new(handshake::plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down",
+            )));
+        }
+        if !self.origin_allowed(headers) {
+            return Err(Box::new(handshake::plain(
+                StatusCode::FORBIDDEN,
+                "connections from this origin are not allowed",
+            )));
+        }
+        let Some(slot) = Slot::take(&shared.open, shared.limits.max_connections) else {
+            let max = shared.limits.max_connections;
+            shared.limits.exceeded(LimitKind::Connections, max + 1, max, None);
+            return Err(Box::new(handshake::plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is at its connection limit",
+            )));
+        };
+        Ok(Admitted { accepted, protocol: handshake::choose_protocol(headers, &shared.protocols), slot })
+    }
+
+    /// Starts the connection of an admitted upgrade, with its `data` and the parameters
+    /// of its `path`, in the background, and answers 101.
+    pub(crate) fn start(
+        &self,
+        admitted: Admitted,
+        data: R::Data,
+        params: Vec<(String, String)>,
+        path: &str,
+    ) -> Response<Body> {
+        let shared = &self.shared;
+        let Admitted { accepted, protocol, slot } = admitted;
+        let client_id = uuid::Uuid::now_v7();
+        let (response, on_upgrade) = accepted.respond(protocol, &client_id);
+        let (outbox, outbox_receiver) =
+            Outbox::new(shared.limits.max_queued_frames, shared.limits.slow_consumer);
+        let mut ctx =
+            Ctx::new(data, client_id, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
+        ctx.set_authorizer(shared.authorize.clone());
+        let session = Session::new(
+            Arc::clone(&shared.router),
+            Arc::clone(&shared.layers),
+            ctx,
+            Arc::clone(&shared.limits),
+        );
+        let shared = Arc::clone(shared);
+        let span = tracing::debug_span!("ws", client_id = %client_id, path);
+        self.shared.connections.spawn(
+            async move {
+                let _slot = slot;
+                let upgraded = match on_upgrade.await {
+                    Ok(upgraded) => upgraded,
+                    Err(error) => return tracing::debug!(%error, "upgrade failed"),
+                };
+                tracing::debug!("connection open");
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(shared.ws_config),
+                )
+                .await;
+                let policy = socket::Policy {
+                    client_id,
+                    shutdown: shared.shutdown.clone(),
+                    cut_off: shared.cut_off.clone(),
+                    abandoned: Arc::clone(&shared.abandoned),
+                    liveness: shared.liveness,
+                    limits: Arc::clone(&shared.limits),
+                };
+                socket::run(ws, session, outbox_receiver, policy).await;
+            }
+            .instrument(span),
+        );
+        response
+    }
+}
+
+/// An upgrade the endpoint admitted: its handshake, the subprotocol it answers with, and
+/// its place among the connections.
+pub(crate) struct Admitted {
+    accepted: handshake::Accepted,
+    protocol: Option<HeaderValue>,
+    slot: Slot,
 }
 
 /// What a graceful shutdown ([`Endpoint::shutdown`]) did.
