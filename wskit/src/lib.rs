@@ -121,6 +121,8 @@ pub use outbox::{ClientHandle, SlowConsumer};
 pub use pubsub::RedisOptions;
 pub use pubsub::{BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
 pub use router::Router;
+#[cfg(feature = "axum")]
+pub use server::axum;
 #[cfg(feature = "server")]
 pub use server::{token, Body, Endpoint, Rejection, Server, ShutdownReport};
 pub use validate::Validate;

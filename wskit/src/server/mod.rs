@@ -2,6 +2,8 @@
 //! mount the WebSocket route inside any hyper or axum service.
 
 mod admission;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod backlog;
 mod handshake;
 mod route;
