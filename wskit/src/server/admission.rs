@@ -8,7 +8,9 @@ use std::borrow::Cow;
 
 /// The HTTP answer to an upgrade the server refuses: a status and a short text.
 ///
-/// Returned by an [`authenticate`](crate::Server::authenticate) callback.
+/// Returned by the callback of [`Server::with_authenticator`](crate::Server::with_authenticator).
+/// With the `axum` feature it is an axum response (`IntoResponse`), so that an axum
+/// extractor that authenticates an upgrade can reject with it too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     status: StatusCode,
@@ -52,7 +54,8 @@ impl Rejection {
 }
 
 /// Where to find the token of a connecting client, in the conventions of ws-kit's client
-/// and of browsers. Use them in an [`authenticate`](crate::Server::authenticate) callback.
+/// and of browsers. Use them in the callback of
+/// [`Server::with_authenticator`](crate::Server::with_authenticator).
 pub mod token {
     use super::Parts;
     use http::header;

@@ -199,7 +199,8 @@ impl<R: Router> Server<R> {
     }
 
     /// The upgrade path (default `/`). Segments `:name` capture path parameters that
-    /// handlers read with [`Ctx::param`]: `.path("/rooms/:room")`.
+    /// handlers read with [`Ctx::param`]: `.path("/rooms/:room")`. Under axum the route
+    /// is axum's, and so are the parameters (`wskit::axum`).
     pub fn path(mut self, path: &str) -> Self {
         self.route = Route::new(path);
         self
@@ -370,9 +371,10 @@ struct Shared<R: Router> {
 /// The WebSocket endpoint of a [`Server`]: answers upgrade requests and runs the
 /// connections. Cheap to clone.
 ///
-/// Use it to mount wskit inside your own hyper (or axum) service: call
+/// Use it to mount wskit inside your own hyper service: call
 /// [`upgrade`](Endpoint::upgrade) with the request; any request type whose extensions
-/// carry hyper's upgrade handle works.
+/// carry hyper's upgrade handle works. In an axum app, mount it as a service or accept
+/// upgrades with an extractor instead (the `axum` feature, `wskit::axum`).
 pub struct Endpoint<R: Router> {
     shared: Arc<Shared<R>>,
 }
