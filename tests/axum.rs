@@ -100,8 +100,7 @@ async fn the_example_serves_rest_and_websocket_routes_under_tower_layers() {
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(serde_json::from_str::<Value>(&answer).unwrap(), json!({"delivered": 1}));
     let notification = client.recv().await;
-    assert_eq!(notification["type"], "NOTIFICATION");
-    assert_eq!(notification["payload"], json!({"topic": "news", "text": "hello"}));
+    assert_eq!(notification, json!({"type": "NOTIFICATION", "payload": {"topic": "news", "text": "hello"}}));
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@
 //!      -H 'content-type: application/json' -d '{"topic":"news","text":"hello"}'
 //! ```
 //!
-//! The WebSocket client gets `{"type":"NOTIFICATION","meta":{},"payload":{"topic":"news","text":"hello"}}`.
+//! The WebSocket client gets `{"type":"NOTIFICATION","payload":{"topic":"news","text":"hello"}}`.
 //! `app.rs` holds the routes, the messages and the router.
 
 mod app;

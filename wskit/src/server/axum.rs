@@ -121,6 +121,15 @@ pub struct Upgrade {
     params: Vec<(String, String)>,
 }
 
+impl std::fmt::Debug for Upgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upgrade")
+            .field("uri", &self.uri)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
     type Rejection = UpgradeRejection;
 
