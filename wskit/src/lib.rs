@@ -78,6 +78,33 @@
 //!   them.
 //! - [`testing::TestConnection`]: drive a router without a socket, in unit tests.
 //!
+//! ## Inside an axum app
+//!
+//! With the `axum` feature, the WebSocket route lives in an axum `Router` next to REST
+//! routes, under its tower layers: mount the [`Endpoint`] as a service, authenticated by
+//! the server's authenticator, or accept the upgrade in a handler with the
+//! [`wskit::axum::Upgrade`](crate::axum::Upgrade) extractor, after ordinary axum
+//! extractors and `State` have authenticated it. See [`wskit::axum`](crate::axum).
+//!
+//! ```no_run
+//! # #[cfg(feature = "axum")]
+//! # async fn run() -> std::io::Result<()> {
+//! # use wskit::{message, router, Ctx, Error, Server};
+//! # #[message("PING")] pub struct Ping;
+//! # pub struct App;
+//! # #[router] impl App { #[on] async fn ping(&self, _: &mut Ctx<()>, _: Ping) -> Result<(), Error> { Ok(()) } }
+//! let ws = Server::new(App).into_endpoint();
+//! let routes = axum::Router::new()
+//!     .route("/health", axum::routing::get(|| async { "ok" }))
+//!     .route_service("/ws", ws.clone());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, routes).await?;
+//! ws.shutdown().await; // axum's server is done; close the WebSockets with 1001
+//! # Ok(())
+//! # }
+//! # fn main() {}
+//! ```
+//!
 //! ## Features
 //!
 //! | feature | default | what it adds |
@@ -85,6 +112,7 @@
 //! | `server` | yes | [`Server`] and [`Endpoint`]: the hyper 1 + tokio-tungstenite host |
 //! | `client` | yes | [`client::Client`]: the Rust client, typed by the same message structs |
 //! | `redis` | no | `Hub::redis`: a pub/sub bus through Redis, in the channel format of ws-kit's Redis adapter; the rate limiter's Redis store |
+//! | `axum` | no | [`wskit::axum`](crate::axum): [`Endpoint`] as a tower service for axum's `Router::route_service`, the [`Upgrade`](crate::axum::Upgrade) extractor, `IntoResponse` for [`Rejection`] |
 //!
 //! Without `server`, the crate still provides messages, validation and routers, for other
 //! hosts.
@@ -133,6 +161,8 @@ pub use outbox::{ClientHandle, SlowConsumer};
 pub use pubsub::RedisOptions;
 pub use pubsub::{BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
 pub use router::Router;
+#[cfg(feature = "axum")]
+pub use server::axum;
 #[cfg(feature = "server")]
 pub use server::{token, Body, Endpoint, Rejection, Server, ShutdownReport};
 pub use validate::Validate;
