@@ -1,13 +1,13 @@
 //! wskit inside an axum app: REST routes and the WebSocket route in one router, under one
 //! tower layer.
 //!
-//! Run it with `cargo run --example axum`; it listens on 127.0.0.1:3003 (or the port in
+//! Run it with `cargo run --example axum`; it listens on 127.0.0.1:3004 (or the port in
 //! `PORT`) and prints the address. Then:
 //!
 //! ```sh
-//! curl http://127.0.0.1:3003/health
-//! websocat ws://127.0.0.1:3003/ws      # send {"type":"SUBSCRIBE","payload":{"topic":"news"}}
-//! curl -X POST http://127.0.0.1:3003/api/notify \
+//! curl http://127.0.0.1:3004/health
+//! websocat ws://127.0.0.1:3004/ws      # send {"type":"SUBSCRIBE","payload":{"topic":"news"}}
+//! curl -X POST http://127.0.0.1:3004/api/notify \
 //!      -H 'content-type: application/json' -d '{"topic":"news","text":"hello"}'
 //! ```
 //!
@@ -20,7 +20,7 @@ use std::io;
 use tower_http::trace::TraceLayer;
 
 /// The port without `PORT`.
-const DEFAULT_PORT: u16 = 3003;
+const DEFAULT_PORT: u16 = 3004;
 
 #[tokio::main]
 async fn main() -> io::Result<()> {

@@ -76,7 +76,22 @@
 //!   buckets as a server layer.
 //! - [`Limits`]: every bound a client could push, and [`Limits::on_exceeded`] to observe
 //!   them.
-//! - [`testing::TestConnection`]: drive a router without a socket, in unit tests.
+//! - [`testing::TestConnection`]: drive a router without a socket, in unit tests, with a
+//!   clock the test moves.
+//!
+//! ## Hosts
+//!
+//! Every decision about a connection (decode, dispatch, answer, queue while a handler
+//! runs, cancel on `$ws:abort` or at a deadline, refuse beyond a limit, close) is made by
+//! one protocol core without socket or runtime types, which builds for
+//! `wasm32-unknown-unknown`. A host only moves frames and runs timers:
+//!
+//! - [`Server`] / [`Endpoint`]: hyper 1 and tokio-tungstenite (the `server` feature);
+//! - inside an axum app (the `axum` feature, below);
+//! - Cloudflare Durable Objects with the WebSocket Hibernation API (the `cloudflare`
+//!   feature, wasm32 only: `wskit::cloudflare::Host`; `examples/cloudflare` in the
+//!   repository);
+//! - [`testing::TestConnection`], in memory.
 //!
 //! ## Inside an axum app
 //!
@@ -113,9 +128,10 @@
 //! | `client` | yes | [`client::Client`]: the Rust client, typed by the same message structs |
 //! | `redis` | no | `Hub::redis`: a pub/sub bus through Redis, in the channel format of ws-kit's Redis adapter; the rate limiter's Redis store |
 //! | `axum` | no | [`wskit::axum`](crate::axum): [`Endpoint`] as a tower service for axum's `Router::route_service`, the [`Upgrade`](crate::axum::Upgrade) extractor, `IntoResponse` for [`Rejection`] |
+//! | `cloudflare` | no | `wskit::cloudflare::Host`, on `wasm32-unknown-unknown` only: a Durable Object's WebSockets served by a router, hibernation included |
 //!
-//! Without `server`, the crate still provides messages, validation and routers, for other
-//! hosts.
+//! Without `server`, the crate still provides messages, validation, routers and
+//! [`testing::TestConnection`], and builds for `wasm32-unknown-unknown`.
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
