@@ -23,6 +23,8 @@
 #   SERVER_CPU=0      LOADGEN_CPU=1          cores to pin to
 #   PORT=9001         the servers' port on 127.0.0.1
 #   QUIET_BUSY=15     wait (up to QUIET_WAIT=180 s) until the machine is at most this % busy
+#   BASELINE_ECHO=    path of a wskit_echo of another build (e.g. from before a change): its
+#                     echo is measured in the same runs, and compared with this build's
 #   MIN_SERVER_CPU=90 repeat (up to MAX_TRIES=3 times) an echo measurement in which the server
 #                     had less of its core than this: another process disturbed it
 set -euo pipefail
@@ -46,6 +48,7 @@ QUIET_BUSY="${QUIET_BUSY:-15}"
 QUIET_WAIT="${QUIET_WAIT:-180}"
 MIN_SERVER_CPU="${MIN_SERVER_CPU:-90}"
 MAX_TRIES="${MAX_TRIES:-3}"
+BASELINE_ECHO="${BASELINE_ECHO:-}"
 URL="ws://127.0.0.1:${PORT}/ws"
 # A server that this script fails to stop stops by itself.
 export LIFETIME_SECS=$((SECS + WARMUP + 300))
@@ -93,12 +96,15 @@ stop_server() {
 trap stop_server EXIT
 trap 'stop_server; exit 130' INT TERM
 
-# start_server NAME: starts target/release/NAME pinned to SERVER_CPU and waits until it
-# listens.
+# start_server NAME: starts target/release/NAME (or NAME, an absolute path) pinned to
+# SERVER_CPU and waits until it listens.
 start_server() {
-    local log="$LOGDIR/$1.log"
+    local bin="$BIN/$1" log="$LOGDIR/$1.log"
+    if [[ "$1" == /* ]]; then
+        bin="$1" log="$LOGDIR/baseline-${1##*/}.log"
+    fi
     : >"$log"
-    taskset -c "$SERVER_CPU" "$BIN/$1" "127.0.0.1:$PORT" >>"$log" 2>&1 &
+    taskset -c "$SERVER_CPU" "$bin" "127.0.0.1:$PORT" >>"$log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         grep -q listening "$log" && return 0
@@ -223,7 +229,7 @@ ratio() {
 echo "== $RUNS runs: server on CPU $SERVER_CPU (WORKERS=$WORKERS), loadgen on CPU $LOADGEN_CPU;" \
     "echo $CONNS conns x $INFLIGHT in flight, ${WARMUP}+${SECS} s; fan-out $FANOUT_SUBS subs;" \
     "idle $IDLE_CONNS conns; logs in $LOGDIR"
-wskit_rates=() bare_rates=() ratios=() rpc_rates=() fanout_rates=() wskit_idle=() wskit_talk=() bare_idle=() bare_talk=()
+baseline_rates=() wskit_rates=() bare_rates=() ratios=() rpc_rates=() fanout_rates=() wskit_idle=() wskit_talk=() bare_idle=() bare_talk=()
 for run in $(seq "$RUNS"); do
     echo "-- run $run/$RUNS ($(cut -d' ' -f1-3 /proc/loadavg) load)"
     if ((run % 2)); then
@@ -235,6 +241,10 @@ for run in $(seq "$RUNS"); do
     fi
     wskit_rates+=("$w") bare_rates+=("$b") ratios+=("$(ratio "$w" "$b")")
     summary="echo rt/s: wskit $w, bare $b, wskit/bare ${ratios[-1]}"
+    if [[ -n "$BASELINE_ECHO" ]]; then
+        echo_rate "$BASELINE_ECHO" && baseline_rates+=("$RESULT")
+        summary+=", baseline wskit ${baseline_rates[-1]}"
+    fi
     if ((MEASURE_RPC)); then
         rpc_rate && rpc_rates+=("$RESULT")
         summary+="; rpc rt/s: wskit ${rpc_rates[-1]}"
@@ -261,6 +271,10 @@ mb="$(printf '%s\n' "${bare_rates[@]}" | median)"
 echo "== medians of $RUNS runs"
 echo "echo round trips/s   wskit $mw   bare $mb   wskit/bare $(ratio "$mw" "$mb")" \
     "(median of per-run ratios $(printf '%s\n' "${ratios[@]}" | median))"
+if [[ -n "$BASELINE_ECHO" ]]; then
+    mbl="$(printf '%s\n' "${baseline_rates[@]}" | median)"
+    echo "echo round trips/s   baseline wskit ($BASELINE_ECHO) $mbl   this build/baseline $(ratio "$mw" "$mbl")"
+fi
 if ((MEASURE_RPC)); then
     mr="$(printf '%s\n' "${rpc_rates[@]}" | median)"
     echo "rpc round trips/s    wskit $mr   rpc/echo $(ratio "$mr" "$mw")"

@@ -168,9 +168,18 @@ where
         &self.state
     }
 
-    /// The object's hub: publish to its sockets' topics from outside a handler.
+    /// The object's hub: publish to its sockets' topics from outside a handler (e.g. in
+    /// the object's `alarm`), then [`flush`](Self::flush).
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// Writes to their sockets the frames published or sent to connections outside of
+    /// their events, through [`hub`](Self::hub) or a [`ClientHandle`](crate::ClientHandle).
+    /// Frames published by handlers are written without it.
+    pub fn flush(&self) {
+        self.restore();
+        self.write_queued();
     }
 
     /// Answers the object's `fetch` with a WebSocket: 101 with `x-client-id`, 404 off the

@@ -76,7 +76,49 @@
 //!   buckets as a server layer.
 //! - [`Limits`]: every bound a client could push, and [`Limits::on_exceeded`] to observe
 //!   them.
-//! - [`testing::TestConnection`]: drive a router without a socket, in unit tests.
+//! - [`testing::TestConnection`]: drive a router without a socket, in unit tests, with a
+//!   clock the test moves.
+//!
+//! ## Hosts
+//!
+//! Every decision about a connection (decode, dispatch, answer, queue while a handler
+//! runs, cancel on `$ws:abort` or at a deadline, refuse beyond a limit, close) is made by
+//! one protocol core without socket or runtime types, which builds for
+//! `wasm32-unknown-unknown`. A host only moves frames and runs timers:
+//!
+//! - [`Server`] / [`Endpoint`]: hyper 1 and tokio-tungstenite (the `server` feature);
+//! - inside an axum app (the `axum` feature, below);
+//! - Cloudflare Durable Objects with the WebSocket Hibernation API (the `cloudflare`
+//!   feature, wasm32 only: `wskit::cloudflare::Host`; `examples/cloudflare` in the
+//!   repository);
+//! - [`testing::TestConnection`], in memory.
+//!
+//! ## Inside an axum app
+//!
+//! With the `axum` feature, the WebSocket route lives in an axum `Router` next to REST
+//! routes, under its tower layers: mount the [`Endpoint`] as a service, authenticated by
+//! the server's authenticator, or accept the upgrade in a handler with the
+//! [`wskit::axum::Upgrade`](crate::axum::Upgrade) extractor, after ordinary axum
+//! extractors and `State` have authenticated it. See [`wskit::axum`](crate::axum).
+//!
+//! ```no_run
+//! # #[cfg(feature = "axum")]
+//! # async fn run() -> std::io::Result<()> {
+//! # use wskit::{message, router, Ctx, Error, Server};
+//! # #[message("PING")] pub struct Ping;
+//! # pub struct App;
+//! # #[router] impl App { #[on] async fn ping(&self, _: &mut Ctx<()>, _: Ping) -> Result<(), Error> { Ok(()) } }
+//! let ws = Server::new(App).into_endpoint();
+//! let routes = axum::Router::new()
+//!     .route("/health", axum::routing::get(|| async { "ok" }))
+//!     .route_service("/ws", ws.clone());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, routes).await?;
+//! ws.shutdown().await; // axum's server is done; close the WebSockets with 1001
+//! # Ok(())
+//! # }
+//! # fn main() {}
+//! ```
 //!
 //! ## Features
 //!
@@ -85,9 +127,11 @@
 //! | `server` | yes | [`Server`] and [`Endpoint`]: the hyper 1 + tokio-tungstenite host |
 //! | `client` | yes | [`client::Client`]: the Rust client, typed by the same message structs |
 //! | `redis` | no | `Hub::redis`: a pub/sub bus through Redis, in the channel format of ws-kit's Redis adapter; the rate limiter's Redis store |
+//! | `axum` | no | [`wskit::axum`](crate::axum): [`Endpoint`] as a tower service for axum's `Router::route_service`, the [`Upgrade`](crate::axum::Upgrade) extractor, `IntoResponse` for [`Rejection`] |
+//! | `cloudflare` | no | `wskit::cloudflare::Host`, on `wasm32-unknown-unknown` only: a Durable Object's WebSockets served by a router, hibernation included |
 //!
-//! Without `server`, the crate still provides messages, validation and routers, for other
-//! hosts.
+//! Without `server`, the crate still provides messages, validation, routers and
+//! [`testing::TestConnection`], and builds for `wasm32-unknown-unknown`.
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -133,6 +177,8 @@ pub use outbox::{ClientHandle, SlowConsumer};
 pub use pubsub::RedisOptions;
 pub use pubsub::{BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
 pub use router::Router;
+#[cfg(feature = "axum")]
+pub use server::axum;
 #[cfg(feature = "server")]
 pub use server::{token, Body, Endpoint, Rejection, Server, ShutdownReport};
 pub use validate::Validate;

@@ -9,6 +9,8 @@ use std::borrow::Cow;
 /// The HTTP answer to an upgrade the server refuses: a status and a short text.
 ///
 /// Returned by the callback of [`Server::with_authenticator`](crate::Server::with_authenticator).
+/// With the `axum` feature it is an axum response (`IntoResponse`), so that an axum
+/// extractor that authenticates an upgrade can reject with it too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     status: StatusCode,
@@ -41,7 +43,7 @@ impl Rejection {
         self.status
     }
 
-    pub(crate) fn into_response(self) -> Response<Body> {
+    pub(crate) fn response(self) -> Response<Body> {
         let mut response = Response::new(Body::from(self.message.into_owned()));
         *response.status_mut() = self.status;
         response

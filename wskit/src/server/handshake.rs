@@ -3,33 +3,38 @@
 
 use super::Body;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::request::Parts;
+use http::{Method, Response, StatusCode, Version};
+use hyper::upgrade::OnUpgrade;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-/// An accepted handshake, ready to be answered with 101.
+/// A well-formed upgrade request, ready to be answered with 101: its accept key, and
+/// hyper's handle on the connection the answer upgrades.
 pub(crate) struct Accepted {
     accept_key: String,
-    protocol: Option<HeaderValue>,
+    on_upgrade: OnUpgrade,
 }
 
-/// Whether `request` asks for a WebSocket upgrade at all.
-pub(crate) fn is_upgrade<B>(request: &Request<B>) -> bool {
-    header_has_token(request.headers(), header::UPGRADE, "websocket")
+/// Whether a request with `headers` asks for a WebSocket upgrade at all.
+pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
+    header_has_token(headers, header::UPGRADE, "websocket")
 }
 
-/// Checks a WebSocket upgrade request; a malformed one gets the response to send instead.
-pub(crate) fn check<B>(request: &Request<B>, protocols: &[String]) -> Result<Accepted, Box<Response<Body>>> {
-    if request.method() != Method::GET {
+/// Checks a WebSocket upgrade request and takes hyper's upgrade handle out of its
+/// extensions; a malformed request, or one no hyper connection can upgrade, gets the
+/// response to send instead.
+pub(crate) fn check(parts: &mut Parts) -> Result<Accepted, Box<Response<Body>>> {
+    if parts.method != Method::GET {
         return Err(Box::new(plain(StatusCode::METHOD_NOT_ALLOWED, "a WebSocket upgrade must use GET")));
     }
-    if request.version() != Version::HTTP_11 {
+    if parts.version != Version::HTTP_11 {
         return Err(Box::new(plain(
             StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             "WebSocket upgrades need HTTP/1.1",
         )));
     }
-    let headers = request.headers();
-    if !header_has_token(headers, header::CONNECTION, "upgrade") || !is_upgrade(request) {
+    let headers = &parts.headers;
+    if !header_has_token(headers, header::CONNECTION, "upgrade") || !is_upgrade(headers) {
         return Err(Box::new(plain(StatusCode::UPGRADE_REQUIRED, "this endpoint only speaks WebSocket")));
     }
     if headers.get(header::SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
@@ -41,10 +46,13 @@ pub(crate) fn check<B>(request: &Request<B>, protocols: &[String]) -> Result<Acc
         Some(key) if key.len() == 24 => key,
         _ => return Err(Box::new(plain(StatusCode::BAD_REQUEST, "missing or malformed Sec-WebSocket-Key"))),
     };
-    Ok(Accepted {
-        accept_key: derive_accept_key(key.as_bytes()),
-        protocol: choose_protocol(headers, protocols),
-    })
+    let accept_key = derive_accept_key(key.as_bytes());
+    // hyper puts the handle there when it serves the request on a connection it can hand
+    // over; without it a 101 would strand the client.
+    let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
+        return Err(Box::new(plain(StatusCode::UPGRADE_REQUIRED, "this connection cannot be upgraded")));
+    };
+    Ok(Accepted { accept_key, on_upgrade })
 }
 
 /// The subprotocol to answer with: the server's most preferred one that the client
@@ -52,7 +60,7 @@ pub(crate) fn check<B>(request: &Request<B>, protocols: &[String]) -> Result<Acc
 /// token. A client that offers only a `bearer.<token>` gets that one back either way:
 /// browsers fail a connection whose response selects none of the offered protocols.
 /// Never one the client did not offer.
-fn choose_protocol(headers: &HeaderMap, preferred: &[String]) -> Option<HeaderValue> {
+pub(crate) fn choose_protocol(headers: &HeaderMap, preferred: &[String]) -> Option<HeaderValue> {
     let offered: Vec<&str> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -72,8 +80,13 @@ fn choose_protocol(headers: &HeaderMap, preferred: &[String]) -> Option<HeaderVa
 }
 
 impl Accepted {
-    /// The `101 Switching Protocols` response.
-    pub(crate) fn response(self, client_id: &uuid::Uuid) -> Response<Body> {
+    /// The `101 Switching Protocols` response selecting `protocol`, and the upgrade handle
+    /// that yields the connection once it is sent.
+    pub(crate) fn respond(
+        self,
+        protocol: Option<HeaderValue>,
+        client_id: &uuid::Uuid,
+    ) -> (Response<Body>, OnUpgrade) {
         let mut response = Response::new(Body::default());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();
@@ -83,12 +96,12 @@ impl Accepted {
             header::SEC_WEBSOCKET_ACCEPT,
             HeaderValue::from_str(&self.accept_key).expect("base64 is a valid header value"),
         );
-        if let Some(protocol) = self.protocol {
+        if let Some(protocol) = protocol {
             headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol);
         }
         let id = client_id.as_hyphenated().to_string();
         headers.insert("x-client-id", HeaderValue::from_str(&id).expect("a UUID is a valid header value"));
-        response
+        (response, self.on_upgrade)
     }
 }
 

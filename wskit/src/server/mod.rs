@@ -2,6 +2,8 @@
 //! mount the WebSocket route inside any hyper or axum service.
 
 mod admission;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod handshake;
 mod socket;
 
@@ -18,7 +20,7 @@ use crate::router::Router;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::request::Parts;
-use http::{Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use socket::{Socket, TokioClock};
@@ -188,7 +190,8 @@ impl<R: Router> Server<R> {
     }
 
     /// The upgrade path (default `/`). Segments `:name` capture path parameters that
-    /// handlers read with [`Ctx::param`]: `.path("/rooms/:room")`.
+    /// handlers read with [`Ctx::param`]: `.path("/rooms/:room")`. Under axum the route
+    /// is axum's, and so are the parameters (`wskit::axum`).
     pub fn path(mut self, path: &str) -> Self {
         self.route = Route::new(path);
         self
@@ -395,9 +398,10 @@ struct Shared<R: Router> {
 /// The WebSocket endpoint of a [`Server`]: answers upgrade requests and runs the
 /// connections. Cheap to clone.
 ///
-/// Use it to mount wskit inside your own hyper (or axum) service: call
+/// Use it to mount wskit inside your own hyper service: call
 /// [`upgrade`](Endpoint::upgrade) with the request; any request type whose extensions
-/// carry hyper's upgrade handle works.
+/// carry hyper's upgrade handle works. In an axum app, mount it as a service or accept
+/// upgrades with an extractor instead (the `axum` feature, `wskit::axum`).
 pub struct Endpoint<R: Router> {
     shared: Arc<Shared<R>>,
 }
@@ -413,84 +417,16 @@ impl<R: Router> Endpoint<R> {
     /// or the error status the request deserves: 400, 404, 405, 426 or 505 for a request
     /// that is not a valid upgrade here, 403 for a foreign origin, 503 when the server is
     /// full or shutting down, and the authenticator's rejection.
-    pub async fn upgrade<B>(&self, mut request: Request<B>) -> Response<Body> {
-        let shared = &self.shared;
-        let Some(params) = shared.route.matches(request.uri().path()) else {
+    pub async fn upgrade<B>(&self, request: Request<B>) -> Response<Body> {
+        let (parts, _) = request.into_parts();
+        let Some(params) = self.shared.route.matches(parts.uri.path()) else {
             return handshake::plain(StatusCode::NOT_FOUND, "not found");
         };
-        if shared.signals.shutdown.is_cancelled() {
-            return handshake::plain(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
-        }
-        let accepted = match handshake::check(&request, &shared.protocols) {
-            Ok(accepted) => accepted,
-            Err(response) => return *response,
-        };
-        if !self.origin_allowed(&request) {
-            return handshake::plain(StatusCode::FORBIDDEN, "connections from this origin are not allowed");
-        }
-        let Some(slot) = Slot::take(&shared.open, shared.limits.max_connections) else {
-            let max = shared.limits.max_connections;
-            shared.limits.exceeded(LimitKind::Connections, max + 1, max, None);
-            return handshake::plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the server is at its connection limit",
-            );
-        };
-        let on_upgrade = hyper::upgrade::on(&mut request);
-        let (parts, _) = request.into_parts();
-        let data = match AssertUnwindSafe((shared.authenticate)(&parts)).catch_unwind().await {
-            Ok(Ok(data)) => data,
-            Ok(Err(rejection)) => return rejection.into_response(),
-            Err(_) => {
-                tracing::error!("the authenticator panicked");
-                return Rejection::internal().into_response();
-            }
-        };
-        let client_id = uuid::Uuid::now_v7();
-        let (outbox, outbox_receiver) =
-            Outbox::new(shared.limits.max_queued_frames, shared.limits.slow_consumer);
-        let mut ctx =
-            Ctx::new(data, client_id, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
-        ctx.set_authorizer(shared.authorize.clone());
-        let session = Session::new(
-            Arc::clone(&shared.router),
-            Arc::clone(&shared.layers),
-            ctx,
-            Arc::clone(&shared.limits),
-        );
-        let shared = Arc::clone(shared);
-        let span = tracing::debug_span!("ws", client_id = %client_id, path = parts.uri.path());
-        self.shared.connections.spawn(
-            async move {
-                let _slot = slot;
-                let upgraded = match on_upgrade.await {
-                    Ok(upgraded) => upgraded,
-                    Err(error) => return tracing::debug!(%error, "upgrade failed"),
-                };
-                tracing::debug!("connection open");
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(shared.ws_config),
-                )
-                .await;
-                let mut socket = Socket::new(ws, shared.limits.write_timeout);
-                let mut connection =
-                    Connection::new(session, outbox_receiver, shared.liveness, TokioClock.now());
-                let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;
-                if let Outcome::Ended { abandoned: true, .. } = outcome {
-                    shared.abandoned.fetch_add(1, Ordering::AcqRel);
-                }
-            }
-            .instrument(span),
-        );
-        accepted.response(&client_id)
+        self.upgrade_parts(parts, params).await
     }
 
-    fn origin_allowed<B>(&self, request: &Request<B>) -> bool {
-        let (Some(allowed), Some(origin)) =
-            (&self.shared.origins, request.headers().get(http::header::ORIGIN))
-        else {
+    fn origin_allowed(&self, headers: &HeaderMap) -> bool {
+        let (Some(allowed), Some(origin)) = (&self.shared.origins, headers.get(http::header::ORIGIN)) else {
             return true;
         };
         allowed.iter().any(|allowed| allowed.as_bytes().eq_ignore_ascii_case(origin.as_bytes()))
@@ -531,7 +467,7 @@ impl<R: Router> Endpoint<R> {
     async fn route(&self, request: Request<Incoming>) -> Response<Body> {
         let on_route = self.shared.route.matches(request.uri().path()).is_some();
         match &self.shared.fallback {
-            _ if on_route && handshake::is_upgrade(&request) => self.upgrade(request).await,
+            _ if on_route && handshake::is_upgrade(request.headers()) => self.upgrade(request).await,
             Some(fallback) => fallback(request).await,
             None if on_route => self.upgrade(request).await,
             None => handshake::plain(StatusCode::NOT_FOUND, "not found"),
@@ -559,6 +495,127 @@ impl<R: Router> Endpoint<R> {
             tracing::debug!(%peer, %error, "HTTP connection failed");
         }
     }
+}
+
+/// The steps of every upgrade, whichever way it arrives: [`Endpoint::upgrade`] and the
+/// plain server after matching the route, the axum service and extractor (`axum.rs`)
+/// after axum's router matched it.
+impl<R: Router> Endpoint<R> {
+    /// Answers the upgrade request `parts`, whose route captured `params`: checks and
+    /// admits it, authenticates it with the server's authenticator and starts its
+    /// connection.
+    pub(crate) async fn upgrade_parts(
+        &self,
+        mut parts: Parts,
+        params: Vec<(String, String)>,
+    ) -> Response<Body> {
+        let admitted =
+            match handshake::check(&mut parts).and_then(|accepted| self.admit(&parts.headers, accepted)) {
+                Ok(admitted) => admitted,
+                Err(response) => return *response,
+            };
+        let data = match AssertUnwindSafe((self.shared.authenticate)(&parts)).catch_unwind().await {
+            Ok(Ok(data)) => data,
+            Ok(Err(rejection)) => return rejection.response(),
+            Err(_) => {
+                tracing::error!("the authenticator panicked");
+                return Rejection::internal().response();
+            }
+        };
+        self.start(admitted, data, params, parts.uri.path())
+    }
+
+    /// Admits a well-formed upgrade request with `headers`, or refuses it: 503 while
+    /// shutting down or at the connection limit, 403 from a foreign origin.
+    pub(crate) fn admit(
+        &self,
+        headers: &HeaderMap,
+        accepted: handshake::Accepted,
+    ) -> Result<Admitted, Box<Response<Body>>> {
+        let shared = &self.shared;
+        if shared.signals.shutdown.is_cancelled() {
+            return Err(Box::new(handshake::plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down",
+            )));
+        }
+        if !self.origin_allowed(headers) {
+            return Err(Box::new(handshake::plain(
+                StatusCode::FORBIDDEN,
+                "connections from this origin are not allowed",
+            )));
+        }
+        let Some(slot) = Slot::take(&shared.open, shared.limits.max_connections) else {
+            let max = shared.limits.max_connections;
+            shared.limits.exceeded(LimitKind::Connections, max + 1, max, None);
+            return Err(Box::new(handshake::plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is at its connection limit",
+            )));
+        };
+        Ok(Admitted { accepted, protocol: handshake::choose_protocol(headers, &shared.protocols), slot })
+    }
+
+    /// Starts the connection of an admitted upgrade, with its `data` and the parameters
+    /// of its `path`, in the background, and answers 101.
+    pub(crate) fn start(
+        &self,
+        admitted: Admitted,
+        data: R::Data,
+        params: Vec<(String, String)>,
+        path: &str,
+    ) -> Response<Body> {
+        let shared = &self.shared;
+        let Admitted { accepted, protocol, slot } = admitted;
+        let client_id = uuid::Uuid::now_v7();
+        let (response, on_upgrade) = accepted.respond(protocol, &client_id);
+        let (outbox, outbox_receiver) =
+            Outbox::new(shared.limits.max_queued_frames, shared.limits.slow_consumer);
+        let mut ctx =
+            Ctx::new(data, client_id, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
+        ctx.set_authorizer(shared.authorize.clone());
+        let session = Session::new(
+            Arc::clone(&shared.router),
+            Arc::clone(&shared.layers),
+            ctx,
+            Arc::clone(&shared.limits),
+        );
+        let shared = Arc::clone(shared);
+        let span = tracing::debug_span!("ws", client_id = %client_id, path);
+        self.shared.connections.spawn(
+            async move {
+                let _slot = slot;
+                let upgraded = match on_upgrade.await {
+                    Ok(upgraded) => upgraded,
+                    Err(error) => return tracing::debug!(%error, "upgrade failed"),
+                };
+                tracing::debug!("connection open");
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(shared.ws_config),
+                )
+                .await;
+                let mut socket = Socket::new(ws, shared.limits.write_timeout);
+                let mut connection =
+                    Connection::new(session, outbox_receiver, shared.liveness, TokioClock.now());
+                let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;
+                if let Outcome::Ended { abandoned: true, .. } = outcome {
+                    shared.abandoned.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+            .instrument(span),
+        );
+        response
+    }
+}
+
+/// An upgrade the endpoint admitted: its handshake, the subprotocol it answers with, and
+/// its place among the connections.
+pub(crate) struct Admitted {
+    accepted: handshake::Accepted,
+    protocol: Option<HeaderValue>,
+    slot: Slot,
 }
 
 /// What a graceful shutdown ([`Endpoint::shutdown`]) did.
