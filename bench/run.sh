@@ -4,8 +4,8 @@
 #
 #   bench/run.sh [RUNS]
 #
-# Each run measures echo round trips per second of wskit_echo and bare_echo (alternating
-# which goes first), then RPC round trips per second of wskit_echo, then fan-out
+# Each run measures echo round trips per second of wskit_echo and bare_echo (and
+# BASELINE_ECHO; alternating which goes first), then RPC round trips per second of wskit_echo, then fan-out
 # deliveries per second of wskit_pubsub to FANOUT_SUBS
 # subscribers, then the server memory per idle connection, each on a fresh server.
 # At the end it prints the medians and the wskit/bare ratio.
@@ -232,17 +232,22 @@ echo "== $RUNS runs: server on CPU $SERVER_CPU (WORKERS=$WORKERS), loadgen on CP
 baseline_rates=() wskit_rates=() bare_rates=() ratios=() rpc_rates=() fanout_rates=() wskit_idle=() wskit_talk=() bare_idle=() bare_talk=()
 for run in $(seq "$RUNS"); do
     echo "-- run $run/$RUNS ($(cut -d' ' -f1-3 /proc/loadavg) load)"
-    if ((run % 2)); then
-        echo_rate wskit_echo && w="$RESULT"
-        echo_rate bare_echo && b="$RESULT"
-    else
-        echo_rate bare_echo && b="$RESULT"
-        echo_rate wskit_echo && w="$RESULT"
+    # The servers take turns at going first, so that no one always gets the freshest machine.
+    servers=(wskit_echo bare_echo ${BASELINE_ECHO:+"$BASELINE_ECHO"})
+    if ! ((run % 2)); then
+        mapfile -t servers < <(printf '%s\n' "${servers[@]}" | tac)
     fi
+    for server in "${servers[@]}"; do
+        echo_rate "$server"
+        case "$server" in
+            wskit_echo) w="$RESULT" ;;
+            bare_echo) b="$RESULT" ;;
+            *) baseline_rates+=("$RESULT") ;;
+        esac
+    done
     wskit_rates+=("$w") bare_rates+=("$b") ratios+=("$(ratio "$w" "$b")")
     summary="echo rt/s: wskit $w, bare $b, wskit/bare ${ratios[-1]}"
     if [[ -n "$BASELINE_ECHO" ]]; then
-        echo_rate "$BASELINE_ECHO" && baseline_rates+=("$RESULT")
         summary+=", baseline wskit ${baseline_rates[-1]}"
     fi
     if ((MEASURE_RPC)); then

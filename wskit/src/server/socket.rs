@@ -34,6 +34,14 @@ impl<S> Socket<S> {
     }
 }
 
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
+    /// A flush on a rare path of [`recv`](Transport::recv), boxed: inline, its timer would
+    /// grow the future that every read creates, and that is moved on every read.
+    fn flush_boxed(&mut self) -> Pin<Box<dyn Future<Output = Result<(), Close>> + Send + '_>> {
+        Box::pin(self.flush())
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
     type Text = Utf8Bytes;
 
@@ -48,11 +56,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
                     Close::new(u16::from(frame.code), frame.reason.as_str().to_owned())
                 });
                 // tungstenite queued the close reply; push it out before leaving.
-                let _ = self.flush().await;
+                let _ = self.flush_boxed().await;
                 Received::Closed(close)
             }
             // tungstenite answers a ping on the next flush.
-            Some(Ok(WsMessage::Ping(_))) => match self.flush().await {
+            Some(Ok(WsMessage::Ping(_))) => match self.flush_boxed().await {
                 Ok(()) => Received::Control,
                 Err(_) => Received::Dropped,
             },
