@@ -163,3 +163,23 @@ async fn a_client_that_never_answers_is_closed_with_1011() {
     let close = bytes.windows(4).any(|w| w[0] == 0x88 && w[2..4] == 1011u16.to_be_bytes());
     assert!(close, "no close frame with 1011 in {bytes:?}");
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_request_is_cut_off() {
+    let (app, _) = TestApp::new();
+    let timeout = Duration::from_millis(300);
+    let server = TestServer::start(Server::new(app).path("/ws").handshake_timeout(timeout)).await;
+    let started = std::time::Instant::now();
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n").await.unwrap();
+    // Meanwhile an honest client is served.
+    let mut honest = RawClient::connect(&server.url("/ws")).await;
+    assert_eq!(honest.request(json!({"type": "PING"})).await["type"], "PONG");
+    // The slow one is closed once its time is up: the server reads its end.
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the half-sent request was still held after 10 s");
+    assert!(started.elapsed() >= timeout, "closed before its time was up");
+    assert!(!String::from_utf8_lossy(&rest).contains(" 101 "), "no upgrade for a half-sent request");
+    assert_eq!(honest.request(json!({"type": "PING"})).await["type"], "PONG");
+}

@@ -270,6 +270,18 @@ test("a frame over the 16 KiB limit is refused, and the connection goes on", asy
   assert.equal((await expectFrame(client, "NEW_MESSAGE")).payload.text, "small again");
 });
 
+test("heartbeats are answered with the server's clock, and unknown types per PROTOCOL.md", async () => {
+  const client = await connect("beats");
+  const before = Date.now();
+  client.send("__heartbeat");
+  const ack = await expectFrame(client, "__heartbeat_ack");
+  assert.ok(ack.meta.ts >= before - 60_000 && ack.meta.ts <= Date.now() + 60_000, JSON.stringify(ack));
+  client.send("NO_SUCH_TYPE", {}, { correlationId: "c-1" });
+  const error = await expectFrame(client, "RPC_ERROR");
+  assert.equal(error.meta.correlationId, "c-1");
+  assert.equal(error.payload.code, "UNIMPLEMENTED");
+});
+
 test("rooms whose names hash to different shards reach different objects", async () => {
   const first = "north";
   let second = "south";

@@ -30,7 +30,7 @@ impl<'a> Envelope<'a> {
     /// Parses a frame's text. Fails with INVALID_ARGUMENT for anything but a JSON object
     /// with a string `type` and no keys besides `type`, `meta` and `payload`.
     pub(crate) fn parse(text: &'a str) -> Result<Self, Error> {
-        serde_json::from_str(text).map_err(|error| {
+        let envelope = serde_json::from_str(text).map_err(|error| {
             let reason = match error.classify() {
                 serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                     format!("the frame is not valid JSON: {error}")
@@ -38,7 +38,12 @@ impl<'a> Envelope<'a> {
                 _ => format!("the frame is not a valid envelope: {error}"),
             };
             Error::invalid_argument(reason).protocol()
-        })
+        })?;
+        // serde reads a struct from an array of its fields too; a frame is one JSON object.
+        if !text.trim_start().starts_with('{') {
+            return Err(Error::invalid_argument("the frame is not a JSON object").protocol());
+        }
+        Ok(envelope)
     }
 
     /// Parses `meta` into its standard keys and the extra keys a message may declare.
@@ -380,8 +385,16 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_an_envelope() {
-        for bad in ["not json", "[1,2]", "42", r#"{"meta":{}}"#, r#"{"type":7}"#, r#"{"type":"A","extra":1}"#]
-        {
+        for bad in [
+            "not json",
+            "[1,2]",
+            r#"["ECHO",null,{"text":"x"}]"#,
+            " [\"A\"]",
+            "42",
+            r#"{"meta":{}}"#,
+            r#"{"type":7}"#,
+            r#"{"type":"A","extra":1}"#,
+        ] {
             let error = Envelope::parse(bad).err().unwrap_or_else(|| panic!("accepted {bad}"));
             assert_eq!(error.code(), &crate::Code::InvalidArgument, "{bad}");
             assert!(error.is_protocol_error());

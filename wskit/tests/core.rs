@@ -270,3 +270,15 @@ async fn path_parameters_reach_handlers() {
     let frames = connection.send(r#"{"type":"WHERE"}"#).await;
     assert!(json(&frames[0])["payload"].get("room").is_none());
 }
+
+#[tokio::test]
+async fn a_json_array_is_no_frame() {
+    let mut connection = TestConnection::new(App::default());
+    let frames = connection.send(r#"["ECHO",null,{"text":"x"}]"#).await;
+    let frame = json(&frames[0]);
+    assert_eq!(
+        (frame["type"].as_str(), frame["payload"]["code"].as_str()),
+        (Some("ERROR"), Some("INVALID_ARGUMENT"))
+    );
+    assert_eq!(frame["payload"]["message"], "the frame is not a JSON object");
+}

@@ -22,7 +22,7 @@ use futures_util::FutureExt;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use socket::{Socket, TokioClock};
 use std::convert::Infallible;
 use std::future::Future;
@@ -51,6 +51,9 @@ type Authenticate<D> = Arc<dyn Fn(&Parts) -> BoxFuture<Result<D, Rejection>> + S
 /// whole, in more calls.
 const DEFAULT_READ_BUFFER: usize = 4 * 1024;
 
+/// How long a client may take to send a request's headers, by default.
+const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Bytes written to the socket's buffer before it is written out even without a flush.
 const WRITE_BUFFER: usize = 16 * 1024;
 
@@ -76,6 +79,7 @@ pub struct Server<R: Router> {
     liveness: Option<Liveness>,
     fallback: Option<Fallback>,
     shutdown_grace: Duration,
+    handshake_timeout: Duration,
     hub: Hub,
     authorize: Option<Authorize<R::Data>>,
     layers: Vec<Arc<dyn Middleware<R::Data>>>,
@@ -135,6 +139,7 @@ impl<R: Router> Server<R> {
             liveness: Some(Liveness { interval: Duration::from_secs(30), timeout: Duration::from_secs(10) }),
             fallback: None,
             shutdown_grace: Duration::from_secs(5),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             hub: Hub::memory(),
             authorize: None,
             layers: Vec::new(),
@@ -248,6 +253,15 @@ impl<R: Router> Server<R> {
         self
     }
 
+    /// How long a client may take to send the headers of a request, its upgrade request
+    /// included (default 10 s); a slower connection is closed. Every unfinished request
+    /// holds a file descriptor: clients that trickle half a request would otherwise hold
+    /// them until none is left for new clients.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
     /// Serves plain HTTP requests that are not WebSocket upgrades on the configured path,
     /// e.g. the page of a browser client. Without a fallback they get 404 (other paths) or
     /// 426 (the WebSocket path).
@@ -284,6 +298,7 @@ impl<R: Router> Server<R> {
                 abandoned: Arc::default(),
                 connections: TaskTracker::new(),
                 shutdown_grace: self.shutdown_grace,
+                handshake_timeout: self.handshake_timeout,
                 hub: self.hub,
                 authorize: self.authorize,
                 layers: self.layers.into(),
@@ -390,6 +405,7 @@ struct Shared<R: Router> {
     abandoned: Arc<AtomicUsize>,
     connections: TaskTracker,
     shutdown_grace: Duration,
+    handshake_timeout: Duration,
     hub: Hub,
     authorize: Option<Authorize<R::Data>>,
     layers: Layers<R::Data>,
@@ -481,8 +497,11 @@ impl<R: Router> Endpoint<R> {
             let endpoint = endpoint.clone();
             async move { Ok::<_, Infallible>(endpoint.route(request).await) }
         });
-        let connection =
-            hyper::server::conn::http1::Builder::new().serve_connection(io, service).with_upgrades();
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.shared.handshake_timeout)
+            .serve_connection(io, service)
+            .with_upgrades();
         let mut connection = pin!(connection);
         let result = tokio::select! {
             result = connection.as_mut() => result,
