@@ -183,3 +183,26 @@ async fn a_client_that_never_finishes_its_request_is_cut_off() {
     assert!(!String::from_utf8_lossy(&rest).contains(" 101 "), "no upgrade for a half-sent request");
     assert_eq!(honest.request(json!({"type": "PING"})).await["type"], "PONG");
 }
+
+#[tokio::test]
+async fn malformed_keys_get_400_and_no_token_is_selected_as_subprotocol() {
+    let (app, _) = TestApp::new();
+    let server = TestServer::start(Server::new(app).path("/ws")).await;
+    for key in ["not base64 at all!!!!!==", "dGhlIHNhbXBsZSBub25jZR=="] {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        let request = format!(
+            "GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 400", "key {key}");
+    }
+    // Two keys: the helper's and another.
+    let (_, head) = upgrade_head(server.addr, "/ws", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n").await;
+    assert_eq!(status(&head), 400);
+    let (_, head) = upgrade_head(server.addr, "/ws", "Sec-WebSocket-Protocol: a b\r\n").await;
+    assert_eq!(status(&head), 101);
+    assert!(!head.to_ascii_lowercase().contains("sec-websocket-protocol"), "{head}");
+}

@@ -220,7 +220,7 @@ impl<D> Ctx<D> {
     }
 
     /// Sends `error` to the client without ending the handler: `RPC_ERROR` if the message
-    /// being handled carried a correlation id, `ERROR` otherwise.
+    /// being handled is an RPC request or carried a correlation id, `ERROR` otherwise.
     ///
     /// Returning `Err(error)` from the handler does the same; use this to report a problem
     /// and carry on.
@@ -229,7 +229,8 @@ impl<D> Ctx<D> {
     /// [`reply`](Self::reply).
     pub fn error(&mut self, error: &Error) -> Result<(), Error> {
         self.answer()?;
-        let frame = envelope::encode_error(error, self.meta.correlation_id.as_deref());
+        let ends_request = self.deadline.is_some();
+        let frame = envelope::encode_error(error, self.meta.correlation_id.as_deref(), ends_request);
         self.enqueue(frame)
     }
 

@@ -327,9 +327,10 @@ pub(crate) fn encode_published<M: Message>(
     })
 }
 
-/// Serializes an error frame: `RPC_ERROR` when it answers a correlation id, else `ERROR`.
-pub(crate) fn encode_error(error: &Error, correlation_id: Option<&str>) -> String {
-    let ty = if correlation_id.is_some() { protocol::RPC_ERROR } else { protocol::ERROR };
+/// Serializes an error frame: `RPC_ERROR` when it ends an RPC request or answers a
+/// correlation id, else `ERROR` (PROTOCOL.md section 3).
+pub(crate) fn encode_error(error: &Error, correlation_id: Option<&str>, ends_request: bool) -> String {
+    let ty = if ends_request || correlation_id.is_some() { protocol::RPC_ERROR } else { protocol::ERROR };
     encode_raw(ty, Some(error), correlation_id).expect("error frames serialize")
 }
 
@@ -434,12 +435,16 @@ mod tests {
             r#"{"type":"PONG","meta":{"correlationId":"c"},"payload":{"n":1}}"#
         );
         assert_eq!(encode_raw::<()>("BYE", None, None).unwrap(), r#"{"type":"BYE","meta":{}}"#);
-        let frame = encode_error(&Error::not_found("gone"), None);
+        let frame = encode_error(&Error::not_found("gone"), None, false);
         assert_eq!(
             frame,
             r#"{"type":"ERROR","meta":{},"payload":{"code":"NOT_FOUND","message":"gone","retryable":false}}"#
         );
-        assert!(encode_error(&Error::not_found("gone"), Some("c"))
+        assert_eq!(
+            encode_error(&Error::not_found("gone"), None, true),
+            r#"{"type":"RPC_ERROR","meta":{},"payload":{"code":"NOT_FOUND","message":"gone","retryable":false}}"#
+        );
+        assert!(encode_error(&Error::not_found("gone"), Some("c"), false)
             .starts_with(r#"{"type":"RPC_ERROR","meta":{"correlationId":"c"}"#));
         assert_eq!(heartbeat_ack(5), r#"{"type":"__heartbeat_ack","meta":{"ts":5}}"#);
     }

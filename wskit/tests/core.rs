@@ -282,3 +282,14 @@ async fn a_json_array_is_no_frame() {
     );
     assert_eq!(frame["payload"]["message"], "the frame is not a JSON object");
 }
+
+#[tokio::test]
+async fn an_rpc_request_without_a_correlation_id_fails_with_rpc_error() {
+    let mut connection = TestConnection::new(App::default());
+    connection.start(r#"{"type":"WAIT","meta":{"timeoutMs":10},"payload":{"id":1}}"#).await;
+    let frames = connection.advance(Duration::from_millis(10)).await;
+    let frame = json(&frames[0]);
+    assert_eq!(frame["type"], "RPC_ERROR", "{frame}");
+    assert_eq!(frame["meta"], serde_json::json!({}));
+    assert_eq!(frame["payload"]["code"], "DEADLINE_EXCEEDED");
+}

@@ -159,7 +159,9 @@ impl<T: AsRef<str>> Control<T> {
     /// Sends `error` at once, to report to the `#[on_error]` hook once the handler returns.
     fn answer(&mut self, error: Error, correlation_id: Option<&str>) {
         // A refused push means the connection is closing or overflowed; the host closes it.
-        let _ = self.outbox.push(Frame::Owned(encode_error(&error, correlation_id)));
+        // Only the router knows which types are requests, so a request without a correlation
+        // id refused here gets `ERROR`; without an id, no client could match it anyway.
+        let _ = self.outbox.push(Frame::Owned(encode_error(&error, correlation_id, false)));
         self.strikes += u32::from(error.is_protocol_error());
         self.answered.push(error);
     }

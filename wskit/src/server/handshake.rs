@@ -42,9 +42,15 @@ pub(crate) fn check(parts: &mut Parts) -> Result<Accepted, Box<Response<Body>>> 
         response.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
         return Err(Box::new(response));
     }
-    let key = match headers.get(header::SEC_WEBSOCKET_KEY) {
-        Some(key) if key.len() == 24 => key,
-        _ => return Err(Box::new(plain(StatusCode::BAD_REQUEST, "missing or malformed Sec-WebSocket-Key"))),
+    let mut keys = headers.get_all(header::SEC_WEBSOCKET_KEY).iter();
+    let key = match (keys.next(), keys.next()) {
+        (Some(key), None) if is_nonce(key.as_bytes()) => key,
+        _ => {
+            return Err(Box::new(plain(
+                StatusCode::BAD_REQUEST,
+                "Sec-WebSocket-Key must be one base64-encoded 16-byte value",
+            )))
+        }
     };
     let accept_key = derive_accept_key(key.as_bytes());
     // hyper puts the handle there when it serves the request on a connection it can hand
@@ -67,7 +73,8 @@ pub(crate) fn choose_protocol(headers: &HeaderMap, preferred: &[String]) -> Opti
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .map(str::trim)
-        .filter(|protocol| !protocol.is_empty())
+        // What is no token cannot be a subprotocol: never selected, never echoed.
+        .filter(|protocol| is_token(protocol))
         .collect();
     let chosen = if preferred.is_empty() {
         offered.iter().find(|p| !p.starts_with("bearer.")).or_else(|| offered.first()).copied()
@@ -77,6 +84,22 @@ pub(crate) fn choose_protocol(headers: &HeaderMap, preferred: &[String]) -> Opti
         })
     };
     chosen.and_then(|protocol| HeaderValue::from_str(protocol).ok())
+}
+
+/// Whether `key` is the base64 encoding of 16 bytes (RFC 6455 section 4.1): 22 digits, the
+/// last carrying only 2 bits (so its low 4 bits are zero), then `==`.
+fn is_nonce(key: &[u8]) -> bool {
+    let is_digit = |byte: &u8| byte.is_ascii_alphanumeric() || *byte == b'+' || *byte == b'/';
+    key.len() == 24
+        && key[..21].iter().all(is_digit)
+        && matches!(key[21], b'A' | b'Q' | b'g' | b'w')
+        && &key[22..] == b"=="
+}
+
+/// Whether `text` is an HTTP token (RFC 9110 section 5.6.2), as a subprotocol must be.
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
 }
 
 impl Accepted {
@@ -144,5 +167,16 @@ mod tests {
         assert_eq!(choose_protocol(&offered("bearer.abc, app"), &[]).unwrap(), "app");
         assert_eq!(choose_protocol(&offered("bearer.abc"), &[]).unwrap(), "bearer.abc");
         assert_eq!(choose_protocol(&HeaderMap::new(), &[]), None);
+        assert_eq!(choose_protocol(&offered("a b, c"), &[]).unwrap(), "c", "`a b` is no token");
+        assert_eq!(choose_protocol(&offered("a b"), &[]), None);
+    }
+
+    #[test]
+    fn a_key_is_base64_of_16_bytes() {
+        assert!(is_nonce(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!is_nonce(b"dGhlIHNhbXBsZSBub25jZR=="), "bits beyond the 16 bytes");
+        assert!(!is_nonce(b"dGhlIHNhbXBsZSBub25j$Q=="), "not base64");
+        assert!(!is_nonce(b"dGhlIHNhbXBsZSBub25jZQAA"), "no padding");
+        assert!(!is_nonce(b"dGhlIHNhbXBsZSBub25jZQ="));
     }
 }
