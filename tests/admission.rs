@@ -206,3 +206,53 @@ async fn malformed_keys_get_400_and_no_token_is_selected_as_subprotocol() {
     assert_eq!(status(&head), 101);
     assert!(!head.to_ascii_lowercase().contains("sec-websocket-protocol"), "{head}");
 }
+
+/// A masked client frame: `first` is the FIN/RSV/opcode byte.
+fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![first, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, byte)| byte ^ mask[i % 4]));
+    frame
+}
+
+/// Reads the server's close frame, skipping other frames; returns its code.
+async fn close_code(stream: &mut TcpStream) -> u16 {
+    loop {
+        let mut head = [0u8; 2];
+        tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut head)).await.unwrap().unwrap();
+        let len = usize::from(head[1] & 0x7f);
+        assert!(len < 126, "short frames only");
+        let mut payload = vec![0u8; len];
+        stream.read_exact(&mut payload).await.unwrap();
+        if head[0] & 0x0f == 0x8 {
+            return u16::from_be_bytes([payload[0], payload[1]]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn frames_that_break_the_protocol_get_a_close_frame_with_its_code() {
+    let (app, _) = TestApp::new();
+    let server = TestServer::start(Server::new(app).path("/ws")).await;
+    let cases: [(&str, Vec<u8>, u16); 5] = [
+        ("an unmasked frame", vec![0x81, 0x02, b'{', b'}'], 1002),
+        ("RSV1 without an extension", client_frame(0xC1, b"{}"), 1002),
+        ("reserved opcode 3", client_frame(0x83, b"x"), 1002),
+        ("a text frame that is not UTF-8", client_frame(0x81, &[0xff, 0xfe]), 1007),
+        (
+            "a control frame over 125 bytes",
+            [&[0x89u8, 0xFE, 0, 126][..], &[1, 2, 3, 4], &[0; 126]].concat(),
+            1002,
+        ),
+    ];
+    for (case, frame, code) in cases {
+        let (mut stream, head) = upgrade_head(server.addr, "/ws", "").await;
+        assert_eq!(status(&head), 101);
+        stream.write_all(&frame).await.unwrap();
+        assert_eq!(close_code(&mut stream).await, code, "{case}");
+    }
+    // The server goes on serving.
+    let mut honest = RawClient::connect(&server.url("/ws")).await;
+    assert_eq!(honest.request(json!({"type": "PING"})).await["type"], "PONG");
+}

@@ -21,6 +21,10 @@ impl Close {
     pub const GOING_AWAY: u16 = 1001;
     /// 1006: the connection dropped without a close frame (never sent on the wire).
     pub const ABNORMAL: u16 = 1006;
+    /// 1002: the peer broke the WebSocket protocol (RFC 6455), e.g. a reserved opcode.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// 1007: a text frame that is not UTF-8.
+    pub const INVALID_DATA: u16 = 1007;
     /// 1008: policy violation (authentication, abuse).
     pub const POLICY: u16 = 1008;
     /// 1009: a message was too big.

@@ -102,6 +102,10 @@ impl<T: AsRef<str>> Control<T> {
                 self.limits.exceeded(LimitKind::MessageSize, size, limit, Some(self.client_id));
                 Err(Exit::Close(Close::new(Close::TOO_BIG, "message too big")))
             }
+            Received::Broken(close) => {
+                tracing::debug!(code = close.code, reason = %close.reason, "the peer broke the protocol");
+                Err(Exit::Close(close))
+            }
             Received::Closed(close) => Err(Exit::Left(close)),
             Received::Dropped => Err(Exit::Left(Close::new(Close::ABNORMAL, "connection dropped"))),
         }

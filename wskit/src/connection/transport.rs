@@ -24,6 +24,9 @@ pub(crate) enum Received<T> {
         /// The transport's limit.
         limit: usize,
     },
+    /// The peer broke the WebSocket protocol (a reserved opcode or bit, an unmasked
+    /// frame, a text frame that is not UTF-8, ...): close with this close.
+    Broken(Close),
     /// The peer closed the connection with this close; the transport answered it.
     Closed(Close),
     /// The socket failed or ended without a close frame.

@@ -68,6 +68,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
             Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
                 Received::TooBig { size, limit: max_size }
             }
+            // RFC 6455 section 7.1.7: fail the connection with a close frame that says why.
+            Some(Err(WsError::Protocol(error))) => {
+                Received::Broken(Close::new(Close::PROTOCOL_ERROR, error.to_string()))
+            }
+            Some(Err(WsError::Utf8(_))) => {
+                Received::Broken(Close::new(Close::INVALID_DATA, "a text frame is not UTF-8"))
+            }
             Some(Err(error)) => {
                 tracing::debug!(%error, "connection dropped");
                 Received::Dropped
