@@ -97,6 +97,8 @@ pub struct Host<R: Router> {
     hub: Hub,
     make_data: MakeData<R::Data>,
     connections: RefCell<HashMap<Uuid, Slot<R>>>,
+    /// Never raised: the platform shuts objects down by itself.
+    signals: Signals,
     /// Connections whose queue got frames while nothing drove them (publishes).
     queued: Arc<Mutex<Vec<Uuid>>>,
     /// Whether the sockets the object accepted before it last slept have their
@@ -145,6 +147,7 @@ where
             hub: Hub::memory(),
             make_data: Box::new(make_data),
             connections: RefCell::default(),
+            signals: Signals::default(),
             queued: Arc::default(),
             restored: RefCell::new(false),
         }
@@ -258,10 +261,8 @@ where
         // Another event drives it: that one picks up what was just received.
         let Some((mut connection, ws, wire)) = taken else { return };
         let mut transport = MemoryTransport::new(Arc::clone(&wire));
-        // The platform shuts objects down by itself; there is no server-wide shutdown.
-        let signals = Signals::default();
         let outcome = {
-            let mut driving = pin!(connection.drive(&mut transport, &JsClock, &signals));
+            let mut driving = pin!(connection.drive(&mut transport, &JsClock, &self.signals));
             std::future::poll_fn(|cx| {
                 let outcome = driving.as_mut().poll(cx);
                 send_all(&ws, wire.take_written());

@@ -104,6 +104,8 @@ pub struct TestConnection<R: Router> {
     state: State<R>,
     wire: Arc<Wire>,
     clock: ManualClock,
+    /// Never raised: a test connection has no server to shut it down.
+    signals: Signals,
     closed: Option<Close>,
 }
 
@@ -147,7 +149,8 @@ impl<R: Router> TestConnection<R> {
         let connection = Connection::new(session, receiver, None, clock.now());
         let wire = Arc::new(Wire::default());
         let transport = MemoryTransport::new(Arc::clone(&wire));
-        TestConnection { state: State::Parked((Box::new(connection), transport)), wire, clock, closed: None }
+        let state = State::Parked((Box::new(connection), transport));
+        TestConnection { state, wire, clock, signals: Signals::default(), closed: None }
     }
 
     /// Sets a parameter of the upgrade path, as a server at `/rooms/:room` would from the
@@ -252,9 +255,9 @@ impl<R: Router> TestConnection<R> {
     fn poll_run(&mut self, cx: &mut Context<'_>, until: Until) -> Poll<()> {
         let mut driving = match std::mem::replace(&mut self.state, State::Moving) {
             State::Parked((mut connection, mut transport)) => {
-                let clock = self.clock.clone();
+                let (clock, signals) = (self.clock.clone(), self.signals.clone());
                 Box::pin(async move {
-                    let outcome = connection.drive(&mut transport, &clock, &Signals::default()).await;
+                    let outcome = connection.drive(&mut transport, &clock, &signals).await;
                     ((connection, transport), outcome)
                 }) as Driving<R>
             }
