@@ -22,6 +22,12 @@ pub enum LimitKind {
     ConsecutiveErrors,
     /// [`Limits::max_connections`]: the server was full; `client_id` is `None`.
     Connections,
+    /// [`Limits::max_unfinished_bytes`]: the server's connections together would hold
+    /// more bytes of messages that have not fully arrived (`observed` bytes).
+    UnfinishedBytes,
+    /// [`Limits::message_timeout`]: a message began to arrive and did not finish in time
+    /// (`observed` and `limit` in milliseconds).
+    MessageTime,
 }
 
 /// What [`Limits::on_exceeded`] hooks receive.
@@ -82,6 +88,8 @@ pub struct Limits {
     pub(crate) write_timeout: Duration,
     pub(crate) rpc_timeout: Duration,
     pub(crate) max_in_flight: usize,
+    pub(crate) max_unfinished_bytes: usize,
+    pub(crate) message_timeout: Duration,
     on_exceeded: Option<Hook>,
 }
 
@@ -97,6 +105,8 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(10),
             rpc_timeout: Duration::from_secs(30),
             max_in_flight: 1000,
+            max_unfinished_bytes: 128 * 1024 * 1024,
+            message_timeout: Duration::from_secs(30),
             on_exceeded: None,
         }
     }
@@ -168,6 +178,28 @@ impl Limits {
     /// the connection stops reading until the running handler returns.
     pub fn max_in_flight(mut self, messages: usize) -> Self {
         self.max_in_flight = messages.max(1);
+        self
+    }
+
+    /// Bytes of inbound messages that have begun and not fully arrived, held by all
+    /// connections of a server together (default 128 MiB). One connection holds at most
+    /// one unfinished message, of at most the hard size limit (see [`Oversize`]); this
+    /// bounds what many of them hold at once, e.g. clients that each send most of a large
+    /// message and stall. A connection whose next bytes would pass the budget is closed
+    /// with 1013 (try again later). Buffers grow as bytes arrive, never by the length a
+    /// frame announces, and the budget is checked before each growth, except that the
+    /// fragments of one message may pass it by one frame before the connection is closed.
+    pub fn max_unfinished_bytes(mut self, bytes: usize) -> Self {
+        self.max_unfinished_bytes = bytes;
+        self
+    }
+
+    /// How long a message may take to arrive, from the moment its first bytes are found
+    /// incomplete to its last byte, fragments included (default 30 s). A client that
+    /// starts a message and stalls is closed with 1008 (policy) after this long, instead
+    /// of holding the bytes it sent for as long as it answers pings.
+    pub fn message_timeout(mut self, timeout: Duration) -> Self {
+        self.message_timeout = timeout;
         self
     }
 

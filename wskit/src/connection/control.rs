@@ -97,10 +97,9 @@ impl<T: AsRef<str>> Control<T> {
                 Error::invalid_argument("binary frames must hold UTF-8 JSON").protocol(),
             ))),
             Received::Control => Ok(None),
-            Received::TooBig { size, limit } => {
-                tracing::debug!(size, limit, "frame above the hard size limit");
-                self.limits.exceeded(LimitKind::MessageSize, size, limit, Some(self.client_id));
-                Err(Exit::Close(Close::new(Close::TOO_BIG, "message too big")))
+            Received::OverLimit { kind, observed, limit, close } => {
+                self.limits.exceeded(kind, observed, limit, Some(self.client_id));
+                Err(Exit::Close(close))
             }
             Received::Broken(close) => {
                 tracing::debug!(code = close.code, reason = %close.reason, "the peer broke the protocol");

@@ -2,6 +2,7 @@
 //! [`Clock`] tells the time and runs timers. Neither decides anything.
 
 use crate::close::Close;
+use crate::limits::LimitKind;
 use crate::outbox::Frame;
 use crate::time::Instant;
 use std::future::Future;
@@ -17,12 +18,18 @@ pub(crate) enum Received<T> {
     NotUtf8,
     /// A ping or a pong: the peer is alive. The transport answers pings itself.
     Control,
-    /// A frame above the transport's hard size limit, which it refused to read.
-    TooBig {
-        /// The frame's announced size in bytes.
-        size: usize,
-        /// The transport's limit.
+    /// The peer reached a limit the transport enforces (the hard message size, the
+    /// server's budget for unfinished messages, the time a message may take to arrive):
+    /// tell the limits hook, then close with `close`.
+    OverLimit {
+        /// Which limit.
+        kind: LimitKind,
+        /// The value that reached it.
+        observed: usize,
+        /// The limit's value.
         limit: usize,
+        /// How the connection closes.
+        close: Close,
     },
     /// The peer broke the WebSocket protocol (a reserved opcode or bit, an unmasked
     /// frame, a text frame that is not UTF-8, ...): close with this close.

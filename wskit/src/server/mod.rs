@@ -4,6 +4,8 @@
 mod admission;
 #[cfg(feature = "axum")]
 pub mod axum;
+mod budget;
+mod frame;
 mod handshake;
 mod socket;
 
@@ -17,6 +19,7 @@ use crate::outbox::Outbox;
 use crate::pubsub::{Authorize, Hub, TopicAction};
 use crate::route::Route;
 use crate::router::Router;
+use budget::Budget;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::request::Parts;
@@ -33,9 +36,8 @@ use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::WebSocketStream;
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio_util::either::Either;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -46,16 +48,8 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Fallback = Arc<dyn Fn(Request<Incoming>) -> BoxFuture<Response<Body>> + Send + Sync>;
 type Authenticate<D> = Arc<dyn Fn(&Parts) -> BoxFuture<Result<D, Rejection>> + Send + Sync>;
 
-/// Bytes of the per-connection read buffer: small, because memory per idle connection is
-/// what limits how many connections a server holds; frames larger than it are still read
-/// whole, in more calls.
-const DEFAULT_READ_BUFFER: usize = 4 * 1024;
-
 /// How long a client may take to send a request's headers, by default.
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Bytes written to the socket's buffer before it is written out even without a flush.
-const WRITE_BUFFER: usize = 16 * 1024;
 
 /// A WebSocket server for a [`Router`].
 ///
@@ -73,7 +67,6 @@ pub struct Server<R: Router> {
     route: Route,
     protocols: Vec<String>,
     limits: Limits,
-    read_buffer: usize,
     authenticate: Authenticate<R::Data>,
     origins: Option<Vec<String>>,
     liveness: Option<Liveness>,
@@ -133,7 +126,6 @@ impl<R: Router> Server<R> {
             route: Route::new("/"),
             protocols: Vec::new(),
             limits: Limits::default(),
-            read_buffer: DEFAULT_READ_BUFFER,
             authenticate: Arc::new(move |parts| Box::pin(authenticate(parts))),
             origins: None,
             liveness: Some(Liveness { interval: Duration::from_secs(30), timeout: Duration::from_secs(10) }),
@@ -240,13 +232,6 @@ impl<R: Router> Server<R> {
         self
     }
 
-    /// The per-connection read buffer in bytes (default 4 KiB). Larger buffers read big
-    /// frames in fewer calls at the cost of memory per connection.
-    pub fn read_buffer(mut self, bytes: usize) -> Self {
-        self.read_buffer = bytes;
-        self
-    }
-
     /// How long a graceful shutdown waits for connections to finish closing (default 5 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
@@ -277,18 +262,13 @@ impl<R: Router> Server<R> {
     /// The endpoint that turns upgrade requests into connections, to mount inside a
     /// hyper or axum service.
     pub fn into_endpoint(self) -> Endpoint<R> {
-        let config = WebSocketConfig::default()
-            .read_buffer_size(self.read_buffer)
-            .write_buffer_size(WRITE_BUFFER)
-            .max_message_size(Some(self.limits.hard_message_bytes()))
-            .max_frame_size(Some(self.limits.hard_message_bytes()));
         Endpoint {
             shared: Arc::new(Shared {
                 router: Arc::new(self.router),
                 route: self.route,
                 protocols: self.protocols,
+                unfinished: Budget::new(self.limits.max_unfinished_bytes),
                 limits: Arc::new(self.limits),
-                ws_config: config,
                 authenticate: self.authenticate,
                 origins: self.origins,
                 liveness: self.liveness,
@@ -391,7 +371,8 @@ struct Shared<R: Router> {
     route: Route,
     protocols: Vec<String>,
     limits: Arc<Limits>,
-    ws_config: WebSocketConfig,
+    /// What all connections may hold for messages that have not fully arrived.
+    unfinished: Budget,
     authenticate: Authenticate<R::Data>,
     origins: Option<Vec<String>>,
     liveness: Option<Liveness>,
@@ -491,7 +472,7 @@ impl<R: Router> Endpoint<R> {
     }
 
     /// Serves the HTTP/1.1 connection `io`, with upgrades.
-    async fn serve_http(self, io: TokioIo<tokio::net::TcpStream>, peer: SocketAddr) {
+    async fn serve_http(self, io: TokioIo<TcpStream>, peer: SocketAddr) {
         let endpoint = self.clone();
         let service = hyper::service::service_fn(move |request| {
             let endpoint = endpoint.clone();
@@ -609,13 +590,14 @@ impl<R: Router> Endpoint<R> {
                     Err(error) => return tracing::debug!(%error, "upgrade failed"),
                 };
                 tracing::debug!("connection open");
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(shared.ws_config),
-                )
-                .await;
-                let mut socket = Socket::new(ws, shared.limits.write_timeout);
+                // The plain server's own TCP stream comes back without hyper's wrapper;
+                // other hyper and axum servers' connections are used as they are.
+                let (io, read) = match upgraded.downcast::<TokioIo<TcpStream>>() {
+                    Ok(parts) => (Either::Left(parts.io.into_inner()), parts.read_buf),
+                    Err(upgraded) => (Either::Right(TokioIo::new(upgraded)), Bytes::new()),
+                };
+                let held = shared.unfinished.share();
+                let mut socket = Socket::new(io, &read, &shared.limits, held);
                 let mut connection =
                     Connection::new(session, outbox_receiver, shared.liveness, TokioClock.now());
                 let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;

@@ -1,40 +1,171 @@
-//! The hyper host's IO: a tokio-tungstenite socket as the core's [`Transport`], and
-//! tokio's timers as its [`Clock`]. Every write is bounded by [`Limits::write_timeout`]:
-//! a client that stops reading is dropped instead of holding its connection forever.
+//! The hyper host's IO: a WebSocket over an upgraded connection as the core's
+//! [`Transport`], and tokio's timers as its [`Clock`].
 //!
+//! Memory is spent on purpose here:
+//! - Reads go into one buffer per thread; a connection keeps only bytes that do not make a
+//!   complete frame yet, in a buffer that grows as they arrive and is let go once they are
+//!   used. An idle connection holds no read buffer.
+//! - What a connection keeps for unfinished messages counts against the server's
+//!   [`Budget`]; past it the connection is closed with 1013.
+//! - A message must arrive within [`Limits::message_timeout`] once it has begun.
+//! - Every write is bounded by [`Limits::write_timeout`]: a client that stops reading is
+//!   dropped instead of holding its connection forever.
+//!
+//! [`Limits::message_timeout`]: crate::Limits::message_timeout
 //! [`Limits::write_timeout`]: crate::Limits::write_timeout
 
+use super::budget::{Held, OverBudget};
+use super::frame::{self, Event, Fault, Opcode, Reader, Step};
 use crate::close::Close;
 use crate::connection::{Clock, Received, Transport};
+use crate::limits::{LimitKind, Limits};
 use crate::outbox::Frame;
-use futures_util::{SinkExt, StreamExt};
-use std::future::Future;
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::io;
 use std::pin::{pin, Pin};
-use std::task::Poll;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::tungstenite::error::CapacityError;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// How long to wait for the client's close frame after sending ours.
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A WebSocket over an upgraded HTTP connection.
-pub(crate) struct Socket<S> {
-    ws: WebSocketStream<S>,
-    write_timeout: Duration,
+/// Bytes read from a socket at once, into the thread's read buffer.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Bytes written to the write buffer before it is written out even without a flush.
+const WRITE_BUFFER: usize = 16 * 1024;
+
+thread_local! {
+    /// The read buffer of every connection this thread serves: each read's bytes are
+    /// copied out (as messages, or as the start of one) before the next read.
+    static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
 }
 
-impl<S> Socket<S> {
-    pub(crate) fn new(ws: WebSocketStream<S>, write_timeout: Duration) -> Self {
-        Socket { ws, write_timeout }
-    }
+/// A WebSocket over an upgraded HTTP connection `S`.
+pub(crate) struct Socket<S> {
+    io: S,
+    inbox: Inbox,
+    reader: Reader,
+    /// Frames written and not yet written out; empty (no allocation) after a flush.
+    out: Vec<u8>,
+    /// This connection's share of the server's budget for unfinished messages.
+    held: Held,
+    /// When the message that has begun to arrive must be complete.
+    due: Option<tokio::time::Instant>,
+    message_timeout: Duration,
+    write_timeout: Duration,
+    /// Our close frame is sent: the peer's close needs no answer.
+    closing: bool,
+}
+
+/// How reading the next event ended instead.
+enum Ended {
+    Fault(Fault),
+    OverBudget(OverBudget),
+    /// A message did not arrive within the timeout.
+    Late,
+    /// The peer closed TCP or the socket failed.
+    Gone,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
+    /// A socket over `io`, of which `read` was read already (with the upgrade request), for
+    /// a connection bounded by `limits`, holding unfinished messages in `held`.
+    pub(crate) fn new(io: S, read: &[u8], limits: &Limits, held: Held) -> Self {
+        let mut inbox = Inbox::default();
+        inbox.bytes.extend_from_slice(read);
+        Socket {
+            io,
+            inbox,
+            reader: Reader::new(limits.hard_message_bytes()),
+            out: Vec::new(),
+            held,
+            due: None,
+            message_timeout: limits.message_timeout,
+            write_timeout: limits.write_timeout,
+            closing: false,
+        }
+    }
+
+    /// The next complete message or control frame.
+    async fn next_event(&mut self) -> Result<Event, Ended> {
+        loop {
+            while !self.inbox.is_empty() {
+                match self.reader.read(self.inbox.unread()).map_err(Ended::Fault)? {
+                    Step::More => break,
+                    Step::Frame { used, event } => {
+                        self.inbox.consume(used);
+                        if let Some(event) = event {
+                            return Ok(event);
+                        }
+                    }
+                }
+            }
+            self.settle()?;
+            let due = self.due;
+            let fill = poll_fn(|cx| self.poll_fill(cx));
+            let filled = match due {
+                None => fill.await,
+                Some(due) => tokio::time::timeout_at(due, fill).await.map_err(|_| Ended::Late)?,
+            };
+            if !filled? {
+                return Err(Ended::Gone);
+            }
+        }
+    }
+
+    /// Before waiting for more bytes: sizes the connection's share of the budget to what
+    /// it holds, and starts the clock on a message that has begun.
+    fn settle(&mut self) -> Result<(), Ended> {
+        self.inbox.release_if_empty();
+        self.held.resize(self.held_bytes()).map_err(Ended::OverBudget)?;
+        let unfinished = !self.inbox.is_empty() || self.reader.is_mid_message();
+        match (unfinished, self.due) {
+            (true, None) => self.due = Some(tokio::time::Instant::now() + self.message_timeout),
+            (false, Some(_)) => self.due = None,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.inbox.bytes.capacity() + self.reader.held_bytes()
+    }
+
+    /// Reads what the socket has into the inbox: `false` once the peer closed TCP.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Ended>> {
+        READ_BUFFER.with_borrow_mut(|buffer| {
+            let mut read = ReadBuf::new(buffer);
+            if let Err(error) = ready!(Pin::new(&mut self.io).poll_read(cx, &mut read)) {
+                tracing::debug!(%error, "connection dropped");
+                return Poll::Ready(Err(Ended::Gone));
+            }
+            let bytes = read.filled();
+            if bytes.is_empty() {
+                return Poll::Ready(Ok(false));
+            }
+            let others = self.reader.held_bytes();
+            Poll::Ready(
+                self.inbox.append(bytes, &mut self.held, others).map(|()| true).map_err(Ended::OverBudget),
+            )
+        })
+    }
+
+    /// Writes out the write buffer, then lets it go.
+    async fn write_out(&mut self) -> io::Result<()> {
+        self.io.write_all(&self.out).await?;
+        self.out = Vec::new();
+        self.io.flush().await
+    }
+
+    /// Answers a ping or a close of the peer at once.
+    async fn answer(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), Close> {
+        frame::write_frame(&mut self.out, opcode, payload);
+        self.flush_boxed().await
+    }
+
     /// A flush on a rare path of [`recv`](Transport::recv), boxed: inline, its timer would
     /// grow the future that every read creates, and that is moved on every read.
     fn flush_boxed(&mut self) -> Pin<Box<dyn Future<Output = Result<(), Close>> + Send + '_>> {
@@ -43,72 +174,145 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
-    type Text = Utf8Bytes;
+    type Text = String;
 
-    async fn recv(&mut self) -> Received<Utf8Bytes> {
-        match self.ws.next().await {
-            Some(Ok(WsMessage::Text(text))) => Received::Text(text),
-            Some(Ok(WsMessage::Binary(bytes))) => {
-                Utf8Bytes::try_from(bytes).map_or(Received::NotUtf8, Received::Text)
-            }
-            Some(Ok(WsMessage::Close(frame))) => {
-                let close = frame.map_or(Close::new(Close::NORMAL, ""), |frame| {
-                    Close::new(u16::from(frame.code), frame.reason.as_str().to_owned())
-                });
-                // tungstenite queued the close reply; push it out before leaving.
-                let _ = self.flush_boxed().await;
-                Received::Closed(close)
-            }
-            // tungstenite answers a ping on the next flush.
-            Some(Ok(WsMessage::Ping(_))) => match self.flush_boxed().await {
+    async fn recv(&mut self) -> Received<String> {
+        match self.next_event().await {
+            Ok(Event::Text(text)) => Received::Text(text),
+            Ok(Event::Binary(bytes)) => String::from_utf8(bytes).map_or(Received::NotUtf8, Received::Text),
+            Ok(Event::Ping(payload)) => match self.answer(Opcode::Pong, &payload).await {
                 Ok(()) => Received::Control,
                 Err(_) => Received::Dropped,
             },
-            Some(Ok(WsMessage::Pong(_) | WsMessage::Frame(_))) => Received::Control,
-            Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
-                Received::TooBig { size, limit: max_size }
+            Ok(Event::Pong) => Received::Control,
+            Ok(Event::Close(close)) => {
+                if !self.closing {
+                    self.closing = true;
+                    let _ = self.answer(Opcode::Close, &close.code.to_be_bytes()).await;
+                }
+                Received::Closed(close)
             }
             // RFC 6455 section 7.1.7: fail the connection with a close frame that says why.
-            Some(Err(WsError::Protocol(error))) => {
-                Received::Broken(Close::new(Close::PROTOCOL_ERROR, error.to_string()))
+            Err(Ended::Fault(Fault::Broken(close))) => Received::Broken(close),
+            Err(Ended::Fault(Fault::TooBig { size, limit })) => Received::OverLimit {
+                kind: LimitKind::MessageSize,
+                observed: size,
+                limit,
+                close: Close::new(Close::TOO_BIG, "message too big"),
+            },
+            Err(Ended::OverBudget(OverBudget { observed, limit })) => Received::OverLimit {
+                kind: LimitKind::UnfinishedBytes,
+                observed,
+                limit,
+                close: Close::new(Close::TRY_AGAIN_LATER, "the server holds too much unfinished data"),
+            },
+            Err(Ended::Late) => {
+                let limit = self.message_timeout.as_millis().try_into().unwrap_or(usize::MAX);
+                Received::OverLimit {
+                    kind: LimitKind::MessageTime,
+                    observed: limit,
+                    limit,
+                    close: Close::new(Close::POLICY, "a message did not arrive in time"),
+                }
             }
-            Some(Err(WsError::Utf8(_))) => {
-                Received::Broken(Close::new(Close::INVALID_DATA, "a text frame is not UTF-8"))
-            }
-            Some(Err(error)) => {
-                tracing::debug!(%error, "connection dropped");
-                Received::Dropped
-            }
-            None => Received::Dropped,
+            Err(Ended::Gone) => Received::Dropped,
         }
     }
 
     async fn send(&mut self, frame: Frame) -> Result<(), Close> {
-        bounded(self.write_timeout, self.ws.feed(text_message(frame))).await
+        let text = match &frame {
+            Frame::Owned(text) => text.as_bytes(),
+            Frame::Shared(bytes) => bytes,
+        };
+        frame::write_frame(&mut self.out, Opcode::Text, text);
+        if self.out.len() < WRITE_BUFFER {
+            return Ok(());
+        }
+        self.flush().await
     }
 
     async fn flush(&mut self) -> Result<(), Close> {
-        bounded(self.write_timeout, self.ws.flush()).await
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        bounded(self.write_timeout, self.write_out()).await
     }
 
     async fn ping(&mut self) -> Result<(), Close> {
-        bounded(self.write_timeout, self.ws.feed(WsMessage::Ping(Default::default()))).await
+        frame::write_frame(&mut self.out, Opcode::Ping, &[]);
+        Ok(())
     }
 
     async fn close(&mut self, close: &Close) {
-        let mut reason = close.reason.to_string();
-        truncate_reason(&mut reason);
-        let frame = CloseFrame { code: CloseCode::from(close.code), reason: reason.into() };
-        if bounded(self.write_timeout, self.ws.close(Some(frame))).await.is_ok() {
-            let drain = async { while let Some(Ok(_)) = self.ws.next().await {} };
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
+        self.closing = true;
+        frame::write_close(&mut self.out, close);
+        if self.flush().await.is_err() {
+            return;
         }
+        // Wait briefly for the peer's close frame, then end TCP from our side.
+        let peer_closed = async {
+            while let Ok(event) = self.next_event().await {
+                if let Event::Close(_) = event {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, peer_closed).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.io.shutdown()).await;
+    }
+}
+
+/// The bytes read and not yet used: at most one frame that is not complete yet once the
+/// complete ones before it are read.
+#[derive(Default)]
+struct Inbox {
+    bytes: Vec<u8>,
+    /// Where the unread bytes begin.
+    start: usize,
+}
+
+impl Inbox {
+    fn is_empty(&self) -> bool {
+        self.start == self.bytes.len()
+    }
+
+    fn unread(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    fn consume(&mut self, used: usize) {
+        self.start += used;
+    }
+
+    /// Lets the buffer go once everything in it was read: an idle connection holds none.
+    fn release_if_empty(&mut self) {
+        if self.is_empty() && self.bytes.capacity() > 0 {
+            self.bytes = Vec::new();
+            self.start = 0;
+        }
+    }
+
+    /// Appends `bytes`, growing the buffer (doubling, or to what the bytes need) only if
+    /// `held` may grow to its new size plus the `others` bytes the connection holds.
+    fn append(&mut self, bytes: &[u8], held: &mut Held, others: usize) -> Result<(), OverBudget> {
+        if self.start > 0 {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+        let needed = self.bytes.len() + bytes.len();
+        if needed > self.bytes.capacity() {
+            let capacity = needed.max(self.bytes.capacity() * 2);
+            held.resize(capacity + others)?;
+            self.bytes.reserve_exact(capacity - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(bytes);
+        Ok(())
     }
 }
 
 /// Runs one write on the socket, giving up after `timeout`. Most writes complete at once
-/// (into the write buffer or the kernel's); only one that has to wait starts the timer.
-async fn bounded(timeout: Duration, write: impl Future<Output = Result<(), WsError>>) -> Result<(), Close> {
+/// (into the kernel's buffer); only one that has to wait starts the timer.
+async fn bounded(timeout: Duration, write: impl Future<Output = io::Result<()>>) -> Result<(), Close> {
     let mut write = pin!(write);
     let outcome = match futures_util::poll!(write.as_mut()) {
         Poll::Ready(result) => Ok(result),
@@ -143,26 +347,5 @@ impl Clock for TokioClock {
 
     fn reset(&self, timer: Pin<&mut Self::Timer>, at: Instant) {
         timer.reset(at.into());
-    }
-}
-
-/// A close frame's reason is at most 123 bytes.
-fn truncate_reason(reason: &mut String) {
-    if reason.len() > 123 {
-        let mut end = 123;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        reason.truncate(end);
-    }
-}
-
-/// The WebSocket message of an outbound frame.
-fn text_message(frame: Frame) -> WsMessage {
-    match frame {
-        Frame::Owned(text) => WsMessage::Text(text.into()),
-        Frame::Shared(bytes) => {
-            WsMessage::Text(Utf8Bytes::try_from(bytes).expect("shared frames are encoded from UTF-8 text"))
-        }
     }
 }
