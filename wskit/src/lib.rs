@@ -148,6 +148,7 @@ mod limits;
 mod message;
 pub mod middleware;
 mod outbox;
+mod panics;
 mod protocol;
 mod pubsub;
 pub mod ratelimit;
