@@ -146,11 +146,11 @@ impl<R: Router> Session<R> {
                 self.fail(error).await
             }
             Err(panic) => {
-                // Keyed by the router's own copy of the type: the client's is not `'static`,
-                // and one the router does not handle (a middleware layer panicked on it) must
-                // not grow the panic log.
+                // Logged under the router's own copy of the type: a type the router does
+                // not handle (a middleware layer panicked on it) comes from the client and
+                // must not grow the panic log.
                 let routed = R::TYPES.iter().find(|ty| **ty == job.ty).copied();
-                self.fail(panicked(&*panic, Site::Message, routed.unwrap_or(panics::NO_TYPE))).await
+                self.fail(panicked(&*panic, Site::Message, routed.unwrap_or(panics::UNROUTED))).await
             }
         }
     }

@@ -14,9 +14,13 @@ pub(crate) const INTERVAL: Duration = Duration::from_secs(10);
 /// map anyway. Past it, a new key is counted under its site's key with no message type.
 pub(crate) const CAPACITY: usize = 1024;
 
-/// The message type of a panic not tied to one: in a hook, the authenticator, or a
-/// message whose type no router handles (a middleware layer runs before dispatch).
+/// The message type of a panic not tied to one: in a hook or the authenticator.
 pub(crate) const NO_TYPE: &str = "";
+
+/// The message type of a panic while handling a message whose type the router does not
+/// handle: a server middleware layer panicked before dispatch. Such types come from the
+/// client, so they share one key.
+pub(crate) const UNROUTED: &str = "(unrouted)";
 
 /// What a panic is counted under: where it happened and for which message type.
 pub(crate) type Key = (Site, &'static str);

@@ -9,7 +9,7 @@ mod hook;
 mod log;
 
 pub(crate) use hook::{catch, catch_sync};
-pub(crate) use log::NO_TYPE;
+pub(crate) use log::{NO_TYPE, UNROUTED};
 
 use crate::connection::lock;
 use crate::error::panic_message;
