@@ -53,6 +53,11 @@ pub(crate) fn catch_sync<T>(f: impl FnOnce() -> T, quiet: bool) -> Result<T, Box
 /// Wraps the process's panic hook, once.
 fn install() {
     static INSTALL: Once = Once::new();
+    // The hook cannot be replaced while this thread unwinds (a handler run from a `Drop`
+    // during a panic); a later call installs it.
+    if std::thread::panicking() {
+        return;
+    }
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
