@@ -79,6 +79,31 @@
 //! - [`testing::TestConnection`]: drive a router without a socket, in unit tests, with a
 //!   clock the test moves.
 //!
+//! ## When a handler panics
+//!
+//! A panic in a handler, a hook, a middleware layer or the authenticator is caught: the
+//! client gets `ERROR` (or `RPC_ERROR`) INTERNAL with a generic message (the
+//! authenticator's client gets 500), and the connection and the server carry on. Since a
+//! client can send the same panicking message again and again, a panic is made cheap to
+//! answer:
+//!
+//! - it is logged with `tracing` at error level (`caught a panic`, with its `site`,
+//!   `message_type` and `panic` message) once per handler and message type every 10 s;
+//!   the others in that time are only counted, and the next line of the same handler and
+//!   type reports them as `suppressed`. Types a router does not handle (a middleware
+//!   layer panicked on a made-up type) share one line, as `(unrouted)`;
+//! - it skips the process's [panic hook](std::panic::set_hook), which by default prints to
+//!   stderr and, under `RUST_BACKTRACE`, captures and prints a backtrace for every panic.
+//!   The first time wskit runs a handler it wraps the hook installed at that time: a
+//!   panic anywhere else (another thread, a task a handler spawned) still reaches it
+//!   unchanged. Install your own hook before serving, or it replaces the wrapper and sees
+//!   every panic again. [`Limits::quiet_panics`]`(false)` passes handler panics to the hook
+//!   too, for crash reporters installed as one.
+//!
+//! Where panics abort (`panic = "abort"`, and wasm32, so the Cloudflare host) nothing is
+//! caught: the hook is left alone and reports the panic before the process or instance
+//! ends.
+//!
 //! ## Hosts
 //!
 //! Every decision about a connection (decode, dispatch, answer, queue while a handler
@@ -148,6 +173,7 @@ mod limits;
 mod message;
 pub mod middleware;
 mod outbox;
+mod panics;
 mod protocol;
 mod pubsub;
 pub mod ratelimit;

@@ -1,6 +1,7 @@
 //! [`Limits`]: the bounds a client cannot push the server past, and what happens at each.
 
 use crate::outbox::SlowConsumer;
+use crate::panics::{self, Site};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,6 +91,7 @@ pub struct Limits {
     pub(crate) max_in_flight: usize,
     pub(crate) max_unfinished_bytes: usize,
     pub(crate) message_timeout: Duration,
+    pub(crate) quiet_panics: bool,
     on_exceeded: Option<Hook>,
 }
 
@@ -107,6 +109,7 @@ impl Default for Limits {
             max_in_flight: 1000,
             max_unfinished_bytes: 128 * 1024 * 1024,
             message_timeout: Duration::from_secs(30),
+            quiet_panics: true,
             on_exceeded: None,
         }
     }
@@ -203,6 +206,19 @@ impl Limits {
         self
     }
 
+    /// Whether a panic that wskit catches (in a handler, a hook, a middleware layer or the
+    /// authenticator) skips the process's panic hook (default `true`). A client that
+    /// makes a handler panic on every message must not make the server print every panic
+    /// to stderr, with a backtrace under `RUST_BACKTRACE`: such panics are logged with
+    /// `tracing`, once per handler and message type every 10 s with the count of the rest
+    /// (see [the crate docs](crate#when-a-handler-panics)). `false` passes each of them to
+    /// the panic hook too, for a crash reporter installed as one; panics elsewhere always
+    /// reach it.
+    pub fn quiet_panics(mut self, quiet: bool) -> Self {
+        self.quiet_panics = quiet;
+        self
+    }
+
     /// Calls `hook` whenever a client reaches one of these limits (or the hub's topic
     /// limit), just before the client is answered as the limit's doc says: for metrics,
     /// logs or banning abusive clients. It runs on the connection's task: keep it quick. A
@@ -225,8 +241,8 @@ impl Limits {
         tracing::debug!(?kind, observed, limit, ?client_id, "limit exceeded");
         if let Some(Hook(hook)) = &self.on_exceeded {
             let event = LimitExceeded { kind, observed, limit, client_id };
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&event))).is_err() {
-                tracing::error!(?event, "the limits hook panicked");
+            if let Err(panic) = panics::catch_sync(|| hook(&event), self.quiet_panics) {
+                panics::report(&*panic, Site::OnExceeded, panics::NO_TYPE);
             }
         }
     }

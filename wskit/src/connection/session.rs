@@ -9,16 +9,15 @@ use super::{heartbeat_ack, Exit, Flow};
 use crate::close::Close;
 use crate::ctx::Ctx;
 use crate::envelope::{self, Envelope, ExtraMeta, Inbound, Meta};
-use crate::error::{panic_message, Code, Error};
+use crate::error::{Code, Error};
 use crate::limits::{LimitKind, Limits};
 use crate::middleware::{Incoming, Middleware, Next};
+use crate::panics::{self, Site};
 use crate::protocol;
 use crate::router::Router;
 use crate::time::Instant;
-use futures_util::FutureExt;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,11 +64,11 @@ impl<R: Router> Session<R> {
     /// Runs the `#[on_open]` hook.
     pub(crate) async fn open(&mut self) -> Flow {
         self.ctx.attach();
-        let outcome = AssertUnwindSafe(self.router.on_open(&mut self.ctx)).catch_unwind().await;
+        let outcome = panics::catch(self.router.on_open(&mut self.ctx), self.limits.quiet_panics).await;
         let error = match outcome {
             Ok(Ok(())) => return self.flow(),
             Ok(Err(error)) => error,
-            Err(panic) => panicked(&*panic, "on_open"),
+            Err(panic) => panicked(&*panic, Site::OnOpen, panics::NO_TYPE),
         };
         let code = match error.code() {
             Code::Unauthenticated | Code::PermissionDenied => Close::POLICY,
@@ -129,7 +128,7 @@ impl<R: Router> Session<R> {
             }
             router.dispatch(ctx, Inbound::new(&job.ty, job.payload, &job.extra_meta)).await
         };
-        let outcome = AssertUnwindSafe(handling).catch_unwind().await;
+        let outcome = panics::catch(handling, self.limits.quiet_panics).await;
         self.ctx.release_cancellation(false);
         match outcome {
             Ok(Ok(())) if self.ctx.is_unanswered_request() => {
@@ -146,7 +145,13 @@ impl<R: Router> Session<R> {
                 }
                 self.fail(error).await
             }
-            Err(panic) => self.fail(panicked(&*panic, &job.ty)).await,
+            Err(panic) => {
+                // Logged under the router's own copy of the type: a type the router does
+                // not handle (a middleware layer panicked on it) comes from the client and
+                // must not grow the panic log.
+                let routed = R::TYPES.iter().find(|ty| **ty == job.ty).copied();
+                self.fail(panicked(&*panic, Site::Message, routed.unwrap_or(panics::UNROUTED))).await
+            }
         }
     }
 
@@ -225,9 +230,9 @@ impl<R: Router> Session<R> {
         // A handler the host abandoned (the client left, or shutdown ran out of time).
         self.ctx.release_cancellation(true);
         self.ctx.detach();
-        let hook = AssertUnwindSafe(self.router.on_close(&mut self.ctx, close));
-        if let Err(panic) = hook.catch_unwind().await {
-            panicked(&*panic, "on_close");
+        let hook = self.router.on_close(&mut self.ctx, close);
+        if let Err(panic) = panics::catch(hook, self.limits.quiet_panics).await {
+            panicked(&*panic, Site::OnClose, panics::NO_TYPE);
         }
     }
 
@@ -257,9 +262,9 @@ impl<R: Router> Session<R> {
     }
 
     async fn notify(&mut self, error: &Error) {
-        let hook = AssertUnwindSafe(self.router.on_error(&mut self.ctx, error));
-        if let Err(panic) = hook.catch_unwind().await {
-            panicked(&*panic, "on_error");
+        let hook = self.router.on_error(&mut self.ctx, error);
+        if let Err(panic) = panics::catch(hook, self.limits.quiet_panics).await {
+            panicked(&*panic, Site::OnError, panics::NO_TYPE);
         }
     }
 
@@ -295,9 +300,9 @@ pub(crate) struct Job<'t> {
     extra_meta: Vec<ExtraMeta<'t>>,
 }
 
-/// Logs a panic of a handler or hook and returns the INTERNAL error the client gets: the
-/// panic message stays in the server's log.
-fn panicked(panic: &(dyn std::any::Any + Send), location: &str) -> Error {
-    tracing::error!(handler = location, panic = panic_message(panic), "handler panicked");
+/// Logs a panic of a handler or hook (rate-limited) and returns the INTERNAL error the
+/// client gets: the panic message stays in the server's log.
+fn panicked(panic: &(dyn std::any::Any + Send), site: Site, message_type: &'static str) -> Error {
+    panics::report(panic, site, message_type);
     Error::internal()
 }

@@ -16,12 +16,12 @@ use crate::ctx::Ctx;
 use crate::limits::{LimitKind, Limits};
 use crate::middleware::Middleware;
 use crate::outbox::Outbox;
+use crate::panics::{self, Site};
 use crate::pubsub::{Authorize, Hub, TopicAction};
 use crate::route::Route;
 use crate::router::Router;
 use budget::Budget;
 use bytes::Bytes;
-use futures_util::FutureExt;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -31,7 +31,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -514,11 +513,12 @@ impl<R: Router> Endpoint<R> {
                 Ok(admitted) => admitted,
                 Err(response) => return *response,
             };
-        let data = match AssertUnwindSafe((self.shared.authenticate)(&parts)).catch_unwind().await {
+        let quiet = self.shared.limits.quiet_panics;
+        let data = match panics::catch((self.shared.authenticate)(&parts), quiet).await {
             Ok(Ok(data)) => data,
             Ok(Err(rejection)) => return rejection.response(),
-            Err(_) => {
-                tracing::error!("the authenticator panicked");
+            Err(panic) => {
+                panics::report(&*panic, Site::Authenticator, panics::NO_TYPE);
                 return Rejection::internal().response();
             }
         };
