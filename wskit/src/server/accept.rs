@@ -72,41 +72,52 @@ impl Reserve {
 
     /// Handles the failure `error` of accepting on `listener`. When the process or the
     /// system is out of file descriptors, frees the reserve, accepts the waiting
-    /// connection, refuses it with 503, takes the reserve back and returns `true`.
-    /// Returns `false` for any other failure, or when no descriptor could be freed: the
-    /// caller then backs off before it accepts again.
+    /// connection, refuses it with 503 and takes the reserve back.
     #[cfg(unix)]
-    pub(super) fn shed(&mut self, listener: &TcpListener, error: &io::Error) -> bool {
+    pub(super) fn shed(&mut self, listener: &TcpListener, error: &io::Error) -> Shed {
         use futures_util::FutureExt;
 
         if !matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
-            return false;
+            return Shed::Failed;
         }
         drop(self.spare.take());
-        // The connection that failed to be accepted is still in the backlog, so this
-        // accept is ready at once; it does not wait for one that is not there.
-        let accepted = listener.accept().now_or_never();
-        let refused = match accepted {
+        // `accept` fails for want of a descriptor before it looks for a connection, so
+        // there may be none waiting. This accept does not wait for one: when none is
+        // there, it has seen the listener idle, and the next accept waits for a client.
+        let shed = match listener.accept().now_or_never() {
             Some(Ok((stream, _))) => {
                 refuse(stream);
-                true
+                Shed::Refused
             }
-            _ => false,
+            None => Shed::NoneWaiting,
+            // Another thread took the freed descriptor first.
+            Some(Err(_)) => Shed::Failed,
         };
-        // Another thread may have taken the freed descriptor first; the reserve is then
-        // taken back at a later failure.
+        // If another thread took the freed descriptor, the reserve is taken back at a
+        // later failure.
         self.spare = spare();
-        if refused {
+        if let Shed::Refused = shed {
             self.warning.refused(error);
         }
-        refused
+        shed
     }
 
     /// Elsewhere than on Unix there is no reserve: every failure is left to the caller.
     #[cfg(not(unix))]
-    pub(super) fn shed(&mut self, _listener: &TcpListener, _error: &io::Error) -> bool {
-        false
+    pub(super) fn shed(&mut self, _listener: &TcpListener, _error: &io::Error) -> Shed {
+        Shed::Failed
     }
+}
+
+/// What [`Reserve::shed`] did about a failed accept.
+pub(super) enum Shed {
+    /// A waiting connection was answered 503 and closed.
+    Refused,
+    /// No connection was waiting: the failure only said that no descriptor was free.
+    NoneWaiting,
+    /// The failure was not for want of descriptors, or none could be freed: the caller
+    /// backs off before it accepts again.
+    Failed,
 }
 
 /// Opens the reserve descriptor; `None` when the process is out of them too.

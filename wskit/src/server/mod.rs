@@ -392,13 +392,17 @@ impl<R: Router> Server<R> {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
-                        if reserve.shed(&listener, &error) {
-                            let held = pending.load(Ordering::Acquire) + endpoint.connections();
-                            limits.exceeded(LimitKind::FileDescriptors, held, held, None);
-                        } else {
-                            // Back off instead of spinning on an error that persists.
-                            tracing::warn!(%error, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        match reserve.shed(&listener, &error) {
+                            accept::Shed::Refused => {
+                                let held = pending.load(Ordering::Acquire) + endpoint.connections();
+                                limits.exceeded(LimitKind::FileDescriptors, held, held, None);
+                            }
+                            accept::Shed::NoneWaiting => {}
+                            accept::Shed::Failed => {
+                                // Back off instead of spinning on an error that persists.
+                                tracing::warn!(%error, "accept failed");
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
                         }
                         continue;
                     }
