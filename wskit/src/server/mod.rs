@@ -256,8 +256,9 @@ impl<R: Router> Server<R> {
 
     /// How long a client may take to send the headers of a request, its upgrade request
     /// included (default 10 s); a slower connection is closed. Every unfinished request
-    /// holds a file descriptor: clients that trickle half a request would otherwise hold
-    /// them until none is left for new clients.
+    /// holds a file descriptor and one of the places that
+    /// [`Limits::max_pending_handshakes`] bounds: clients that trickle half a request
+    /// would otherwise hold them until none is left for new clients.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
@@ -359,7 +360,7 @@ impl<R: Router> Server<R> {
     ///
     /// # When the server is full
     ///
-    /// A client is never left waiting for an answer the server will not give:
+    /// Clients that the server cannot serve are answered at once, not left waiting:
     ///
     /// - At [`Limits::max_pending_handshakes`] HTTP connections that have not become
     ///   WebSocket connections, a new connection is answered `503 Service Unavailable`
@@ -374,6 +375,10 @@ impl<R: Router> Server<R> {
     ///   ([`LimitKind::FileDescriptors`]) and a warning is logged at most every 10 s,
     ///   with the number of connections refused. Elsewhere, the server retries the
     ///   accept every 50 ms, and new clients wait until a descriptor is free.
+    ///
+    /// Keep [`Limits::max_pending_handshakes`] plus [`Limits::max_connections`] below the
+    /// process's descriptor limit, so that clients are refused by the limits, with a
+    /// reason the hook can tell apart, before the descriptors run out.
     pub async fn serve_with_shutdown(
         self,
         listener: TcpListener,
@@ -692,7 +697,8 @@ pub struct ShutdownReport {
     pub abandoned: usize,
 }
 
-/// A place among the connections `Limits::max_connections` allows, given back on drop.
+/// A place among a bounded number of connections (`Limits::max_connections`,
+/// `Limits::max_pending_handshakes`), given back on drop.
 struct Slot(Arc<AtomicUsize>);
 
 impl Slot {
