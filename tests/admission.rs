@@ -5,11 +5,11 @@ mod common;
 
 use common::TestApp;
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use wskit::{message, router, Ctx, Error, Limits, Rejection, Server};
+use wskit::{message, router, Ctx, Error, LimitKind, Limits, Rejection, Server};
 use wskit_examples::{RawClient, TestServer};
 
 /// Sends an upgrade request by hand and returns the response head.
@@ -182,6 +182,58 @@ async fn a_client_that_never_finishes_its_request_is_cut_off() {
     assert!(started.elapsed() >= timeout, "closed before its time was up");
     assert!(!String::from_utf8_lossy(&rest).contains(" 101 "), "no upgrade for a half-sent request");
     assert_eq!(honest.request(json!({"type": "PING"})).await["type"], "PONG");
+}
+
+/// Reads what the server sends until it closes the connection (a reset counts as closed);
+/// fails the test if it has not closed within 5 s.
+async fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut bytes)).await;
+    assert!(read.is_ok(), "the server neither answered nor closed within 5 s; got {bytes:?}");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn connections_beyond_the_pending_handshake_limit_are_answered_503_at_once() {
+    let (app, _) = TestApp::new();
+    let (events_sender, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let limits = Limits::default().max_pending_handshakes(3).on_exceeded(move |event| {
+        let _ = events_sender.send((event.kind, event.observed, event.limit, event.client_id));
+    });
+    let timeout = Duration::from_secs(1);
+    let server = Server::new(app).path("/ws").limits(limits).handshake_timeout(timeout);
+    let server = TestServer::start(server).await;
+    let mut slow = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n").await.unwrap();
+        slow.push(stream);
+    }
+    // The fourth is answered before it sends anything, long before the slow ones time out.
+    let started = Instant::now();
+    let mut refused = TcpStream::connect(server.addr).await.unwrap();
+    let answer = read_until_closed(&mut refused).await;
+    let waited = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+    assert!(answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n"), "{answer:?}");
+    assert!(waited < timeout, "answered only after {waited:?}, when the slow clients were cut off");
+    let event = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap();
+    assert_eq!(event, Some((LimitKind::PendingHandshakes, 4, 3, None)));
+
+    // The slow ones are cut off at the handshake timeout, and their places given back.
+    for stream in &mut slow {
+        let rest = read_until_closed(stream).await;
+        assert!(!rest.contains(" 101 "), "no upgrade for a half-sent request: {rest:?}");
+    }
+    assert!(started.elapsed() >= timeout, "the slow clients were closed before their time was up");
+    // A completed upgrade gives its place back too: more clients than the limit connect.
+    let mut honest = Vec::new();
+    for _ in 0..4 {
+        let mut client = RawClient::connect(&server.url("/ws")).await;
+        assert_eq!(client.request(json!({"type": "PING"})).await["type"], "PONG");
+        honest.push(client);
+    }
+    assert!(events.try_recv().is_err(), "no limit was reached by the honest clients");
 }
 
 #[tokio::test]

@@ -29,6 +29,16 @@ pub enum LimitKind {
     /// [`Limits::message_timeout`]: a message began to arrive and did not finish in time
     /// (`observed` and `limit` in milliseconds).
     MessageTime,
+    /// [`Limits::max_pending_handshakes`]: too many HTTP connections had not become
+    /// WebSocket connections yet; `client_id` is `None`.
+    PendingHandshakes,
+    /// The process or the system ran out of file descriptors when the server accepted a
+    /// connection, which was answered 503 and closed (on Unix; see
+    /// [`Server::serve_with_shutdown`](crate::Server::serve_with_shutdown)). The limit is
+    /// the operating system's (`ulimit -n`), so `observed` and `limit` are both the number
+    /// of connections the server held then, WebSocket connections and pending handshakes;
+    /// `client_id` is `None`.
+    FileDescriptors,
 }
 
 /// What [`Limits::on_exceeded`] hooks receive.
@@ -86,6 +96,7 @@ pub struct Limits {
     pub(crate) slow_consumer: SlowConsumer,
     pub(crate) max_consecutive_errors: u32,
     pub(crate) max_connections: usize,
+    pub(crate) max_pending_handshakes: usize,
     pub(crate) write_timeout: Duration,
     pub(crate) rpc_timeout: Duration,
     pub(crate) max_in_flight: usize,
@@ -104,6 +115,7 @@ impl Default for Limits {
             slow_consumer: SlowConsumer::Close,
             max_consecutive_errors: 10,
             max_connections: 100_000,
+            max_pending_handshakes: 1024,
             write_timeout: Duration::from_secs(10),
             rpc_timeout: Duration::from_secs(30),
             max_in_flight: 1000,
@@ -154,6 +166,26 @@ impl Limits {
     /// refused with 503.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections;
+        self
+    }
+
+    /// HTTP connections the server holds that have not become WebSocket connections
+    /// (default 1024): clients still sending their upgrade request and plain HTTP requests
+    /// to the [fallback](crate::Server::fallback). A connection beyond it is answered `503
+    /// Service Unavailable` with `Connection: close` before its request is read, and
+    /// closed. A connection gives its place back when its upgrade completes (it then
+    /// counts under [`max_connections`](Self::max_connections)) or when it closes.
+    ///
+    /// Together with [`Server::handshake_timeout`](crate::Server::handshake_timeout) this
+    /// bounds what clients that open connections and never finish a request can hold:
+    /// this many connections, each for at most that long. Keep it well below the
+    /// process's file descriptor limit (`ulimit -n`), so that descriptors remain for the
+    /// WebSocket connections. It counts the connections that
+    /// [`Server::serve`](crate::Server::serve) accepts; behind an
+    /// [`Endpoint`](crate::Endpoint) mounted in your own hyper or axum server, the
+    /// accept loop and its bounds are yours.
+    pub fn max_pending_handshakes(mut self, connections: usize) -> Self {
+        self.max_pending_handshakes = connections;
         self
     }
 

@@ -1,6 +1,7 @@
 //! The hyper + tokio-tungstenite host: [`Server`] for the common case, and [`Endpoint`] to
 //! mount the WebSocket route inside any hyper or axum service.
 
+mod accept;
 mod admission;
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -239,8 +240,9 @@ impl<R: Router> Server<R> {
 
     /// How long a client may take to send the headers of a request, its upgrade request
     /// included (default 10 s); a slower connection is closed. Every unfinished request
-    /// holds a file descriptor: clients that trickle half a request would otherwise hold
-    /// them until none is left for new clients.
+    /// holds a file descriptor and one of the places that
+    /// [`Limits::max_pending_handshakes`] bounds: clients that trickle half a request
+    /// would otherwise hold them until none is left for new clients.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
@@ -293,7 +295,8 @@ impl<R: Router> Server<R> {
     /// message names the address and what to do, e.g. `could not listen on
     /// 127.0.0.1:3000: Address already in use (os error 98); another process listens
     /// there: stop it or choose another port`. To bind the socket yourself, use
-    /// [`serve_with_shutdown`](Self::serve_with_shutdown).
+    /// [`serve_with_shutdown`](Self::serve_with_shutdown), which also says how the server
+    /// answers new clients when it is full.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let resolved = tokio::net::lookup_host(addr).await.map_err(|error| {
             io::Error::new(error.kind(), format!("could not resolve the address to listen on: {error}"))
@@ -333,13 +336,39 @@ impl<R: Router> Server<R> {
     /// Serves connections from `listener` until `signal` completes, then shuts down
     /// gracefully: stops accepting, closes every WebSocket with 1001 and waits up to the
     /// grace period for connections to finish.
+    ///
+    /// # When the server is full
+    ///
+    /// Clients that the server cannot serve are answered at once, not left waiting:
+    ///
+    /// - At [`Limits::max_pending_handshakes`] HTTP connections that have not become
+    ///   WebSocket connections, a new connection is answered `503 Service Unavailable`
+    ///   with `Connection: close` before its request is read, and closed;
+    ///   [`LimitKind::PendingHandshakes`] is reported to [`Limits::on_exceeded`].
+    /// - At [`Limits::max_connections`] WebSocket connections, an upgrade request is
+    ///   answered 503 ([`LimitKind::Connections`]).
+    /// - On Unix, when the process (or the system) runs out of file descriptors, the
+    ///   server gives up a descriptor it keeps in reserve to accept the waiting
+    ///   connection, answers it 503 with `Connection: close`, closes it and takes the
+    ///   reserve back. Connections already open are served on. The hook is told
+    ///   ([`LimitKind::FileDescriptors`]) and a warning is logged at most every 10 s,
+    ///   with the number of connections refused. Elsewhere, the server retries the
+    ///   accept every 50 ms, and new clients wait until a descriptor is free.
+    ///
+    /// Keep [`Limits::max_pending_handshakes`] plus [`Limits::max_connections`] below the
+    /// process's descriptor limit, so that clients are refused by the limits, with a
+    /// reason the hook can tell apart, before the descriptors run out.
     pub async fn serve_with_shutdown(
         self,
         listener: TcpListener,
         signal: impl Future<Output = ()> + Send,
     ) -> io::Result<()> {
         let endpoint = self.into_endpoint();
+        let limits = Arc::clone(&endpoint.shared.limits);
         let http_connections = TaskTracker::new();
+        // HTTP connections not (yet) upgraded, against `Limits::max_pending_handshakes`.
+        let pending = Arc::new(AtomicUsize::new(0));
+        let mut reserve = accept::Reserve::new();
         let mut signal = pin!(signal);
         loop {
             let (stream, peer) = tokio::select! {
@@ -347,15 +376,30 @@ impl<R: Router> Server<R> {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        match reserve.shed(&listener, &error) {
+                            accept::Shed::Refused => {
+                                let held = pending.load(Ordering::Acquire) + endpoint.connections();
+                                limits.exceeded(LimitKind::FileDescriptors, held, held, None);
+                            }
+                            accept::Shed::NoneWaiting => {}
+                            accept::Shed::Failed => {
+                                // Back off instead of spinning on an error that persists.
+                                tracing::warn!(%error, "accept failed");
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
                         continue;
                     }
                 },
             };
+            let Some(slot) = Slot::take(&pending, limits.max_pending_handshakes) else {
+                accept::refuse(stream);
+                let max = limits.max_pending_handshakes;
+                limits.exceeded(LimitKind::PendingHandshakes, max + 1, max, None);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
-            http_connections.spawn(endpoint.clone().serve_http(TokioIo::new(stream), peer));
+            http_connections.spawn(endpoint.clone().serve_http(TokioIo::new(stream), peer, slot));
         }
         drop(listener);
         http_connections.close();
@@ -470,8 +514,9 @@ impl<R: Router> Endpoint<R> {
         }
     }
 
-    /// Serves the HTTP/1.1 connection `io`, with upgrades.
-    async fn serve_http(self, io: TokioIo<TcpStream>, peer: SocketAddr) {
+    /// Serves the HTTP/1.1 connection `io`, with upgrades, holding its `pending` place
+    /// among the connections not yet upgraded until it upgrades or ends.
+    async fn serve_http(self, io: TokioIo<TcpStream>, peer: SocketAddr, pending: Slot) {
         let endpoint = self.clone();
         let service = hyper::service::service_fn(move |request| {
             let endpoint = endpoint.clone();
@@ -490,6 +535,10 @@ impl<R: Router> Endpoint<R> {
                 connection.await
             }
         };
+        // Given back before the socket is dropped: a connection cut off for a slow request
+        // is closed only then, so a client that sees the close finds the place free. An
+        // upgraded connection counts under `max_connections` from here on.
+        drop(pending);
         if let Err(error) = result {
             tracing::debug!(%peer, %error, "HTTP connection failed");
         }
@@ -630,7 +679,8 @@ pub struct ShutdownReport {
     pub abandoned: usize,
 }
 
-/// A place among the connections `Limits::max_connections` allows, given back on drop.
+/// A place among a bounded number of connections (`Limits::max_connections`,
+/// `Limits::max_pending_handshakes`), given back on drop.
 struct Slot(Arc<AtomicUsize>);
 
 impl Slot {
