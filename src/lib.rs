@@ -13,6 +13,8 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use wskit::{Router, Server};
 
+pub mod raw;
+
 /// The Redis the tests of the Redis bus use: `REDIS_URL`, by default
 /// `redis://127.0.0.1:6379`. `None` (with the reason printed) when it cannot be reached
 /// and `WSKIT_REQUIRE_REDIS` is not `1`; with `WSKIT_REQUIRE_REDIS=1` an unreachable

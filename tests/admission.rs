@@ -10,30 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use wskit::{message, router, Ctx, Error, LimitKind, Limits, Rejection, Server};
+use wskit_examples::raw::{self, client_frame, close_code, status};
 use wskit_examples::{RawClient, TestServer};
-
-/// Sends an upgrade request by hand and returns the response head.
-async fn upgrade_head(addr: std::net::SocketAddr, path: &str, headers: &str) -> (TcpStream, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{headers}\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        let read =
-            tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte)).await.unwrap().unwrap();
-        assert_eq!(read, 1, "connection closed before the end of the response head");
-        head.push(byte[0]);
-    }
-    (stream, String::from_utf8(head).unwrap())
-}
-
-fn status(head: &str) -> u16 {
-    head.split(' ').nth(1).unwrap().parse().unwrap()
-}
 
 #[message("WHO")]
 struct Who;
@@ -86,10 +64,10 @@ async fn the_authenticator_decides_before_the_upgrade() {
     let mut client = RawClient::connect_with(request).await;
     assert_eq!(client.request(json!({"type": "WHO"})).await["payload"]["name"], "ada");
 
-    assert_eq!(status(&upgrade_head(server.addr, "/ws", "").await.1), 401);
-    assert_eq!(status(&upgrade_head(server.addr, "/ws?access_token=nope", "").await.1), 401);
-    assert_eq!(status(&upgrade_head(server.addr, "/ws", "Authorization: Bearer banned\r\n").await.1), 403);
-    assert_eq!(status(&upgrade_head(server.addr, "/ws?access_token=crash", "").await.1), 500);
+    assert_eq!(status(&raw::upgrade(server.addr, "/ws", "").await.1), 401);
+    assert_eq!(status(&raw::upgrade(server.addr, "/ws?access_token=nope", "").await.1), 401);
+    assert_eq!(status(&raw::upgrade(server.addr, "/ws", "Authorization: Bearer banned\r\n").await.1), 403);
+    assert_eq!(status(&raw::upgrade(server.addr, "/ws?access_token=crash", "").await.1), 500);
     // The server survives a panicking authenticator.
     let mut client = RawClient::connect(&server.url("/ws?access_token=ada-token")).await;
     assert_eq!(client.request(json!({"type": "WHO"})).await["payload"]["name"], "ada");
@@ -100,12 +78,12 @@ async fn only_allowed_origins_may_connect() {
     let (app, _) = TestApp::new();
     let server = Server::new(app).path("/ws").allowed_origins(["https://app.example"]);
     let server = TestServer::start(server).await;
-    let (_, head) = upgrade_head(server.addr, "/ws", "Origin: https://evil.example\r\n").await;
+    let (_, head) = raw::upgrade(server.addr, "/ws", "Origin: https://evil.example\r\n").await;
     assert_eq!(status(&head), 403);
-    let (_, head) = upgrade_head(server.addr, "/ws", "Origin: https://app.example\r\n").await;
+    let (_, head) = raw::upgrade(server.addr, "/ws", "Origin: https://app.example\r\n").await;
     assert_eq!(status(&head), 101);
     // Non-browser clients send no Origin.
-    let (_, head) = upgrade_head(server.addr, "/ws", "").await;
+    let (_, head) = raw::upgrade(server.addr, "/ws", "").await;
     assert_eq!(status(&head), 101);
 }
 
@@ -116,14 +94,14 @@ async fn connections_beyond_the_limit_get_503_until_one_closes() {
     let server = TestServer::start(server).await;
     let first = RawClient::connect(&server.url("/ws")).await;
     let mut second = RawClient::connect(&server.url("/ws")).await;
-    assert_eq!(status(&upgrade_head(server.addr, "/ws", "").await.1), 503);
+    assert_eq!(status(&raw::upgrade(server.addr, "/ws", "").await.1), 503);
     let closed = observed.closed.notified();
     first.close().await;
     closed.await;
     // The slot is given back once the connection's task is done, just after on_close.
     let mut admitted = None;
     for _ in 0..100 {
-        let (stream, head) = upgrade_head(server.addr, "/ws", "").await;
+        let (stream, head) = raw::upgrade(server.addr, "/ws", "").await;
         if status(&head) == 101 {
             admitted = Some(stream);
             break;
@@ -152,7 +130,7 @@ async fn a_client_that_never_answers_is_closed_with_1011() {
     let server = Server::new(app).path("/ws").heartbeat(Duration::from_millis(20), Duration::from_millis(40));
     let server = TestServer::start(server).await;
     // A socket that reads nothing and so answers no ping.
-    let (mut stream, head) = upgrade_head(server.addr, "/ws", "").await;
+    let (mut stream, head) = raw::upgrade(server.addr, "/ws", "").await;
     assert_eq!(status(&head), 101);
     let closed = observed.closed.notified();
     closed.await;
@@ -252,35 +230,11 @@ async fn malformed_keys_get_400_and_no_token_is_selected_as_subprotocol() {
         assert_eq!(&head, b"HTTP/1.1 400", "key {key}");
     }
     // Two keys: the helper's and another.
-    let (_, head) = upgrade_head(server.addr, "/ws", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n").await;
+    let (_, head) = raw::upgrade(server.addr, "/ws", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n").await;
     assert_eq!(status(&head), 400);
-    let (_, head) = upgrade_head(server.addr, "/ws", "Sec-WebSocket-Protocol: a b\r\n").await;
+    let (_, head) = raw::upgrade(server.addr, "/ws", "Sec-WebSocket-Protocol: a b\r\n").await;
     assert_eq!(status(&head), 101);
     assert!(!head.to_ascii_lowercase().contains("sec-websocket-protocol"), "{head}");
-}
-
-/// A masked client frame: `first` is the FIN/RSV/opcode byte.
-fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![first, 0x80 | payload.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(payload.iter().enumerate().map(|(i, byte)| byte ^ mask[i % 4]));
-    frame
-}
-
-/// Reads the server's close frame, skipping other frames; returns its code.
-async fn close_code(stream: &mut TcpStream) -> u16 {
-    loop {
-        let mut head = [0u8; 2];
-        tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut head)).await.unwrap().unwrap();
-        let len = usize::from(head[1] & 0x7f);
-        assert!(len < 126, "short frames only");
-        let mut payload = vec![0u8; len];
-        stream.read_exact(&mut payload).await.unwrap();
-        if head[0] & 0x0f == 0x8 {
-            return u16::from_be_bytes([payload[0], payload[1]]);
-        }
-    }
 }
 
 #[tokio::test]
@@ -299,7 +253,7 @@ async fn frames_that_break_the_protocol_get_a_close_frame_with_its_code() {
         ),
     ];
     for (case, frame, code) in cases {
-        let (mut stream, head) = upgrade_head(server.addr, "/ws", "").await;
+        let (mut stream, head) = raw::upgrade(server.addr, "/ws", "").await;
         assert_eq!(status(&head), 101);
         stream.write_all(&frame).await.unwrap();
         assert_eq!(close_code(&mut stream).await, code, "{case}");

@@ -5,8 +5,8 @@
 //! - Reads go into one buffer per thread; a connection keeps only bytes that do not make a
 //!   complete frame yet, in a buffer that grows as they arrive and is let go once they are
 //!   used. An idle connection holds no read buffer.
-//! - What a connection keeps for unfinished messages counts against the server's
-//!   [`Budget`]; past it the connection is closed with 1013.
+//! - What a connection keeps for unfinished messages while it waits for more counts
+//!   against the server's budget; past it the connection is closed with 1013.
 //! - A message must arrive within [`Limits::message_timeout`] once it has begun.
 //! - Every write is bounded by [`Limits::write_timeout`]: a client that stops reading is
 //!   dropped instead of holding its connection forever.
@@ -117,7 +117,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
     }
 
     /// Before waiting for more bytes: sizes the connection's share of the budget to what
-    /// it holds, and starts the clock on a message that has begun.
+    /// it holds, and starts the clock on a message that has begun. Only what a connection
+    /// holds while it waits counts: bytes that made complete frames were used before, so
+    /// honest clients with small messages are served even when the budget is spent.
     fn settle(&mut self) -> Result<(), Ended> {
         self.inbox.release_if_empty();
         self.held.resize(self.held_bytes()).map_err(Ended::OverBudget)?;
@@ -146,10 +148,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
             if bytes.is_empty() {
                 return Poll::Ready(Ok(false));
             }
-            let others = self.reader.held_bytes();
-            Poll::Ready(
-                self.inbox.append(bytes, &mut self.held, others).map(|()| true).map_err(Ended::OverBudget),
-            )
+            self.inbox.append(bytes);
+            Poll::Ready(Ok(true))
         })
     }
 
@@ -292,9 +292,8 @@ impl Inbox {
         }
     }
 
-    /// Appends `bytes`, growing the buffer (doubling, or to what the bytes need) only if
-    /// `held` may grow to its new size plus the `others` bytes the connection holds.
-    fn append(&mut self, bytes: &[u8], held: &mut Held, others: usize) -> Result<(), OverBudget> {
+    /// Appends `bytes`, growing the buffer by doubling (or to what the bytes need).
+    fn append(&mut self, bytes: &[u8]) {
         if self.start > 0 {
             self.bytes.drain(..self.start);
             self.start = 0;
@@ -302,11 +301,9 @@ impl Inbox {
         let needed = self.bytes.len() + bytes.len();
         if needed > self.bytes.capacity() {
             let capacity = needed.max(self.bytes.capacity() * 2);
-            held.resize(capacity + others)?;
             self.bytes.reserve_exact(capacity - self.bytes.len());
         }
         self.bytes.extend_from_slice(bytes);
-        Ok(())
     }
 }
 
