@@ -128,7 +128,8 @@ async fn reports_a_subscription_beyond_the_topic_limit() {
 #[tokio::test]
 async fn reports_an_overflowing_outbound_queue() {
     let (_server, mut client, events, _) = start(Limits::default().max_queued_frames(4)).await;
-    client.send(json!({"type": "FLOOD", "payload": {"frames": 10}})).await;
+    // The client reads, so the queue holds eight times the limit before it overflows.
+    client.send(json!({"type": "FLOOD", "payload": {"frames": 40}})).await;
     loop {
         match client.next().await {
             Received::Json(_) => {}
@@ -136,7 +137,7 @@ async fn reports_an_overflowing_outbound_queue() {
             Received::Ended => panic!("closed without a close frame"),
         }
     }
-    assert_eq!(only_event(&events, &client), (LimitKind::OutboundQueue, 5, 4));
+    assert_eq!(only_event(&events, &client), (LimitKind::OutboundQueue, 33, 32));
 }
 
 #[tokio::test]
@@ -163,10 +164,11 @@ async fn reports_an_upgrade_refused_because_the_server_is_full() {
 async fn a_slow_consumer_may_lose_frames_instead_of_its_connection() {
     let limits = Limits::default().max_queued_frames(4).on_slow_consumer(SlowConsumer::Drop);
     let (_server, mut client, events, _) = start(limits).await;
-    // The handler queues ten frames without waiting: four fit, the other six are dropped,
-    // and so is the error frame of the failed send.
-    client.send(json!({"type": "FLOOD", "payload": {"frames": 10}})).await;
-    for _ in 0..4 {
+    // The handler queues forty frames without waiting: 32 fit (the client reads, so eight
+    // times the limit), the other eight are dropped, and so is the error frame of the
+    // failed send.
+    client.send(json!({"type": "FLOOD", "payload": {"frames": 40}})).await;
+    for _ in 0..32 {
         assert_eq!(client.recv().await["type"], "PONG");
     }
     assert_eq!(client.request(json!({"type": "PING"})).await, json!({"type": "PONG", "meta": {}}));

@@ -385,11 +385,9 @@ impl<D> Ctx<D> {
 
     /// The close a handler asked for, or the slow-consumer close if the queue overflowed.
     pub(crate) fn take_close(&mut self) -> Option<Close> {
-        if self.outbox.overflowed() && self.closing.is_none() {
-            let limit = self.limits.max_queued_frames;
+        if let (Some(limit), None) = (self.outbox.overflow_limit(), &self.closing) {
             self.limits.exceeded(LimitKind::OutboundQueue, limit + 1, limit, Some(self.client_id));
-            self.closing =
-                Some(Close::new(Close::TRY_AGAIN_LATER, "outbound queue full: the client is not reading"));
+            self.closing = Some(crate::outbox::slow_consumer_close());
         }
         self.closing.take()
     }

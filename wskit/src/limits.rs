@@ -98,6 +98,7 @@ pub struct Limits {
     pub(crate) max_connections: usize,
     pub(crate) max_pending_handshakes: usize,
     pub(crate) write_timeout: Duration,
+    pub(crate) max_write_stall: Duration,
     pub(crate) rpc_timeout: Duration,
     pub(crate) max_in_flight: usize,
     pub(crate) max_unfinished_bytes: usize,
@@ -117,6 +118,7 @@ impl Default for Limits {
             max_connections: 100_000,
             max_pending_handshakes: 1024,
             write_timeout: Duration::from_secs(10),
+            max_write_stall: Duration::from_secs(1),
             rpc_timeout: Duration::from_secs(30),
             max_in_flight: 1000,
             max_unfinished_bytes: 128 * 1024 * 1024,
@@ -140,11 +142,27 @@ impl Limits {
         self
     }
 
-    /// Outbound frames queued for one connection and not yet written (default 1024). When
-    /// the queue is full, `Ctx::send` fails with RESOURCE_EXHAUSTED and the connection is
-    /// closed with 1013: the client is not reading fast enough.
+    /// Outbound frames queued for a connection whose client is not reading (default
+    /// 1024): one whose socket has taken no write for
+    /// [`max_write_stall`](Self::max_write_stall). When the queue is full, `Ctx::send`
+    /// fails with RESOURCE_EXHAUSTED and the connection is closed with 1013 (or frames are
+    /// dropped, see [`on_slow_consumer`](Self::on_slow_consumer)).
+    ///
+    /// While the client takes what it is sent, the queue may hold 8 times as many: then it
+    /// grows because the server itself is behind (a burst of publishes, a busy core),
+    /// which is no reason to close a healthy client. A slow consumer is told apart by what
+    /// it fails to take, not by the server's backlog.
     pub fn max_queued_frames(mut self, frames: usize) -> Self {
         self.max_queued_frames = frames.max(1);
+        self
+    }
+
+    /// How long a write may wait for the client's socket to take it before the client
+    /// counts as not reading (default 1 s); from then on its outbound queue is bounded by
+    /// [`max_queued_frames`](Self::max_queued_frames). A write that waits past
+    /// [`write_timeout`](Self::write_timeout) drops the connection in any case.
+    pub fn max_write_stall(mut self, stall: Duration) -> Self {
+        self.max_write_stall = stall;
         self
     }
 

@@ -1,13 +1,14 @@
 //! [`Outbox`]: a connection's bounded queue of outbound frames, filled by handlers (and by
 //! [`ClientHandle`]s elsewhere) and drained by the host that owns the socket.
 
+use crate::close::Close;
 use crate::envelope;
 use crate::error::Error;
 use crate::message::Message;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 use uuid::Uuid;
@@ -55,9 +56,12 @@ struct Queue {
     reader: AtomicWaker,
     capacity: usize,
     policy: SlowConsumer,
-    /// Set when a push found the queue full under [`SlowConsumer::Close`]: the connection
-    /// is then closed with 1013.
-    overflowed: AtomicBool,
+    /// The limit a push found the queue full at under [`SlowConsumer::Close`], 0 before:
+    /// the connection is then closed with 1013.
+    overflowed: AtomicUsize,
+    /// Set while the host waits for the socket to take a write: the client is not
+    /// reading what it was sent.
+    stalled: AtomicBool,
     /// Set once the host stops draining: the connection has closed.
     closed: AtomicBool,
 }
@@ -67,10 +71,37 @@ impl Queue {
         // A panic while the lock is held cannot leave the queue half-changed.
         self.frames.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// The frames the queue holds: its capacity while the client is not taking what it
+    /// was sent, [`BEHIND_ALLOWANCE`] times that while it is.
+    fn limit(&self) -> usize {
+        match self.stalled.load(Ordering::Acquire) {
+            true => self.capacity,
+            false => self.capacity.saturating_mul(BEHIND_ALLOWANCE),
+        }
+    }
 }
 
 /// Drained queues above this capacity give their memory back.
 const KEPT_CAPACITY: usize = 16;
+
+/// How many times its capacity a queue may hold while its client takes every byte it is
+/// sent: the server itself is behind (a burst of publishes, a busy core), which is not
+/// the client's fault, and closing healthy clients would only shed load by losing them.
+const BEHIND_ALLOWANCE: usize = 8;
+
+/// The error of a push to a queue that holds `limit` frames already.
+fn full(limit: usize) -> Error {
+    Error::resource_exhausted(
+        "the connection's outbound queue is full: the client is not reading fast enough",
+    )
+    .with_detail("limit", limit)
+}
+
+/// The close of a connection whose queue overflowed: a slow consumer.
+pub(crate) fn slow_consumer_close() -> Close {
+    Close::new(Close::TRY_AGAIN_LATER, "outbound queue full: the client is not reading")
+}
 
 /// The sending half of a connection's outbound queue.
 #[derive(Clone)]
@@ -91,7 +122,8 @@ impl Outbox {
             reader: AtomicWaker::new(),
             capacity,
             policy,
-            overflowed: AtomicBool::new(false),
+            overflowed: AtomicUsize::new(0),
+            stalled: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         });
         (Outbox { queue: Arc::clone(&queue) }, OutboxReceiver { queue })
@@ -102,33 +134,27 @@ impl Outbox {
     /// overflow would reach the client with a gap before them.
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Error> {
         let queue = &*self.queue;
-        if self.overflowed() {
-            return Err(self.full());
+        if let Some(limit) = self.overflow_limit() {
+            return Err(full(limit));
         }
         {
             let mut frames = queue.frames();
             if self.is_closed() {
                 return Err(Error::unavailable("the connection is closed"));
             }
-            if frames.len() >= queue.capacity {
+            let limit = queue.limit();
+            if frames.len() >= limit {
                 if queue.policy == SlowConsumer::Close {
-                    queue.overflowed.store(true, Ordering::Relaxed);
+                    queue.overflowed.store(limit, Ordering::Relaxed);
                     // The host closes the connection on its next turn: make sure it has one.
                     queue.reader.wake();
                 }
-                return Err(self.full());
+                return Err(full(limit));
             }
             frames.push_back(frame);
         }
         queue.reader.wake();
         Ok(())
-    }
-
-    fn full(&self) -> Error {
-        Error::resource_exhausted(
-            "the connection's outbound queue is full: the client is not reading fast enough",
-        )
-        .with_detail("limit", self.queue.capacity)
     }
 
     /// Whether the host stopped draining the queue: the connection has closed.
@@ -142,9 +168,12 @@ impl Outbox {
         self.queue.frames().len() * 2 >= self.queue.capacity
     }
 
-    /// Whether a push failed because the queue was full.
-    pub(crate) fn overflowed(&self) -> bool {
-        self.queue.overflowed.load(Ordering::Relaxed)
+    /// The limit at which a push found the queue full, if one did.
+    pub(crate) fn overflow_limit(&self) -> Option<usize> {
+        match self.queue.overflowed.load(Ordering::Relaxed) {
+            0 => None,
+            limit => Some(limit),
+        }
     }
 }
 
@@ -180,6 +209,23 @@ impl OutboxReceiver {
     #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
     pub(crate) fn register(&self, waker: &std::task::Waker) {
         self.queue.reader.register(waker);
+    }
+
+    /// Marks the socket as not taking writes (`true`) or taking them again.
+    pub(crate) fn set_stalled(&self, stalled: bool) {
+        self.queue.stalled.store(stalled, Ordering::Release);
+    }
+
+    /// Completes once a push has found the queue full under [`SlowConsumer::Close`].
+    pub(crate) async fn overflow(&self) {
+        std::future::poll_fn(|cx| {
+            self.queue.reader.register(cx.waker());
+            match self.queue.overflowed.load(Ordering::Relaxed) {
+                0 => Poll::Pending,
+                _ => Poll::Ready(()),
+            }
+        })
+        .await
     }
 
     /// Stops the queue: every later push fails.

@@ -16,6 +16,7 @@ use crate::outbox::{Frame, Outbox};
 use crate::protocol;
 use crate::time::Instant;
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
 /// A frame worth handling, as [`Control::read`] found it.
@@ -196,6 +197,11 @@ impl<T: AsRef<str>> Control<T> {
     /// byte budget.
     pub(crate) fn accepts_frames(&self) -> bool {
         self.backlog.accepts_bytes()
+    }
+
+    /// How long a write may wait on the client before it counts as not reading.
+    pub(crate) fn stall_limit(&self) -> Duration {
+        self.limits.max_write_stall
     }
 
     /// When the timer must fire next: the running request's deadline or the ping

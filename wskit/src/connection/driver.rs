@@ -17,7 +17,7 @@ use super::transport::{Clock, Received, Transport};
 use super::{going_away, Exit, Flow};
 use crate::close::Close;
 use crate::error::Error;
-use crate::outbox::{Frame, OutboxReceiver};
+use crate::outbox::{slow_consumer_close, Frame, OutboxReceiver};
 use crate::router::Router;
 use crate::time::Instant;
 use futures_util::FutureExt;
@@ -262,7 +262,7 @@ where
                         self.io.on_timer(now).await
                     }
                     received = self.io.transport.recv() => self.handle_batch(received).await,
-                    Some(frame) = self.io.outbox.recv() => self.io.transport.send(frame).await.map_err(Exit::Left),
+                    Some(frame) = self.io.outbox.recv() => self.io.send(frame).await.map_err(Exit::Left),
                 }
             };
             // Errors answered while a handler ran reach `#[on_error]` now, also on the way out.
@@ -365,7 +365,12 @@ where
                 }
                 close
             }
-            Exit::Left(close) => close,
+            Exit::Left(close) => {
+                // A slow consumer cut off in the middle of a write is reported to the
+                // limits hook like one found between writes.
+                let _ = self.session.flow();
+                close
+            }
         };
         self.session.close(close.clone()).await;
         close
@@ -433,19 +438,34 @@ where
 
     /// Writes `frame` and flushes: while a handler runs, each frame goes out as it comes.
     async fn send_now(&mut self, frame: Frame) -> Result<(), Close> {
-        self.transport.send(frame).await?;
-        self.transport.flush().await
+        self.send(frame).await?;
+        self.flush().await
     }
 
     async fn ping_now(&mut self) -> Result<(), Close> {
-        self.transport.ping().await?;
-        self.transport.flush().await
+        self.ping().await?;
+        self.flush().await
+    }
+
+    async fn send(&mut self, frame: Frame) -> Result<(), Close> {
+        let write = self.transport.send(frame);
+        watched(self.outbox, self.alarm.clock, self.control.stall_limit(), write).await
+    }
+
+    async fn flush(&mut self) -> Result<(), Close> {
+        let write = self.transport.flush();
+        watched(self.outbox, self.alarm.clock, self.control.stall_limit(), write).await
+    }
+
+    async fn ping(&mut self) -> Result<(), Close> {
+        let write = self.transport.ping();
+        watched(self.outbox, self.alarm.clock, self.control.stall_limit(), write).await
     }
 
     /// Sends a ping when one is due; closes a stale connection.
     async fn on_timer(&mut self, now: Instant) -> Flow {
         match self.control.on_timer(now)? {
-            Due::Ping => self.transport.ping().await.map_err(Exit::Left),
+            Due::Ping => self.ping().await.map_err(Exit::Left),
             // Deadlines belong to running handlers, which `while_busy` watches.
             Due::Nothing | Due::Interrupt(_) => Ok(()),
         }
@@ -463,7 +483,7 @@ where
     /// queue stays short while a batch of frames is handled.
     async fn buffer_queued(&mut self) -> Flow {
         while let Some(frame) = self.outbox.try_recv() {
-            self.transport.send(frame).await.map_err(Exit::Left)?;
+            self.send(frame).await.map_err(Exit::Left)?;
         }
         Ok(())
     }
@@ -471,6 +491,36 @@ where
     /// Writes every queued frame, then flushes once.
     async fn flush_queued(&mut self) -> Flow {
         self.buffer_queued().await?;
-        self.transport.flush().await.map_err(Exit::Left)
+        self.flush().await.map_err(Exit::Left)
     }
+}
+
+/// Runs one write of the transport. Once the socket has not taken it for `stall_limit`,
+/// the client counts as stalled for its outbound queue, and if the queue overflows then
+/// the write is given up: a client that does not read is closed as a slow consumer as soon
+/// as it is one, not after the write timeout, while a client that reads, if not always as
+/// fast as it is sent to, is not taken for one.
+async fn watched<C: Clock>(
+    outbox: &OutboxReceiver,
+    clock: &C,
+    stall_limit: Duration,
+    write: impl Future<Output = Result<(), Close>>,
+) -> Result<(), Close> {
+    let mut write = pin!(write);
+    if let Poll::Ready(written) = futures_util::poll!(write.as_mut()) {
+        return written;
+    }
+    tokio::select! {
+        biased;
+        written = write.as_mut() => return written,
+        () = clock.timer(clock.now() + stall_limit) => {}
+    }
+    outbox.set_stalled(true);
+    let written = tokio::select! {
+        biased;
+        written = write => written,
+        () = outbox.overflow() => Err(slow_consumer_close()),
+    };
+    outbox.set_stalled(false);
+    written
 }
