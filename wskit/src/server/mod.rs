@@ -4,7 +4,7 @@
 mod admission;
 #[cfg(feature = "axum")]
 pub mod axum;
-mod handshake;
+pub(crate) mod handshake;
 mod socket;
 
 pub use admission::{token, Rejection};
