@@ -169,6 +169,10 @@ mod connection;
 mod ctx;
 mod envelope;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
 mod limits;
 mod message;
 pub mod middleware;

@@ -7,7 +7,7 @@
 //! queued for every subscriber.
 
 #[cfg(feature = "redis")]
-mod redis;
+pub(crate) mod redis;
 mod registry;
 mod topic;
 

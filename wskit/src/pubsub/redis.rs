@@ -307,11 +307,30 @@ async fn until_broken(link: &Link, ping_interval: Duration) {
 
 /// Delivers one message from the bus to this instance's subscribers.
 fn deliver(registry: &Registry, prefix: &str, bytes: &[u8]) {
-    let mut message: BusMessage<'_> = match std::str::from_utf8(bytes).map(serde_json::from_str) {
-        Ok(Ok(message)) => message,
+    let Some(decoded) = decode(prefix, bytes) else { return };
+    registry.deliver(&decoded.topic, &Frame::Shared(decoded.frame.into()), decoded.exclude);
+}
+
+/// A bus message made ready for local delivery.
+pub(crate) struct Decoded<'a> {
+    pub(crate) topic: Cow<'a, str>,
+    /// The subscriber frame: `{"type","meta"?,"payload"?}`.
+    pub(crate) frame: String,
+    /// The publisher's client id, when it asked not to receive its own message.
+    pub(crate) exclude: Option<Uuid>,
+}
+
+/// Decodes the bytes of a bus message; `None` (logged) for anything that is not a
+/// wskit/ws-kit publish.
+pub(crate) fn decode<'a>(prefix: &str, bytes: &'a [u8]) -> Option<Decoded<'a>> {
+    let text = std::str::from_utf8(bytes).ok();
+    // serde reads a struct from an array of its fields too; a publish is one JSON object.
+    let parsed = text.filter(|text| text.trim_start().starts_with('{')).map(serde_json::from_str);
+    let mut message: BusMessage<'a> = match parsed {
+        Some(Ok(message)) => message,
         _ => {
             tracing::debug!(prefix, "ignored a message on the Redis bus that is not a wskit/ws-kit publish");
-            return;
+            return None;
         }
     };
     let exclude = message
@@ -321,9 +340,12 @@ fn deliver(registry: &Registry, prefix: &str, bytes: &[u8]) {
         .and_then(|id| id.as_str().and_then(|id| id.parse().ok()));
     let frame = match encode_frame(&message) {
         Ok(frame) => frame,
-        Err(error) => return tracing::warn!(%error, "ignored an unencodable message on the Redis bus"),
+        Err(error) => {
+            tracing::warn!(%error, "ignored an unencodable message on the Redis bus");
+            return None;
+        }
     };
-    registry.deliver(&message.topic, &Frame::Shared(frame.into()), exclude);
+    Some(Decoded { topic: message.topic, frame, exclude })
 }
 
 /// The subscriber frame `{"type","meta"?,"payload"?}` of a bus message.
@@ -373,6 +395,14 @@ mod tests {
         let message: BusMessage<'_> =
             serde_json::from_str(r#"{"topic":"t","type":"PING","payload":null}"#).unwrap();
         assert_eq!(encode_frame(&message).unwrap(), r#"{"type":"PING"}"#);
+    }
+
+    #[test]
+    fn only_objects_are_bus_messages() {
+        // Found by fuzzing: an array of the fields was delivered as a message of type `t"`.
+        assert!(decode("p:", br#"["to","t\""]"#).is_none());
+        let decoded = decode("p:", br#" {"topic":"to","type":"T"}"#).unwrap();
+        assert_eq!((&*decoded.topic, decoded.frame.as_str()), ("to", r#"{"type":"T"}"#));
     }
 
     #[test]

@@ -6,8 +6,8 @@ mod admission;
 #[cfg(feature = "axum")]
 pub mod axum;
 mod budget;
-mod frame;
-mod handshake;
+pub(crate) mod frame;
+pub(crate) mod handshake;
 mod socket;
 
 pub use admission::{token, Rejection};

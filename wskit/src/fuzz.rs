@@ -1,0 +1,68 @@
+//! Entry points for the fuzz targets in `fuzz/`: thin wrappers over crate-private decoders,
+//! compiled only under `--cfg fuzzing` (which `cargo fuzz` sets), so the public API is the
+//! same in every other build. Not covered by semver.
+
+use crate::envelope::Envelope;
+use crate::{Error, Meta};
+
+/// What the envelope decoder makes of a frame.
+pub struct DecodedEnvelope {
+    /// The `type`, unescaped.
+    pub ty: String,
+    /// `payload` as raw JSON, `None` when missing or `null`.
+    pub payload: Option<String>,
+    /// The standard meta keys and the extra ones (raw JSON values), or why `meta` is rejected.
+    pub meta: Result<(Meta, Vec<(String, String)>), Error>,
+}
+
+/// Decodes `text` as the connection does before it routes a frame: the envelope, then its
+/// meta.
+pub fn envelope(text: &str) -> Result<DecodedEnvelope, Error> {
+    let envelope = Envelope::parse(text)?;
+    let meta = envelope.meta().map(|(meta, extra)| {
+        let extra = extra.into_iter().map(|(key, value)| (key.into_owned(), value.get().to_owned()));
+        (meta, extra.collect())
+    });
+    Ok(DecodedEnvelope {
+        ty: envelope.ty.into_owned(),
+        payload: envelope.payload.map(|raw| raw.get().to_owned()),
+        meta,
+    })
+}
+
+/// The correlation id read from a frame that failed to decode, as its error frame echoes it.
+pub fn salvage_correlation_id(text: &str) -> Option<String> {
+    crate::envelope::salvage_correlation_id(text)
+}
+
+/// Runs the server's upgrade checks on `parts` and answers as the server would: 101 with
+/// the subprotocol chosen among `preferred`, or the refusal.
+#[cfg(feature = "server")]
+pub fn handshake(parts: &mut http::request::Parts, preferred: &[String]) -> http::Response<crate::Body> {
+    use crate::server::handshake;
+    match handshake::check(parts) {
+        Ok(accepted) => {
+            let protocol = handshake::choose_protocol(&parts.headers, preferred);
+            accepted.respond(protocol, &uuid::Uuid::nil()).0
+        }
+        Err(refusal) => *refusal,
+    }
+}
+
+/// A Redis bus message decoded for local delivery.
+#[cfg(feature = "redis")]
+pub struct BusDelivery {
+    /// The topic whose subscribers receive the frame.
+    pub topic: String,
+    /// The frame they receive.
+    pub frame: String,
+    /// The client that asked not to receive its own publish.
+    pub exclude: Option<uuid::Uuid>,
+}
+
+/// Decodes the bytes of a Redis bus message; `None` for what is ignored.
+#[cfg(feature = "redis")]
+pub fn bus_message(bytes: &[u8]) -> Option<BusDelivery> {
+    let decoded = crate::pubsub::redis::decode("fuzz:", bytes)?;
+    Some(BusDelivery { topic: decoded.topic.into_owned(), frame: decoded.frame, exclude: decoded.exclude })
+}
