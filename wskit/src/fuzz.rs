@@ -66,3 +66,63 @@ pub fn bus_message(bytes: &[u8]) -> Option<BusDelivery> {
     let decoded = crate::pubsub::redis::decode("fuzz:", bytes)?;
     Some(BusDelivery { topic: decoded.topic.into_owned(), frame: decoded.frame, exclude: decoded.exclude })
 }
+
+/// The server's WebSocket frame reader, fed as the socket feeds it: the bytes read so far
+/// that did not make a frame yet, followed by the next read.
+#[cfg(feature = "server")]
+pub struct FrameReader(crate::server::frame::Reader);
+
+/// What [`FrameReader::read`] found at the start of the bytes.
+#[cfg(feature = "server")]
+#[derive(Debug)]
+pub enum FrameStep {
+    /// No complete frame yet.
+    More,
+    /// A frame of `used` bytes, completing a text message, a binary message, a control
+    /// frame, or nothing (a fragment of a message that goes on).
+    Frame {
+        /// Bytes of the frame.
+        used: usize,
+        /// A text message completed by it.
+        text: Option<String>,
+        /// Bytes of a binary message completed by it.
+        binary: Option<usize>,
+        /// The code of a close frame.
+        close: Option<u16>,
+    },
+    /// The connection fails with this close code (1002, 1007, 1009).
+    Fault(u16),
+}
+
+#[cfg(feature = "server")]
+impl FrameReader {
+    /// A reader of messages of at most `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        FrameReader(crate::server::frame::Reader::new(limit))
+    }
+
+    /// Reads the frame at the start of `bytes`.
+    pub fn read(&mut self, bytes: &[u8]) -> FrameStep {
+        use crate::server::frame::{Event, Fault, Step};
+        match self.0.read(bytes) {
+            Ok(Step::More) => FrameStep::More,
+            Ok(Step::Frame { used, event }) => {
+                let (mut text, mut binary, mut close) = (None, None, None);
+                match event {
+                    Some(Event::Text(message)) => text = Some(message),
+                    Some(Event::Binary(message)) => binary = Some(message.len()),
+                    Some(Event::Close(frame)) => close = Some(frame.code),
+                    Some(Event::Ping(_) | Event::Pong) | None => {}
+                }
+                FrameStep::Frame { used, text, binary, close }
+            }
+            Err(Fault::Broken(close)) => FrameStep::Fault(close.code),
+            Err(Fault::TooBig { .. }) => FrameStep::Fault(crate::Close::TOO_BIG),
+        }
+    }
+
+    /// Bytes held for a message whose fragments are still arriving.
+    pub fn held_bytes(&self) -> usize {
+        self.0.held_bytes()
+    }
+}

@@ -160,6 +160,10 @@
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
 #[cfg(feature = "client")]
 pub mod client;
 mod close;
@@ -169,10 +173,6 @@ mod connection;
 mod ctx;
 mod envelope;
 mod error;
-#[cfg(fuzzing)]
-#[doc(hidden)]
-#[path = "fuzz.rs"]
-pub mod __fuzz;
 mod limits;
 mod message;
 pub mod middleware;
