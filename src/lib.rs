@@ -182,8 +182,13 @@ impl RawClient {
 
     /// The next frame, close or end; panics after [`RECV_TIMEOUT`].
     pub async fn next(&mut self) -> Received {
+        self.next_within(RECV_TIMEOUT).await
+    }
+
+    /// The next frame, close or end; panics after `timeout`.
+    pub async fn next_within(&mut self, timeout: Duration) -> Received {
         loop {
-            let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
+            let frame = tokio::time::timeout(timeout, self.ws.next())
                 .await
                 .expect("no frame from the server within the timeout");
             return match frame {
