@@ -1,6 +1,6 @@
 //! Helpers shared by the examples and the end-to-end tests of wskit: the address an
 //! example listens on, a raw JSON WebSocket client that speaks exactly what a browser
-//! would, and a way to run a server on a free port.
+//! would, a way to run a server on a free port, and faults to put the Redis bus under.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use wskit::{Router, Server};
 
+pub mod faults;
 pub mod raw;
 
 /// The Redis the tests of the Redis bus use: `REDIS_URL`, by default
@@ -21,7 +22,6 @@ pub mod raw;
 /// Redis fails the test instead.
 pub async fn redis_url() -> Option<String> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let required = std::env::var("WSKIT_REQUIRE_REDIS").is_ok_and(|value| value == "1");
     let reachable = async {
         let client = redis::Client::open(url.as_str())?;
         let mut connection = client.get_multiplexed_async_connection().await?;
@@ -32,8 +32,14 @@ pub async fn redis_url() -> Option<String> {
         Ok(Err(error)) => error.to_string(),
         Err(_) => "no answer within 3 s".to_owned(),
     };
-    assert!(!required, "WSKIT_REQUIRE_REDIS=1 but Redis at {url} is unreachable: {reason}");
-    eprintln!("skipped: Redis at {url} is unreachable ({reason}); set REDIS_URL to run this test");
+    skip_redis_test(&format!("Redis at {url} is unreachable ({reason}); set REDIS_URL to run this test"))
+}
+
+/// Skips a test of the Redis bus, saying `why`; under `WSKIT_REQUIRE_REDIS=1` fails it.
+pub(crate) fn skip_redis_test<T>(why: &str) -> Option<T> {
+    let required = std::env::var("WSKIT_REQUIRE_REDIS").is_ok_and(|value| value == "1");
+    assert!(!required, "WSKIT_REQUIRE_REDIS=1, but {why}");
+    eprintln!("skipped: {why}");
     None
 }
 
@@ -176,8 +182,13 @@ impl RawClient {
 
     /// The next frame, close or end; panics after [`RECV_TIMEOUT`].
     pub async fn next(&mut self) -> Received {
+        self.next_within(RECV_TIMEOUT).await
+    }
+
+    /// The next frame, close or end; panics after `timeout`.
+    pub async fn next_within(&mut self, timeout: Duration) -> Received {
         loop {
-            let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
+            let frame = tokio::time::timeout(timeout, self.ws.next())
                 .await
                 .expect("no frame from the server within the timeout");
             return match frame {

@@ -9,6 +9,7 @@ mod rooms;
 use rooms::{subscribe, News, Rooms};
 use std::time::Duration;
 use wskit::{BusStatus, Code, Delivery, Hub, RedisOptions, Server, TopicRules};
+use wskit_examples::faults::{redis_host_port, FaultProxy};
 use wskit_examples::{redis_url, unique_prefix, RawClient, TestServer};
 
 /// A slow first retry leaves the outage observable: publishes must fail meanwhile.
@@ -102,63 +103,16 @@ async fn killing_the_publishing_instance_s_connection_leaves_the_other_instance_
     assert_eq!(client.recv().await["payload"]["text"], "after");
 }
 
-/// A TCP proxy in front of Redis that can fall silent like a network partition: the
-/// connections open at that moment neither carry bytes nor close, ever again, and new
-/// ones hang until it speaks again.
-struct Partition {
-    addr: std::net::SocketAddr,
-    silent: tokio::sync::watch::Sender<bool>,
-}
-
-impl Partition {
-    /// Starts a proxy to the Redis at `url` (a plain `redis://HOST:PORT` URL).
-    async fn start(url: &str) -> Self {
-        let redis::ConnectionAddr::Tcp(host, port) =
-            redis::Client::open(url).unwrap().get_connection_info().addr().clone()
-        else {
-            panic!("the partition test needs a plain TCP REDIS_URL, not {url}")
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (silent, _) = tokio::sync::watch::channel(false);
-        let partition = silent.clone();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (upstream, mut silent) = ((host.clone(), port), partition.subscribe());
-                tokio::spawn(async move {
-                    let _ = silent.wait_for(|silent| !silent).await;
-                    let (mut client, mut server) =
-                        (client, tokio::net::TcpStream::connect(upstream).await.unwrap());
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        // Both sockets stay open: nothing tells either side.
-                        () = async { drop(silent.wait_for(|silent| *silent).await) } => std::future::pending().await,
-                    }
-                });
-            }
-        });
-        Partition { addr, silent }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://{}", self.addr)
-    }
-
-    fn set_silent(&self, silent: bool) {
-        self.silent.send_replace(silent);
-    }
-}
-
 #[tokio::test]
 async fn a_silently_dead_connection_is_found_by_pings_and_replaced() {
     let Some(url) = redis_url().await else { return };
-    let partition = Partition::start(&url).await;
+    let partition = FaultProxy::start(redis_host_port(&url)).await;
     let options = RedisOptions::default()
         .prefix(unique_prefix("partition"))
         .reconnect_delay(Duration::from_millis(50), Duration::from_millis(200))
         .ping_interval(Duration::from_millis(100))
         .timeout(Duration::from_millis(300));
-    let hub = Hub::redis(&partition.url(), options, TopicRules::default()).await.unwrap();
+    let hub = Hub::redis(&partition.redis_url(), options, TopicRules::default()).await.unwrap();
     let server = TestServer::start(Server::new(Rooms).path("/ws").hub(hub.clone())).await;
     let mut client = RawClient::connect(&server.url("/ws")).await;
     subscribe(&mut client, "t").await;
