@@ -2,6 +2,8 @@
 //! the stop signal, so that the wskit server and the bare tokio-tungstenite baseline run
 //! under exactly the same conditions.
 
+pub mod echo;
+
 use std::future::Future;
 use std::io;
 use std::time::Duration;

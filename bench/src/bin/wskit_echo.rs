@@ -6,25 +6,8 @@
 //! runtime's worker threads (default 1), `LIFETIME_SECS` how long it runs at most.
 
 use tokio::net::TcpListener;
-use wskit::{message, router, Ctx, Error, Server};
-
-/// What the load generator sends: `{"type":"ECHO","payload":{"text":"hello world"}}`.
-#[message("ECHO")]
-struct Echo {
-    text: String,
-}
-
-/// The answer: `{"type":"ECHOED","meta":{},"payload":{"text":"hello world"}}`.
-#[message("ECHOED")]
-struct Echoed {
-    text: String,
-}
-
-/// The same as an RPC request: `{"type":"ECHO_RPC","meta":{"correlationId":..},"payload":{"text":..}}`.
-#[message("ECHO_RPC", response = Echoed)]
-struct EchoRpc {
-    text: String,
-}
+use wskit::{router, Ctx, Error, Server};
+use wskit_bench::echo::{Echo, EchoRpc, Echoed};
 
 /// The application: stateless.
 struct App;

@@ -1,6 +1,8 @@
 //! The wskit pub/sub server of the benchmark: `SUBSCRIBE {topic}` subscribes the connection
 //! and answers `SUBSCRIBED {topic}`; `PUBLISH {topic, text}` publishes `NEWS {text}` to the
-//! topic's subscribers and answers nothing (a failed publish answers `ERROR`).
+//! topic's subscribers and answers nothing (a failed publish answers `ERROR`). It also
+//! serves the echo messages of `wskit_echo`, so that `loadgen soak` mixes echo, RPC and
+//! pub/sub on one server.
 //!
 //! `wskit_pubsub [ADDR]` (default `127.0.0.1:9001`) serves `ws://ADDR/ws` with the in-memory
 //! bus, or with the Redis bus at `REDIS_URL` when that is set (channel prefix
@@ -11,6 +13,7 @@
 use std::io;
 use tokio::net::TcpListener;
 use wskit::{message, router, Ctx, Error, Hub, RedisOptions, Server, TopicRules};
+use wskit_bench::echo::{Echo, EchoRpc, Echoed};
 
 /// Subscribes the connection: `{"type":"SUBSCRIBE","payload":{"topic":"bench"}}`.
 #[message("SUBSCRIBE")]
@@ -52,6 +55,16 @@ impl App {
     async fn publish(&self, ctx: &mut Ctx<()>, m: Publish) -> Result<(), Error> {
         ctx.publish(&m.topic, &News { text: m.text }).await?;
         Ok(())
+    }
+
+    #[on]
+    async fn echo(&self, ctx: &mut Ctx<()>, m: Echo) -> Result<(), Error> {
+        ctx.reply(&Echoed { text: m.text })
+    }
+
+    #[rpc]
+    async fn echo_rpc(&self, _ctx: &mut Ctx<()>, m: EchoRpc) -> Result<Echoed, Error> {
+        Ok(Echoed { text: m.text })
     }
 }
 

@@ -10,6 +10,8 @@
 //! loadgen idle --pid PID [--url ws://127.0.0.1:9001/ws] [--conns 10000] [--talk]
 //! loadgen fanout [--url ws://127.0.0.1:9001/ws] [--subs 1000] [--inflight 16] [--secs 10] [--warmup 2] [--pid PID]
 //! loadgen latency --url SUBSCRIBER_URL --pub-url PUBLISHER_URL [--samples 2000]
+//! loadgen soak --pid PID [--url ws://127.0.0.1:9001/ws] [--conns 1000] [--rate 1000] [--secs 10]
+//!     [--sample-secs 10] [--warmup 2] [--topics 100] [--mix 45:45:10] [--grace 10]
 //! ```
 //!
 //! `echo` keeps exactly `--inflight` ECHO frames in flight on each connection (one new
@@ -36,15 +38,23 @@
 //! publishes at `--pub-url` one message at a time, and prints percentiles of the time from
 //! writing a publish to reading its delivery, as `p50_us=N p99_us=N`.
 //!
+//! `soak` (against `wskit_pubsub`) keeps `--conns` connections busy for `--secs` with a
+//! steady mix of ECHO, ECHO_RPC and PUBLISH at `--rate` messages per second in all,
+//! tracks every request to its reply and every publish to its deliveries, prints the
+//! server's RSS and open descriptors every `--sample-secs`, and fails if anything was lost
+//! or wrong, or the RSS or the descriptors grew (see `soak/mod.rs`).
+//!
 //! Only loopback addresses are accepted; every phase has a time limit.
 
 mod echo;
 mod fanout;
+mod histogram;
 mod idle;
 mod latency;
 mod open;
 mod procfs;
 mod pubsub;
+mod soak;
 mod window;
 mod wire;
 
@@ -60,16 +70,22 @@ type Result<T, E = String> = std::result::Result<T, E>;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mode, flags) = args.split_first().map_or(("", &[][..]), |(mode, flags)| (mode.as_str(), flags));
-    let default_conns = if mode == "idle" { 10_000 } else { 32 };
+    let default_conns = match mode {
+        "idle" => 10_000,
+        "soak" => 1000,
+        _ => 32,
+    };
     let outcome = Options::parse(flags, default_conns).and_then(|options| match mode {
         "echo" => block_on(echo::run(options, echo::ECHO)),
         "rpc" => block_on(echo::run(options, echo::RPC)),
         "idle" => block_on(idle::run(options)),
         "fanout" => block_on(fanout::run(options)),
         "latency" => block_on(latency::run(options)),
-        _ => {
-            Err(format!("usage: loadgen echo|rpc|idle|fanout|latency [options]; see the doc of {}", file!()))
-        }
+        "soak" => block_on(soak::run(options)),
+        _ => Err(format!(
+            "usage: loadgen echo|rpc|idle|fanout|latency|soak [options]; see the doc of {}",
+            file!()
+        )),
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,6 +118,16 @@ struct Options {
     pid: Option<u32>,
     talk: bool,
     concurrency: usize,
+    /// `--rate`: messages per second of `soak`, over all connections.
+    rate: f64,
+    /// `--sample-secs`: between two samples of `soak`.
+    sample_secs: f64,
+    /// `--topics`: topics the connections of `soak` subscribe to, one each.
+    topics: usize,
+    /// `--mix`: the shares of ECHO, ECHO_RPC and PUBLISH in `soak`.
+    mix: soak::Mix,
+    /// `--grace`: seconds `soak` waits for the last answers after it stops sending.
+    grace: f64,
 }
 
 impl Options {
@@ -118,6 +144,11 @@ impl Options {
             pid: None,
             talk: false,
             concurrency: 256,
+            rate: 1000.0,
+            sample_secs: 10.0,
+            topics: 100,
+            mix: soak::Mix::default(),
+            grace: 10.0,
         };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
@@ -138,6 +169,11 @@ impl Options {
                 "--warmup" => options.warmup = number()?,
                 "--pid" => options.pid = Some(number()? as u32),
                 "--concurrency" => options.concurrency = number()? as usize,
+                "--rate" => options.rate = number()?,
+                "--sample-secs" => options.sample_secs = number()?,
+                "--topics" => options.topics = number()? as usize,
+                "--mix" => options.mix = soak::Mix::parse(value)?,
+                "--grace" => options.grace = number()?,
                 _ => return Err(format!("unknown option {flag}")),
             }
         }
@@ -154,8 +190,21 @@ impl Options {
         if options.samples == 0 || options.samples > 1_000_000 {
             return Err("--samples must be 1..=1000000".into());
         }
-        if !in_range(options.secs, 3600.0) || options.secs == 0.0 || !in_range(options.warmup, 600.0) {
-            return Err("--secs must be in (0, 3600], --warmup in [0, 600]".into());
+        // A soak may run for a day.
+        if !in_range(options.secs, 86_400.0) || options.secs == 0.0 || !in_range(options.warmup, 3600.0) {
+            return Err("--secs must be in (0, 86400], --warmup in [0, 3600]".into());
+        }
+        if !in_range(options.rate, 1_000_000.0) || options.rate == 0.0 {
+            return Err("--rate must be in (0, 1000000]".into());
+        }
+        if !in_range(options.sample_secs, 3600.0)
+            || options.sample_secs < 0.1
+            || !in_range(options.grace, 600.0)
+        {
+            return Err("--sample-secs must be in [0.1, 3600], --grace in [0, 600]".into());
+        }
+        if options.topics == 0 || options.topics > 100_000 {
+            return Err("--topics must be 1..=100000".into());
         }
         options.concurrency = options.concurrency.clamp(1, 4096);
         Ok(options)

@@ -5,18 +5,19 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::{timeout, timeout_at, Instant};
 
-use crate::wire::Socket;
 use crate::{Result, SETUP_TIMEOUT};
 
 /// How long opening all the connections may take.
 const PHASE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Opens `count` connections with `setup(i)` (each within [`SETUP_TIMEOUT`]), at most
-/// `concurrency` at a time, and returns them in the order they were ready.
-pub(crate) async fn open_many<F, Fut>(count: usize, concurrency: usize, setup: F) -> Result<Vec<Socket>>
+/// `concurrency` at a time, and returns them (a [`Socket`](crate::wire::Socket), or what `setup` pairs with it)
+/// in the order they were ready.
+pub(crate) async fn open_many<T, F, Fut>(count: usize, concurrency: usize, setup: F) -> Result<Vec<T>>
 where
+    T: Send + 'static,
     F: Fn(usize) -> Fut,
-    Fut: Future<Output = Result<Socket>> + Send + 'static,
+    Fut: Future<Output = Result<T>> + Send + 'static,
 {
     let deadline = Instant::now() + PHASE_TIMEOUT;
     let mut sockets = Vec::with_capacity(count);

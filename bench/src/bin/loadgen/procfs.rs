@@ -1,4 +1,6 @@
-//! What `/proc` tells about a process: CPU time, resident memory, the open files limit.
+//! What `/proc` tells about a process: CPU time, resident memory, open files and their limit.
+
+use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
 use crate::Result;
 
@@ -21,8 +23,14 @@ pub(crate) fn open_files_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// Fails, saying how to fix it, unless this process may open `files` descriptors.
+/// Fails, saying how to fix it, unless this process may open `files` descriptors. A soft
+/// limit below that is first raised as far as the hard limit allows.
 pub(crate) fn check_open_files(files: u64) -> Result<()> {
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some_and(|soft| soft < files) {
+        // Nothing lost if refused: the check below says what to do.
+        let _ = setrlimit(Resource::Nofile, Rlimit { current: limit.maximum, maximum: limit.maximum });
+    }
     match open_files_limit() {
         Some(limit) if limit >= files => Ok(()),
         limit => Err(format!(
@@ -42,4 +50,11 @@ pub(crate) fn rss_kib(pid: u32) -> Result<u64> {
         .and_then(|value| value.trim().strip_suffix("kB"))
         .and_then(|value| value.trim().parse().ok())
         .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// Number of open file descriptors of `pid` (entries of `/proc/PID/fd`).
+pub(crate) fn open_fds(pid: u32) -> Result<usize> {
+    let entries = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map_err(|error| format!("cannot read /proc/{pid}/fd: {error}"))?;
+    Ok(entries.count())
 }

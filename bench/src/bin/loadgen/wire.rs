@@ -49,7 +49,17 @@ impl Target {
 
 /// A masked client text frame holding `payload`.
 pub(crate) fn client_frame(payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x81];
+    masked_frame(0x1, payload)
+}
+
+/// A masked Pong answering a server Ping that carried `payload`.
+pub(crate) fn pong_frame(payload: &[u8]) -> Vec<u8> {
+    masked_frame(0xa, payload)
+}
+
+/// A masked, final client frame of `opcode` holding `payload`.
+fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x80 | opcode];
     match payload.len() {
         len @ 0..=125 => frame.push(0x80 | len as u8),
         len @ 126..=0xffff => {
@@ -64,6 +74,15 @@ pub(crate) fn client_frame(payload: &[u8]) -> Vec<u8> {
     frame.extend_from_slice(&MASK);
     frame.extend(payload.iter().enumerate().map(|(i, byte)| byte ^ MASK[i % 4]));
     frame
+}
+
+/// A message of the server that a client acts on.
+pub(crate) enum Incoming {
+    /// A text message.
+    Text(Vec<u8>),
+    /// A Ping, with its payload: a long-lived client must answer it (wskit closes a
+    /// connection that stays silent after its pings).
+    Ping(Vec<u8>),
 }
 
 /// A connected, upgraded socket and the bytes read past what was consumed.
@@ -123,6 +142,16 @@ impl Socket {
     /// pongs; any other frame is an error.
     pub(crate) async fn next_text(&mut self) -> Result<Vec<u8>> {
         loop {
+            if let Incoming::Text(message) = self.next_incoming().await? {
+                return Ok(message);
+            }
+        }
+    }
+
+    /// Reads the next text message or ping, skipping pongs; any other frame is an error.
+    /// Cancel safe: bytes read stay in the buffer for the next call.
+    pub(crate) async fn next_incoming(&mut self) -> Result<Incoming> {
+        loop {
             if let Some(header) = Header::parse(&self.buf[..self.len])? {
                 let end = header.size + header.payload;
                 if end > self.buf.len() {
@@ -133,8 +162,9 @@ impl Socket {
                     self.buf.copy_within(end..self.len, 0);
                     self.len -= end;
                     match (header.fin, header.opcode) {
-                        (_, 9 | 10) => continue,
-                        (true, 1) => return Ok(payload),
+                        (_, 9) => return Ok(Incoming::Ping(payload)),
+                        (_, 10) => continue,
+                        (true, 1) => return Ok(Incoming::Text(payload)),
                         (_, 8) => return Err("the server sent a close frame".into()),
                         (fin, opcode) => return Err(format!("unexpected frame: opcode {opcode}, fin {fin}")),
                     }
