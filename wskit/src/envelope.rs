@@ -5,9 +5,10 @@
 //! struct by [`Inbound::decode`]. Outbound, [`encode`] serializes a frame in one pass.
 
 use crate::error::Error;
+use crate::limits::{clip, Limits};
 use crate::message::Message;
 use crate::protocol::{self, OutFrame, OutMeta};
-use crate::validate::{Issue, Issues, Path, Validate};
+use crate::validate::{Issues, Path, Validate};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -35,7 +36,8 @@ impl<'a> Envelope<'a> {
                 serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                     format!("the frame is not valid JSON: {error}")
                 }
-                _ => format!("the frame is not a valid envelope: {error}"),
+                // serde quotes what it did not expect, e.g. an unknown root key.
+                _ => format!("the frame is not a valid envelope: {}", clip(&error.to_string())),
             };
             Error::invalid_argument(reason).protocol()
         })?;
@@ -58,7 +60,7 @@ impl<'a> Envelope<'a> {
             Err(error) => {
                 let mut issues = Issues::default();
                 push_decode_error(error, Path::root("meta"), &mut issues);
-                Err(validation_error(issues.into_vec()))
+                Err(validation_error(issues))
             }
         }
     }
@@ -75,10 +77,41 @@ pub(crate) fn salvage_correlation_id(text: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct LooseMeta {
         #[serde(rename = "correlationId")]
-        correlation_id: Option<String>,
+        correlation_id: Option<CorrelationId>,
     }
     let loose: Loose = serde_json::from_str(text).ok()?;
-    loose.meta?.correlation_id
+    loose.meta?.correlation_id.map(|id| id.0)
+}
+
+/// A `meta.correlationId` of at most [`Limits::MAX_CORRELATION_ID_BYTES`]: a longer one
+/// fails to decode before it is copied.
+struct CorrelationId(String);
+
+impl<'de> Deserialize<'de> for CorrelationId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+
+        impl Visitor<'_> for IdVisitor {
+            type Value = CorrelationId;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: de::Error>(self, id: &str) -> Result<CorrelationId, E> {
+                let max = Limits::MAX_CORRELATION_ID_BYTES;
+                if id.len() > max {
+                    return Err(E::custom(format_args!(
+                        "must be at most {max} bytes long (a UUID is 36); this one has {}",
+                        id.len()
+                    )));
+                }
+                Ok(CorrelationId(id.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_str(IdVisitor)
+    }
 }
 
 /// The standard `meta` keys of an inbound frame.
@@ -118,11 +151,19 @@ impl<'de: 'a, 'a> Deserialize<'de> for ParsedMeta<'a> {
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match &*key {
                         "timestamp" => meta.timestamp = map.next_value()?,
-                        "correlationId" => meta.correlation_id = map.next_value()?,
+                        "correlationId" => {
+                            meta.correlation_id = map.next_value::<Option<CorrelationId>>()?.map(|id| id.0);
+                        }
                         "timeoutMs" => meta.timeout_ms = map.next_value()?,
                         // Reserved for the server: stripped, never shown to handlers.
                         "clientId" | "receivedAt" => {
                             map.next_value::<IgnoredAny>()?;
+                        }
+                        _ if extra.len() == Limits::MAX_EXTRA_META_KEYS => {
+                            return Err(de::Error::custom(format_args!(
+                                "holds more than {} keys besides timestamp, correlationId and timeoutMs",
+                                Limits::MAX_EXTRA_META_KEYS
+                            )));
                         }
                         _ => extra.push((key, map.next_value::<&'de RawValue>()?)),
                     }
@@ -179,7 +220,7 @@ impl<'a> Inbound<'a> {
         let meta = self.decode_meta::<M::Meta>(&mut issues);
         match (message, meta) {
             (Some(message), Some(meta)) if issues.is_empty() => Ok((message, meta)),
-            _ => Err(validation_error(issues.into_vec())),
+            _ => Err(validation_error(issues)),
         }
     }
 
@@ -209,7 +250,10 @@ impl<'a> Inbound<'a> {
 }
 
 pub(crate) fn unknown_type(ty: &str) -> Error {
-    Error::unimplemented(format!("unknown message type `{ty}`")).with_detail("type", ty).protocol()
+    let ty = clip(ty);
+    Error::unimplemented(format!("unknown message type `{ty}`"))
+        .with_detail("type", ty.into_owned())
+        .protocol()
 }
 
 /// Deserializes and validates `json` as `T`, reporting problems at `at`.
@@ -263,7 +307,8 @@ fn push_decode_error(
         path.push('.');
         path.push_str(field);
     }
-    issues.push_at(path, message.to_owned());
+    // Both may quote the client: map keys in the path, values and keys in the message.
+    issues.push_at(clip(&path).into_owned(), clip(message).into_owned());
 }
 
 /// serde_json appends ` at line 1 column 17` to its errors; the path says it better.
@@ -274,15 +319,20 @@ fn strip_position(message: &str) -> &str {
     }
 }
 
-/// INVALID_ARGUMENT with `details.issues`.
-pub(crate) fn validation_error(issues: Vec<Issue>) -> Error {
-    let summary = match issues.as_slice() {
-        [only] => format!("{}: {}", only.path, only.message),
-        many => format!("{} validation issues", many.len()),
+/// INVALID_ARGUMENT with `details.issues`, and `details.omittedIssues` when there were
+/// more than [`Limits::MAX_ISSUES`].
+pub(crate) fn validation_error(issues: Issues) -> Error {
+    let omitted = issues.omitted();
+    let summary = match (issues.as_slice(), omitted) {
+        ([only], 0) => format!("{}: {}", only.path, only.message),
+        (kept, _) => format!("{} validation issues", kept.len() + omitted),
     };
-    Error::invalid_argument(summary)
-        .with_detail("issues", serde_json::to_value(issues).expect("issues serialize"))
-        .protocol()
+    let error = Error::invalid_argument(summary)
+        .with_detail("issues", serde_json::to_value(issues.as_slice()).expect("issues serialize"));
+    match omitted {
+        0 => error.protocol(),
+        _ => error.with_detail("omittedIssues", omitted).protocol(),
+    }
 }
 
 /// Serializes `message` as a frame, replying to `correlation_id` if given.
@@ -406,6 +456,76 @@ mod tests {
     fn rejects_a_malformed_correlation_id() {
         let envelope = Envelope::parse(r#"{"type":"A","meta":{"correlationId":5}}"#).unwrap();
         assert!(envelope.meta().is_err());
+    }
+
+    #[test]
+    fn refuses_a_correlation_id_above_its_limit_without_keeping_it() {
+        let max = Limits::MAX_CORRELATION_ID_BYTES;
+        let at_limit = format!(r#"{{"type":"A","meta":{{"correlationId":"{}"}}}}"#, "c".repeat(max));
+        let envelope = Envelope::parse(&at_limit).unwrap();
+        assert_eq!(envelope.meta().unwrap().0.correlation_id.map(|id| id.len()), Some(max));
+
+        let long = "c".repeat(1 << 20);
+        let text = format!(r#"{{"type":"A","meta":{{"correlationId":"{long}"}},"x":1}}"#);
+        let over = text.replacen(r#","x":1"#, "", 1);
+        let error = Envelope::parse(&over).unwrap().meta().unwrap_err();
+        let issues = &error.details().unwrap()["issues"];
+        assert_eq!(issues[0]["path"], "meta.correlationId");
+        assert!(issues[0]["message"].as_str().unwrap().contains(&format!("at most {max} bytes")));
+        assert!(serde_json::to_string(&error).unwrap().len() < 1024);
+        assert_eq!(salvage_correlation_id(&text), None, "a rejected frame's long id is not echoed either");
+    }
+
+    #[test]
+    fn refuses_too_many_extra_meta_keys() {
+        let keys = |n: usize| (0..n).map(|i| format!(r#""k{i}":1"#)).collect::<Vec<_>>().join(",");
+        let frame = |n| format!(r#"{{"type":"A","meta":{{"correlationId":"c",{}}}}}"#, keys(n));
+        let fits = frame(Limits::MAX_EXTRA_META_KEYS);
+        assert_eq!(Envelope::parse(&fits).unwrap().meta().unwrap().1.len(), Limits::MAX_EXTRA_META_KEYS);
+        let over = frame(Limits::MAX_EXTRA_META_KEYS + 1);
+        let error = Envelope::parse(&over).unwrap().meta().unwrap_err();
+        assert_eq!(error.code(), &crate::Code::InvalidArgument);
+        assert!(error.message().contains("more than 32 keys"), "{}", error.message());
+    }
+
+    #[test]
+    fn quotes_at_most_a_bounded_piece_of_client_input() {
+        let huge = "T".repeat(1 << 20);
+        let unknown = serde_json::to_string(&unknown_type(&huge)).unwrap();
+        assert!(unknown.len() < 2 * Limits::MAX_ECHO_BYTES + 200, "{} bytes", unknown.len());
+
+        let root_key = format!(r#"{{"type":"A","{huge}":1}}"#);
+        let error = Envelope::parse(&root_key).err().unwrap();
+        assert!(error.message().len() < Limits::MAX_ECHO_BYTES + 100, "{} bytes", error.message().len());
+
+        #[derive(Deserialize, Debug)]
+        struct Tags {
+            #[allow(dead_code)]
+            tags: std::collections::HashMap<String, u8>,
+        }
+        impl Validate for Tags {
+            fn validate(&self, _: Path<'_>, _: &mut Issues) {}
+        }
+        let mut issues = Issues::default();
+        let json = format!(r#"{{"tags":{{"{huge}":"{huge}"}}}}"#);
+        assert!(deserialize::<Tags>(&json, Path::root("payload"), &mut issues).is_none());
+        let issue = &issues.as_slice()[0];
+        assert!(issue.path.starts_with("payload.tags.TTT") && issue.path.ends_with('…'), "{}", issue.path);
+        assert!(issue.path.len() <= Limits::MAX_ECHO_BYTES + '…'.len_utf8());
+        assert!(issue.message.len() <= Limits::MAX_ECHO_BYTES + '…'.len_utf8());
+    }
+
+    #[test]
+    fn lists_a_bounded_number_of_issues_and_counts_the_rest() {
+        let mut issues = Issues::default();
+        for index in 0..100 {
+            issues.push(Path::root("payload").index(index), "must not be empty");
+        }
+        let error = validation_error(issues);
+        let details = error.details().unwrap();
+        assert_eq!(details["issues"].as_array().unwrap().len(), Limits::MAX_ISSUES);
+        assert_eq!(details["omittedIssues"], 100 - Limits::MAX_ISSUES);
+        assert_eq!(error.message(), "100 validation issues");
     }
 
     #[test]

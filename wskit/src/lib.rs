@@ -75,9 +75,130 @@
 //! - [`middleware`]: server layers and `#[middleware]` methods; [`ratelimit`]: token
 //!   buckets as a server layer.
 //! - [`Limits`]: every bound a client could push, and [`Limits::on_exceeded`] to observe
-//!   them.
+//!   them; all bounds are listed [below](#limits-and-defaults).
 //! - [`testing::TestConnection`]: drive a router without a socket, in unit tests, with a
 //!   clock the test moves.
+//!
+//! ## Threat model
+//!
+//! A client is anyone who can open a TCP connection to the server, and everything it
+//! sends is hostile until proven otherwise: frames of any size, shape, speed or order,
+//! type strings and correlation ids of any length, keys nobody declared, requests it
+//! aborts at once, sockets it stops reading, requests it never finishes.
+//!
+//! What wskit guarantees against such a client:
+//!
+//! - **Bounded memory, per connection and overall.** Everything a client can make the
+//!   server hold (its unfinished message, the messages waiting behind a running handler,
+//!   its outbound queue, its subscriptions, the ids and keys copied out of its frames) has
+//!   a bound in the table below, and so does what all clients hold together (connections,
+//!   pending handshakes, unfinished bytes, rate-limit buckets, the panic log).
+//! - **Bounded time.** A client that trickles a handshake or a message, stops answering
+//!   pings, or stops reading what it is sent is closed after a bounded time.
+//! - **No panics on input.** Malformed input is answered with an error frame; a handler
+//!   that panics is answered INTERNAL; neither takes down the connection or the server.
+//! - **Error frames without internals.** Error frames carry a code, a message and
+//!   details that wskit or the handler chose: no panic message, no `Debug` of an internal
+//!   error, no error text of Redis or the operating system. Client input they quote (a type
+//!   string, a key or value a validation issue names) is cut to
+//!   [`Limits::MAX_ECHO_BYTES`], and a correlation id echoed in them is at most
+//!   [`Limits::MAX_CORRELATION_ID_BYTES`], so an answer is never much larger than the
+//!   frame it answers.
+//! - **Slow consumers are shed.** A client that does not read its frames is closed (or
+//!   loses frames, by [policy](SlowConsumer)) instead of buffering without end, and never
+//!   delays the delivery of a publish to the other subscribers.
+//! - **Floods are cut short.** Too many protocol errors in a row close the connection
+//!   with 1008, and what a client's bad frames cost in log lines is bounded (debug level,
+//!   quoted input cut; panics logged once per handler and type every 10 s).
+//!
+//! What stays the application's job:
+//!
+//! - **Authentication and authorization.** Authenticate in the authenticator
+//!   ([`Server::with_authenticator`]) or `#[on_open]`, restrict browsers with
+//!   [`Server::allowed_origins`], and decide who may subscribe or publish to which topic
+//!   with [`Server::authorize_topics`]: by default any connection may use any topic the
+//!   [`TopicRules`] allow.
+//! - **What its handlers keep.** Validation rules (`length(max = ..)`, `range`,
+//!   `each(..)`) bound each field of a message; what handlers store across messages
+//!   (rooms, per-user state, data kept in the connection's data) and how much work one
+//!   message starts are theirs to bound. Rate-limit heavy messages with the
+//!   [`ratelimit`] layer.
+//! - **What it sends and echoes.** The outbound queue counts frames, not bytes: a handler
+//!   that answers small requests with large frames multiplies what a client can make the
+//!   server hold. [`Error`] messages and details a handler builds reach the client as
+//!   they are.
+//! - **Infrastructure it trusts.** The Redis bus and the rate limiter's Redis store are
+//!   trusted: what arrives on the bus is delivered to local subscribers as it is. Keep
+//!   Redis off the public network. Behind an [`Endpoint`] mounted in your own hyper or
+//!   axum server, the accept loop, its connection bounds and its handshake timeout are
+//!   yours.
+//!
+//! ## Limits and defaults
+//!
+//! Every bound on what a peer controls, its default, and what happens when it is
+//! reached. "Hook" names the [`LimitKind`] that [`Limits::on_exceeded`] receives.
+//! `RPC_ERROR` replaces `ERROR` whenever the refused frame carried a correlation id.
+//!
+//! **Per message**
+//!
+//! | limit | default | when reached |
+//! |---|---|---|
+//! | [`Limits::max_message_bytes`] | 1 MiB | `ERROR` RESOURCE_EXHAUSTED with `details {observed, limit}`, connection open (hook `MessageSize`); with [`Oversize::Close`], close 1009 |
+//! | hard size limit ([`Oversize::Reply`]) | 4 x `max_message_bytes` | not read any further: close 1009 (hook `MessageSize`) |
+//! | [`Limits::message_timeout`] | 30 s | a message that began to arrive and did not finish: close 1008 (hook `MessageTime`) |
+//! | [`Limits::MAX_CORRELATION_ID_BYTES`] | 128 bytes | `ERROR` INVALID_ARGUMENT at `meta.correlationId`; the id is neither kept nor echoed |
+//! | [`Limits::MAX_EXTRA_META_KEYS`] | 32 keys | INVALID_ARGUMENT at `meta` |
+//! | [`Limits::MAX_ISSUES`] | 32 issues | the first ones in `details.issues`, the number of the rest in `details.omittedIssues` |
+//! | [`Limits::MAX_ECHO_BYTES`] | 256 bytes | quoted client input (types, keys and values in error frames and log lines) is cut, ending with `…` |
+//! | `meta.timeoutMs` | at most [`Limits::rpc_timeout`], 30 s | the request's deadline; at it `RPC_ERROR` DEADLINE_EXCEEDED and the handler is cancelled |
+//! | [`#[validate]`](message) rules | none unless declared | INVALID_ARGUMENT with `details.issues`; declare `length(max = ..)` on every string and list a client fills |
+//!
+//! **Per connection**
+//!
+//! | limit | default | when reached |
+//! |---|---|---|
+//! | [`Limits::max_in_flight`] | 1000 messages | RESOURCE_EXHAUSTED at once (hook `InFlight`) |
+//! | bytes of messages waiting behind a running handler | `max_message_bytes`, plus the one message that passes it | the connection stops reading until the handler returns (TCP holds the client back) |
+//! | errors answered while a handler runs, kept for `#[on_error]` | 64 | answered all the same; the hook sees the first 64 |
+//! | [`Limits::max_consecutive_errors`] | 10 protocol errors in a row | close 1008 (hook `ConsecutiveErrors`) |
+//! | [`Limits::max_queued_frames`] | 1024 frames | the client is not reading: [`Ctx::send`] fails with RESOURCE_EXHAUSTED and the connection closes with 1013 (hook `OutboundQueue`), or frames are dropped ([`Limits::on_slow_consumer`]) |
+//! | the queue of a client that reads | 8 x `max_queued_frames` | as above |
+//! | [`Limits::max_write_stall`] | 1 s | a write that waits this long marks the client as not reading: the queue bound above drops to `max_queued_frames` |
+//! | [`Limits::write_timeout`] | 10 s | the connection is dropped; `#[on_close]` sees 1013 |
+//! | [`Server::heartbeat`] | ping every 30 s, 10 s to answer | close 1011 ([`Server::without_heartbeat`] turns pings off) |
+//! | [`TopicRules::max_length`] | 128 bytes | INVALID_ARGUMENT, `details.reason` `length`; checked before any map changes |
+//! | [`TopicRules::pattern`] | `^[A-Za-z0-9:_./-]+$` | INVALID_ARGUMENT, `details.reason` `pattern` |
+//! | [`TopicRules::max_per_connection`] | 1000 topics | RESOURCE_EXHAUSTED (hook `Topics`) |
+//! | frames handled before answers are flushed | 64 | the batch's answers are written, then reading goes on |
+//! | read buffer | 64 KiB per thread, not per connection | a connection keeps only the bytes of a message that has not fully arrived |
+//! | write buffer | 16 KiB | written out at once when full, before the batch ends |
+//!
+//! **Per server**
+//!
+//! | limit | default | when reached |
+//! |---|---|---|
+//! | [`Limits::max_connections`] | 100 000 | upgrades answered 503 (hook `Connections`) |
+//! | [`Limits::max_pending_handshakes`] | 1024 | new connections answered 503 and closed before their request is read (hook `PendingHandshakes`) |
+//! | [`Server::handshake_timeout`] | 10 s | a connection that has not sent its request headers is closed |
+//! | request head (hyper's defaults) | 408 KiB, 100 headers | 431 (414 for an overlong URI); this bounds path parameters, tokens and offered subprotocols |
+//! | file descriptors | the process's `ulimit -n` | new connections answered 503 and closed (Unix; hook `FileDescriptors`) |
+//! | [`Limits::max_unfinished_bytes`] | 128 MiB | the connection whose bytes would pass it is closed with 1013 (hook `UnfinishedBytes`) |
+//! | [`Server::shutdown_grace`] | 5 s | handlers still running are abandoned; clients get 1001 |
+//! | the hub's topics | `max_connections` x [`TopicRules::max_per_connection`] subscriptions | as per connection |
+//! | [`MemoryStore::max_keys`](ratelimit::MemoryStore::max_keys) | [100 000](ratelimit::MemoryStore::DEFAULT_MAX_KEYS) buckets | the least recently used bucket is evicted; with [`per_user_and_type`](ratelimit::RateLimiter::per_user_and_type), types the router does not handle share one bucket |
+//! | rate-limit buckets in Redis (`RedisStore`) | kept for one full refill | they expire |
+//! | the panic log | 1024 handler and type pairs, one line each every 10 s | the others are counted and reported as `suppressed` |
+//!
+//! **The Rust client** ([`client::ClientOptions`]), against the server it talks to
+//!
+//! | limit | default | when reached |
+//! |---|---|---|
+//! | [`ClientOptions::max_pending`](client::ClientOptions::max_pending) | 1000 requests | [`ClientError::TooManyPending`](client::ClientError::TooManyPending) |
+//! | [`ClientOptions::queue`](client::ClientOptions::queue) | 1000 frames while not open | [`QueuePolicy`](client::QueuePolicy): refuse the newest, drop the oldest, or refuse all |
+//! | frames waiting for a slow server while open | the offline capacity + 1024 | [`ClientError::QueueFull`](client::ClientError::QueueFull) |
+//! | progress values a reader has not taken | 64 per request | further ones are dropped (the protocol allows it) |
+//! | inbound message size (tungstenite's defaults) | 64 MiB, frames 16 MiB | the connection fails and reconnects |
+//! | frames matched to requests | only the ids of its own pending requests | frames with other ids are ignored; nothing is stored |
 //!
 //! ## When a handler panics
 //!

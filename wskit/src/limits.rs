@@ -130,6 +130,28 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The longest `meta.correlationId` a frame may carry, in bytes (ws-kit's clients
+    /// send UUIDs, 36 bytes). The id is kept while its request waits and runs and is
+    /// echoed in every progress, reply and error frame of the request: a longer one is
+    /// answered `ERROR` INVALID_ARGUMENT at `meta.correlationId`, without the id.
+    pub const MAX_CORRELATION_ID_BYTES: usize = 128;
+
+    /// The most `meta` keys a frame may carry besides the standard ones (`timestamp`,
+    /// `correlationId`, `timeoutMs`): the keys a message declares. Each is held while the
+    /// message's handler runs; a frame with more is answered INVALID_ARGUMENT at `meta`.
+    pub const MAX_EXTRA_META_KEYS: usize = 32;
+
+    /// The most bytes of client input an error frame or a log line quotes: a type string
+    /// (UNIMPLEMENTED, rate limits), a value or key that serde names in a decoding issue,
+    /// a path through a map's keys. Longer text is cut at a character boundary and ends
+    /// with `…`, so that a client cannot make the server send or log back more than it
+    /// sent, many times over.
+    pub const MAX_ECHO_BYTES: usize = 256;
+
+    /// The most validation issues an INVALID_ARGUMENT error lists in `details.issues`.
+    /// The rest are counted in `details.omittedIssues`, and the message gives the total.
+    pub const MAX_ISSUES: usize = 32;
+
     /// Largest inbound message, in bytes (default 1 MiB). See [`Oversize`].
     pub fn max_message_bytes(mut self, bytes: usize) -> Self {
         self.max_message_bytes = bytes;
@@ -310,5 +332,33 @@ impl Limits {
             Oversize::Reply => self.max_message_bytes.saturating_mul(4),
             Oversize::Close => self.max_message_bytes,
         }
+    }
+}
+
+/// `text` as an error frame or a log line may quote it: at most
+/// [`Limits::MAX_ECHO_BYTES`] bytes of it, cut at a character boundary and marked with `…`.
+pub(crate) fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= Limits::MAX_ECHO_BYTES {
+        return text.into();
+    }
+    let mut end = Limits::MAX_ECHO_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end]).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clips_long_text_at_a_character_boundary() {
+        assert_eq!(clip("JOIN_ROOM"), "JOIN_ROOM");
+        let exact = "x".repeat(Limits::MAX_ECHO_BYTES);
+        assert_eq!(clip(&exact), exact);
+        let long = format!("{}é{}", "x".repeat(Limits::MAX_ECHO_BYTES - 1), "y".repeat(1 << 20));
+        let clipped = clip(&long);
+        assert_eq!(clipped, format!("{}…", "x".repeat(Limits::MAX_ECHO_BYTES - 1)));
     }
 }

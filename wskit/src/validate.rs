@@ -97,21 +97,36 @@ pub struct Issue {
     pub message: String,
 }
 
-/// The problems found while validating one frame.
+/// The problems found while validating one frame: the first
+/// [`Limits::MAX_ISSUES`](crate::Limits::MAX_ISSUES) of them, and how many more there were.
+/// A collection whose every item fails a rule would otherwise make the error frame many
+/// times larger than the frame it answers.
 #[derive(Debug, Default, Clone)]
 pub struct Issues {
     issues: Vec<Issue>,
+    omitted: usize,
 }
 
 impl Issues {
     /// Reports a problem at `at`.
     pub fn push(&mut self, at: Path<'_>, message: impl fmt::Display) {
-        self.issues.push(Issue { path: at.to_string(), message: message.to_string() });
+        if self.has_room() {
+            self.issues.push(Issue { path: at.to_string(), message: message.to_string() });
+        }
     }
 
     /// Reports a problem at a path already rendered, e.g. by serde.
     pub(crate) fn push_at(&mut self, path: String, message: String) {
-        self.issues.push(Issue { path, message });
+        if self.has_room() {
+            self.issues.push(Issue { path, message });
+        }
+    }
+
+    /// Whether another issue is kept; counts it as omitted if not.
+    fn has_room(&mut self) -> bool {
+        let room = self.issues.len() < crate::Limits::MAX_ISSUES;
+        self.omitted += usize::from(!room);
+        room
     }
 
     /// Whether no problem was reported.
@@ -119,9 +134,14 @@ impl Issues {
         self.issues.is_empty()
     }
 
-    /// The problems, in the order they were reported.
+    /// The problems kept, in the order they were reported.
     pub fn as_slice(&self) -> &[Issue] {
         &self.issues
+    }
+
+    /// How many problems were reported beyond those kept.
+    pub fn omitted(&self) -> usize {
+        self.omitted
     }
 
     /// Takes the problems out.
@@ -400,5 +420,24 @@ pub mod rules {
             let second = items.index(1);
             assert_eq!(second.field("name").to_string(), "payload.items[1].name");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_first_issues_and_counts_the_rest() {
+        let mut issues = Issues::default();
+        let items = Path::root("payload");
+        let items = items.field("tags");
+        for index in 0..crate::Limits::MAX_ISSUES + 5 {
+            issues.push(items.index(index), "must not be empty");
+        }
+        issues.push_at("payload.x".into(), "too long".into());
+        assert_eq!(issues.as_slice().len(), crate::Limits::MAX_ISSUES);
+        assert_eq!(issues.as_slice()[0].path, "payload.tags[0]");
+        assert_eq!(issues.omitted(), 6);
     }
 }

@@ -3,6 +3,7 @@
 use super::wire::InFrame;
 use super::Client;
 use crate::error::panic_message;
+use crate::limits::clip;
 use crate::Message;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -66,7 +67,7 @@ impl Handlers {
         let hook = self.unhandled.read().unwrap_or_else(PoisonError::into_inner).clone();
         match (hook, serde_json::from_str(text)) {
             (Some(hook), Ok(value)) => guarded(&frame.ty, || hook(value, client)),
-            _ => tracing::debug!(message_type = %frame.ty, "no handler for an inbound frame"),
+            _ => tracing::debug!(message_type = %clip(&frame.ty), "no handler for an inbound frame"),
         }
     }
 }
@@ -75,6 +76,6 @@ impl Handlers {
 /// that the connection task goes on.
 fn guarded(message_type: &str, callback: impl FnOnce()) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(callback)) {
-        tracing::error!(message_type, panic = panic_message(&*panic), "a client callback panicked");
+        tracing::error!(message_type = %clip(message_type), panic = panic_message(&*panic), "a client callback panicked");
     }
 }

@@ -47,6 +47,13 @@ pub(crate) enum Due {
     Interrupt(Error),
 }
 
+/// How many errors answered while one handler runs are kept for its `#[on_error]` hook.
+/// Most of them count toward the consecutive-error limit, which closes the connection
+/// first; `$ws:abort` of waiting requests does not, and a client could repeat it for as
+/// long as a handler runs. The errors past this many are answered all the same, and only
+/// counted in a log line.
+const MAX_ANSWERED: usize = 64;
+
 /// The running RPC request, as aborts and deadlines find it.
 struct Running {
     correlation_id: Option<String>,
@@ -58,8 +65,10 @@ pub(crate) struct Control<T> {
     backlog: Backlog<T>,
     pings: Pings,
     running: Option<Running>,
-    /// Errors answered while a handler ran, for the `#[on_error]` hook once it returns.
+    /// Errors answered while a handler ran, for the `#[on_error]` hook once it returns: the
+    /// first [`MAX_ANSWERED`], and how many more.
     answered: Vec<Error>,
+    unobserved: usize,
     /// How many of them were the client's fault, toward the consecutive-error limit.
     strikes: u32,
     /// Where answers go while a handler runs, behind what the handler sent.
@@ -81,6 +90,7 @@ impl<T: AsRef<str>> Control<T> {
             pings: Pings::new(liveness, now),
             running: None,
             answered: Vec::new(),
+            unobserved: 0,
             strikes: 0,
             outbox,
             limits,
@@ -167,7 +177,11 @@ impl<T: AsRef<str>> Control<T> {
         // id refused here gets `ERROR`; without an id, no client could match it anyway.
         let _ = self.outbox.push(Frame::Owned(encode_error(&error, correlation_id, false)));
         self.strikes += u32::from(error.is_protocol_error());
-        self.answered.push(error);
+        if self.answered.len() < MAX_ANSWERED {
+            self.answered.push(error);
+        } else {
+            self.unobserved += 1;
+        }
     }
 
     fn check_strikes(&self) -> Result<(), Exit> {
@@ -180,6 +194,12 @@ impl<T: AsRef<str>> Control<T> {
     /// The errors answered while the last handler ran, to report now that it has returned.
     pub(crate) fn take_answered(&mut self) -> Vec<Error> {
         self.strikes = 0;
+        if self.unobserved > 0 {
+            tracing::debug!(
+                unobserved = std::mem::take(&mut self.unobserved),
+                "errors answered while a handler ran, beyond those reported to #[on_error]"
+            );
+        }
         std::mem::take(&mut self.answered)
     }
 
@@ -277,4 +297,32 @@ fn aborted() -> Error {
 /// The error of a request stopped at its deadline, or found past it.
 pub(crate) fn deadline_exceeded() -> Error {
     Error::deadline_exceeded("the request did not finish before its deadline")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::SlowConsumer;
+
+    #[test]
+    fn keeps_a_bounded_number_of_errors_for_the_hook_while_a_handler_runs() {
+        let (outbox, mut frames) = Outbox::new(16, SlowConsumer::Close);
+        let now = Instant::now();
+        let mut control = Control::<&str>::new(outbox, Arc::default(), Uuid::nil(), None, now);
+        control.start(None, None);
+        let rounds = MAX_ANSWERED * 4;
+        let mut cancelled = 0;
+        for _ in 0..rounds {
+            let request = r#"{"type":"GET","meta":{"correlationId":"r"}}"#;
+            let abort = r#"{"type":"$ws:abort","meta":{"correlationId":"r"}}"#;
+            assert!(matches!(control.arrive(Arrived::Text(request), now), Ok(Busy::Continue)));
+            assert!(matches!(control.arrive(Arrived::Text(abort), now), Ok(Busy::Continue)));
+            while let Some(frame) = frames.try_recv() {
+                cancelled += usize::from(frame.into_text().contains("CANCELLED"));
+            }
+        }
+        assert_eq!(cancelled, rounds, "every aborted request is answered");
+        assert_eq!(control.take_answered().len(), MAX_ANSWERED);
+        assert!(control.take_answered().is_empty());
+    }
 }

@@ -10,7 +10,7 @@ use crate::close::Close;
 use crate::ctx::Ctx;
 use crate::envelope::{self, Envelope, ExtraMeta, Inbound, Meta};
 use crate::error::{Code, Error};
-use crate::limits::{LimitKind, Limits};
+use crate::limits::{clip, LimitKind, Limits};
 use crate::middleware::{Incoming, Middleware, Next};
 use crate::panics::{self, Site};
 use crate::protocol;
@@ -141,7 +141,8 @@ impl<R: Router> Session<R> {
             }
             Ok(Err(error)) => {
                 if !error.is_protocol_error() {
-                    tracing::debug!(message_type = %job.ty, %error, "handler failed");
+                    // A middleware layer fails messages of any type, made-up ones too.
+                    tracing::debug!(message_type = %clip(&job.ty), %error, "handler failed");
                 }
                 self.fail(error).await
             }

@@ -163,12 +163,14 @@ impl RedisBus {
         let message = BusMessage { topic: topic.into(), ty: ty.into(), payload, meta };
         let json = serde_json::to_string(&message).map_err(|_| Error::internal())?;
         let channel = format!("{}{topic}", self.prefix);
-        let receivers: i64 = redis::cmd("PUBLISH")
-            .arg(channel)
-            .arg(json)
-            .query_async(&mut link.connection)
-            .await
-            .map_err(|error| unavailable("publishing to Redis failed", &error))?;
+        let receivers: i64 =
+            redis::cmd("PUBLISH").arg(channel).arg(json).query_async(&mut link.connection).await.map_err(
+                |error| {
+                    // Handlers pass this error on to their clients: the cause stays in the log.
+                    tracing::warn!(%error, "publishing to Redis failed");
+                    Error::unavailable("publishing to the message bus failed; retry shortly")
+                },
+            )?;
         if receivers == 0 {
             // This bus's own subscription should have received it: it is gone.
             link.broken.notify_one();

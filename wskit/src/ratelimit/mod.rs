@@ -52,6 +52,7 @@ pub use store::{Outcome, Store, Taking};
 
 use crate::ctx::Ctx;
 use crate::error::{Error, Retry};
+use crate::limits::clip;
 use crate::middleware::{Decision, Incoming, Middleware, Next};
 use key::Key;
 use uuid::Uuid;
@@ -137,11 +138,12 @@ impl<D> RateLimiter<D> {
     /// The error of a message whose cost exceeds the capacity: it can never pass.
     fn never_fits(&self, message_type: &str, cost: u32) -> Error {
         let capacity = self.limit.capacity();
+        let message_type = clip(message_type);
         Error::failed_precondition(format!(
             "{message_type} costs {cost} tokens but the rate limit holds at most {capacity}: \
              it can never pass; raise the limit's capacity or lower the cost"
         ))
-        .with_detail("type", message_type)
+        .with_detail("type", message_type.as_ref())
         .with_detail("cost", cost)
         .with_detail("capacity", capacity)
         .with_retry(Retry::NotNow)
@@ -149,11 +151,13 @@ impl<D> RateLimiter<D> {
 
     /// The error of a message refused for want of tokens.
     fn exhausted(&self, message_type: &str, cost: u32, retry_after_ms: u64) -> Error {
+        // Layers run before routing: the type may be one a client made up, of any length.
+        let message_type = clip(message_type);
         Error::resource_exhausted(format!(
             "rate limit exceeded: {message_type} costs {cost} tokens and too few are left; \
              retry in {retry_after_ms} ms"
         ))
-        .with_detail("type", message_type)
+        .with_detail("type", message_type.as_ref())
         .with_detail("cost", cost)
         .with_detail("capacity", self.limit.capacity())
         .with_detail("refillPerSecond", self.limit.refill_per_second())
