@@ -335,7 +335,7 @@ where
         data: R::Data,
         params: Vec<(String, String)>,
     ) -> (Session<R>, OutboxReceiver) {
-        let (outbox, receiver) = Outbox::new(self.limits.max_queued_frames, self.limits.slow_consumer);
+        let (outbox, receiver) = Outbox::new(&self.limits);
         let ctx = Ctx::new(data, id, params, outbox, self.hub.clone(), Arc::clone(&self.limits));
         (Session::new(Arc::clone(&self.router), Arc::new([]), ctx, Arc::clone(&self.limits)), receiver)
     }

@@ -385,8 +385,8 @@ impl<D> Ctx<D> {
 
     /// The close a handler asked for, or the slow-consumer close if the queue overflowed.
     pub(crate) fn take_close(&mut self) -> Option<Close> {
-        if let (Some(limit), None) = (self.outbox.overflow_limit(), &self.closing) {
-            self.limits.exceeded(LimitKind::OutboundQueue, limit + 1, limit, Some(self.client_id));
+        if let (Some(overflow), None) = (self.outbox.overflow(), &self.closing) {
+            self.limits.exceeded(overflow.kind, overflow.observed, overflow.limit, Some(self.client_id));
             self.closing = Some(crate::outbox::slow_consumer_close());
         }
         self.closing.take()

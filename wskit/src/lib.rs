@@ -123,10 +123,10 @@
 //!   (rooms, per-user state, data kept in the connection's data) and how much work one
 //!   message starts are theirs to bound. Rate-limit heavy messages with the
 //!   [`ratelimit`] layer.
-//! - **What it sends and echoes.** The outbound queue counts frames, not bytes: a handler
-//!   that answers small requests with large frames multiplies what a client can make the
-//!   server hold. [`Error`] messages and details a handler builds reach the client as
-//!   they are.
+//! - **What it sends and echoes.** The outbound queue is bounded in frames and in bytes
+//!   ([`Limits::max_queued_bytes`]), but a handler that answers small requests with large
+//!   frames still multiplies what a client can make the server hold up to that bound.
+//!   [`Error`] messages and details a handler builds reach the client as they are.
 //! - **Infrastructure it trusts.** The Redis bus and the rate limiter's Redis store are
 //!   trusted: what arrives on the bus is delivered to local subscribers as it is. Keep
 //!   Redis off the public network. Behind an [`Endpoint`] mounted in your own hyper or
@@ -162,7 +162,8 @@
 //! | errors answered while a handler runs, kept for `#[on_error]` | 64 | answered all the same; the hook sees the first 64 |
 //! | [`Limits::max_consecutive_errors`] | 10 protocol errors in a row | close 1008 (hook `ConsecutiveErrors`) |
 //! | [`Limits::max_queued_frames`] | 1024 frames | the client is not reading: [`Ctx::send`] fails with RESOURCE_EXHAUSTED and the connection closes with 1013 (hook `OutboundQueue`), or frames are dropped ([`Limits::on_slow_consumer`]) |
-//! | the queue of a client that reads | 8 x `max_queued_frames` | as above |
+//! | [`Limits::max_queued_bytes`] | 4 MiB | as above (hook `OutboundBytes`); a single larger frame still goes into an empty queue |
+//! | the queue of a client that reads | 8 x `max_queued_frames`, 8 x `max_queued_bytes` | as above |
 //! | [`Limits::max_write_stall`] | 1 s | a write that waits this long marks the client as not reading: the queue bound above drops to `max_queued_frames` |
 //! | [`Limits::write_timeout`] | 10 s | the connection is dropped; `#[on_close]` sees 1013 |
 //! | [`Server::heartbeat`] | ping every 30 s, 10 s to answer | close 1011 ([`Server::without_heartbeat`] turns pings off) |

@@ -17,8 +17,12 @@ pub enum LimitKind {
     InFlight,
     /// The hub's per-connection topic limit ([`TopicRules`](crate::TopicRules)).
     Topics,
-    /// [`Limits::max_queued_frames`]: the outbound queue overflowed (a slow consumer).
+    /// [`Limits::max_queued_frames`]: the outbound queue overflowed (a slow consumer);
+    /// `observed` and `limit` in frames.
     OutboundQueue,
+    /// [`Limits::max_queued_bytes`]: the outbound queue overflowed (a slow consumer);
+    /// `observed` and `limit` in bytes.
+    OutboundBytes,
     /// [`Limits::max_consecutive_errors`]: too many protocol errors in a row.
     ConsecutiveErrors,
     /// [`Limits::max_connections`]: the server was full; `client_id` is `None`.
@@ -93,6 +97,7 @@ pub struct Limits {
     pub(crate) max_message_bytes: usize,
     pub(crate) oversize: Oversize,
     pub(crate) max_queued_frames: usize,
+    pub(crate) max_queued_bytes: usize,
     pub(crate) slow_consumer: SlowConsumer,
     pub(crate) max_consecutive_errors: u32,
     pub(crate) max_connections: usize,
@@ -113,6 +118,7 @@ impl Default for Limits {
             max_message_bytes: 1024 * 1024,
             oversize: Oversize::Reply,
             max_queued_frames: 1024,
+            max_queued_bytes: 4 * 1024 * 1024,
             slow_consumer: SlowConsumer::Close,
             max_consecutive_errors: 10,
             max_connections: 100_000,
@@ -176,6 +182,16 @@ impl Limits {
     /// it fails to take, not by the server's backlog.
     pub fn max_queued_frames(mut self, frames: usize) -> Self {
         self.max_queued_frames = frames.max(1);
+        self
+    }
+
+    /// Bytes of outbound frames queued for a connection whose client is not reading
+    /// (default 4 MiB), next to [`max_queued_frames`](Self::max_queued_frames) and with the
+    /// same behaviour when passed; eight times that while the client reads. It bounds
+    /// what a few large frames hold, which a count of frames does not. A frame larger
+    /// than the limit still goes into an empty queue, or it could never be sent.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = bytes.max(1);
         self
     }
 

@@ -4,11 +4,12 @@
 use crate::close::Close;
 use crate::envelope;
 use crate::error::Error;
+use crate::limits::{LimitKind, Limits};
 use crate::message::Message;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 use uuid::Uuid;
@@ -23,6 +24,14 @@ pub(crate) enum Frame {
 }
 
 impl Frame {
+    /// The frame's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Frame::Owned(text) => text.len(),
+            Frame::Shared(bytes) => bytes.len(),
+        }
+    }
+
     /// The frame's text.
     pub(crate) fn into_text(self) -> String {
         match self {
@@ -51,14 +60,14 @@ pub enum SlowConsumer {
 /// in a `VecDeque` that allocates on the first frame and is let go once drained, so an
 /// idle connection holds no queue memory.
 struct Queue {
-    frames: Mutex<VecDeque<Frame>>,
+    frames: Mutex<Frames>,
     /// The host's task while it waits for something to write, woken by the next frame.
     reader: AtomicWaker,
-    capacity: usize,
+    capacity: Capacity,
     policy: SlowConsumer,
-    /// The limit a push found the queue full at under [`SlowConsumer::Close`], 0 before:
-    /// the connection is then closed with 1013.
-    overflowed: AtomicUsize,
+    /// Set when a push found the queue full under [`SlowConsumer::Close`] (how full is in
+    /// [`Frames::overflow`]): the connection is then closed with 1013.
+    overflowed: AtomicBool,
     /// Set while the host waits for the socket to take a write: the client is not
     /// reading what it was sent.
     stalled: AtomicBool,
@@ -66,19 +75,72 @@ struct Queue {
     closed: AtomicBool,
 }
 
+/// The queued frames, and how many bytes they hold.
+#[derive(Default)]
+struct Frames {
+    queue: VecDeque<Frame>,
+    bytes: usize,
+    /// The limit the queue overflowed at, once it has.
+    overflow: Option<Overflow>,
+}
+
+/// A limit an outbound queue reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Overflow {
+    /// [`LimitKind::OutboundQueue`] (frames) or [`LimitKind::OutboundBytes`].
+    pub(crate) kind: LimitKind,
+    /// Frames or bytes the queue would have held.
+    pub(crate) observed: usize,
+    /// The limit in force: the configured one, or [`BEHIND_ALLOWANCE`] times it.
+    pub(crate) limit: usize,
+}
+
+/// What a queue holds while its client is not reading; [`BEHIND_ALLOWANCE`] times that
+/// while it is.
+#[derive(Debug, Clone, Copy)]
+struct Capacity {
+    frames: usize,
+    bytes: usize,
+}
+
 impl Queue {
-    fn frames(&self) -> MutexGuard<'_, VecDeque<Frame>> {
+    fn frames(&self) -> MutexGuard<'_, Frames> {
         // A panic while the lock is held cannot leave the queue half-changed.
         self.frames.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The frames the queue holds: its capacity while the client is not taking what it
+    /// What the queue holds now: its capacity while the client is not taking what it
     /// was sent, [`BEHIND_ALLOWANCE`] times that while it is.
-    fn limit(&self) -> usize {
+    fn capacity(&self) -> Capacity {
+        let Capacity { frames, bytes } = self.capacity;
         match self.stalled.load(Ordering::Acquire) {
             true => self.capacity,
-            false => self.capacity.saturating_mul(BEHIND_ALLOWANCE),
+            false => Capacity {
+                frames: frames.saturating_mul(BEHIND_ALLOWANCE),
+                bytes: bytes.saturating_mul(BEHIND_ALLOWANCE),
+            },
         }
+    }
+}
+
+impl Frames {
+    /// The limit that `frame` would pass, if any. A frame larger than the byte limit
+    /// still goes into an empty queue: otherwise it could never be sent.
+    fn would_overflow(&self, frame: &Frame, capacity: Capacity) -> Option<Overflow> {
+        let frames = self.queue.len() + 1;
+        if frames > capacity.frames {
+            return Some(Overflow {
+                kind: LimitKind::OutboundQueue,
+                observed: frames,
+                limit: capacity.frames,
+            });
+        }
+        let bytes = self.bytes + frame.len();
+        (bytes > capacity.bytes && !self.queue.is_empty()).then_some(Overflow {
+            kind: LimitKind::OutboundBytes,
+            observed: bytes,
+            limit: capacity.bytes,
+        })
     }
 }
 
@@ -90,12 +152,17 @@ const KEPT_CAPACITY: usize = 16;
 /// the client's fault, and closing healthy clients would only shed load by losing them.
 const BEHIND_ALLOWANCE: usize = 8;
 
-/// The error of a push to a queue that holds `limit` frames already.
-fn full(limit: usize) -> Error {
+/// The error of a push to a queue that is full.
+fn full(overflow: Overflow) -> Error {
+    let unit = match overflow.kind {
+        LimitKind::OutboundBytes => "bytes",
+        _ => "frames",
+    };
     Error::resource_exhausted(
         "the connection's outbound queue is full: the client is not reading fast enough",
     )
-    .with_detail("limit", limit)
+    .with_detail("limit", overflow.limit)
+    .with_detail("unit", unit)
 }
 
 /// The close of a connection whose queue overflowed: a slow consumer.
@@ -115,14 +182,14 @@ pub(crate) struct OutboxReceiver {
 }
 
 impl Outbox {
-    /// A queue holding at most `capacity` frames, full by `policy`.
-    pub(crate) fn new(capacity: usize, policy: SlowConsumer) -> (Self, OutboxReceiver) {
+    /// A queue bounded by `limits` (frames, bytes, the slow-consumer policy).
+    pub(crate) fn new(limits: &Limits) -> (Self, OutboxReceiver) {
         let queue = Arc::new(Queue {
-            frames: Mutex::new(VecDeque::new()),
+            frames: Mutex::default(),
             reader: AtomicWaker::new(),
-            capacity,
-            policy,
-            overflowed: AtomicUsize::new(0),
+            capacity: Capacity { frames: limits.max_queued_frames, bytes: limits.max_queued_bytes },
+            policy: limits.slow_consumer,
+            overflowed: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         });
@@ -134,24 +201,25 @@ impl Outbox {
     /// overflow would reach the client with a gap before them.
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Error> {
         let queue = &*self.queue;
-        if let Some(limit) = self.overflow_limit() {
-            return Err(full(limit));
-        }
         {
             let mut frames = queue.frames();
+            if let Some(overflow) = frames.overflow {
+                return Err(full(overflow));
+            }
             if self.is_closed() {
                 return Err(Error::unavailable("the connection is closed"));
             }
-            let limit = queue.limit();
-            if frames.len() >= limit {
+            if let Some(overflow) = frames.would_overflow(&frame, queue.capacity()) {
                 if queue.policy == SlowConsumer::Close {
-                    queue.overflowed.store(limit, Ordering::Relaxed);
+                    frames.overflow = Some(overflow);
+                    queue.overflowed.store(true, Ordering::Relaxed);
                     // The host closes the connection on its next turn: make sure it has one.
                     queue.reader.wake();
                 }
-                return Err(full(limit));
+                return Err(full(overflow));
             }
-            frames.push_back(frame);
+            frames.bytes += frame.len();
+            frames.queue.push_back(frame);
         }
         queue.reader.wake();
         Ok(())
@@ -165,15 +233,15 @@ impl Outbox {
     /// Whether the queue is at least half full: the client reads slower than it is sent
     /// to, and best-effort frames (RPC progress) are dropped to keep room for the rest.
     pub(crate) fn is_backpressured(&self) -> bool {
-        self.queue.frames().len() * 2 >= self.queue.capacity
+        self.queue.frames().queue.len() * 2 >= self.queue.capacity.frames
     }
 
     /// The limit at which a push found the queue full, if one did.
-    pub(crate) fn overflow_limit(&self) -> Option<usize> {
-        match self.queue.overflowed.load(Ordering::Relaxed) {
-            0 => None,
-            limit => Some(limit),
+    pub(crate) fn overflow(&self) -> Option<Overflow> {
+        if !self.queue.overflowed.load(Ordering::Relaxed) {
+            return None;
         }
+        self.queue.frames().overflow
     }
 }
 
@@ -181,11 +249,12 @@ impl OutboxReceiver {
     /// The oldest queued frame, if any.
     pub(crate) fn try_recv(&mut self) -> Option<Frame> {
         let mut frames = self.queue.frames();
-        let frame = frames.pop_front();
-        if frames.is_empty() && frames.capacity() > KEPT_CAPACITY {
-            *frames = VecDeque::new();
+        let frame = frames.queue.pop_front()?;
+        frames.bytes -= frame.len();
+        if frames.queue.is_empty() && frames.queue.capacity() > KEPT_CAPACITY {
+            frames.queue = VecDeque::new();
         }
-        frame
+        Some(frame)
     }
 
     /// The oldest queued frame, waiting for one; `None` once closed and drained.
@@ -221,8 +290,8 @@ impl OutboxReceiver {
         std::future::poll_fn(|cx| {
             self.queue.reader.register(cx.waker());
             match self.queue.overflowed.load(Ordering::Relaxed) {
-                0 => Poll::Pending,
-                _ => Poll::Ready(()),
+                true => Poll::Ready(()),
+                false => Poll::Pending,
             }
         })
         .await
@@ -271,5 +340,47 @@ impl ClientHandle {
 impl std::fmt::Debug for ClientHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientHandle").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(bytes: usize) -> Frame {
+        Frame::Owned("x".repeat(bytes))
+    }
+
+    #[test]
+    fn a_reading_client_s_queue_holds_eight_times_the_bytes_of_a_stalled_one() {
+        let limits = Limits::default().max_queued_bytes(100);
+        let (outbox, receiver) = Outbox::new(&limits);
+        for _ in 0..8 {
+            outbox.push(frame(100)).unwrap();
+        }
+        let error = outbox.push(frame(1)).unwrap_err();
+        assert_eq!(error.details().unwrap()["limit"], 800);
+        assert_eq!(error.details().unwrap()["unit"], "bytes");
+        let overflow = Overflow { kind: LimitKind::OutboundBytes, observed: 801, limit: 800 };
+        assert_eq!(outbox.overflow(), Some(overflow));
+        drop(receiver);
+
+        let (outbox, receiver) = Outbox::new(&limits);
+        receiver.set_stalled(true);
+        outbox.push(frame(60)).unwrap();
+        assert!(outbox.push(frame(60)).is_err());
+        assert_eq!(outbox.overflow().map(|overflow| overflow.limit), Some(100));
+    }
+
+    #[test]
+    fn a_frame_above_the_byte_limit_goes_into_an_empty_queue_and_bytes_are_given_back() {
+        let limits = Limits::default().max_queued_bytes(100).on_slow_consumer(SlowConsumer::Drop);
+        let (outbox, mut receiver) = Outbox::new(&limits);
+        receiver.set_stalled(true);
+        outbox.push(frame(500)).unwrap();
+        assert!(outbox.push(frame(1)).is_err(), "dropped: the queue holds 500 bytes");
+        assert_eq!(receiver.try_recv().map(|frame| frame.len()), Some(500));
+        outbox.push(frame(100)).unwrap();
+        assert_eq!(outbox.overflow(), None, "the drop policy never overflows");
     }
 }

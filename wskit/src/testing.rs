@@ -141,7 +141,7 @@ impl<R: Router> TestConnection<R> {
 
     /// A connection on `hub` (to test publishing between connections) with `limits`.
     pub fn with_hub(router: R, data: R::Data, hub: Hub, limits: Limits) -> Self {
-        let (outbox, receiver) = Outbox::new(limits.max_queued_frames, limits.slow_consumer);
+        let (outbox, receiver) = Outbox::new(&limits);
         let limits = Arc::new(limits);
         let ctx = Ctx::new(data, uuid::Uuid::now_v7(), Vec::new(), outbox, hub, Arc::clone(&limits));
         let session = Session::new(Arc::new(router), Arc::new([]), ctx, limits);

@@ -302,11 +302,10 @@ pub(crate) fn deadline_exceeded() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::SlowConsumer;
 
     #[test]
     fn keeps_a_bounded_number_of_errors_for_the_hook_while_a_handler_runs() {
-        let (outbox, mut frames) = Outbox::new(16, SlowConsumer::Close);
+        let (outbox, mut frames) = Outbox::new(&Limits::default().max_queued_frames(16));
         let now = Instant::now();
         let mut control = Control::<&str>::new(outbox, Arc::default(), Uuid::nil(), None, now);
         control.start(None, None);

@@ -618,8 +618,7 @@ impl<R: Router> Endpoint<R> {
         let Admitted { accepted, protocol, slot } = admitted;
         let client_id = uuid::Uuid::now_v7();
         let (response, on_upgrade) = accepted.respond(protocol, &client_id);
-        let (outbox, outbox_receiver) =
-            Outbox::new(shared.limits.max_queued_frames, shared.limits.slow_consumer);
+        let (outbox, outbox_receiver) = Outbox::new(&shared.limits);
         let mut ctx =
             Ctx::new(data, client_id, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
         ctx.set_authorizer(shared.authorize.clone());
