@@ -645,7 +645,7 @@ impl<R: Router> Endpoint<R> {
                     Err(upgraded) => (Either::Right(TokioIo::new(upgraded)), Bytes::new()),
                 };
                 let held = shared.unfinished.share();
-                let mut socket = Socket::new(io, &read, &shared.limits, held);
+                let mut socket = Socket::new(io, read, &shared.limits, held);
                 let mut connection =
                     Connection::new(session, outbox_receiver, shared.liveness, TokioClock.now());
                 let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;

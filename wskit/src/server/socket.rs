@@ -20,6 +20,7 @@ use crate::close::Close;
 use crate::connection::{Clock, Received, Transport};
 use crate::limits::{LimitKind, Limits};
 use crate::outbox::Frame;
+use bytes::Bytes;
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
@@ -73,9 +74,13 @@ enum Ended {
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
     /// A socket over `io`, of which `read` was read already (with the upgrade request), for
     /// a connection bounded by `limits`, holding unfinished messages in `held`.
-    pub(crate) fn new(io: S, read: &[u8], limits: &Limits, held: Held) -> Self {
+    ///
+    /// `read` is taken, copied and let go here: it is a view of the HTTP server's read
+    /// buffer, which it would otherwise keep alive for as long as the connection lives.
+    pub(crate) fn new(io: S, read: Bytes, limits: &Limits, held: Held) -> Self {
         let mut inbox = Inbox::default();
-        inbox.bytes.extend_from_slice(read);
+        inbox.bytes.extend_from_slice(&read);
+        drop(read);
         Socket {
             io,
             inbox,
