@@ -114,6 +114,16 @@ async fn type_errors_name_the_field() {
     assert!(issues[0].1.contains("missing field"));
 }
 
+#[tokio::test]
+async fn a_nested_struct_is_an_object_never_an_array_of_its_fields() {
+    let (_server, mut client) = client().await;
+    // serde's derived impls would read `Address { city }` from `["Paris"]`.
+    let issues = issues_for(&mut client, &[("address", json!(["Paris"]))]).await;
+    assert_eq!(paths(&issues), ["payload.address"]);
+    assert!(issues[0].1.contains("expected an object"), "{:?}", issues[0].1);
+    assert!(issues_for(&mut client, &[("address", json!({"city": "Paris"}))]).await.is_empty());
+}
+
 #[payload(rename_all = "snake_case")]
 struct Window {
     #[validate(range(min = 1, max = 10))]

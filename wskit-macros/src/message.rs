@@ -209,11 +209,21 @@ impl MessageModel {
         let item = &item;
         let name = &item.ident;
         let rename_all = self.args.rename_all.name();
-        let serde_attrs = match &item.fields {
-            Fields::Named(_) => quote! {
-                #[serde(crate = "::wskit::__private::serde", rename_all = #rename_all, deny_unknown_fields)]
-            },
-            _ => quote! { #[serde(crate = "::wskit::__private::serde")] },
+        // Structs with fields derive serde's impls as inherent functions (`remote = "Self"`)
+        // and implement the traits below, so that they are read from JSON objects only.
+        let (serde_attrs, serde_impls) = match &item.fields {
+            Fields::Named(_) => (
+                quote! {
+                    #[serde(
+                        crate = "::wskit::__private::serde",
+                        remote = "Self",
+                        rename_all = #rename_all,
+                        deny_unknown_fields
+                    )]
+                },
+                object_impls(name),
+            ),
+            _ => (quote! { #[serde(crate = "::wskit::__private::serde")] }, TokenStream::new()),
         };
         let validate_impl = (self.args.validate == ValidateMode::Rules).then(|| {
             let checks = self.fields.iter().map(|field| validate::generate_field(&field.rules));
@@ -239,6 +249,7 @@ impl MessageModel {
             #[derive(::wskit::__private::serde::Serialize, ::wskit::__private::serde::Deserialize)]
             #serde_attrs
             #item
+            #serde_impls
             #validate_impl
             #kind_impl
         }
@@ -452,6 +463,40 @@ fn check_shape(kind: Kind, item: &ItemStruct, errors: &mut Errors) {
                 }
                 Ok(())
             });
+        }
+    }
+}
+
+/// serde's traits for a struct whose derived impls are inherent functions: `Serialize` as
+/// derived, `Deserialize` from a JSON object only (`wskit::__private::object`).
+fn object_impls(name: &syn::Ident) -> TokenStream {
+    quote! {
+        #[automatically_derived]
+        impl ::wskit::__private::serde::Serialize for #name {
+            fn serialize<__S: ::wskit::__private::serde::Serializer>(
+                &self,
+                serializer: __S,
+            ) -> ::core::result::Result<__S::Ok, __S::Error> {
+                #name::serialize(self, serializer)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'de> ::wskit::__private::object::Derived<'de> for #name {
+            fn derived<__D: ::wskit::__private::serde::Deserializer<'de>>(
+                deserializer: __D,
+            ) -> ::core::result::Result<Self, __D::Error> {
+                #name::deserialize(deserializer)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'de> ::wskit::__private::serde::Deserialize<'de> for #name {
+            fn deserialize<__D: ::wskit::__private::serde::Deserializer<'de>>(
+                deserializer: __D,
+            ) -> ::core::result::Result<Self, __D::Error> {
+                ::wskit::__private::object::deserialize(deserializer)
+            }
         }
     }
 }

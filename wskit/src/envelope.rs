@@ -201,7 +201,8 @@ impl<'a> Inbound<'a> {
         let mut issues = Issues::default();
         let payload_at = Path::root("payload");
         let message = match (M::HAS_PAYLOAD, self.payload) {
-            // serde's derived impls also accept a struct written as an array of its values.
+            // Message structs are read from objects only (`object.rs`); this says so in
+            // words a client understands rather than serde's "invalid type".
             (true, Some(raw)) if !raw.get().starts_with('{') => {
                 issues.push(payload_at, "must be an object");
                 None

@@ -298,6 +298,7 @@ mod error;
 mod limits;
 mod message;
 pub mod middleware;
+mod object;
 mod outbox;
 mod panics;
 mod protocol;
@@ -511,6 +512,11 @@ pub mod __private {
     pub use serde;
 
     use crate::{Close, Error};
+
+    /// Structs read from JSON objects only (`#[message]`, `#[payload]`).
+    pub mod object {
+        pub use crate::object::{deserialize, Derived};
+    }
 
     /// What `#[on]` handlers and `#[on_open]` return.
     #[diagnostic::on_unimplemented(
