@@ -149,7 +149,9 @@ impl<R: Router, T: AsRef<str> + Send> Connection<R, T> {
         let flow = match self.stage {
             Stage::New => {
                 self.stage = Stage::Open;
-                turn.open().await
+                // Boxed, as `end` below: each runs once, and inline their futures would
+                // make every idle connection's as large as theirs.
+                Box::pin(turn.open()).await
             }
             Stage::Open => Ok(()),
             Stage::Ended => unreachable!("a connection is not driven after it ended"),
@@ -160,7 +162,7 @@ impl<R: Router, T: AsRef<str> + Send> Connection<R, T> {
         };
         let Err(exit) = served else { return Outcome::Paused };
         self.stage = Stage::Ended;
-        let close = turn.end(exit).await;
+        let close = Box::pin(turn.end(exit)).await;
         Outcome::Ended { close, abandoned: self.abandoned }
     }
 }
@@ -241,12 +243,12 @@ where
                 // Messages that arrived while a handler ran go first, in order.
                 match self.io.signals.shutdown.is_cancelled() {
                     true => Err(Exit::Close(going_away())),
-                    false => self.handle(Arrived::Text(text), arrived).await,
+                    false => Box::pin(self.handle(Arrived::Text(text), arrived)).await,
                 }
             } else if self.io.transport.is_drained() {
                 let now = self.io.alarm.now();
                 match self.io.alarm.armed {
-                    Some(at) if at <= now => self.io.on_timer(now).await,
+                    Some(at) if at <= now => self.io.on_timer(now),
                     // Idle: hand the connection back once what is queued is written.
                     _ => {
                         idle = true;
@@ -259,9 +261,12 @@ where
                     () = self.io.signals.shutdown.cancelled() => Err(Exit::Close(going_away())),
                     () = self.io.alarm.fired() => {
                         let now = self.io.alarm.now();
-                        self.io.on_timer(now).await
+                        self.io.on_timer(now)
                     }
-                    received = self.io.transport.recv() => self.handle_batch(received).await,
+                    // Boxed: handling frames takes a larger future than waiting for them,
+                    // and inline every idle connection would hold its size. One
+                    // allocation per batch of frames, not per frame.
+                    received = self.io.transport.recv() => Box::pin(self.handle_batch(received)).await,
                     Some(frame) = self.io.outbox.recv() => self.io.send(frame).await.map_err(Exit::Left),
                 }
             };
@@ -308,18 +313,18 @@ where
     async fn handle(&mut self, frame: Arrived<T>, arrived: Instant) -> Flow {
         let text = match frame {
             Arrived::Text(text) => text,
-            Arrived::Invalid(error) => return self.session.reject_frame(error, arrived).await,
+            Arrived::Invalid(error) => return Box::pin(self.session.reject_frame(error, arrived)).await,
         };
         let job = match self.session.prepare(text.as_ref(), arrived) {
             Step::Done(flow) => return flow,
-            Step::Fail(error) => return self.session.fail(error).await,
+            Step::Fail(error) => return Box::pin(self.session.fail(error)).await,
             Step::Run(job) => job,
         };
         let deadline = self.session.deadline();
         if deadline.is_some_and(|deadline| deadline <= self.io.alarm.now()) {
             // It waited for its turn past its deadline: answered without running.
             drop(job);
-            return self.session.interrupt(deadline_exceeded()).await;
+            return Box::pin(self.session.interrupt(deadline_exceeded())).await;
         }
         self.io.control.start(deadline, self.session.correlation_id());
         // Boxed: the handlers' futures can be large, and inline they would grow every
@@ -335,7 +340,7 @@ where
         self.io.control.finish();
         match ended {
             Ended::Done(flow) => flow,
-            Ended::Interrupted(error) => self.session.interrupt(error).await,
+            Ended::Interrupted(error) => Box::pin(self.session.interrupt(error)).await,
             Ended::Stopped(exit) => {
                 self.session.abandon();
                 Err(exit)
@@ -346,7 +351,7 @@ where
     /// Reports the errors answered while the last handler ran to the `#[on_error]` hook.
     async fn report_answered(&mut self) -> Flow {
         for error in self.io.control.take_answered() {
-            self.session.observe(error).await?;
+            Box::pin(self.session.observe(error)).await?;
         }
         Ok(())
     }
@@ -443,32 +448,34 @@ where
     }
 
     async fn ping_now(&mut self) -> Result<(), Close> {
-        self.ping().await?;
+        self.transport.ping();
         self.flush().await
     }
 
+    /// Buffers `frame`, and writes the buffer out once the transport says it is full.
     async fn send(&mut self, frame: Frame) -> Result<(), Close> {
-        let write = self.transport.send(frame);
-        watched(self.outbox, self.alarm.clock, self.control.stall_limit(), write).await
+        match self.transport.send(frame) {
+            true => self.flush().await,
+            false => Ok(()),
+        }
     }
 
+    /// Writes out what the transport buffered. Boxed: a flush that waits on the client
+    /// holds a timer and the write in progress, which inline would grow every idle
+    /// connection's future by their size.
     async fn flush(&mut self) -> Result<(), Close> {
         let write = self.transport.flush();
-        watched(self.outbox, self.alarm.clock, self.control.stall_limit(), write).await
+        Box::pin(watched(self.outbox, self.alarm.clock, self.control.stall_limit(), write)).await
     }
 
-    async fn ping(&mut self) -> Result<(), Close> {
-        let write = self.transport.ping();
-        watched(self.outbox, self.alarm.clock, self.control.stall_limit(), write).await
-    }
-
-    /// Sends a ping when one is due; closes a stale connection.
-    async fn on_timer(&mut self, now: Instant) -> Flow {
+    /// Buffers a ping when one is due (the loop flushes it); closes a stale connection.
+    fn on_timer(&mut self, now: Instant) -> Flow {
         match self.control.on_timer(now)? {
-            Due::Ping => self.ping().await.map_err(Exit::Left),
+            Due::Ping => self.transport.ping(),
             // Deadlines belong to running handlers, which `while_busy` watches.
-            Due::Nothing | Due::Interrupt(_) => Ok(()),
+            Due::Nothing | Due::Interrupt(_) => {}
         }
+        Ok(())
     }
 
     /// Counts a handler abandoned at the end of the shutdown grace period, and returns

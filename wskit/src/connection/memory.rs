@@ -69,9 +69,9 @@ impl Transport for MemoryTransport {
         .await
     }
 
-    async fn send(&mut self, frame: Frame) -> Result<(), Close> {
+    fn send(&mut self, frame: Frame) -> bool {
         lock(&self.wire.written).push(frame.into_text());
-        Ok(())
+        false
     }
 
     async fn flush(&mut self) -> Result<(), Close> {
@@ -79,9 +79,7 @@ impl Transport for MemoryTransport {
     }
 
     /// Event-driven hosts have no protocol pings of their own to send.
-    async fn ping(&mut self) -> Result<(), Close> {
-        Ok(())
-    }
+    fn ping(&mut self) {}
 
     async fn close(&mut self, close: &Close) {
         *lock(&self.wire.closed) = Some(close.clone());

@@ -49,14 +49,17 @@ pub(crate) trait Transport: Send {
     /// The next frame from the peer.
     fn recv(&mut self) -> impl Future<Output = Received<Self::Text>> + Send;
 
-    /// Puts `frame` into the write buffer; it goes out at the next flush, or earlier.
-    fn send(&mut self, frame: Frame) -> impl Future<Output = Result<(), Close>> + Send;
+    /// Puts `frame` into the write buffer, to go out at the next flush. Returns `true`
+    /// once the buffer holds enough to be written out before more is added. Buffering
+    /// never waits: only [`flush`](Self::flush) does, so a connection's future holds no
+    /// write in progress but the flush's.
+    fn send(&mut self, frame: Frame) -> bool;
 
     /// Writes out the write buffer.
     fn flush(&mut self) -> impl Future<Output = Result<(), Close>> + Send;
 
-    /// Sends a protocol ping.
-    fn ping(&mut self) -> impl Future<Output = Result<(), Close>> + Send;
+    /// Puts a protocol ping into the write buffer.
+    fn ping(&mut self);
 
     /// Sends our close frame and waits, briefly, for the peer's.
     fn close(&mut self, close: &Close) -> impl Future<Output = ()> + Send;

@@ -628,6 +628,9 @@ impl<R: Router> Endpoint<R> {
             ctx,
             Arc::clone(&shared.limits),
         );
+        // Made here, not in the task: a value the task's future moves from keeps its place
+        // in the future for the connection's whole life.
+        let mut connection = Connection::new(session, outbox_receiver, shared.liveness, TokioClock.now());
         let shared = Arc::clone(shared);
         let span = tracing::debug_span!("ws", client_id = %client_id, path);
         self.shared.connections.spawn(
@@ -646,8 +649,6 @@ impl<R: Router> Endpoint<R> {
                 };
                 let held = shared.unfinished.share();
                 let mut socket = Socket::new(io, read, &shared.limits, held);
-                let mut connection =
-                    Connection::new(session, outbox_receiver, shared.liveness, TokioClock.now());
                 let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;
                 if let Outcome::Ended { abandoned: true, .. } = outcome {
                     shared.abandoned.fetch_add(1, Ordering::AcqRel);

@@ -113,7 +113,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
             let fill = poll_fn(|cx| self.poll_fill(cx));
             let filled = match due {
                 None => fill.await,
-                Some(due) => tokio::time::timeout_at(due, fill).await.map_err(|_| Ended::Late)?,
+                // Boxed: a message that has begun is rare, and inline its timer would grow
+                // the future every read creates.
+                Some(due) => Box::pin(tokio::time::timeout_at(due, fill)).await.map_err(|_| Ended::Late)?,
             };
             if !filled? {
                 return Err(Ended::Gone);
@@ -224,16 +226,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
         }
     }
 
-    async fn send(&mut self, frame: Frame) -> Result<(), Close> {
+    fn send(&mut self, frame: Frame) -> bool {
         let text = match &frame {
             Frame::Owned(text) => text.as_bytes(),
             Frame::Shared(bytes) => bytes,
         };
         frame::write_frame(&mut self.out, Opcode::Text, text);
-        if self.out.len() < WRITE_BUFFER {
-            return Ok(());
-        }
-        self.flush().await
+        self.out.len() >= WRITE_BUFFER
     }
 
     async fn flush(&mut self) -> Result<(), Close> {
@@ -243,9 +242,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
         bounded(self.write_timeout, self.write_out()).await
     }
 
-    async fn ping(&mut self) -> Result<(), Close> {
+    fn ping(&mut self) {
         frame::write_frame(&mut self.out, Opcode::Ping, &[]);
-        Ok(())
     }
 
     async fn close(&mut self, close: &Close) {
