@@ -54,15 +54,16 @@ impl<'a> Envelope<'a> {
     /// `meta` is not an object or a standard key has the wrong type.
     pub(crate) fn meta(&self) -> Result<(Meta, Vec<ExtraMeta<'a>>), Error> {
         let Some(raw) = self.meta else { return Ok((Meta::default(), Vec::new())) };
-        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-        match serde_path_to_error::deserialize::<_, ParsedMeta<'a>>(&mut deserializer) {
-            Ok(parsed) => Ok((parsed.meta, parsed.extra)),
-            Err(error) => {
-                let mut issues = Issues::default();
-                push_decode_error(error, Path::root("meta"), &mut issues);
-                Err(validation_error(issues))
-            }
+        if let Ok(parsed) = serde_json::from_str::<ParsedMeta<'a>>(raw.get()) {
+            return Ok((parsed.meta, parsed.extra));
         }
+        // Parse again, now tracking the path: the slower pass only runs on bad input.
+        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+        let mut issues = Issues::default();
+        if let Err(error) = serde_path_to_error::deserialize::<_, ParsedMeta<'a>>(&mut deserializer) {
+            push_decode_error(error, Path::root("meta"), &mut issues);
+        }
+        Err(validation_error(issues))
     }
 }
 
@@ -352,7 +353,7 @@ pub(crate) fn encode_raw<P: Serialize + ?Sized>(
 ) -> serde_json::Result<String> {
     // The server's meta holds only the correlation id it answers (PROTOCOL.md section 1).
     let meta = OutMeta { correlation_id, ..OutMeta::default() };
-    serde_json::to_string(&OutFrame { ty, meta, payload })
+    OutFrame { ty, meta, payload }.to_json()
 }
 
 /// A published frame: `{"type","meta"?,"payload"?}`, `meta` omitted when empty.
@@ -391,18 +392,16 @@ pub(crate) fn encode_progress<T: Serialize + ?Sized>(
     value: &T,
     correlation_id: Option<&str>,
 ) -> serde_json::Result<String> {
-    #[derive(Serialize)]
-    struct Progress<'a> {
-        #[serde(rename = "type")]
-        ty: &'static str,
-        meta: OutMeta<'a>,
-        payload: &'a RawValue,
-        data: &'a RawValue,
-    }
     let value = serde_json::value::to_raw_value(value)?;
     let meta = OutMeta { correlation_id, ..OutMeta::default() };
-    let frame = Progress { ty: protocol::PROGRESS, meta, payload: &value, data: &value };
-    serde_json::to_string(&frame)
+    let frame = OutFrame { ty: protocol::PROGRESS, meta, payload: Some(&*value) };
+    let mut text = frame.to_json()?;
+    // The frame ends with the payload's `}`: the same value goes under `data` too.
+    text.pop();
+    text.push_str(r#","data":"#);
+    text.push_str(value.get());
+    text.push('}');
+    Ok(text)
 }
 
 /// The answer to `__heartbeat`: `{"type":"__heartbeat_ack","meta":{"ts":<ms>}}`.

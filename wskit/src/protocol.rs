@@ -35,26 +35,81 @@ pub(crate) fn is_error(ty: &str) -> bool {
 }
 
 /// The `meta` of an outbound frame: only the keys that are set.
-#[derive(Serialize, Default)]
+#[derive(Default)]
 pub(crate) struct OutMeta<'a> {
     /// The sender's clock in milliseconds (the client stamps every frame).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) timestamp: Option<u64>,
-    #[serde(rename = "correlationId", skip_serializing_if = "Option::is_none")]
     pub(crate) correlation_id: Option<&'a str>,
     /// The deadline a client asks for, in milliseconds.
-    #[serde(rename = "timeoutMs", skip_serializing_if = "Option::is_none")]
     pub(crate) timeout_ms: Option<u64>,
 }
 
+impl OutMeta<'_> {
+    /// Appends the meta object, with only the keys that are set.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        let mut separator = b'{';
+        let mut key = |out: &mut Vec<u8>, key: &str| {
+            out.push(separator);
+            separator = b',';
+            write_str(out, key);
+            out.push(b':');
+        };
+        if let Some(timestamp) = self.timestamp {
+            key(out, "timestamp");
+            out.extend_from_slice(timestamp.to_string().as_bytes());
+        }
+        if let Some(id) = self.correlation_id {
+            key(out, "correlationId");
+            write_str(out, id);
+        }
+        if let Some(timeout) = self.timeout_ms {
+            key(out, "timeoutMs");
+            out.extend_from_slice(timeout.to_string().as_bytes());
+        }
+        if separator == b'{' {
+            out.push(b'{');
+        }
+        out.push(b'}');
+    }
+}
+
 /// An outbound frame: `{"type", "meta", "payload"?}`.
-#[derive(Serialize)]
+///
+/// Written by hand around the payload rather than derived: every reply goes through
+/// here, and serde's map serialization would escape the constant keys on every frame.
 pub(crate) struct OutFrame<'a, P: ?Sized> {
-    #[serde(rename = "type")]
     pub(crate) ty: &'a str,
     pub(crate) meta: OutMeta<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) payload: Option<&'a P>,
+}
+
+impl<P: Serialize + ?Sized> OutFrame<'_, P> {
+    /// The frame's JSON text; fails only if the payload's `Serialize` fails.
+    pub(crate) fn to_json(&self) -> serde_json::Result<String> {
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(br#"{"type":"#);
+        write_str(&mut out, self.ty);
+        out.extend_from_slice(br#","meta":"#);
+        self.meta.write(&mut out);
+        if let Some(payload) = self.payload {
+            out.extend_from_slice(br#","payload":"#);
+            serde_json::to_writer(&mut out, payload)?;
+        }
+        out.push(b'}');
+        Ok(String::from_utf8(out).expect("JSON text is UTF-8"))
+    }
+}
+
+/// Appends `text` as a JSON string. Text without quotes, backslashes or control
+/// characters (message types, UUIDs) is copied as it is; the rest is escaped by serde_json.
+pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, text).expect("a string serializes");
+    }
 }
 
 /// The wall clock in milliseconds since the Unix epoch, as frames carry it.
@@ -71,13 +126,25 @@ mod tests {
     #[test]
     fn outbound_meta_holds_only_what_is_set() {
         let frame = OutFrame::<()> { ty: "BYE", meta: OutMeta::default(), payload: None };
-        assert_eq!(serde_json::to_string(&frame).unwrap(), r#"{"type":"BYE","meta":{}}"#);
+        assert_eq!(frame.to_json().unwrap(), r#"{"type":"BYE","meta":{}}"#);
         let meta = OutMeta { timestamp: Some(5), correlation_id: Some("c"), timeout_ms: Some(9) };
         let frame = OutFrame { ty: "GET", meta, payload: Some(&1) };
         assert_eq!(
-            serde_json::to_string(&frame).unwrap(),
+            frame.to_json().unwrap(),
             r#"{"type":"GET","meta":{"timestamp":5,"correlationId":"c","timeoutMs":9},"payload":1}"#
         );
+        let meta = OutMeta { timeout_ms: Some(1), ..OutMeta::default() };
+        let frame = OutFrame { ty: "T", meta, payload: Some("x") };
+        assert_eq!(frame.to_json().unwrap(), r#"{"type":"T","meta":{"timeoutMs":1},"payload":"x"}"#);
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for text in ["PLAIN_TYPE", "quo\"te", "back\\slash", "tab\there", "\u{1}", "é ✓ \u{7f}", ""] {
+            let mut out = Vec::new();
+            write_str(&mut out, text);
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(text).unwrap(), "{text:?}");
+        }
     }
 
     #[test]

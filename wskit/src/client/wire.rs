@@ -15,7 +15,7 @@ pub(crate) fn encode<M: Message>(message: &M) -> Result<String, ClientError> {
     validate(message)?;
     let meta = OutMeta { timestamp: Some(now_ms()), ..OutMeta::default() };
     let frame = OutFrame { ty: M::TYPE, meta, payload: M::HAS_PAYLOAD.then_some(message) };
-    serde_json::to_string(&frame).map_err(serde_error::<M>)
+    frame.to_json().map_err(serde_error::<M>)
 }
 
 /// A request waiting to be written. It is rendered when it goes out, so that
@@ -52,7 +52,7 @@ impl Request {
             timeout_ms: Some(left.as_micros().div_ceil(1000).min(u128::from(u64::MAX)) as u64),
         };
         let frame = OutFrame { ty: self.ty, meta, payload: self.payload.as_ref() };
-        Some(serde_json::to_string(&frame).expect("a JSON value serializes"))
+        Some(frame.to_json().expect("a JSON value serializes"))
     }
 }
 
@@ -81,7 +81,7 @@ fn serde_error<M: Message>(error: serde_json::Error) -> ClientError {
 /// `{"type":"$ws:abort","meta":{"timestamp":…,"correlationId":…}}`.
 pub(crate) fn abort(correlation_id: &str) -> String {
     let meta = OutMeta { timestamp: Some(now_ms()), correlation_id: Some(correlation_id), timeout_ms: None };
-    serde_json::to_string(&OutFrame::<()> { ty: ABORT, meta, payload: None }).expect("abort frames serialize")
+    OutFrame::<()> { ty: ABORT, meta, payload: None }.to_json().expect("abort frames serialize")
 }
 
 /// A frame from the server, read leniently: unknown keys are ignored.

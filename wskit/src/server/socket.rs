@@ -38,6 +38,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Bytes written to the write buffer before it is written out even without a flush.
 const WRITE_BUFFER: usize = 16 * 1024;
 
+/// The write buffer's first allocation after a flush.
+const WRITE_BUFFER_START: usize = 2 * 1024;
+
 thread_local! {
     /// The read buffer of every connection this thread serves: each read's bytes are
     /// copied out (as messages, or as the start of one) before the next read.
@@ -231,6 +234,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
             Frame::Owned(text) => text.as_bytes(),
             Frame::Shared(bytes) => bytes,
         };
+        if self.out.capacity() == 0 {
+            // The buffer is let go after each flush; starting it at a size that holds a
+            // batch of small frames spares a chain of reallocations per batch.
+            self.out.reserve(WRITE_BUFFER_START);
+        }
         frame::write_frame(&mut self.out, Opcode::Text, text);
         self.out.len() >= WRITE_BUFFER
     }
