@@ -327,13 +327,13 @@ where
             return Box::pin(self.session.interrupt(deadline_exceeded())).await;
         }
         self.io.control.start(deadline, self.session.correlation_id());
-        // Boxed: the handlers' futures can be large, and inline they would grow every
-        // idle connection's task to their size.
+        // Inline: this runs inside the boxed future of a batch of frames, which idle
+        // connections do not hold, so the handler's future costs no allocation per frame.
         let ended = {
-            let mut handling = Box::pin(self.session.run(job));
+            let mut handling = pin!(self.session.run(job));
             match futures_util::poll!(handling.as_mut()) {
                 Poll::Ready(flow) => Ended::Done(flow),
-                // The handler waits: keep reading meanwhile. Boxed too, for the same reason.
+                // The handler waits: keep reading meanwhile.
                 Poll::Pending => Box::pin(self.io.while_busy(handling)).await,
             }
         };
@@ -399,7 +399,7 @@ where
     C: Clock,
 {
     /// Polls a running handler to its end while the connection keeps reading and writing.
-    async fn while_busy(&mut self, mut handling: Pin<Box<impl Future<Output = Flow>>>) -> Ended {
+    async fn while_busy(&mut self, mut handling: Pin<&mut impl Future<Output = Flow>>) -> Ended {
         loop {
             self.alarm.rearm(self.control.next_timer());
             tokio::select! {
