@@ -23,11 +23,13 @@ pub fn envelope(text: &str) -> Result<DecodedEnvelope, Error> {
         let extra = extra.into_iter().map(|(key, value)| (key.into_owned(), value.get().to_owned()));
         (meta, extra.collect())
     });
-    Ok(DecodedEnvelope {
-        ty: envelope.ty.into_owned(),
-        payload: envelope.payload.map(|raw| raw.get().to_owned()),
-        meta,
-    })
+    Ok(DecodedEnvelope { ty: envelope.ty.into_owned(), payload: envelope.payload.map(str::to_owned), meta })
+}
+
+/// Whether the envelope's fast path takes `text`; panics if it takes a frame serde_json
+/// refuses, or reads one differently.
+pub fn envelope_fast_path_agrees(text: &str) -> bool {
+    crate::envelope::fast_path_agrees(text)
 }
 
 /// The correlation id read from a frame that failed to decode, as its error frame echoes it.

@@ -16,7 +16,6 @@ use crate::panics::{self, Site};
 use crate::protocol;
 use crate::router::Router;
 use crate::time::Instant;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,7 +119,7 @@ impl<R: Router> Session<R> {
     pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
         let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
         let handling = async {
-            let incoming = Incoming::raw(&job.ty, job.payload.map(RawValue::get), R::TYPES);
+            let incoming = Incoming::raw(&job.ty, job.payload, R::TYPES);
             for layer in layers {
                 if layer.handle(ctx, &incoming).await? == Next::Stop {
                     return Ok(());
@@ -297,7 +296,7 @@ pub(crate) enum Step<'t> {
 /// A decoded frame waiting for its handler, borrowed from the frame's text.
 pub(crate) struct Job<'t> {
     ty: Cow<'t, str>,
-    payload: Option<&'t RawValue>,
+    payload: Option<&'t str>,
     extra_meta: Vec<ExtraMeta<'t>>,
 }
 

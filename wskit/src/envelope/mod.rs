@@ -4,6 +4,11 @@
 //! slices, so the payload is not copied before it is deserialized straight into the message
 //! struct by [`Inbound::decode`]. Outbound, [`encode`] serializes a frame in one pass.
 
+mod scan;
+
+#[cfg(fuzzing)]
+pub(crate) use scan::fast_path_agrees;
+
 use crate::error::Error;
 use crate::limits::{clip, Limits};
 use crate::message::Message;
@@ -15,23 +20,34 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
-/// A frame's envelope with `meta` and `payload` still raw.
+/// A frame's envelope with `meta` and `payload` still raw: slices of the frame that
+/// hold one valid JSON value each (`null` counts as absent).
+pub(crate) struct Envelope<'a> {
+    pub(crate) ty: Cow<'a, str>,
+    pub(crate) meta: Option<&'a str>,
+    pub(crate) payload: Option<&'a str>,
+}
+
+/// The envelope as serde_json reads it, for frames the fast path (`scan`) declines.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Envelope<'a> {
+struct WireEnvelope<'a> {
     #[serde(rename = "type", borrow)]
-    pub(crate) ty: Cow<'a, str>,
+    ty: Cow<'a, str>,
     #[serde(default, borrow)]
-    pub(crate) meta: Option<&'a RawValue>,
+    meta: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub(crate) payload: Option<&'a RawValue>,
+    payload: Option<&'a RawValue>,
 }
 
 impl<'a> Envelope<'a> {
     /// Parses a frame's text. Fails with INVALID_ARGUMENT for anything but a JSON object
     /// with a string `type` and no keys besides `type`, `meta` and `payload`.
     pub(crate) fn parse(text: &'a str) -> Result<Self, Error> {
-        let envelope = serde_json::from_str(text).map_err(|error| {
+        if let Some(envelope) = scan::scan(text) {
+            return Ok(envelope);
+        }
+        let envelope: WireEnvelope<'a> = serde_json::from_str(text).map_err(|error| {
             let reason = match error.classify() {
                 serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                     format!("the frame is not valid JSON: {error}")
@@ -45,7 +61,11 @@ impl<'a> Envelope<'a> {
         if !text.trim_start().starts_with('{') {
             return Err(Error::invalid_argument("the frame is not a JSON object").protocol());
         }
-        Ok(envelope)
+        Ok(Envelope {
+            ty: envelope.ty,
+            meta: envelope.meta.map(RawValue::get),
+            payload: envelope.payload.map(RawValue::get),
+        })
     }
 
     /// Parses `meta` into its standard keys and the extra keys a message may declare.
@@ -54,11 +74,11 @@ impl<'a> Envelope<'a> {
     /// `meta` is not an object or a standard key has the wrong type.
     pub(crate) fn meta(&self) -> Result<(Meta, Vec<ExtraMeta<'a>>), Error> {
         let Some(raw) = self.meta else { return Ok((Meta::default(), Vec::new())) };
-        if let Ok(parsed) = serde_json::from_str::<ParsedMeta<'a>>(raw.get()) {
+        if let Ok(parsed) = serde_json::from_str::<ParsedMeta<'a>>(raw) {
             return Ok((parsed.meta, parsed.extra));
         }
         // Parse again, now tracking the path: the slower pass only runs on bad input.
-        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+        let mut deserializer = serde_json::Deserializer::from_str(raw);
         let mut issues = Issues::default();
         if let Err(error) = serde_path_to_error::deserialize::<_, ParsedMeta<'a>>(&mut deserializer) {
             push_decode_error(error, Path::root("meta"), &mut issues);
@@ -181,12 +201,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for ParsedMeta<'a> {
 /// decodes it into the message type of the matching handler.
 pub struct Inbound<'a> {
     ty: &'a str,
-    payload: Option<&'a RawValue>,
+    payload: Option<&'a str>,
     extra_meta: &'a [ExtraMeta<'a>],
 }
 
 impl<'a> Inbound<'a> {
-    pub(crate) fn new(ty: &'a str, payload: Option<&'a RawValue>, extra_meta: &'a [ExtraMeta<'a>]) -> Self {
+    pub(crate) fn new(ty: &'a str, payload: Option<&'a str>, extra_meta: &'a [ExtraMeta<'a>]) -> Self {
         Inbound { ty, payload, extra_meta }
     }
 
@@ -204,11 +224,11 @@ impl<'a> Inbound<'a> {
         let message = match (M::HAS_PAYLOAD, self.payload) {
             // Message structs are read from objects only (`object.rs`); this says so in
             // words a client understands rather than serde's "invalid type".
-            (true, Some(raw)) if !raw.get().starts_with('{') => {
+            (true, Some(raw)) if !raw.starts_with('{') => {
                 issues.push(payload_at, "must be an object");
                 None
             }
-            (true, Some(raw)) => deserialize::<M>(raw.get(), payload_at, &mut issues),
+            (true, Some(raw)) => deserialize::<M>(raw, payload_at, &mut issues),
             (true, None) => {
                 issues.push(payload_at, "is required by this message type");
                 None
@@ -419,7 +439,7 @@ mod tests {
         let text = r#"{"type":"JOIN","meta":{"timestamp":1,"correlationId":"c-1","clientId":"x","trace":"t"},"payload":{"roomId":"a"}}"#;
         let envelope = Envelope::parse(text).unwrap();
         assert!(matches!(envelope.ty, Cow::Borrowed("JOIN")));
-        assert_eq!(envelope.payload.unwrap().get(), r#"{"roomId":"a"}"#);
+        assert_eq!(envelope.payload.unwrap(), r#"{"roomId":"a"}"#);
         let (meta, extra) = envelope.meta().unwrap();
         assert_eq!(meta.correlation_id.as_deref(), Some("c-1"));
         assert_eq!(meta.timestamp, Some(1.0));

@@ -1,0 +1,268 @@
+//! The fast path of [`Envelope::parse`](super::Envelope::parse): one pass over the bytes
+//! of a frame in the shape clients send, `{"type":"…","meta":{…},"payload":{…}}`.
+//!
+//! It validates the whole frame as JSON, as serde_json would, but only takes frames it is
+//! sure of: every key one of `type`, `meta`, `payload`, at most once each, `type` a string
+//! without escapes, no `\u` escapes anywhere and no nesting deeper than [`MAX_DEPTH`].
+//! Anything else returns `None` and goes through serde_json, which gives the same envelope
+//! or the error the frame deserves. The fuzz target `envelope` checks that both agree.
+
+use super::Envelope;
+use std::borrow::Cow;
+
+/// Nesting the scanner follows; deeper frames go through serde_json.
+const MAX_DEPTH: usize = 64;
+
+/// The envelope of `text`, if it is a frame the fast path is sure of.
+pub(super) fn scan(text: &str) -> Option<Envelope<'_>> {
+    let mut scanner = Scanner { text, bytes: text.as_bytes(), at: 0 };
+    let (mut ty, mut meta, mut payload) = (None, None, None);
+    scanner.skip_ws();
+    scanner.eat(b'{')?;
+    scanner.skip_ws();
+    if scanner.peek()? != b'}' {
+        loop {
+            let key = scanner.string()?;
+            scanner.skip_ws();
+            scanner.eat(b':')?;
+            scanner.skip_ws();
+            let start = scanner.at;
+            match key {
+                "type" if ty.is_none() => ty = Some(scanner.string()?),
+                "meta" if meta.is_none() => meta = Some(scanner.value(start, 0)?),
+                "payload" if payload.is_none() => payload = Some(scanner.value(start, 0)?),
+                _ => return None,
+            }
+            scanner.skip_ws();
+            match scanner.next()? {
+                b',' => scanner.skip_ws(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    } else {
+        scanner.at += 1;
+    }
+    scanner.skip_ws();
+    if scanner.at != text.len() {
+        return None;
+    }
+    Some(Envelope { ty: Cow::Borrowed(ty?), meta: meta.flatten(), payload: payload.flatten() })
+}
+
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn eat(&mut self, expected: u8) -> Option<()> {
+        (self.next()? == expected).then_some(())
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// A string without escapes, borrowed.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let length =
+            self.bytes[start..].iter().position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
+        self.at = start + length;
+        self.eat(b'"')?;
+        // Between two ASCII quotes: on character boundaries, so `get` finds it whole.
+        self.text.get(start..start + length)
+    }
+
+    /// A string with the escapes JSON allows but `\u`.
+    fn skip_string(&mut self) -> Option<()> {
+        self.eat(b'"')?;
+        loop {
+            let plain = self.bytes[self.at..]
+                .iter()
+                .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
+            self.at += plain;
+            match self.next()? {
+                b'"' => return Some(()),
+                b'\\' => match self.next()? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                    _ => return None,
+                },
+                byte if byte < 0x20 => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// The value starting at `start` (the current position) as a raw slice; `Some(None)`
+    /// for `null`, which serde reads as an absent value.
+    fn value(&mut self, start: usize, depth: usize) -> Option<Option<&'a str>> {
+        self.skip_value(depth)?;
+        // A JSON value starts and ends with ASCII: on character boundaries.
+        let raw = self.text.get(start..self.at)?;
+        Some((raw != "null").then_some(raw))
+    }
+
+    fn skip_value(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match self.peek()? {
+            b'"' => self.skip_string(),
+            b'{' => self.skip_container(b'}', depth, true),
+            b'[' => self.skip_container(b']', depth, false),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            _ => None,
+        }
+    }
+
+    /// An object (`keyed`) or an array, whose opening bracket is next.
+    fn skip_container(&mut self, close: u8, depth: usize, keyed: bool) -> Option<()> {
+        self.at += 1;
+        self.skip_ws();
+        if self.peek()? == close {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            if keyed {
+                self.skip_string()?;
+                self.skip_ws();
+                self.eat(b':')?;
+                self.skip_ws();
+            }
+            self.skip_value(depth + 1)?;
+            self.skip_ws();
+            match self.next()? {
+                b',' => self.skip_ws(),
+                byte if byte == close => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    fn literal(&mut self, literal: &[u8]) -> Option<()> {
+        let end = self.at + literal.len();
+        (self.bytes.get(self.at..end)? == literal).then(|| self.at = end)
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    fn skip_number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            self.one_or_more_digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            self.one_or_more_digits()?;
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.at += 1;
+        }
+    }
+
+    fn one_or_more_digits(&mut self) -> Option<()> {
+        let start = self.at;
+        self.digits();
+        (self.at > start).then_some(())
+    }
+}
+
+/// Whether the fast path takes `text`; panics if it takes a frame serde_json refuses, or
+/// reads one differently. For the unit tests and the `envelope` fuzz target.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn fast_path_agrees(text: &str) -> bool {
+    let slow = serde_json::from_str::<super::WireEnvelope<'_>>(text)
+        .ok()
+        .filter(|_| text.trim_start().starts_with('{'));
+    match (scan(text), slow) {
+        (None, _) => false,
+        (Some(fast), Some(slow)) => {
+            assert_eq!(fast.ty, slow.ty, "{text}");
+            assert_eq!(fast.meta, slow.meta.map(|raw| raw.get()), "{text}");
+            assert_eq!(fast.payload, slow.payload.map(|raw| raw.get()), "{text}");
+            true
+        }
+        (Some(_), None) => panic!("the fast path took a frame serde_json refuses: {text}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fast_path_agrees as agrees;
+
+    #[test]
+    fn takes_the_frames_clients_send() {
+        for text in [
+            r#"{"type":"ECHO","payload":{"text":"hello world"}}"#,
+            r#"{"type":"GET","meta":{"timestamp":1730450000000,"correlationId":"c-1"},"payload":{"id":"1"}}"#,
+            r#" { "payload" : [1, -2.5e+3, 0, true, false, null, "a\"b\\n"] , "type" : "T" } "#,
+            r#"{"type":"PING"}"#,
+            r#"{"type":"PING","meta":null,"payload":null}"#,
+            r#"{"type":"é✓","meta":{},"payload":{"nested":{"deep":[[{}]]}}}"#,
+        ] {
+            assert!(agrees(text), "declined {text}");
+        }
+    }
+
+    #[test]
+    fn declines_what_needs_serde_json() {
+        for text in [
+            r#"{"ty\u0070e":"PING"}"#,
+            r#"{"type":"PI\"NG"}"#,
+            r#"{"type":"PING","payload":"\u00e9"}"#,
+            r#"{"type":"PING","type":"PONG"}"#,
+            r#"{"type":"PING","extra":1}"#,
+            r#"{"meta":{}}"#,
+            r#"{"type":1}"#,
+            r#"["PING",null,null]"#,
+            r#"{"type":"PING"} x"#,
+            r#"{"type":"PING","payload":01}"#,
+            r#"{"type":"PING","payload":1.}"#,
+            r#"{"type":"PING","payload":[1,]}"#,
+            r#"{"type":"PING","payload":{"a":1,}}"#,
+            r#"{"type":"PING","payload":tru}"#,
+            r#"{"type":"PING","payload":"a	b"}"#,
+            r#"{"type":"PING",}"#,
+            r#"{}"#,
+            "",
+        ] {
+            assert!(!agrees(text), "took {text}");
+        }
+        let deep = format!(r#"{{"type":"T","payload":{}{}}}"#, "[".repeat(100), "]".repeat(100));
+        assert!(!agrees(&deep));
+    }
+}
