@@ -10,6 +10,7 @@
 //! loadgen idle --pid PID [--url ws://127.0.0.1:9001/ws] [--conns 10000] [--talk]
 //! loadgen fanout [--url ws://127.0.0.1:9001/ws] [--subs 1000] [--inflight 16] [--secs 10] [--warmup 2] [--pid PID]
 //! loadgen latency --url SUBSCRIBER_URL --pub-url PUBLISHER_URL [--samples 2000]
+//! loadgen paced --rate 400000 [--url ws://127.0.0.1:9001/ws] [--conns 32] [--secs 10] [--warmup 2]
 //! loadgen soak --pid PID [--url ws://127.0.0.1:9001/ws] [--conns 1000] [--rate 1000] [--secs 10]
 //!     [--sample-secs 10] [--warmup 2] [--topics 100] [--mix 45:45:10] [--grace 10]
 //! ```
@@ -34,6 +35,11 @@
 //! per second summed over the subscribers, as `deliveries_per_sec=N`, with the CPU use as
 //! in `echo`.
 //!
+//! `paced` sends ECHO at a fixed `--rate` per second over all connections whatever the
+//! replies do (open loop), and prints percentiles of the round trip of the requests sent
+//! after the warm-up, as `p50_us=N p99_us=N`: the latency at a given load, which a closed
+//! loop hides.
+//!
 //! `latency` (against two `wskit_pubsub` instances sharing a Redis) subscribes at `--url`,
 //! publishes at `--pub-url` one message at a time, and prints percentiles of the time from
 //! writing a publish to reading its delivery, as `p50_us=N p99_us=N`.
@@ -52,6 +58,7 @@ mod histogram;
 mod idle;
 mod latency;
 mod open;
+mod paced;
 mod procfs;
 mod pubsub;
 mod soak;
@@ -82,8 +89,9 @@ fn main() -> ExitCode {
         "fanout" => block_on(fanout::run(options)),
         "latency" => block_on(latency::run(options)),
         "soak" => block_on(soak::run(options)),
+        "paced" => block_on(paced::run(options)),
         _ => Err(format!(
-            "usage: loadgen echo|rpc|idle|fanout|latency|soak [options]; see the doc of {}",
+            "usage: loadgen echo|rpc|paced|idle|fanout|latency|soak [options]; see the doc of {}",
             file!()
         )),
     });
@@ -118,7 +126,7 @@ struct Options {
     pid: Option<u32>,
     talk: bool,
     concurrency: usize,
-    /// `--rate`: messages per second of `soak`, over all connections.
+    /// `--rate`: messages per second of `soak` and `paced`, over all connections.
     rate: f64,
     /// `--sample-secs`: between two samples of `soak`.
     sample_secs: f64,
