@@ -4,7 +4,7 @@
 //! [`#[message("TYPE")]`](message); a router is an `impl` block annotated with
 //! [`#[router]`](router). At compile time they expand into a static dispatch table (a
 //! `match` from type string to a decode-validate-call arm per handler) and one validation
-//! function per message, served over hyper and tokio-tungstenite.
+//! function per message, served over hyper with a WebSocket frame layer of its own.
 //!
 //! wskit speaks the JSON protocol of ws-kit: frames are
 //! `{"type": "JOIN_ROOM", "meta": {...}, "payload": {...}}`, so ws-kit's browser clients
@@ -233,7 +233,8 @@
 //! one protocol core without socket or runtime types, which builds for
 //! `wasm32-unknown-unknown`. A host only moves frames and runs timers:
 //!
-//! - [`Server`] / [`Endpoint`]: hyper 1 and tokio-tungstenite (the `server` feature);
+//! - [`Server`] / [`Endpoint`]: hyper 1 and wskit's own RFC 6455 frame layer (the `server`
+//!   feature);
 //! - inside an axum app (the `axum` feature, below);
 //! - Cloudflare Durable Objects with the WebSocket Hibernation API (the `cloudflare`
 //!   feature, wasm32 only: `wskit::cloudflare::Host`; `examples/cloudflare` in the
@@ -271,7 +272,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `server` | yes | [`Server`] and [`Endpoint`]: the hyper 1 + tokio-tungstenite host |
+//! | `server` | yes | [`Server`] and [`Endpoint`]: the hyper 1 host |
 //! | `client` | yes | [`client::Client`]: the Rust client, typed by the same message structs |
 //! | `redis` | no | `Hub::redis`: a pub/sub bus through Redis, in the channel format of ws-kit's Redis adapter; the rate limiter's Redis store |
 //! | `axum` | no | [`wskit::axum`](crate::axum): [`Endpoint`] as a tower service for axum's `Router::route_service`, the [`Upgrade`](crate::axum::Upgrade) extractor, `IntoResponse` for [`Rejection`] |
