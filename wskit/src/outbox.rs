@@ -57,8 +57,9 @@ pub enum SlowConsumer {
 }
 
 /// A connection's queue of frames, shared by its senders and its host. The frames live
-/// in a `VecDeque` that allocates on the first frame and is let go once drained, so an
-/// idle connection holds no queue memory.
+/// in a `VecDeque` that allocates on the first frame and, once drained, keeps at most
+/// [`KEPT_CAPACITY`] slots: a connection that never had a frame queued holds no queue
+/// memory, one that had a burst does not keep the burst's.
 struct Queue {
     frames: Mutex<Frames>,
     /// The host's task while it waits for something to write, woken by the next frame.
@@ -144,7 +145,8 @@ impl Frames {
     }
 }
 
-/// Drained queues above this capacity give their memory back.
+/// Drained queues above this capacity shrink back to it: a burst does not leave its
+/// memory with the connection, and the next one does not regrow from nothing.
 const KEPT_CAPACITY: usize = 16;
 
 /// How many times its capacity a queue may hold while its client takes every byte it is
@@ -252,7 +254,7 @@ impl OutboxReceiver {
         let frame = frames.queue.pop_front()?;
         frames.bytes -= frame.len();
         if frames.queue.is_empty() && frames.queue.capacity() > KEPT_CAPACITY {
-            frames.queue = VecDeque::new();
+            frames.queue.shrink_to(KEPT_CAPACITY);
         }
         Some(frame)
     }
