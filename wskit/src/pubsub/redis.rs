@@ -9,6 +9,14 @@
 //! periodically so that a silently dead one is noticed, and re-established with backoff
 //! when it drops; while it is down, publishes fail with UNAVAILABLE instead of silently
 //! reaching nobody.
+//!
+//! What an outage can still cost, since Redis pub/sub keeps nothing for a subscriber that
+//! is away (`tests/redis_faults.rs` measures it):
+//! - instances reconnect one by one: a publish from an instance that is back succeeds, but
+//!   an instance still reconnecting does not receive it. Only that instance's
+//!   [`BusStatus`] and log show the gap;
+//! - a publish that timed out on a slow Redis may still be carried out by Redis later, so
+//!   retrying it can deliver it twice.
 
 use super::registry::Registry;
 use super::{BusStatus, EXCLUDE_KEY};
