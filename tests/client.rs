@@ -244,6 +244,18 @@ async fn free_addr() -> SocketAddr {
 }
 
 #[tokio::test]
+async fn a_message_above_the_client_s_limit_fails_the_connection_not_the_client() {
+    let observed = Observed::new();
+    let server = TestServer::start(server(&observed.signals)).await;
+    // `{"type":"USER","meta":{...},"payload":{"name":"alice"}}` is more than 32 bytes.
+    let client = Client::connect(options(server.addr).max_message_bytes(32)).await.unwrap();
+    let error = within(client.request(&GetUser { id: "1".into() })).await;
+    assert!(matches!(error, Err(ClientError::ConnectionClosed)), "{error:?}");
+    // It reconnects, as after any other failure.
+    reach(&client, State::Open).await;
+}
+
+#[tokio::test]
 async fn a_request_resolves_to_its_typed_response_and_carries_the_timeout() {
     let observed = Observed::new();
     let server = TestServer::start(server(&observed.signals)).await;

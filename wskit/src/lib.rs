@@ -198,7 +198,7 @@
 //! | [`ClientOptions::queue`](client::ClientOptions::queue) | 1000 frames while not open | [`QueuePolicy`](client::QueuePolicy): refuse the newest, drop the oldest, or refuse all |
 //! | frames waiting for a slow server while open | the offline capacity + 1024 | [`ClientError::QueueFull`](client::ClientError::QueueFull) |
 //! | progress values a reader has not taken | 64 per request | further ones are dropped (the protocol allows it) |
-//! | inbound message size (tungstenite's defaults) | 64 MiB, frames 16 MiB | the connection fails and reconnects |
+//! | [`ClientOptions::max_message_bytes`](client::ClientOptions::max_message_bytes) | 16 MiB | the connection fails, pending requests fail with `ConnectionClosed`, and the client reconnects |
 //! | frames matched to requests | only the ids of its own pending requests | frames with other ids are ignored; nothing is stored |
 //!
 //! ## When a handler panics

@@ -4,6 +4,7 @@ use super::{ClientError, ClientOptions, TokenTransport};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
@@ -30,7 +31,10 @@ pub(crate) async fn connect(options: &ClientOptions, url: &Url) -> Result<Socket
         None => None,
     };
     let request = upgrade_request(options, url, token.as_deref())?;
-    match tokio::time::timeout(options.connect_timeout, tokio_tungstenite::connect_async(request)).await {
+    let limit = Some(options.max_message_bytes);
+    let config = WebSocketConfig::default().max_message_size(limit).max_frame_size(limit);
+    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+    match tokio::time::timeout(options.connect_timeout, connecting).await {
         Ok(Ok((socket, _response))) => Ok(socket),
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err(format!("no upgrade within {:?}", options.connect_timeout)),

@@ -52,13 +52,14 @@ pub struct ClientOptions {
     pub(crate) idle_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) write_timeout: Duration,
+    pub(crate) max_message_bytes: usize,
 }
 
 impl ClientOptions {
     /// Options for `url` (`ws://host:port/path`) with the defaults: 30 s request timeout,
     /// 1000 pending requests, an offline queue of 1000 frames dropping the newest, backoff
     /// from 300 ms to 10 s without an attempt limit, a ping every 15 s, dead after 30 s of
-    /// silence, 10 s to connect, 10 s for each write.
+    /// silence, 10 s to connect, 10 s for each write, messages of at most 16 MiB.
     pub fn new(url: impl Into<String>) -> Self {
         ClientOptions {
             url: url.into(),
@@ -75,6 +76,7 @@ impl ClientOptions {
             idle_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
+            max_message_bytes: 16 * 1024 * 1024,
         }
     }
 
@@ -157,6 +159,15 @@ impl ClientOptions {
         self.write_timeout = timeout;
         self
     }
+
+    /// The largest message the client reads from the server, in bytes (default 16 MiB),
+    /// fragments included. A larger one is not buffered: the connection fails, pending
+    /// requests fail with [`ConnectionClosed`](super::ClientError::ConnectionClosed), and
+    /// the client reconnects.
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
 }
 
 impl fmt::Debug for ClientOptions {
@@ -176,6 +187,7 @@ impl fmt::Debug for ClientOptions {
             .field("idle_timeout", &self.idle_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("write_timeout", &self.write_timeout)
+            .field("max_message_bytes", &self.max_message_bytes)
             .finish()
     }
 }
