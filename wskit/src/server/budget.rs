@@ -55,7 +55,11 @@ impl Held {
     /// while the budget allows it; otherwise the share stays as it was.
     pub(crate) fn resize(&mut self, bytes: usize) -> Result<(), OverBudget> {
         let shared = &self.budget.0;
-        if bytes <= self.bytes {
+        if bytes == self.bytes {
+            // The common case, every read of a connection that holds nothing: no shared write.
+            return Ok(());
+        }
+        if bytes < self.bytes {
             shared.used.fetch_sub(self.bytes - bytes, Ordering::AcqRel);
             self.bytes = bytes;
             return Ok(());
