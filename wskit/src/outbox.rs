@@ -6,11 +6,10 @@ use crate::envelope;
 use crate::error::Error;
 use crate::limits::{LimitKind, Limits};
 use crate::message::Message;
-use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::Poll;
 use uuid::Uuid;
 
@@ -19,16 +18,21 @@ use uuid::Uuid;
 pub(crate) enum Frame {
     /// Encoded for this connection alone.
     Owned(String),
-    /// Encoded once and shared by every subscriber of a topic; always UTF-8.
-    Shared(Bytes),
+    /// Encoded once and shared by every subscriber of a topic.
+    Shared(Published),
 }
 
 impl Frame {
     /// The frame's length in bytes.
     pub(crate) fn len(&self) -> usize {
+        self.text().len()
+    }
+
+    /// The frame's text.
+    pub(crate) fn text(&self) -> &str {
         match self {
-            Frame::Owned(text) => text.len(),
-            Frame::Shared(bytes) => bytes.len(),
+            Frame::Owned(text) => text,
+            Frame::Shared(published) => published.text(),
         }
     }
 
@@ -36,9 +40,41 @@ impl Frame {
     pub(crate) fn into_text(self) -> String {
         match self {
             Frame::Owned(text) => text,
-            // Shared frames are encoded from UTF-8 text.
-            Frame::Shared(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Frame::Shared(published) => published.text().to_owned(),
         }
+    }
+}
+
+/// The frame of a publish, shared by its subscribers, with its compressed form made by
+/// the first subscriber that needs one and reused by the others: a publish to many
+/// permessage-deflate subscribers is compressed once, not once per subscriber.
+#[derive(Debug, Clone)]
+pub(crate) struct Published(Arc<PublishedFrame>);
+
+#[derive(Debug)]
+struct PublishedFrame {
+    text: String,
+    /// The raw DEFLATE payload, once made; `None` inside when compressing did not shrink
+    /// the frame.
+    deflated: OnceLock<Option<Box<[u8]>>>,
+}
+
+impl Published {
+    /// The frame's text.
+    pub(crate) fn text(&self) -> &str {
+        &self.0.text
+    }
+
+    /// The frame's compressed payload, made by `compress` on the first call (which gives
+    /// `None` when compressing does not pay) and remembered for every later one.
+    pub(crate) fn deflated(&self, compress: impl FnOnce(&[u8]) -> Option<Box<[u8]>>) -> Option<&[u8]> {
+        self.0.deflated.get_or_init(|| compress(self.0.text.as_bytes())).as_deref()
+    }
+}
+
+impl From<String> for Published {
+    fn from(text: String) -> Self {
+        Published(Arc::new(PublishedFrame { text, deflated: OnceLock::new() }))
     }
 }
 
@@ -384,5 +420,21 @@ mod tests {
         assert_eq!(receiver.try_recv().map(|frame| frame.len()), Some(500));
         outbox.push(frame(100)).unwrap();
         assert_eq!(outbox.overflow(), None, "the drop policy never overflows");
+    }
+
+    #[test]
+    fn a_published_frame_is_compressed_once_for_all_its_subscribers() {
+        let published = Published::from("{\"type\":\"NEWS\"}".to_owned());
+        let subscribers = [Frame::Shared(published.clone()), Frame::Shared(published)];
+        let mut compressions = 0;
+        for frame in &subscribers {
+            let Frame::Shared(published) = frame else { unreachable!() };
+            let deflated = published.deflated(|text| {
+                compressions += 1;
+                Some(text[..4].into())
+            });
+            assert_eq!(deflated, Some(&b"{\"ty"[..]));
+        }
+        assert_eq!(compressions, 1);
     }
 }

@@ -9,6 +9,7 @@
 //! complete yet, and what it keeps grows as the bytes arrive
 //! ([`Reader::held_bytes`] is what the server counts against its budget).
 
+use super::deflate::codec::Inflater;
 use crate::close::Close;
 
 /// Control frames carry at most 125 bytes (section 5.5).
@@ -20,6 +21,9 @@ const OP_BINARY: u8 = 0x2;
 const OP_CLOSE: u8 = 0x8;
 const OP_PING: u8 = 0x9;
 const OP_PONG: u8 = 0xA;
+
+/// The bit of a message's first frame that says its payload is compressed (RFC 7692).
+const RSV1: u8 = 0x40;
 
 /// A complete message or control frame from the client.
 #[derive(Debug, PartialEq, Eq)]
@@ -58,6 +62,7 @@ pub(crate) enum Step {
 /// A frame's header.
 struct Header {
     fin: bool,
+    rsv1: bool,
     opcode: u8,
     mask: [u8; 4],
     /// Bytes of the header itself.
@@ -70,26 +75,44 @@ struct Header {
 pub(crate) struct Reader {
     /// The message whose fragments are arriving, if any.
     fragments: Option<Fragments>,
-    /// The largest message, in bytes, that the reader accepts.
+    /// The largest message, in bytes, that the reader accepts (inflated, if the client
+    /// compressed it).
     limit: usize,
+    /// Present once permessage-deflate was agreed: messages may then be compressed.
+    inflater: Option<Inflater>,
 }
 
 /// A fragmented message so far.
 struct Fragments {
     binary: bool,
+    /// Its frames are compressed: `bytes` holds what they inflated to.
+    compressed: bool,
     bytes: Vec<u8>,
 }
 
 impl Reader {
     /// A reader of messages of at most `limit` bytes.
     pub(crate) fn new(limit: usize) -> Self {
-        Reader { fragments: None, limit }
+        Reader { fragments: None, limit, inflater: None }
+    }
+
+    /// The reader of a connection that agreed on permessage-deflate.
+    pub(crate) fn inflating(self, inflater: Inflater) -> Self {
+        Reader { inflater: Some(inflater), ..self }
     }
 
     /// Reads the frame at the start of `buf`, if it is complete.
     pub(crate) fn read(&mut self, buf: &[u8]) -> Result<Step, Fault> {
         let Some(header) = parse_header(buf)? else { return Ok(Step::More) };
         let is_control = header.opcode & 0x8 != 0;
+        if header.rsv1 {
+            if self.inflater.is_none() {
+                return Err(broken("RSV1 is set, and permessage-deflate was not agreed"));
+            }
+            if is_control || header.opcode == OP_CONTINUATION {
+                return Err(broken("RSV1 is set on a frame that does not begin a message"));
+            }
+        }
         if !is_control {
             // Refuse a frame that cannot fit before reading any of it.
             let held = self.fragments.as_ref().map_or(0, |fragments| fragments.bytes.len());
@@ -107,7 +130,9 @@ impl Reader {
         let mut payload = buf[header.size..used].to_vec();
         unmask(&mut payload, header.mask);
         let event = match header.opcode {
-            OP_TEXT | OP_BINARY => self.start(header.opcode == OP_BINARY, header.fin, payload)?,
+            OP_TEXT | OP_BINARY => {
+                self.start(header.opcode == OP_BINARY, header.rsv1, header.fin, payload)?
+            }
             OP_CONTINUATION => self.extend(header.fin, payload)?,
             OP_PING => Some(Event::Ping(payload)),
             OP_PONG => Some(Event::Pong),
@@ -127,14 +152,24 @@ impl Reader {
     }
 
     /// The first frame of a message.
-    fn start(&mut self, binary: bool, fin: bool, payload: Vec<u8>) -> Result<Option<Event>, Fault> {
+    fn start(
+        &mut self,
+        binary: bool,
+        compressed: bool,
+        fin: bool,
+        payload: Vec<u8>,
+    ) -> Result<Option<Event>, Fault> {
         if self.fragments.is_some() {
             return Err(broken("a new message began before the last one ended"));
         }
+        let bytes = match compressed {
+            true => self.inflate(Vec::new(), &payload, fin)?,
+            false => payload,
+        };
         if fin {
-            return message(binary, payload).map(Some);
+            return message(binary, bytes).map(Some);
         }
-        self.fragments = Some(Fragments { binary, bytes: payload });
+        self.fragments = Some(Fragments { binary, compressed, bytes });
         Ok(None)
     }
 
@@ -143,21 +178,38 @@ impl Reader {
         let Some(fragments) = &mut self.fragments else {
             return Err(broken("a continuation frame without a message to continue"));
         };
-        // Grows as fragments arrive (doubling, capped by the size check before).
-        fragments.bytes.extend_from_slice(&payload);
+        if fragments.compressed {
+            let so_far = std::mem::take(&mut fragments.bytes);
+            let bytes = self.inflate(so_far, &payload, fin)?;
+            self.fragments.as_mut().expect("checked above").bytes = bytes;
+        } else {
+            // Grows as fragments arrive (doubling, capped by the size check before).
+            fragments.bytes.extend_from_slice(&payload);
+        }
         if !fin {
             return Ok(None);
         }
-        let Fragments { binary, bytes } = self.fragments.take().expect("checked above");
+        let Fragments { binary, bytes, .. } = self.fragments.take().expect("checked above");
         message(binary, bytes).map(Some)
+    }
+
+    /// Inflates a compressed frame's `payload` onto the message so far, and ends the
+    /// message after its `last` frame.
+    fn inflate(&mut self, mut message: Vec<u8>, payload: &[u8], last: bool) -> Result<Vec<u8>, Fault> {
+        let inflater = self.inflater.as_mut().expect("RSV1 frames are refused without an inflater");
+        inflater.inflate(payload, &mut message, self.limit)?;
+        if last {
+            inflater.finish(&mut message, self.limit)?;
+        }
+        Ok(message)
     }
 }
 
 /// Parses the header at the start of `buf`, or `None` if it is not all there.
 fn parse_header(buf: &[u8]) -> Result<Option<Header>, Fault> {
     let [first, second, ..] = *buf else { return Ok(None) };
-    if first & 0x70 != 0 {
-        return Err(broken("reserved bits are set, and no extension was agreed"));
+    if first & 0x30 != 0 {
+        return Err(broken("RSV2 or RSV3 is set, and no extension was agreed that uses them"));
     }
     let opcode = first & 0x0F;
     if !matches!(opcode, OP_CONTINUATION | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG) {
@@ -192,7 +244,7 @@ fn parse_header(buf: &[u8]) -> Result<Option<Header>, Fault> {
     let size = 2 + length_bytes + 4;
     let Some(mask) = buf.get(size - 4..size) else { return Ok(None) };
     let mask = mask.try_into().expect("four bytes");
-    Ok(Some(Header { fin, opcode, mask, size, payload }))
+    Ok(Some(Header { fin, rsv1: first & RSV1 != 0, opcode, mask, size, payload }))
 }
 
 /// XORs `payload` with the client's masking key (section 5.3), eight bytes at a time.
@@ -239,10 +291,9 @@ fn broken(why: &'static str) -> Fault {
     Fault::Broken(Close::new(Close::PROTOCOL_ERROR, why))
 }
 
-/// What the server sends.
+/// The control frames the server sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Opcode {
-    Text,
     Close,
     Ping,
     Pong,
@@ -251,13 +302,23 @@ pub(crate) enum Opcode {
 /// Appends an unmasked, unfragmented frame to `out`.
 pub(crate) fn write_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8]) {
     let opcode = match opcode {
-        Opcode::Text => OP_TEXT,
         Opcode::Close => OP_CLOSE,
         Opcode::Ping => OP_PING,
         Opcode::Pong => OP_PONG,
     };
+    write(out, 0x80 | opcode, payload);
+}
+
+/// Appends a text message in one frame, with RSV1 set when `deflated` (its payload is
+/// compressed: RFC 7692 section 6).
+pub(crate) fn write_message(out: &mut Vec<u8>, deflated: bool, payload: &[u8]) {
+    write(out, 0x80 | if deflated { RSV1 } else { 0 } | OP_TEXT, payload);
+}
+
+/// Appends a frame whose first byte is `first`.
+fn write(out: &mut Vec<u8>, first: u8, payload: &[u8]) {
     out.reserve(10 + payload.len());
-    out.push(0x80 | opcode);
+    out.push(first);
     match payload.len() {
         len @ 0..=125 => out.push(len as u8),
         len @ 126..=0xFFFF => {
@@ -440,7 +501,7 @@ mod tests {
             (70000, vec![0x81, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]),
         ] {
             let mut out = Vec::new();
-            write_frame(&mut out, Opcode::Text, &vec![b'a'; len]);
+            write_message(&mut out, false, &vec![b'a'; len]);
             assert_eq!(&out[..header.len()], &header[..]);
             assert_eq!(out.len(), header.len() + len);
         }
@@ -453,5 +514,47 @@ mod tests {
         assert_eq!(out[1] as usize, out.len() - 2);
         assert!(out.len() - 2 <= 125);
         assert!(std::str::from_utf8(&out[4..]).is_ok());
+    }
+
+    fn inflating_reader() -> Reader {
+        let agreed = crate::server::deflate::Agreed {
+            server_no_context_takeover: true,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            threshold: 0,
+        };
+        Reader::new(1 << 20).inflating(Inflater::new(&agreed))
+    }
+
+    #[test]
+    fn inflates_a_compressed_message_split_over_fragments() {
+        let text = "{\"type\":\"SAY\",\"payload\":{\"text\":\"hello hello hello hello\"}}";
+        let compressed = crate::server::deflate::codec::compress_alone(text.as_bytes()).unwrap();
+        let (head, tail) = compressed.split_at(compressed.len() / 2);
+        let mut buf = client_frame(0x41, head);
+        buf.extend(client_frame(0x89, b"p"));
+        buf.extend(client_frame(0x80, tail));
+        let mut reader = inflating_reader();
+        let events = read_all(&mut reader, &buf).unwrap();
+        assert_eq!(events, [Event::Ping(b"p".to_vec()), Event::Text(text.into())]);
+        let plain = read_all(&mut reader, &client_frame(0x81, b"plain")).unwrap();
+        assert_eq!(plain, [Event::Text("plain".into())], "RSV1 clear: not compressed");
+    }
+
+    #[test]
+    fn rsv1_only_begins_a_message() {
+        let compressed = crate::server::deflate::codec::compress_alone(&[b'a'; 100]).unwrap();
+        let mut continued = client_frame(0x01, b"a");
+        continued.extend(client_frame(0xC0, &compressed));
+        for (frame, what) in [
+            (client_frame(0xC9, b""), "a ping"),
+            (continued, "a continuation"),
+            (client_frame(0xA1, b"x"), "RSV2"),
+        ] {
+            match read_all(&mut inflating_reader(), &frame) {
+                Err(Fault::Broken(close)) => assert_eq!(close.code, Close::PROTOCOL_ERROR, "{what}"),
+                other => panic!("{what}: {other:?}"),
+            }
+        }
     }
 }

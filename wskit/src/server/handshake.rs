@@ -96,18 +96,20 @@ fn is_nonce(key: &[u8]) -> bool {
         && &key[22..] == b"=="
 }
 
-/// Whether `text` is an HTTP token (RFC 9110 section 5.6.2), as a subprotocol must be.
-fn is_token(text: &str) -> bool {
+/// Whether `text` is an HTTP token (RFC 9110 section 5.6.2), as a subprotocol and an
+/// extension's parameter must be.
+pub(crate) fn is_token(text: &str) -> bool {
     !text.is_empty()
         && text.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
 }
 
 impl Accepted {
-    /// The `101 Switching Protocols` response selecting `protocol`, and the upgrade handle
-    /// that yields the connection once it is sent.
+    /// The `101 Switching Protocols` response selecting `protocol` and `extensions`, and
+    /// the upgrade handle that yields the connection once it is sent.
     pub(crate) fn respond(
         self,
         protocol: Option<HeaderValue>,
+        extensions: Option<HeaderValue>,
         client_id: &uuid::Uuid,
     ) -> (Response<Body>, OnUpgrade) {
         let mut response = Response::new(Body::default());
@@ -121,6 +123,9 @@ impl Accepted {
         );
         if let Some(protocol) = protocol {
             headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+        }
+        if let Some(extensions) = extensions {
+            headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, extensions);
         }
         let id = client_id.as_hyphenated().to_string();
         headers.insert("x-client-id", HeaderValue::from_str(&id).expect("a UUID is a valid header value"));

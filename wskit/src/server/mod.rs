@@ -6,11 +6,13 @@ mod admission;
 #[cfg(feature = "axum")]
 pub mod axum;
 mod budget;
+pub(crate) mod deflate;
 pub(crate) mod frame;
 pub(crate) mod handshake;
 mod socket;
 
 pub use admission::{token, Rejection};
+pub use deflate::Deflate;
 
 use crate::connection::{Clock, Connection, Layers, Liveness, Outcome, Session, Signals};
 use crate::ctx::Ctx;
@@ -66,6 +68,7 @@ pub struct Server<R: Router> {
     router: R,
     route: Route,
     protocols: Vec<String>,
+    deflate: Deflate,
     limits: Limits,
     authenticate: Authenticate<R::Data>,
     origins: Option<Vec<String>>,
@@ -125,6 +128,7 @@ impl<R: Router> Server<R> {
             router,
             route: Route::new("/"),
             protocols: Vec::new(),
+            deflate: Deflate::default(),
             limits: Limits::default(),
             authenticate: Arc::new(move |parts| Box::pin(authenticate(parts))),
             origins: None,
@@ -203,6 +207,14 @@ impl<R: Router> Server<R> {
         self
     }
 
+    /// permessage-deflate (RFC 7692): off by default. With [`Deflate::enabled`], clients
+    /// that offer the extension get compressed frames above the threshold; clients that
+    /// do not offer it are served exactly as without it.
+    pub fn deflate(mut self, deflate: Deflate) -> Self {
+        self.deflate = deflate;
+        self
+    }
+
     /// The origins browsers may connect from, e.g. `["https://app.example.com"]`. An
     /// upgrade whose `Origin` header is not in the list is refused with 403, which stops
     /// cross-site WebSocket hijacking. Requests without `Origin` (non-browser clients)
@@ -268,6 +280,7 @@ impl<R: Router> Server<R> {
                 router: Arc::new(self.router),
                 route: self.route,
                 protocols: self.protocols,
+                deflate: self.deflate,
                 unfinished: Budget::new(self.limits.max_unfinished_bytes),
                 limits: Arc::new(self.limits),
                 authenticate: self.authenticate,
@@ -413,6 +426,7 @@ struct Shared<R: Router> {
     router: Arc<R>,
     route: Route,
     protocols: Vec<String>,
+    deflate: Deflate,
     limits: Arc<Limits>,
     /// What all connections may hold for messages that have not fully arrived.
     unfinished: Budget,
@@ -602,7 +616,12 @@ impl<R: Router> Endpoint<R> {
                 "the server is at its connection limit",
             )));
         };
-        Ok(Admitted { accepted, protocol: handshake::choose_protocol(headers, &shared.protocols), slot })
+        Ok(Admitted {
+            accepted,
+            protocol: handshake::choose_protocol(headers, &shared.protocols),
+            deflate: deflate::offer::negotiate(headers, &shared.deflate),
+            slot,
+        })
     }
 
     /// Starts the connection of an admitted upgrade, with its `data` and the parameters
@@ -615,9 +634,10 @@ impl<R: Router> Endpoint<R> {
         path: &str,
     ) -> Response<Body> {
         let shared = &self.shared;
-        let Admitted { accepted, protocol, slot } = admitted;
+        let Admitted { accepted, protocol, deflate, slot } = admitted;
         let client_id = uuid::Uuid::now_v7();
-        let (response, on_upgrade) = accepted.respond(protocol, &client_id);
+        let (agreed, extensions) = deflate.unzip();
+        let (response, on_upgrade) = accepted.respond(protocol, extensions, &client_id);
         let (outbox, outbox_receiver) = Outbox::new(&shared.limits);
         let mut ctx =
             Ctx::new(data, client_id, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
@@ -648,7 +668,7 @@ impl<R: Router> Endpoint<R> {
                     Err(upgraded) => (Either::Right(TokioIo::new(upgraded)), Bytes::new()),
                 };
                 let held = shared.unfinished.share();
-                let mut socket = Socket::new(io, read, &shared.limits, held);
+                let mut socket = Socket::new(io, read, &shared.limits, held, agreed);
                 let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;
                 if let Outcome::Ended { abandoned: true, .. } = outcome {
                     shared.abandoned.fetch_add(1, Ordering::AcqRel);
@@ -660,11 +680,13 @@ impl<R: Router> Endpoint<R> {
     }
 }
 
-/// An upgrade the endpoint admitted: its handshake, the subprotocol it answers with, and
-/// its place among the connections.
+/// An upgrade the endpoint admitted: its handshake, the subprotocol it answers with, the
+/// permessage-deflate parameters it agrees to (with their answer), and its place among
+/// the connections.
 pub(crate) struct Admitted {
     accepted: handshake::Accepted,
     protocol: Option<HeaderValue>,
+    deflate: Option<(deflate::Agreed, HeaderValue)>,
     slot: Slot,
 }
 

@@ -15,6 +15,8 @@
 //! [`Limits::write_timeout`]: crate::Limits::write_timeout
 
 use super::budget::{Held, OverBudget};
+use super::deflate::codec::{Deflater, Inflater};
+use super::deflate::Agreed;
 use super::frame::{self, Event, Fault, Opcode, Reader, Step};
 use crate::close::Close;
 use crate::connection::{Clock, Received, Transport};
@@ -54,6 +56,8 @@ pub(crate) struct Socket<S> {
     reader: Reader,
     /// Frames written and not yet written out; empty (no allocation) after a flush.
     out: Vec<u8>,
+    /// Present when the client agreed on permessage-deflate.
+    deflater: Option<Box<Deflater>>,
     /// This connection's share of the server's budget for unfinished messages.
     held: Held,
     /// When the message that has begun to arrive must be complete.
@@ -76,19 +80,25 @@ enum Ended {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
     /// A socket over `io`, of which `read` was read already (with the upgrade request), for
-    /// a connection bounded by `limits`, holding unfinished messages in `held`.
+    /// a connection bounded by `limits`, holding unfinished messages in `held`, which
+    /// agreed on permessage-deflate with `deflate` if it did.
     ///
     /// `read` is taken, copied and let go here: it is a view of the HTTP server's read
     /// buffer, which it would otherwise keep alive for as long as the connection lives.
-    pub(crate) fn new(io: S, read: Bytes, limits: &Limits, held: Held) -> Self {
+    pub(crate) fn new(io: S, read: Bytes, limits: &Limits, held: Held, deflate: Option<Agreed>) -> Self {
         let mut inbox = Inbox::default();
         inbox.bytes.extend_from_slice(&read);
         drop(read);
+        let mut reader = Reader::new(limits.hard_message_bytes());
+        if let Some(agreed) = &deflate {
+            reader = reader.inflating(Inflater::new(agreed));
+        }
         Socket {
             io,
             inbox,
-            reader: Reader::new(limits.hard_message_bytes()),
+            reader,
             out: Vec::new(),
+            deflater: deflate.map(|agreed| Box::new(Deflater::new(agreed))),
             held,
             due: None,
             message_timeout: limits.message_timeout,
@@ -230,16 +240,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
     }
 
     fn send(&mut self, frame: Frame) -> bool {
-        let text = match &frame {
-            Frame::Owned(text) => text.as_bytes(),
-            Frame::Shared(bytes) => bytes,
-        };
         if self.out.capacity() == 0 {
             // The buffer is let go after each flush; starting it at a size that holds a
             // batch of small frames spares a chain of reallocations per batch.
             self.out.reserve(WRITE_BUFFER_START);
         }
-        frame::write_frame(&mut self.out, Opcode::Text, text);
+        match &mut self.deflater {
+            Some(deflater) => deflater.write(&mut self.out, &frame),
+            None => frame::write_message(&mut self.out, false, frame.text().as_bytes()),
+        }
         self.out.len() >= WRITE_BUFFER
     }
 
