@@ -93,9 +93,16 @@ pub async fn read_text(stream: &mut TcpStream) -> String {
 
 /// Reads one unmasked, unfragmented server frame: its opcode and payload.
 pub async fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let (first, payload) = read_any_frame(stream).await;
+    assert_eq!(first & 0xF0, 0x80, "a final frame without reserved bits");
+    (first & 0x0F, payload)
+}
+
+/// Reads one unmasked server frame, whatever its bits: its first byte (FIN, RSV and
+/// opcode) and payload.
+pub async fn read_any_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
     let mut head = [0u8; 2];
     stream.read_exact(&mut head).await.expect("the connection ended before a frame");
-    assert_eq!(head[0] & 0xF0, 0x80, "a final frame without reserved bits");
     let len = match head[1] & 0x7f {
         126 => usize::from(stream.read_u16().await.unwrap()),
         127 => usize::try_from(stream.read_u64().await.unwrap()).unwrap(),
@@ -103,5 +110,5 @@ pub async fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
     };
     let mut payload = vec![0u8; len];
     stream.read_exact(&mut payload).await.unwrap();
-    (head[0] & 0x0F, payload)
+    (head[0], payload)
 }

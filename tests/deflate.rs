@@ -1,0 +1,337 @@
+//! permessage-deflate (RFC 7692) over real sockets: the negotiation, compressed messages
+//! both ways with a client that compresses by hand (flate2 on raw frames), the threshold,
+//! fragments, deflate bombs, RSV1 misuse, and compressed fan-out. A client that does not
+//! offer the extension sees the same bytes as from a server without it.
+
+mod rooms;
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use rooms::Rooms;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use wskit::{Deflate, Limits, Oversize, Server};
+use wskit_examples::raw::{self, client_frame, close_code, read_any_frame, status};
+use wskit_examples::{RawClient, TestServer};
+
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// FIN, RSV1 and text: the first byte of a compressed message in one frame.
+const COMPRESSED_TEXT: u8 = 0xC1;
+
+fn server(deflate: Deflate) -> Server<Rooms> {
+    Server::new(Rooms).path("/ws").deflate(deflate)
+}
+
+/// The `Sec-WebSocket-Extensions` answer in a response head, if any.
+fn extensions(head: &str) -> Option<&str> {
+    head.lines()
+        .find_map(|line| line.strip_prefix("sec-websocket-extensions: "))
+        .or_else(|| head.lines().find_map(|line| line.strip_prefix("Sec-WebSocket-Extensions: ")))
+}
+
+async fn answer(addr: SocketAddr, offer: &str) -> Option<String> {
+    let header = format!("Sec-WebSocket-Extensions: {offer}\r\n");
+    let (_, head) = raw::upgrade(addr, "/ws", &header).await;
+    assert_eq!(status(&head), 101, "{head}");
+    extensions(&head).map(str::to_owned)
+}
+
+/// A client that speaks permessage-deflate by hand, keeping both contexts.
+struct DeflateClient {
+    stream: TcpStream,
+    compressor: Compress,
+    inflater: Decompress,
+}
+
+impl DeflateClient {
+    async fn connect(addr: SocketAddr, offer: &str) -> (Self, String) {
+        let (stream, head) =
+            raw::upgrade(addr, "/ws", &format!("Sec-WebSocket-Extensions: {offer}\r\n")).await;
+        assert_eq!(status(&head), 101, "{head}");
+        let client = DeflateClient {
+            stream,
+            compressor: Compress::new(Compression::default(), false),
+            inflater: Decompress::new(false),
+        };
+        (client, head)
+    }
+
+    /// The compressed payload of `text`, in this client's context.
+    fn compress(&mut self, text: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(text.len() + 64);
+        self.compressor.compress_vec(text.as_bytes(), &mut out, FlushCompress::Sync).unwrap();
+        assert!(out.ends_with(&TAIL));
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    async fn send_compressed(&mut self, value: Value) {
+        let payload = self.compress(&value.to_string());
+        self.stream.write_all(&client_frame(COMPRESSED_TEXT, &payload)).await.unwrap();
+    }
+
+    async fn send_plain(&mut self, value: Value) {
+        self.stream.write_all(&client_frame(0x81, value.to_string().as_bytes())).await.unwrap();
+    }
+
+    /// The next text message, and whether it came compressed.
+    async fn recv(&mut self) -> (Value, bool) {
+        let (first, payload) = read_any_frame(&mut self.stream).await;
+        assert_eq!(first & 0xBF, 0x81, "a final text frame: {first:#x}");
+        let compressed = first & 0x40 != 0;
+        let text = match compressed {
+            true => self.inflate(&payload),
+            false => payload,
+        };
+        (serde_json::from_slice(&text).unwrap(), compressed)
+    }
+
+    fn inflate(&mut self, payload: &[u8]) -> Vec<u8> {
+        let mut input = payload.to_vec();
+        input.extend_from_slice(&TAIL);
+        let mut out = Vec::with_capacity(64 * 1024);
+        self.inflater.decompress_vec(&input, &mut out, FlushDecompress::Sync).unwrap();
+        out
+    }
+}
+
+fn say(text: &str) -> Value {
+    json!({"type": "SAY", "payload": {"topic": "t", "text": text, "excludeSelf": false}})
+}
+
+fn subscribe() -> Value {
+    json!({"type": "SUBSCRIBE", "payload": {"topic": "t"}})
+}
+
+#[tokio::test]
+async fn accepts_an_offer_with_the_parameters_it_honours() {
+    let server = TestServer::start(server(Deflate::enabled())).await;
+    let answered = |offer| answer(server.addr, offer);
+    assert_eq!(
+        answered("permessage-deflate; client_max_window_bits").await.as_deref(),
+        Some("permessage-deflate; server_no_context_takeover"),
+        "what Chromium offers"
+    );
+    assert_eq!(
+        answered("permessage-deflate; client_no_context_takeover; server_max_window_bits=\"10\"").await.as_deref(),
+        Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10")
+    );
+    assert_eq!(
+        answered("x-unknown, permessage-deflate; bogus, permessage-deflate; server_no_context_takeover")
+            .await
+            .as_deref(),
+        Some("permessage-deflate; server_no_context_takeover"),
+        "the first acceptable of several offers"
+    );
+    for invalid in [
+        "permessage-deflate; server_max_window_bits=16",
+        "permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+        "permessage-deflate; server_max_window_bits",
+        "permessage-deflate; unknown=1",
+    ] {
+        assert_eq!(answered(invalid).await, None, "{invalid}");
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_server_declines_and_a_context_keeping_one_says_so() {
+    let server_off = TestServer::start(server(Deflate::default())).await;
+    assert_eq!(answer(server_off.addr, "permessage-deflate").await, None);
+    let keeping = TestServer::start(server(Deflate::enabled().server_context_takeover(true))).await;
+    assert_eq!(answer(keeping.addr, "permessage-deflate").await.as_deref(), Some("permessage-deflate"));
+}
+
+/// The bytes a client that offers nothing reads for a session, from `addr`.
+async fn plain_session(addr: SocketAddr) -> Vec<u8> {
+    let (mut stream, head) = raw::upgrade(addr, "/ws", "").await;
+    assert_eq!(extensions(&head), None);
+    let mut bytes = Vec::new();
+    for message in [subscribe(), say(&"long text ".repeat(300)), say("short")] {
+        stream.write_all(&client_frame(0x81, message.to_string().as_bytes())).await.unwrap();
+        let replies = if message["type"] == "SAY" { 2 } else { 1 };
+        for _ in 0..replies {
+            let (first, payload) = read_any_frame(&mut stream).await;
+            bytes.push(first);
+            bytes.extend_from_slice(&payload);
+        }
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_offer_it_reads_the_same_bytes() {
+    let plain = TestServer::start(server(Deflate::default())).await;
+    let deflating = TestServer::start(server(Deflate::enabled().threshold(0))).await;
+    let expected = plain_session(plain.addr).await;
+    assert_eq!(plain_session(deflating.addr).await, expected);
+    assert!(expected.starts_with(&[0x81]));
+    // A WebSocket library that does not offer it (tokio-tungstenite) is served as ever.
+    let mut client = RawClient::connect(&deflating.url("/ws")).await;
+    assert_eq!(client.response.headers().get("sec-websocket-extensions"), None);
+    assert_eq!(rooms::subscribe(&mut client, "t").await["payload"]["topics"], json!(["t"]));
+}
+
+#[tokio::test]
+async fn compressed_messages_go_both_ways_above_the_threshold() {
+    let server = TestServer::start(server(Deflate::enabled().threshold(200))).await;
+    let (mut client, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    client.send_compressed(subscribe()).await;
+    assert_eq!(
+        client.recv().await,
+        (json!({"type": "TOPICS", "meta": {}, "payload": {"topics": ["t"]}}), false)
+    );
+    let long = "the same words again and again ".repeat(40);
+    // The client keeps its context: the second message refers to the first.
+    for _ in 0..2 {
+        client.send_compressed(say(&long)).await;
+        let (news, compressed) = client.recv().await;
+        assert_eq!(news["payload"]["text"], long.as_str());
+        assert!(compressed, "above the threshold: compressed");
+        let (delivered, compressed) = client.recv().await;
+        assert_eq!(delivered["payload"]["count"], 1);
+        assert!(!compressed, "below the threshold: plain");
+    }
+    client.send_plain(say("plain")).await;
+    assert_eq!(client.recv().await.0["payload"]["text"], "plain");
+}
+
+#[tokio::test]
+async fn a_compressed_message_may_come_in_fragments() {
+    let server = TestServer::start(server(Deflate::enabled())).await;
+    let (mut client, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    client.send_plain(subscribe()).await;
+    client.recv().await;
+    let text = "fragmented ".repeat(50);
+    let payload = client.compress(&say(&text).to_string());
+    let thirds = payload.len() / 3;
+    let mut frames = client_frame(0x41, &payload[..thirds]); // RSV1, text, not final
+    frames.extend(client_frame(0x89, b"ping"));
+    frames.extend(client_frame(0x00, &payload[thirds..2 * thirds]));
+    frames.extend(client_frame(0x80, &payload[2 * thirds..]));
+    client.stream.write_all(&frames).await.unwrap();
+    let (first, pong) = read_any_frame(&mut client.stream).await;
+    assert_eq!((first, pong.as_slice()), (0x8A, &b"ping"[..]));
+    assert_eq!(client.recv().await.0["payload"]["text"], text.as_str());
+}
+
+/// A message of `bytes` zeros compressed, as a client may send it: a few kilobytes.
+fn bomb(bytes: usize) -> Vec<u8> {
+    let mut compressor = Compress::new(Compression::best(), false);
+    let mut out = Vec::with_capacity(bytes / 500 + 64);
+    compressor.compress_vec(&vec![b' '; bytes], &mut out, FlushCompress::Sync).unwrap();
+    out.truncate(out.len() - 4);
+    out
+}
+
+#[tokio::test]
+async fn a_deflate_bomb_is_refused_at_the_message_limit() {
+    let limits = Limits::default().max_message_bytes(64 * 1024).on_oversize(Oversize::Close);
+    let server = TestServer::start(server(Deflate::enabled()).limits(limits)).await;
+    let (mut client, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    let bomb = bomb(32 << 20);
+    assert!(bomb.len() < 64 * 1024, "the frame itself is under the limit: {}", bomb.len());
+    client.stream.write_all(&client_frame(COMPRESSED_TEXT, &bomb)).await.unwrap();
+    assert_eq!(close_code(&mut client.stream).await, 1009);
+}
+
+#[tokio::test]
+async fn a_message_inflating_above_the_limit_is_answered_like_a_large_one() {
+    let limits = Limits::default().max_message_bytes(1024);
+    let server = TestServer::start(server(Deflate::enabled()).limits(limits)).await;
+    let (mut client, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    client.send_compressed(say(&"x".repeat(2000))).await;
+    let (error, _) = client.recv().await;
+    assert_eq!(error["payload"]["code"], "RESOURCE_EXHAUSTED");
+    assert!(error["payload"]["details"]["observed"].as_u64().unwrap() > 2000);
+    client.send_compressed(subscribe()).await;
+    assert_eq!(client.recv().await.0["type"], "TOPICS", "the connection stays open");
+}
+
+#[tokio::test]
+async fn rsv1_misuse_fails_the_connection_with_1002() {
+    let plain = TestServer::start(server(Deflate::default())).await;
+    let (mut stream, _) =
+        raw::upgrade(plain.addr, "/ws", "Sec-WebSocket-Extensions: permessage-deflate\r\n").await;
+    stream.write_all(&client_frame(COMPRESSED_TEXT, &bomb(10))).await.unwrap();
+    assert_eq!(close_code(&mut stream).await, 1002, "RSV1 without the extension");
+
+    let server = TestServer::start(server(Deflate::enabled())).await;
+    let mut on_continuation = client_frame(0x01, b"{");
+    on_continuation.extend(client_frame(0xC0, &bomb(10)));
+    for frames in [client_frame(0xC9, b""), on_continuation] {
+        let (mut client, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+        client.stream.write_all(&frames).await.unwrap();
+        assert_eq!(close_code(&mut client.stream).await, 1002, "{frames:02x?}");
+    }
+}
+
+#[tokio::test]
+async fn a_publish_is_compressed_once_and_shared_by_its_deflate_subscribers() {
+    let server = TestServer::start(server(Deflate::enabled().threshold(100))).await;
+    let (mut alice, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    let (mut bob, _) =
+        DeflateClient::connect(server.addr, "permessage-deflate; client_max_window_bits").await;
+    let (mut carol, _) = raw::upgrade(server.addr, "/ws", "").await;
+    alice.send_plain(subscribe()).await;
+    alice.recv().await;
+    bob.send_plain(subscribe()).await;
+    bob.recv().await;
+    carol.write_all(&client_frame(0x81, subscribe().to_string().as_bytes())).await.unwrap();
+    raw::read_text(&mut carol).await;
+
+    let text = "news for everyone ".repeat(20);
+    alice
+        .send_plain(json!({"type": "SAY", "payload": {"topic": "t", "text": text, "excludeSelf": true}}))
+        .await;
+    assert_eq!(alice.recv().await.0["type"], "DELIVERED");
+    let (first_b, payload_b) = read_any_frame(&mut bob.stream).await;
+    let news: Value = serde_json::from_str(&raw::read_text(&mut carol).await).unwrap();
+    assert_eq!(news["payload"]["text"], text.as_str(), "plain to the client that did not offer it");
+    let (mut dave, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    dave.send_plain(subscribe()).await;
+    dave.recv().await;
+    // Identical bytes for both deflate subscribers of one publish.
+    bob.send_plain(json!({"type": "SAY", "payload": {"topic": "t", "text": text, "excludeSelf": true}}))
+        .await;
+    assert_eq!(bob.recv().await.0["type"], "DELIVERED");
+    let (first_a, payload_a) = read_any_frame(&mut alice.stream).await;
+    let (first_d, payload_d) = read_any_frame(&mut dave.stream).await;
+    assert_eq!((first_a, first_d, first_b), (COMPRESSED_TEXT, COMPRESSED_TEXT, COMPRESSED_TEXT));
+    assert_eq!(payload_a, payload_d);
+    assert_eq!(payload_a, payload_b, "each publish compresses the same text alike");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&alice.inflate(&payload_a)).unwrap()["payload"]["text"],
+        text.as_str()
+    );
+}
+
+#[tokio::test]
+async fn with_context_takeover_a_repeated_message_shrinks_to_a_reference() {
+    let server =
+        TestServer::start(server(Deflate::enabled().threshold(0).server_context_takeover(true))).await;
+    let (mut client, head) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    assert_eq!(extensions(&head), Some("permessage-deflate"));
+    client.send_plain(subscribe()).await;
+    client.recv().await;
+    // Letters that repeat nothing within the message: alone, it hardly compresses.
+    let mut seed = 7u32;
+    let text: String = (0..400)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            char::from(b'a' + (seed >> 16) as u8 % 26)
+        })
+        .collect();
+    let mut sizes = Vec::new();
+    for _ in 0..2 {
+        client.send_plain(say(&text)).await;
+        let (first, payload) = read_any_frame(&mut client.stream).await;
+        assert_eq!(first, COMPRESSED_TEXT);
+        sizes.push(payload.len());
+        let news: Value = serde_json::from_slice(&client.inflate(&payload)).unwrap();
+        assert_eq!(news["payload"]["text"], text.as_str());
+        client.recv().await;
+    }
+    assert!(sizes[1] * 4 < sizes[0], "the second refers to the first: {sizes:?}");
+}
