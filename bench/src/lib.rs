@@ -21,6 +21,22 @@ pub fn listen_addr() -> String {
     std::env::args().nth(1).unwrap_or_else(|| DEFAULT_ADDR.to_owned())
 }
 
+/// The permessage-deflate settings of the wskit servers: off, or with `DEFLATE_THRESHOLD=N`
+/// on, compressing frames of at least N bytes.
+pub fn deflate() -> io::Result<wskit::Deflate> {
+    match std::env::var("DEFLATE_THRESHOLD") {
+        Ok(value) => {
+            value.parse().map(|threshold| wskit::Deflate::enabled().threshold(threshold)).map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("DEFLATE_THRESHOLD={value:?}: not a number of bytes"),
+                )
+            })
+        }
+        Err(_) => Ok(wskit::Deflate::default()),
+    }
+}
+
 /// The runtime of a server: a multi-threaded runtime with `WORKERS` worker threads
 /// (default 1), or a current-thread runtime for `WORKERS=0`.
 pub fn runtime() -> io::Result<Runtime> {

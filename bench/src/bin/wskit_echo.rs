@@ -31,6 +31,11 @@ fn main() -> std::io::Result<()> {
     wskit_bench::run(&runtime, async move {
         let listener = TcpListener::bind(&addr).await?;
         println!("wskit_echo listening on ws://{}/ws", listener.local_addr()?);
-        Server::new(App).path("/ws").serve_with_shutdown(listener, wskit_bench::stop_signal()).await
+        let deflate = wskit_bench::deflate()?;
+        Server::new(App)
+            .path("/ws")
+            .deflate(deflate)
+            .serve_with_shutdown(listener, wskit_bench::stop_signal())
+            .await
     })
 }

@@ -85,6 +85,12 @@ fn main() -> io::Result<()> {
         let (hub, bus) = hub().await?;
         let listener = TcpListener::bind(&addr).await?;
         println!("wskit_pubsub ({bus} bus) listening on ws://{}/ws", listener.local_addr()?);
-        Server::new(App).path("/ws").hub(hub).serve_with_shutdown(listener, wskit_bench::stop_signal()).await
+        let deflate = wskit_bench::deflate()?;
+        Server::new(App)
+            .path("/ws")
+            .hub(hub)
+            .deflate(deflate)
+            .serve_with_shutdown(listener, wskit_bench::stop_signal())
+            .await
     })
 }

@@ -1,6 +1,7 @@
 //! Just enough WebSocket, by hand: the upgrade, masked client frames encoded once, and the
 //! headers of the server's frames.
 
+use flate2::{Decompress, FlushDecompress};
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,6 +20,9 @@ pub(crate) struct Target {
     pub(crate) addr: SocketAddr,
     host: String,
     path: String,
+    /// `--deflate`: offer permessage-deflate, and inflate the compressed messages that are
+    /// checked (counted ones are only counted).
+    pub(crate) deflate: bool,
 }
 
 impl Target {
@@ -35,13 +39,14 @@ impl Target {
         if !addr.ip().is_loopback() {
             return Err(format!("{url}: only loopback addresses are allowed"));
         }
-        Ok(Target { addr, host: authority.to_owned(), path: path.to_owned() })
+        Ok(Target { addr, host: authority.to_owned(), path: path.to_owned(), deflate: false })
     }
 
     fn upgrade_request(&self) -> String {
+        let offer = if self.deflate { "Sec-WebSocket-Extensions: permessage-deflate\r\n" } else { "" };
         format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n",
             self.path, self.host
         )
     }
@@ -116,6 +121,12 @@ impl Socket {
         if !status.starts_with("HTTP/1.1 101") {
             return Err(format!("upgrade refused: {status}"));
         }
+        // Each compressed message then inflates on its own, with no context to keep.
+        if target.deflate && !head.contains("permessage-deflate; server_no_context_takeover") {
+            return Err("--deflate: the server did not agree to permessage-deflate with \
+                        server_no_context_takeover (start it with DEFLATE_THRESHOLD=N)"
+                .into());
+        }
         socket.buf.copy_within(end..socket.len, 0);
         socket.len -= end;
         Ok(socket)
@@ -164,6 +175,7 @@ impl Socket {
                     match (header.fin, header.opcode) {
                         (_, 9) => return Ok(Incoming::Ping(payload)),
                         (_, 10) => continue,
+                        (true, 1) if header.rsv1 => return inflate(&payload).map(Incoming::Text),
                         (true, 1) => return Ok(Incoming::Text(payload)),
                         (_, 8) => return Err("the server sent a close frame".into()),
                         (fin, opcode) => return Err(format!("unexpected frame: opcode {opcode}, fin {fin}")),
@@ -193,10 +205,23 @@ impl Socket {
     }
 }
 
+/// The text of a compressed message that the server compressed on its own.
+fn inflate(payload: &[u8]) -> Result<Vec<u8>> {
+    let mut input = payload.to_vec();
+    input.extend_from_slice(&[0x00, 0x00, 0xff, 0xff]);
+    let mut text = Vec::with_capacity(READ_BUFFER);
+    Decompress::new(false)
+        .decompress_vec(&input, &mut text, FlushDecompress::Sync)
+        .map_err(|error| format!("a compressed message does not inflate: {error}"))?;
+    Ok(text)
+}
+
 /// The header of a server frame.
 struct Header {
     /// FIN bit set.
     fin: bool,
+    /// RSV1 set: a compressed message (permessage-deflate).
+    rsv1: bool,
     opcode: u8,
     /// Bytes of the header.
     size: usize,
@@ -222,7 +247,7 @@ impl Header {
             },
             len => (2, len as usize),
         };
-        Ok(Some(Header { fin: b0 & 0x80 != 0, opcode: b0 & 0x0f, size, payload }))
+        Ok(Some(Header { fin: b0 & 0x80 != 0, rsv1: b0 & 0x40 != 0, opcode: b0 & 0x0f, size, payload }))
     }
 }
 
