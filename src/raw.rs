@@ -1,6 +1,8 @@
 //! A WebSocket client by hand, byte by byte, for tests that send what no well-behaved
 //! client library would: half requests, broken frames, frames that never end.
 
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -111,4 +113,116 @@ pub async fn read_any_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
     let mut payload = vec![0u8; len];
     stream.read_exact(&mut payload).await.unwrap();
     (head[0], payload)
+}
+
+/// FIN, RSV1 and text: the first byte of a compressed message in one frame.
+pub const COMPRESSED_TEXT: u8 = 0xC1;
+
+/// The end of a sync flush, which permessage-deflate strips from each message.
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// A client that speaks permessage-deflate by hand when the server agrees to it, keeping
+/// its compression and inflation contexts from message to message as browsers do, and
+/// counting the bytes of the frames it writes and reads.
+pub struct DeflateClient {
+    /// The upgraded connection.
+    pub stream: TcpStream,
+    /// The server agreed on permessage-deflate.
+    pub agreed: bool,
+    /// Bytes of the frames written.
+    pub sent: usize,
+    /// Bytes of the frames read.
+    pub received: usize,
+    compressor: Compress,
+    inflater: Decompress,
+}
+
+impl DeflateClient {
+    /// Upgrades at `path`, offering `offer` in `Sec-WebSocket-Extensions` (nothing if
+    /// empty); returns the client and the response head.
+    pub async fn connect(addr: SocketAddr, path: &str, offer: &str) -> (Self, String) {
+        let header =
+            if offer.is_empty() { String::new() } else { format!("Sec-WebSocket-Extensions: {offer}\r\n") };
+        let (stream, head) = upgrade(addr, path, &header).await;
+        assert_eq!(status(&head), 101, "{head}");
+        let agreed = head.to_ascii_lowercase().contains("sec-websocket-extensions: permessage-deflate");
+        let client = DeflateClient {
+            stream,
+            agreed,
+            sent: 0,
+            received: 0,
+            compressor: Compress::new(Compression::default(), false),
+            inflater: Decompress::new(false),
+        };
+        (client, head)
+    }
+
+    /// The compressed payload of `text`, in this client's context.
+    pub fn compress(&mut self, text: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(text.len() + 64);
+        self.compressor.compress_vec(text.as_bytes(), &mut out, FlushCompress::Sync).unwrap();
+        assert!(out.ends_with(&TAIL));
+        out.truncate(out.len() - TAIL.len());
+        out
+    }
+
+    /// Writes `bytes` (whole frames).
+    pub async fn write(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+        self.sent += bytes.len();
+    }
+
+    /// Sends `value` compressed, in one frame.
+    pub async fn send_compressed(&mut self, value: Value) {
+        let payload = self.compress(&value.to_string());
+        self.write(&client_frame(COMPRESSED_TEXT, &payload)).await;
+    }
+
+    /// Sends `value` uncompressed.
+    pub async fn send_plain(&mut self, value: Value) {
+        self.write(&client_frame(0x81, value.to_string().as_bytes())).await;
+    }
+
+    /// Sends `value` as a browser does: compressed if the server agreed.
+    pub async fn send(&mut self, value: Value) {
+        match self.agreed {
+            true => self.send_compressed(value).await,
+            false => self.send_plain(value).await,
+        }
+    }
+
+    /// Reads the next frame: its first byte and payload.
+    pub async fn read_frame(&mut self) -> (u8, Vec<u8>) {
+        let (first, payload) = tokio::time::timeout(ANSWER_TIMEOUT, read_any_frame(&mut self.stream))
+            .await
+            .expect("no frame within 5 s");
+        let header = match payload.len() {
+            0..=125 => 2,
+            126..=0xFFFF => 4,
+            _ => 10,
+        };
+        self.received += header + payload.len();
+        (first, payload)
+    }
+
+    /// The next text message, and whether it came compressed.
+    pub async fn recv(&mut self) -> (Value, bool) {
+        let (first, payload) = self.read_frame().await;
+        assert_eq!(first & 0xBF, 0x81, "a final text frame: {first:#x}");
+        let compressed = first & 0x40 != 0;
+        let text = match compressed {
+            true => self.inflate(&payload),
+            false => payload,
+        };
+        (serde_json::from_slice(&text).unwrap(), compressed)
+    }
+
+    /// Inflates a compressed message's payload in this client's context.
+    pub fn inflate(&mut self, payload: &[u8]) -> Vec<u8> {
+        let mut input = payload.to_vec();
+        input.extend_from_slice(&TAIL);
+        let mut out = Vec::with_capacity(256 * 1024);
+        self.inflater.decompress_vec(&input, &mut out, FlushDecompress::Sync).unwrap();
+        out
+    }
 }

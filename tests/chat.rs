@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wskit::Deflate;
 use wskit_examples::{RawClient, TestServer};
 
 /// A frame as the page sends it.
@@ -219,4 +220,74 @@ async fn the_page_is_served_at_the_root() {
 
     let missing = http_get(&server, "/nope").await;
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+}
+
+/// Lines people say in the scripted session.
+const LINES: [&str; 8] = [
+    "morning! did anyone look at the deploy logs from last night?",
+    "yes, the migration took 12 minutes, longer than planned",
+    "ok, let's move the next one to the weekend then",
+    "sounds good. I'll update the runbook and ping the on-call",
+    "can someone review my pull request on the billing page?",
+    "on it after lunch",
+    "thanks! no rush, it's behind a feature flag",
+    "lunch? the place on the corner has soup today",
+];
+
+/// A scripted chat session: alice and bob name themselves and join a room, say 20 lines
+/// each, then carol joins and receives the room's history. Returns the bytes of the
+/// WebSocket frames both ways (after the handshakes), each client offering `offer`.
+async fn chat_session(server: &TestServer, offer: &str) -> (usize, usize) {
+    use wskit_examples::raw::DeflateClient;
+    let connect = || DeflateClient::connect(server.addr, "/ws", offer);
+    let (mut alice, _) = connect().await;
+    let (mut bob, _) = connect().await;
+    for (client, name) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+        client.send(frame("SET_NAME", json!({"name": name}))).await;
+        assert_eq!(client.recv().await.0["type"], "WELCOME");
+        client.send(frame("JOIN_ROOM", json!({"roomId": "general"}))).await;
+        assert_eq!(client.recv().await.0["type"], "ROOM_STATE");
+    }
+    assert_eq!(alice.recv().await.0["type"], "MEMBER_JOINED");
+    for round in 0..20 {
+        for speaker in 0..2 {
+            let text = LINES[(round * 2 + speaker) % LINES.len()];
+            let client = if speaker == 0 { &mut alice } else { &mut bob };
+            client.send(frame("SEND_MESSAGE", json!({"roomId": "general", "text": text}))).await;
+            for client in [&mut alice, &mut bob] {
+                assert_eq!(client.recv().await.0["payload"]["text"], text);
+            }
+        }
+    }
+    let (mut carol, _) = connect().await;
+    carol.send(frame("SET_NAME", json!({"name": "carol"}))).await;
+    carol.recv().await;
+    carol.send(frame("JOIN_ROOM", json!({"roomId": "general"}))).await;
+    let (state, _) = carol.recv().await;
+    assert_eq!(state["payload"]["history"].as_array().unwrap().len(), 40);
+    for client in [&mut alice, &mut bob] {
+        assert_eq!(client.recv().await.0["type"], "MEMBER_JOINED");
+    }
+    let clients = [&alice, &bob, &carol];
+    (clients.iter().map(|client| client.sent).sum(), clients.iter().map(|client| client.received).sum())
+}
+
+#[tokio::test]
+async fn chat_traffic_shrinks_with_permessage_deflate() {
+    let chromium_offer = "permessage-deflate; client_max_window_bits";
+    let plain = TestServer::start(app::server()).await;
+    let (plain_up, plain_down) = chat_session(&plain, "").await;
+    let deflating = TestServer::start(app::server().deflate(Deflate::enabled())).await;
+    let (up, down) = chat_session(&deflating, chromium_offer).await;
+    let everything = TestServer::start(app::server().deflate(Deflate::enabled().threshold(0))).await;
+    let (_, down_all) = chat_session(&everything, chromium_offer).await;
+    let keeping = Deflate::enabled().threshold(0).server_context_takeover(true);
+    let keeping = TestServer::start(app::server().deflate(keeping)).await;
+    let (_, down_kept) = chat_session(&keeping, chromium_offer).await;
+    println!(
+        "chat session bytes, client to server / server to client: plain {plain_up} / {plain_down}; \
+         deflate (browser compressing with context, server threshold 1 KiB) {up} / {down}; \
+         server threshold 0: {down_all}; server threshold 0 with context takeover: {down_kept}"
+    );
+    assert!(up < plain_up && down < plain_down && down_all < down && down_kept < down_all);
 }

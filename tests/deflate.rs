@@ -5,20 +5,17 @@
 
 mod rooms;
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use flate2::{Compress, Compression, FlushCompress};
 use rooms::Rooms;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use wskit::{Deflate, Limits, Oversize, Server};
-use wskit_examples::raw::{self, client_frame, close_code, read_any_frame, status};
+use wskit_examples::raw::{
+    self, client_frame, close_code, read_any_frame, status, DeflateClient, COMPRESSED_TEXT,
+};
 use wskit_examples::{RawClient, TestServer};
-
-const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
-
-/// FIN, RSV1 and text: the first byte of a compressed message in one frame.
-const COMPRESSED_TEXT: u8 = 0xC1;
 
 fn server(deflate: Deflate) -> Server<Rooms> {
     Server::new(Rooms).path("/ws").deflate(deflate)
@@ -36,65 +33,6 @@ async fn answer(addr: SocketAddr, offer: &str) -> Option<String> {
     let (_, head) = raw::upgrade(addr, "/ws", &header).await;
     assert_eq!(status(&head), 101, "{head}");
     extensions(&head).map(str::to_owned)
-}
-
-/// A client that speaks permessage-deflate by hand, keeping both contexts.
-struct DeflateClient {
-    stream: TcpStream,
-    compressor: Compress,
-    inflater: Decompress,
-}
-
-impl DeflateClient {
-    async fn connect(addr: SocketAddr, offer: &str) -> (Self, String) {
-        let (stream, head) =
-            raw::upgrade(addr, "/ws", &format!("Sec-WebSocket-Extensions: {offer}\r\n")).await;
-        assert_eq!(status(&head), 101, "{head}");
-        let client = DeflateClient {
-            stream,
-            compressor: Compress::new(Compression::default(), false),
-            inflater: Decompress::new(false),
-        };
-        (client, head)
-    }
-
-    /// The compressed payload of `text`, in this client's context.
-    fn compress(&mut self, text: &str) -> Vec<u8> {
-        let mut out = Vec::with_capacity(text.len() + 64);
-        self.compressor.compress_vec(text.as_bytes(), &mut out, FlushCompress::Sync).unwrap();
-        assert!(out.ends_with(&TAIL));
-        out.truncate(out.len() - 4);
-        out
-    }
-
-    async fn send_compressed(&mut self, value: Value) {
-        let payload = self.compress(&value.to_string());
-        self.stream.write_all(&client_frame(COMPRESSED_TEXT, &payload)).await.unwrap();
-    }
-
-    async fn send_plain(&mut self, value: Value) {
-        self.stream.write_all(&client_frame(0x81, value.to_string().as_bytes())).await.unwrap();
-    }
-
-    /// The next text message, and whether it came compressed.
-    async fn recv(&mut self) -> (Value, bool) {
-        let (first, payload) = read_any_frame(&mut self.stream).await;
-        assert_eq!(first & 0xBF, 0x81, "a final text frame: {first:#x}");
-        let compressed = first & 0x40 != 0;
-        let text = match compressed {
-            true => self.inflate(&payload),
-            false => payload,
-        };
-        (serde_json::from_slice(&text).unwrap(), compressed)
-    }
-
-    fn inflate(&mut self, payload: &[u8]) -> Vec<u8> {
-        let mut input = payload.to_vec();
-        input.extend_from_slice(&TAIL);
-        let mut out = Vec::with_capacity(64 * 1024);
-        self.inflater.decompress_vec(&input, &mut out, FlushDecompress::Sync).unwrap();
-        out
-    }
 }
 
 fn say(text: &str) -> Value {
@@ -176,7 +114,7 @@ async fn a_client_that_does_not_offer_it_reads_the_same_bytes() {
 #[tokio::test]
 async fn compressed_messages_go_both_ways_above_the_threshold() {
     let server = TestServer::start(server(Deflate::enabled().threshold(200))).await;
-    let (mut client, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    let (mut client, _) = DeflateClient::connect(server.addr, "/ws", "permessage-deflate").await;
     client.send_compressed(subscribe()).await;
     assert_eq!(
         client.recv().await,
@@ -200,7 +138,7 @@ async fn compressed_messages_go_both_ways_above_the_threshold() {
 #[tokio::test]
 async fn a_compressed_message_may_come_in_fragments() {
     let server = TestServer::start(server(Deflate::enabled())).await;
-    let (mut client, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    let (mut client, _) = DeflateClient::connect(server.addr, "/ws", "permessage-deflate").await;
     client.send_plain(subscribe()).await;
     client.recv().await;
     let text = "fragmented ".repeat(50);
@@ -210,8 +148,8 @@ async fn a_compressed_message_may_come_in_fragments() {
     frames.extend(client_frame(0x89, b"ping"));
     frames.extend(client_frame(0x00, &payload[thirds..2 * thirds]));
     frames.extend(client_frame(0x80, &payload[2 * thirds..]));
-    client.stream.write_all(&frames).await.unwrap();
-    let (first, pong) = read_any_frame(&mut client.stream).await;
+    client.write(&frames).await;
+    let (first, pong) = client.read_frame().await;
     assert_eq!((first, pong.as_slice()), (0x8A, &b"ping"[..]));
     assert_eq!(client.recv().await.0["payload"]["text"], text.as_str());
 }
@@ -229,10 +167,10 @@ fn bomb(bytes: usize) -> Vec<u8> {
 async fn a_deflate_bomb_is_refused_at_the_message_limit() {
     let limits = Limits::default().max_message_bytes(64 * 1024).on_oversize(Oversize::Close);
     let server = TestServer::start(server(Deflate::enabled()).limits(limits)).await;
-    let (mut client, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    let (mut client, _) = DeflateClient::connect(server.addr, "/ws", "permessage-deflate").await;
     let bomb = bomb(32 << 20);
     assert!(bomb.len() < 64 * 1024, "the frame itself is under the limit: {}", bomb.len());
-    client.stream.write_all(&client_frame(COMPRESSED_TEXT, &bomb)).await.unwrap();
+    client.write(&client_frame(COMPRESSED_TEXT, &bomb)).await;
     assert_eq!(close_code(&mut client.stream).await, 1009);
 }
 
@@ -240,7 +178,7 @@ async fn a_deflate_bomb_is_refused_at_the_message_limit() {
 async fn a_message_inflating_above_the_limit_is_answered_like_a_large_one() {
     let limits = Limits::default().max_message_bytes(1024);
     let server = TestServer::start(server(Deflate::enabled()).limits(limits)).await;
-    let (mut client, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    let (mut client, _) = DeflateClient::connect(server.addr, "/ws", "permessage-deflate").await;
     client.send_compressed(say(&"x".repeat(2000))).await;
     let (error, _) = client.recv().await;
     assert_eq!(error["payload"]["code"], "RESOURCE_EXHAUSTED");
@@ -261,8 +199,8 @@ async fn rsv1_misuse_fails_the_connection_with_1002() {
     let mut on_continuation = client_frame(0x01, b"{");
     on_continuation.extend(client_frame(0xC0, &bomb(10)));
     for frames in [client_frame(0xC9, b""), on_continuation] {
-        let (mut client, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
-        client.stream.write_all(&frames).await.unwrap();
+        let (mut client, _) = DeflateClient::connect(server.addr, "/ws", "permessage-deflate").await;
+        client.write(&frames).await;
         assert_eq!(close_code(&mut client.stream).await, 1002, "{frames:02x?}");
     }
 }
@@ -270,9 +208,9 @@ async fn rsv1_misuse_fails_the_connection_with_1002() {
 #[tokio::test]
 async fn a_publish_is_compressed_once_and_shared_by_its_deflate_subscribers() {
     let server = TestServer::start(server(Deflate::enabled().threshold(100))).await;
-    let (mut alice, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    let (mut alice, _) = DeflateClient::connect(server.addr, "/ws", "permessage-deflate").await;
     let (mut bob, _) =
-        DeflateClient::connect(server.addr, "permessage-deflate; client_max_window_bits").await;
+        DeflateClient::connect(server.addr, "/ws", "permessage-deflate; client_max_window_bits").await;
     let (mut carol, _) = raw::upgrade(server.addr, "/ws", "").await;
     alice.send_plain(subscribe()).await;
     alice.recv().await;
@@ -286,18 +224,18 @@ async fn a_publish_is_compressed_once_and_shared_by_its_deflate_subscribers() {
         .send_plain(json!({"type": "SAY", "payload": {"topic": "t", "text": text, "excludeSelf": true}}))
         .await;
     assert_eq!(alice.recv().await.0["type"], "DELIVERED");
-    let (first_b, payload_b) = read_any_frame(&mut bob.stream).await;
+    let (first_b, payload_b) = bob.read_frame().await;
     let news: Value = serde_json::from_str(&raw::read_text(&mut carol).await).unwrap();
     assert_eq!(news["payload"]["text"], text.as_str(), "plain to the client that did not offer it");
-    let (mut dave, _) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    let (mut dave, _) = DeflateClient::connect(server.addr, "/ws", "permessage-deflate").await;
     dave.send_plain(subscribe()).await;
     dave.recv().await;
     // Identical bytes for both deflate subscribers of one publish.
     bob.send_plain(json!({"type": "SAY", "payload": {"topic": "t", "text": text, "excludeSelf": true}}))
         .await;
     assert_eq!(bob.recv().await.0["type"], "DELIVERED");
-    let (first_a, payload_a) = read_any_frame(&mut alice.stream).await;
-    let (first_d, payload_d) = read_any_frame(&mut dave.stream).await;
+    let (first_a, payload_a) = alice.read_frame().await;
+    let (first_d, payload_d) = dave.read_frame().await;
     assert_eq!((first_a, first_d, first_b), (COMPRESSED_TEXT, COMPRESSED_TEXT, COMPRESSED_TEXT));
     assert_eq!(payload_a, payload_d);
     assert_eq!(payload_a, payload_b, "each publish compresses the same text alike");
@@ -311,7 +249,7 @@ async fn a_publish_is_compressed_once_and_shared_by_its_deflate_subscribers() {
 async fn with_context_takeover_a_repeated_message_shrinks_to_a_reference() {
     let server =
         TestServer::start(server(Deflate::enabled().threshold(0).server_context_takeover(true))).await;
-    let (mut client, head) = DeflateClient::connect(server.addr, "permessage-deflate").await;
+    let (mut client, head) = DeflateClient::connect(server.addr, "/ws", "permessage-deflate").await;
     assert_eq!(extensions(&head), Some("permessage-deflate"));
     client.send_plain(subscribe()).await;
     client.recv().await;
@@ -326,7 +264,7 @@ async fn with_context_takeover_a_repeated_message_shrinks_to_a_reference() {
     let mut sizes = Vec::new();
     for _ in 0..2 {
         client.send_plain(say(&text)).await;
-        let (first, payload) = read_any_frame(&mut client.stream).await;
+        let (first, payload) = client.read_frame().await;
         assert_eq!(first, COMPRESSED_TEXT);
         sizes.push(payload.len());
         let news: Value = serde_json::from_slice(&client.inflate(&payload)).unwrap();

@@ -145,6 +145,7 @@
 //! |---|---|---|
 //! | [`Limits::max_message_bytes`] | 1 MiB | `ERROR` RESOURCE_EXHAUSTED with `details {observed, limit}`, connection open (hook `MessageSize`); with [`Oversize::Close`], close 1009 |
 //! | hard size limit ([`Oversize::Reply`]) | 4 x `max_message_bytes` | not read any further: close 1009 (hook `MessageSize`) |
+//! | a compressed message's inflated size ([permessage-deflate](#permessage-deflate-rfc-7692)) | the two limits above | the same as for an uncompressed message of that size; inflating stops one byte past the hard limit |
 //! | [`Limits::message_timeout`] | 30 s | a message that began to arrive and did not finish: close 1008 (hook `MessageTime`) |
 //! | [`Limits::MAX_CORRELATION_ID_BYTES`] | 128 bytes | `ERROR` INVALID_ARGUMENT at `meta.correlationId`; the id is neither kept nor echoed |
 //! | [`Limits::MAX_EXTRA_META_KEYS`] | 32 keys | INVALID_ARGUMENT at `meta` |
@@ -200,6 +201,48 @@
 //! | progress values a reader has not taken | 64 per request | further ones are dropped (the protocol allows it) |
 //! | [`ClientOptions::max_message_bytes`](client::ClientOptions::max_message_bytes) | 16 MiB | the connection fails, pending requests fail with `ConnectionClosed`, and the client reconnects |
 //! | frames matched to requests | only the ids of its own pending requests | frames with other ids are ignored; nothing is stored |
+//!
+//! ## permessage-deflate (RFC 7692)
+//!
+//! A wskit extension (PROTOCOL.md section 8), off by default: enable it per server with
+//! [`Server::deflate`]`(`[`Deflate::enabled`]`())`.
+//!
+//! - **Negotiation.** A client asks in `Sec-WebSocket-Extensions` (browsers do). The server
+//!   takes the first `permessage-deflate` offer whose parameters are all known, valid
+//!   (`server_max_window_bits` and `client_max_window_bits` from 8 to 15, written without
+//!   leading zeros, plain or quoted) and not repeated; an offer that breaks any of these is
+//!   declined and the next one considered. The answer is `permessage-deflate`, plus
+//!   `server_no_context_takeover` unless [`Deflate::server_context_takeover`] is set (and
+//!   always when the client asks for it or for a window below 15 bits),
+//!   `client_no_context_takeover` when the client offered it, and the
+//!   `server_max_window_bits` the client offered. It never answers
+//!   `client_max_window_bits`: any window the client compresses with is inflated.
+//! - **What the server sends.** Text frames of at least [`Deflate::threshold`] bytes
+//!   (default 1 KiB) go out compressed, with RSV1 set; smaller frames, frames that do not
+//!   shrink (without context takeover) and, for a client's window below 15 bits, frames
+//!   larger than that window go out plain. Control frames are never compressed. Without
+//!   context takeover, a publish is compressed once, by the first subscriber connection
+//!   that needs it, and the same compressed bytes go to every other subscriber that
+//!   agreed on the extension; subscribers without it get the plain frame.
+//! - **What the server reads.** RSV1 on the first frame of a text or binary message means
+//!   compressed; RSV1 on a continuation or control frame, or without the extension, fails
+//!   the connection with 1002, and data that does not inflate with 1007. What a message
+//!   inflates to counts against [`Limits::max_message_bytes`] exactly as an uncompressed
+//!   message's length does: it is inflated as its frames arrive, into a buffer that grows
+//!   with the output and stops one byte past the hard size limit, so a small frame that
+//!   inflates to gigabytes makes the server allocate at most that much before it closes
+//!   with 1009.
+//! - **Memory.** Without context takeover the server keeps no compressor per connection:
+//!   each thread has one, reset after every message. Inflating needs 42 KiB of state
+//!   (miniz_oxide's inflater): lent by the thread for one message when the client agreed on
+//!   `client_no_context_takeover`, otherwise kept by the connection from its first
+//!   compressed message on (browsers keep their context). With
+//!   [`Deflate::server_context_takeover`] each connection that was sent a compressed
+//!   frame keeps its own compressor too (312 KiB with miniz_oxide).
+//! - **Clients that do not ask.** A client that offers no extension (every ws-kit client
+//!   outside a browser, wskit's Rust client) gets no `Sec-WebSocket-Extensions` header and
+//!   exactly the frames it would get from a server without the extension, byte for byte;
+//!   a frame with RSV1 from it is still a protocol error (1002).
 //!
 //! ## When a handler panics
 //!

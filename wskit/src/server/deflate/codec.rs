@@ -23,7 +23,8 @@ const KEPT_SCRATCH: usize = 64 * 1024;
 
 thread_local! {
     /// The compressor of every connection of this thread that compresses each message on
-    /// its own: reset after each message, so one serves them all.
+    /// its own: each message ends with a full flush, which empties its window, so one
+    /// serves them all.
     static COMPRESSOR: RefCell<Compress> = RefCell::new(new_compressor());
     /// Where a message is compressed before its frame is written.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -38,16 +39,17 @@ fn new_compressor() -> Compress {
     Compress::new(Compression::fast(), false)
 }
 
-/// Compresses `input` as one message onto the empty `out`: the payload of a frame with
+/// Compresses `input` as one message onto the empty `out`, ending it with `flush` (`Sync`,
+/// or `Full` to start the next message with an empty window): the payload of a frame with
 /// RSV1 set. `false` if the compressor failed, which it does only without room to write.
-fn compress(compressor: &mut Compress, input: &[u8], out: &mut Vec<u8>) -> bool {
+fn compress(compressor: &mut Compress, input: &[u8], out: &mut Vec<u8>, flush: FlushCompress) -> bool {
     let start = compressor.total_in();
     loop {
         if out.len() == out.capacity() {
             out.reserve((input.len() / 2).max(64));
         }
         let consumed = (compressor.total_in() - start) as usize;
-        if compressor.compress_vec(&input[consumed..], out, FlushCompress::Sync).is_err() {
+        if compressor.compress_vec(&input[consumed..], out, flush).is_err() {
             return false;
         }
         // Done once all input is in and the flush had room to finish.
@@ -62,11 +64,17 @@ fn compress(compressor: &mut Compress, input: &[u8], out: &mut Vec<u8>) -> bool 
 }
 
 /// `text` compressed on its own with the thread's compressor, if that makes it smaller.
+///
+/// The full flush that ends it empties the window (miniz_oxide clears its 128 KiB of hash
+/// chains) rather than a reset after it, which would clear 320 KiB: the same guarantee,
+/// that the next message refers to nothing before it, for less work per message.
 pub(crate) fn compress_alone(text: &[u8]) -> Option<Box<[u8]>> {
     with_scratch(|scratch| {
         let done = COMPRESSOR.with_borrow_mut(|compressor| {
-            let done = compress(compressor, text, scratch);
-            compressor.reset();
+            let done = compress(compressor, text, scratch, FlushCompress::Full);
+            if !done {
+                compressor.reset();
+            }
             done
         });
         (done && scratch.len() < text.len()).then(|| scratch.as_slice().into())
@@ -110,7 +118,7 @@ impl Deflater {
             return with_scratch(|scratch| {
                 // Once the context has taken the message in, only its compressed form
                 // keeps the client's context in step.
-                let compressed = compress(compressor, text, scratch);
+                let compressed = compress(compressor, text, scratch, FlushCompress::Sync);
                 frame::write_message(out, compressed, if compressed { scratch } else { text });
             });
         }
@@ -220,7 +228,7 @@ mod tests {
         let mut compressor = new_compressor();
         let compressed = |text: &&[u8]| {
             let mut out = Vec::new();
-            assert!(compress(&mut compressor, text, &mut out));
+            assert!(compress(&mut compressor, text, &mut out, FlushCompress::Sync));
             out
         };
         messages.iter().map(compressed).collect()
@@ -244,6 +252,20 @@ mod tests {
         inflater.finish(&mut out, 1 << 20).unwrap();
         assert_eq!(out, [b'a'; 5000]);
         assert!(inflater.state.is_none(), "given back to the thread");
+    }
+
+    #[test]
+    fn a_message_compressed_alone_refers_to_nothing_before_it() {
+        let text = b"{\"type\":\"NEWS\",\"payload\":{\"text\":\"the same news, the same news again\"}}";
+        let first = compress_alone(text).unwrap();
+        assert_eq!(compress_alone(text).unwrap(), first, "not a reference to the first");
+        let mut inflater = Inflater::new(&agreed(true));
+        for payload in [&first, &first] {
+            let mut out = Vec::new();
+            inflater.inflate(payload, &mut out, 1000).unwrap();
+            inflater.finish(&mut out, 1000).unwrap();
+            assert_eq!(out, text);
+        }
     }
 
     #[test]
