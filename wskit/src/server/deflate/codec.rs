@@ -44,9 +44,12 @@ fn new_compressor() -> Compress {
 /// RSV1 set. `false` if the compressor failed, which it does only without room to write.
 fn compress(compressor: &mut Compress, input: &[u8], out: &mut Vec<u8>, flush: FlushCompress) -> bool {
     let start = compressor.total_in();
+    // Room for the worst case at once: every call ending in a full flush empties the
+    // window again.
+    out.reserve(input.len() + input.len() / 16 + 64);
     loop {
         if out.len() == out.capacity() {
-            out.reserve((input.len() / 2).max(64));
+            out.reserve(out.capacity());
         }
         let consumed = (compressor.total_in() - start) as usize;
         if compressor.compress_vec(&input[consumed..], out, flush).is_err() {
