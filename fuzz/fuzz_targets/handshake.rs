@@ -49,6 +49,14 @@ fuzz_target!(|data: &[u8]| {
                 "{chosen} is not preferred"
             );
         }
+        // permessage-deflate is answered only to a client that offered it.
+        if let Some(answer) = headers.get(header::SEC_WEBSOCKET_EXTENSIONS) {
+            assert!(answer.as_bytes().starts_with(b"permessage-deflate"), "{answer:?}");
+            let offers = parts.headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS).iter();
+            let offers: Vec<String> =
+                offers.map(|value| String::from_utf8_lossy(value.as_bytes()).to_lowercase()).collect();
+            assert!(offers.iter().any(|offer| offer.contains("permessage-deflate")), "{offers:?}");
+        }
     }
 });
 

@@ -1,7 +1,8 @@
-//! The server's WebSocket frame reader, fed in reads of fuzzed sizes as a socket feeds it.
-//! Whatever the bytes, it never panics, never claims more bytes than it was given, never
-//! holds more than twice the message limit for unfinished fragments, and fails only with
-//! the close codes RFC 6455 asks for.
+//! The server's WebSocket frame reader, fed in reads of fuzzed sizes as a socket feeds it,
+//! with permessage-deflate agreed or not. Whatever the bytes, it never panics, never claims
+//! more bytes than it was given, never holds more than twice the message limit for
+//! unfinished fragments (inflated ones included), and fails only with the close codes
+//! RFC 6455 asks for.
 
 #![no_main]
 
@@ -12,10 +13,14 @@ use wskit::__fuzz::{FrameReader, FrameStep};
 const LIMIT: usize = 1024;
 
 fuzz_target!(|data: &[u8]| {
-    // The first byte sets the size of each read, the rest is the stream.
+    // The first byte sets the size of each read (and, when odd, agrees on deflate), the
+    // rest is the stream.
     let Some((&read_size, stream)) = data.split_first() else { return };
+    let mut reader = match read_size % 2 {
+        1 => FrameReader::inflating(LIMIT),
+        _ => FrameReader::new(LIMIT),
+    };
     let read_size = usize::from(read_size).max(1);
-    let mut reader = FrameReader::new(LIMIT);
     let mut inbox: Vec<u8> = Vec::new();
     for read in stream.chunks(read_size) {
         inbox.extend_from_slice(read);

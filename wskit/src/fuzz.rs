@@ -38,14 +38,16 @@ pub fn salvage_correlation_id(text: &str) -> Option<String> {
 }
 
 /// Runs the server's upgrade checks on `parts` and answers as the server would: 101 with
-/// the subprotocol chosen among `preferred`, or the refusal.
+/// the subprotocol chosen among `preferred` and the permessage-deflate offer accepted, or
+/// the refusal.
 #[cfg(feature = "server")]
 pub fn handshake(parts: &mut http::request::Parts, preferred: &[String]) -> http::Response<crate::Body> {
-    use crate::server::handshake;
+    use crate::server::{deflate, handshake};
     match handshake::check(parts) {
         Ok(accepted) => {
             let protocol = handshake::choose_protocol(&parts.headers, preferred);
-            accepted.respond(protocol, &uuid::Uuid::nil()).0
+            let deflate = deflate::offer::negotiate(&parts.headers, &crate::Deflate::enabled());
+            accepted.respond(protocol, deflate.map(|(_, answer)| answer), &uuid::Uuid::nil()).0
         }
         Err(refusal) => *refusal,
     }
@@ -101,6 +103,19 @@ impl FrameReader {
     /// A reader of messages of at most `limit` bytes.
     pub fn new(limit: usize) -> Self {
         FrameReader(crate::server::frame::Reader::new(limit))
+    }
+
+    /// A reader of messages of at most `limit` bytes, inflated, from a client that agreed
+    /// on permessage-deflate and keeps its compression context.
+    pub fn inflating(limit: usize) -> Self {
+        use crate::server::deflate::{codec::Inflater, Agreed};
+        let agreed = Agreed {
+            server_no_context_takeover: true,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            threshold: 0,
+        };
+        FrameReader(crate::server::frame::Reader::new(limit).inflating(Inflater::new(&agreed)))
     }
 
     /// Reads the frame at the start of `bytes`.
