@@ -188,6 +188,19 @@ async fn a_message_inflating_above_the_limit_is_answered_like_a_large_one() {
 }
 
 #[tokio::test]
+async fn the_unfinished_bytes_budget_counts_what_fragments_inflated_to() {
+    let limits = Limits::default().max_unfinished_bytes(16 * 1024);
+    let server = TestServer::start(server(Deflate::enabled()).limits(limits)).await;
+    let (mut client, _) = DeflateClient::connect(server.addr, "/ws", "permessage-deflate").await;
+    // The first fragment of a message: 200 bytes on the wire, 32 KiB once inflated.
+    let message = say(&"a".repeat(32 * 1024)).to_string();
+    let first = client.compress(&message[..message.len() - 10]);
+    assert!(first.len() < 200, "{}", first.len());
+    client.write(&client_frame(0x41, &first)).await;
+    assert_eq!(close_code(&mut client.stream).await, 1013, "the budget holds 16 KiB");
+}
+
+#[tokio::test]
 async fn rsv1_misuse_fails_the_connection_with_1002() {
     let plain = TestServer::start(server(Deflate::default())).await;
     let (mut stream, _) =
