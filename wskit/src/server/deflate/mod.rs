@@ -27,6 +27,11 @@ pub(crate) mod offer;
 /// client compressed takes 42 KiB while a message is read; a client that keeps its
 /// compression context between messages (browsers do) makes its connection keep those
 /// 42 KiB from its first compressed message on.
+///
+/// Windows: every window size a client offers is accepted, so there is no setting for
+/// it. The compressor's window is fixed at 15 bits (miniz_oxide's), so for a smaller
+/// `server_max_window_bits` the server compresses each message on its own and only the
+/// messages that fit the window; the inflater takes any window a client compresses with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deflate {
     enabled: bool,
