@@ -78,8 +78,9 @@ pub(crate) struct Reader {
     /// The largest message, in bytes, that the reader accepts (inflated, if the client
     /// compressed it).
     limit: usize,
-    /// Present once permessage-deflate was agreed: messages may then be compressed.
-    inflater: Option<Inflater>,
+    /// Present once permessage-deflate was agreed: messages may then be compressed. Boxed:
+    /// every connection's reader lives in its task, most without deflate.
+    inflater: Option<Box<Inflater>>,
 }
 
 /// A fragmented message so far.
@@ -98,7 +99,7 @@ impl Reader {
 
     /// The reader of a connection that agreed on permessage-deflate.
     pub(crate) fn inflating(self, inflater: Inflater) -> Self {
-        Reader { inflater: Some(inflater), ..self }
+        Reader { inflater: Some(Box::new(inflater)), ..self }
     }
 
     /// Reads the frame at the start of `buf`, if it is complete.
