@@ -321,6 +321,7 @@ pub mod time {
 }
 
 pub use close::Close;
+pub use connection::StaleConnection;
 pub use ctx::Ctx;
 pub use envelope::{Inbound, Meta};
 pub use error::{Code, Error, Retry};
@@ -329,7 +330,7 @@ pub use message::{DeclaredMeta, Message, NoMeta, Rpc};
 pub use outbox::{ClientHandle, SlowConsumer};
 #[cfg(feature = "redis")]
 pub use pubsub::RedisOptions;
-pub use pubsub::{BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
+pub use pubsub::{Broadcast, BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
 pub use router::Router;
 #[cfg(feature = "axum")]
 pub use server::axum;

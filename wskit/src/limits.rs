@@ -43,6 +43,10 @@ pub enum LimitKind {
     /// of connections the server held then, WebSocket connections and pending handshakes;
     /// `client_id` is `None`.
     FileDescriptors,
+    /// A [`RateLimiter`](crate::ratelimit::RateLimiter) refused a message: `observed` is
+    /// the message's cost and `limit` the bucket's capacity, in tokens (the error frame
+    /// tells the client when to retry).
+    MessageRate,
 }
 
 /// What [`Limits::on_exceeded`] hooks receive.
@@ -329,9 +333,7 @@ impl Limits {
         tracing::debug!(?kind, observed, limit, ?client_id, "limit exceeded");
         if let Some(Hook(hook)) = &self.on_exceeded {
             let event = LimitExceeded { kind, observed, limit, client_id };
-            if let Err(panic) = panics::catch_sync(|| hook(&event), self.quiet_panics) {
-                panics::report(&*panic, Site::OnExceeded, panics::NO_TYPE);
-            }
+            panics::guard(Site::OnExceeded, self.quiet_panics, || hook(&event));
         }
     }
 

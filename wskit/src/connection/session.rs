@@ -94,6 +94,7 @@ impl<R: Router> Session<R> {
         if envelope.ty == protocol::HEARTBEAT {
             return Step::Done(self.heartbeat());
         }
+        self.ctx.set_message_type(routed_type::<R>(&envelope.ty));
         let (meta, extra_meta) = match envelope.meta() {
             Ok(meta) => meta,
             Err(error) => return self.reject(text, error),
@@ -149,8 +150,8 @@ impl<R: Router> Session<R> {
                 // Logged under the router's own copy of the type: a type the router does
                 // not handle (a middleware layer panicked on it) comes from the client and
                 // must not grow the panic log.
-                let routed = R::TYPES.iter().find(|ty| **ty == job.ty).copied();
-                self.fail(panicked(&*panic, Site::Message, routed.unwrap_or(panics::UNROUTED))).await
+                let routed = self.ctx.routed_type().unwrap_or(panics::UNROUTED);
+                self.fail(panicked(&*panic, Site::Message, routed)).await
             }
         }
     }
@@ -298,6 +299,15 @@ pub(crate) struct Job<'t> {
     ty: Cow<'t, str>,
     payload: Option<&'t str>,
     extra_meta: Vec<ExtraMeta<'t>>,
+}
+
+/// The router's own copy of `ty` if it handles that type (no allocation per message),
+/// else a copy of the client's, clipped.
+fn routed_type<R: Router>(ty: &str) -> Cow<'static, str> {
+    match R::TYPES.iter().find(|routed| **routed == ty) {
+        Some(routed) => Cow::Borrowed(routed),
+        None => Cow::Owned(clip(ty).into_owned()),
+    }
 }
 
 /// Logs a panic of a handler or hook (rate-limited) and returns the INTERNAL error the

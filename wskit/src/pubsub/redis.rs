@@ -189,6 +189,16 @@ impl RedisBus {
         Ok(())
     }
 
+    /// Publishes a message for every connection of `user`, on every instance.
+    pub(crate) async fn send_to_user(
+        &self,
+        user: &str,
+        ty: &str,
+        payload: Option<&RawValue>,
+    ) -> Result<(), Error> {
+        self.publish(&format!("{USER_CHANNEL}{user}"), ty, payload, &Map::new(), None).await
+    }
+
     /// Whether the bus connection is up.
     pub(crate) fn status(&self) -> BusStatus {
         status_of(&self.link.borrow())
@@ -315,15 +325,31 @@ async fn until_broken(link: &Link, ping_interval: Duration) {
     }
 }
 
-/// Delivers one message from the bus to this instance's subscribers.
+/// The topic on the bus of a send to every connection of a user: this, then the user id.
+/// No client can subscribe to it: topics starting with `$` are the server's own
+/// ([`TopicRules`](super::TopicRules)).
+const USER_CHANNEL: &str = "$user:";
+
+/// Delivers one message from the bus to this instance's subscribers, or to the
+/// connections of a user.
 fn deliver(registry: &Registry, prefix: &str, bytes: &[u8]) {
     let Some(decoded) = decode(prefix, bytes) else { return };
-    registry.deliver(&decoded.topic, &Frame::Shared(decoded.frame.into()), decoded.exclude);
+    let frame = Frame::Shared(decoded.frame.into());
+    match decoded.topic.strip_prefix(USER_CHANNEL) {
+        Some(user) => {
+            registry.users.deliver(user, &frame, None);
+        }
+        None => {
+            registry.publish(&decoded.topic, &decoded.ty, &frame, decoded.exclude);
+        }
+    }
 }
 
 /// A bus message made ready for local delivery.
 pub(crate) struct Decoded<'a> {
     pub(crate) topic: Cow<'a, str>,
+    /// The message type.
+    pub(crate) ty: Cow<'a, str>,
     /// The subscriber frame: `{"type","meta"?,"payload"?}`.
     pub(crate) frame: String,
     /// The publisher's client id, when it asked not to receive its own message.
@@ -355,7 +381,7 @@ pub(crate) fn decode<'a>(prefix: &str, bytes: &'a [u8]) -> Option<Decoded<'a>> {
             return None;
         }
     };
-    Some(Decoded { topic: message.topic, frame, exclude })
+    Some(Decoded { topic: message.topic, ty: message.ty, frame, exclude })
 }
 
 /// The subscriber frame `{"type","meta"?,"payload"?}` of a bus message.

@@ -12,13 +12,16 @@ mod socket;
 
 pub use admission::{token, Rejection};
 
-use crate::connection::{Clock, Connection, Layers, Liveness, Outcome, Session, Signals};
+use crate::close::Close;
+use crate::connection::{
+    Clock, Connection, Layers, Liveness, Outcome, Session, Signals, StaleConnection, StalePolicy,
+};
 use crate::ctx::Ctx;
 use crate::limits::{LimitKind, Limits};
 use crate::middleware::Middleware;
 use crate::outbox::Outbox;
 use crate::panics::{self, Site};
-use crate::pubsub::{Authorize, Hub, TopicAction};
+use crate::pubsub::{Authorize, Broadcast, Hub, TopicAction};
 use crate::route::Route;
 use crate::router::Router;
 use budget::Budget;
@@ -47,6 +50,24 @@ pub type Body = http_body_util::Full<Bytes>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Fallback = Arc<dyn Fn(Request<Incoming>) -> BoxFuture<Response<Body>> + Send + Sync>;
 type Authenticate<D> = Arc<dyn Fn(&Parts) -> BoxFuture<Result<D, Rejection>> + Send + Sync>;
+type UpgradeHook = Arc<dyn Fn(&Parts) -> Result<(), Rejection> + Send + Sync>;
+type UserOf<D> = Arc<dyn Fn(&D) -> Option<String> + Send + Sync>;
+type BroadcastHook = Arc<dyn Fn(&Broadcast<'_>) + Send + Sync>;
+
+/// The client's address, put in the request's extensions by the built-in server.
+#[derive(Debug, Clone, Copy)]
+struct PeerAddr(SocketAddr);
+
+/// The client's address, if the server that took the request recorded it: the built-in
+/// server does, axum does with `into_make_service_with_connect_info::<SocketAddr>()`.
+fn peer_addr(extensions: &http::Extensions) -> Option<SocketAddr> {
+    let ours = extensions.get::<PeerAddr>().map(|PeerAddr(addr)| *addr);
+    #[cfg(feature = "axum")]
+    let ours = ours.or_else(|| {
+        extensions.get::<::axum::extract::ConnectInfo<SocketAddr>>().map(|connect_info| connect_info.0)
+    });
+    ours
+}
 
 /// How long a client may take to send a request's headers, by default.
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,12 +89,17 @@ pub struct Server<R: Router> {
     protocols: Vec<String>,
     limits: Limits,
     authenticate: Authenticate<R::Data>,
+    on_upgrade: Option<UpgradeHook>,
+    user_of: Option<UserOf<R::Data>>,
     origins: Option<Vec<String>>,
-    liveness: Option<Liveness>,
+    /// The ping interval and the time to answer; `None` without pings.
+    heartbeat: Option<(Duration, Duration)>,
+    stale: StalePolicy,
     fallback: Option<Fallback>,
     shutdown_grace: Duration,
     handshake_timeout: Duration,
     hub: Hub,
+    on_broadcast: Option<BroadcastHook>,
     authorize: Option<Authorize<R::Data>>,
     layers: Vec<Arc<dyn Middleware<R::Data>>>,
 }
@@ -127,15 +153,72 @@ impl<R: Router> Server<R> {
             protocols: Vec::new(),
             limits: Limits::default(),
             authenticate: Arc::new(move |parts| Box::pin(authenticate(parts))),
+            on_upgrade: None,
+            user_of: None,
             origins: None,
-            liveness: Some(Liveness { interval: Duration::from_secs(30), timeout: Duration::from_secs(10) }),
+            heartbeat: Some((Duration::from_secs(30), Duration::from_secs(10))),
+            stale: StalePolicy::default(),
             fallback: None,
             shutdown_grace: Duration::from_secs(5),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             hub: Hub::memory(),
+            on_broadcast: None,
             authorize: None,
             layers: Vec::new(),
         }
+    }
+
+    /// Observes or refuses every upgrade request before it is authenticated (after the
+    /// handshake, origin and connection-limit checks): return a [`Rejection`] to answer
+    /// with its status instead, e.g. to refuse a client by its address or user agent
+    /// before any authentication work. A panicking hook answers 500. Upgrades accepted
+    /// through the axum extractor ([`axum::Upgrade`](crate::axum::Upgrade)) do not run it:
+    /// there the app's own handler comes first.
+    ///
+    /// ```
+    /// # use wskit::{message, router, Ctx, Error, Rejection, Server};
+    /// # #[message("PING")] pub struct Ping;
+    /// # pub struct App;
+    /// # #[router] impl App { #[on] async fn ping(&self, _: &mut Ctx<()>, _: Ping) -> Result<(), Error> { Ok(()) } }
+    /// let server = Server::new(App).on_upgrade(|request| {
+    ///     match request.headers.get("user-agent").is_some_and(|agent| agent.as_bytes().starts_with(b"BadBot")) {
+    ///         true => Err(Rejection::new(http::StatusCode::FORBIDDEN, "bots are not welcome")),
+    ///         false => Ok(()),
+    ///     }
+    /// });
+    /// ```
+    pub fn on_upgrade(
+        mut self,
+        hook: impl Fn(&Parts) -> Result<(), Rejection> + Send + Sync + 'static,
+    ) -> Self {
+        self.on_upgrade = Some(Arc::new(hook));
+        self
+    }
+
+    /// Tags each connection with the user its data names (the authenticator's answer), so
+    /// that the hub reaches, counts and closes all of a user's connections
+    /// ([`Hub::send_to_user`], [`Hub::close_user`], [`Hub::is_online`]). Handlers can tag
+    /// (or re-tag) a connection themselves with [`Ctx::set_user`].
+    ///
+    /// ```
+    /// # use wskit::{message, router, Ctx, Error, Server};
+    /// # #[message("PING")] pub struct Ping;
+    /// # #[derive(Default)] pub struct Session { pub user: Option<String> }
+    /// # pub struct App;
+    /// # #[router(data = Session)] impl App { #[on] async fn ping(&self, _: &mut Ctx<Session>, _: Ping) -> Result<(), Error> { Ok(()) } }
+    /// let server = Server::new(App).user(|session: &Session| session.user.clone());
+    /// ```
+    pub fn user(mut self, user_of: impl Fn(&R::Data) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.user_of = Some(Arc::new(user_of));
+        self
+    }
+
+    /// Calls `hook` after each publish has been delivered to this server's subscribers,
+    /// from handlers and from the hub alike: see [`Hub::on_broadcast`], which this sets on
+    /// the server's hub when the server starts.
+    pub fn on_broadcast(mut self, hook: impl Fn(&Broadcast<'_>) + Send + Sync + 'static) -> Self {
+        self.on_broadcast = Some(Arc::new(hook));
+        self
     }
 
     /// Adds a middleware layer that runs for every message of every connection, after the
@@ -213,16 +296,31 @@ impl<R: Router> Server<R> {
     }
 
     /// Sends a protocol Ping every `interval` and closes a connection that has not
-    /// answered (with a Pong or any frame) within `timeout` after it, with 1011. The
+    /// answered (with a Pong or any frame) within `timeout` after it: a stale connection,
+    /// closed with 1011 ([`stale_close_code`](Self::stale_close_code) changes it). The
     /// `#[on_close]` hook sees that close. Default: every 30 s, 10 s to answer.
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.liveness = Some(Liveness { interval, timeout });
+        self.heartbeat = Some((interval, timeout));
         self
     }
 
     /// Sends no protocol pings: a silent connection stays open until TCP notices.
     pub fn without_heartbeat(mut self) -> Self {
-        self.liveness = None;
+        self.heartbeat = None;
+        self
+    }
+
+    /// The close code of stale connections (default 1011, internal error; ws-kit's
+    /// examples use 1008, policy). A code an application may not send becomes 1008.
+    pub fn stale_close_code(mut self, code: u16) -> Self {
+        self.stale.code = Close::application(code, "").code;
+        self
+    }
+
+    /// Calls `hook` for every connection found stale by the heartbeat, just before it is
+    /// closed (its `#[on_close]` runs after).
+    pub fn on_stale(mut self, hook: impl Fn(&StaleConnection) + Send + Sync + 'static) -> Self {
+        self.stale.hook = Some(Arc::new(hook));
         self
     }
 
@@ -263,6 +361,11 @@ impl<R: Router> Server<R> {
     /// The endpoint that turns upgrade requests into connections, to mount inside a
     /// hyper or axum service.
     pub fn into_endpoint(self) -> Endpoint<R> {
+        if let Some(hook) = self.on_broadcast {
+            self.hub.on_broadcast(move |broadcast| hook(broadcast));
+        }
+        let stale = self.stale;
+        let liveness = self.heartbeat.map(|(interval, timeout)| Liveness { interval, timeout, stale });
         Endpoint {
             shared: Arc::new(Shared {
                 router: Arc::new(self.router),
@@ -271,8 +374,10 @@ impl<R: Router> Server<R> {
                 unfinished: Budget::new(self.limits.max_unfinished_bytes),
                 limits: Arc::new(self.limits),
                 authenticate: self.authenticate,
+                on_upgrade: self.on_upgrade,
+                user_of: self.user_of,
                 origins: self.origins,
-                liveness: self.liveness,
+                liveness,
                 open: Arc::default(),
                 fallback: self.fallback,
                 signals: Signals::default(),
@@ -417,6 +522,8 @@ struct Shared<R: Router> {
     /// What all connections may hold for messages that have not fully arrived.
     unfinished: Budget,
     authenticate: Authenticate<R::Data>,
+    on_upgrade: Option<UpgradeHook>,
+    user_of: Option<UserOf<R::Data>>,
     origins: Option<Vec<String>>,
     liveness: Option<Liveness>,
     /// Connections admitted and not yet closed, against `Limits::max_connections`.
@@ -518,8 +625,9 @@ impl<R: Router> Endpoint<R> {
     /// among the connections not yet upgraded until it upgrades or ends.
     async fn serve_http(self, io: TokioIo<TcpStream>, peer: SocketAddr, pending: Slot) {
         let endpoint = self.clone();
-        let service = hyper::service::service_fn(move |request| {
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             let endpoint = endpoint.clone();
+            request.extensions_mut().insert(PeerAddr(peer));
             async move { Ok::<_, Infallible>(endpoint.route(request).await) }
         });
         let connection = hyper::server::conn::http1::Builder::new()
@@ -557,12 +665,21 @@ impl<R: Router> Endpoint<R> {
         mut parts: Parts,
         params: Vec<(String, String)>,
     ) -> Response<Body> {
-        let admitted =
-            match handshake::check(&mut parts).and_then(|accepted| self.admit(&parts.headers, accepted)) {
-                Ok(admitted) => admitted,
-                Err(response) => return *response,
-            };
+        let peer = peer_addr(&parts.extensions);
+        let admitted = match handshake::check(&mut parts)
+            .and_then(|accepted| self.admit(&parts.headers, peer, accepted))
+        {
+            Ok(admitted) => admitted,
+            Err(response) => return *response,
+        };
         let quiet = self.shared.limits.quiet_panics;
+        if let Some(on_upgrade) = &self.shared.on_upgrade {
+            match panics::guard(Site::OnUpgrade, quiet, || on_upgrade(&parts)) {
+                Some(Ok(())) => {}
+                Some(Err(rejection)) => return rejection.response(),
+                None => return Rejection::internal().response(),
+            }
+        }
         let data = match panics::catch((self.shared.authenticate)(&parts), quiet).await {
             Ok(Ok(data)) => data,
             Ok(Err(rejection)) => return rejection.response(),
@@ -579,6 +696,7 @@ impl<R: Router> Endpoint<R> {
     pub(crate) fn admit(
         &self,
         headers: &HeaderMap,
+        peer: Option<SocketAddr>,
         accepted: handshake::Accepted,
     ) -> Result<Admitted, Box<Response<Body>>> {
         let shared = &self.shared;
@@ -602,7 +720,12 @@ impl<R: Router> Endpoint<R> {
                 "the server is at its connection limit",
             )));
         };
-        Ok(Admitted { accepted, protocol: handshake::choose_protocol(headers, &shared.protocols), slot })
+        Ok(Admitted {
+            accepted,
+            protocol: handshake::choose_protocol(headers, &shared.protocols),
+            peer,
+            slot,
+        })
     }
 
     /// Starts the connection of an admitted upgrade, with its `data` and the parameters
@@ -615,12 +738,17 @@ impl<R: Router> Endpoint<R> {
         path: &str,
     ) -> Response<Body> {
         let shared = &self.shared;
-        let Admitted { accepted, protocol, slot } = admitted;
+        let Admitted { accepted, protocol, peer, slot } = admitted;
         let client_id = uuid::Uuid::now_v7();
-        let (response, on_upgrade) = accepted.respond(protocol, &client_id);
+        let user = shared.user_of.as_ref().and_then(|user_of| user_of(&data));
         let (outbox, outbox_receiver) = Outbox::new(&shared.limits);
         let mut ctx =
             Ctx::new(data, client_id, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
+        ctx.set_origin(peer, protocol.as_ref().and_then(|protocol| protocol.to_str().ok()));
+        if let Some(user) = user {
+            ctx.set_user(user);
+        }
+        let (response, on_upgrade) = accepted.respond(protocol, &client_id);
         ctx.set_authorizer(shared.authorize.clone());
         let session = Session::new(
             Arc::clone(&shared.router),
@@ -630,7 +758,8 @@ impl<R: Router> Endpoint<R> {
         );
         // Made here, not in the task: a value the task's future moves from keeps its place
         // in the future for the connection's whole life.
-        let mut connection = Connection::new(session, outbox_receiver, shared.liveness, TokioClock.now());
+        let mut connection =
+            Connection::new(session, outbox_receiver, shared.liveness.clone(), TokioClock.now());
         let shared = Arc::clone(shared);
         let span = tracing::debug_span!("ws", client_id = %client_id, path);
         self.shared.connections.spawn(
@@ -665,6 +794,7 @@ impl<R: Router> Endpoint<R> {
 pub(crate) struct Admitted {
     accepted: handshake::Accepted,
     protocol: Option<HeaderValue>,
+    peer: Option<SocketAddr>,
     slot: Slot,
 }
 
