@@ -261,7 +261,8 @@ impl Hub {
 
     /// Sends `message` to every connection of `user` (tagged with
     /// [`Ctx::set_user`](crate::Ctx::set_user) or [`Server::user`](crate::Server::user)):
-    /// all of a user's devices. With the in-memory bus the delivery counts the
+    /// all of a user's devices. The frame is that of a publish (`meta` omitted when empty).
+    /// With the in-memory bus the delivery counts the
     /// connections that queued it ([`Delivery::Exact`], 0 when the user is offline); with
     /// the Redis bus the message reaches the user's connections on every instance
     /// ([`Delivery::Relayed`]). A connection whose queue is full misses it, as with
@@ -269,7 +270,8 @@ impl Hub {
     pub async fn send_to_user<M: Message>(&self, user: &str, message: &M) -> Result<Delivery, Error> {
         match &self.inner.bus {
             Bus::Memory => {
-                let frame = Frame::Shared(envelope::encode(message, None)?.into());
+                // Framed as a publish, as the Redis bus frames it: `meta` only when not empty.
+                let frame = Frame::Shared(envelope::encode_published(message, &Map::new())?.into());
                 Ok(Delivery::Exact(self.inner.registry.users.deliver(user, &frame, None)))
             }
             #[cfg(feature = "redis")]

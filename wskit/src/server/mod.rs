@@ -182,7 +182,7 @@ impl<R: Router> Server<R> {
     /// # #[router] impl App { #[on] async fn ping(&self, _: &mut Ctx<()>, _: Ping) -> Result<(), Error> { Ok(()) } }
     /// let server = Server::new(App).on_upgrade(|request| {
     ///     match request.headers.get("user-agent").is_some_and(|agent| agent.as_bytes().starts_with(b"BadBot")) {
-    ///         true => Err(Rejection::new(http::StatusCode::FORBIDDEN, "bots are not welcome")),
+    ///         true => Err(Rejection::forbidden("bots are not welcome")),
     ///         false => Ok(()),
     ///     }
     /// });
