@@ -115,6 +115,8 @@ struct Hook {
 struct RouterModel {
     item: ItemImpl,
     data: Type,
+    /// The messages of `#[router(sends = [..])]`, if the router declares them.
+    sends: Option<Vec<Type>>,
     /// The `#[middleware]` methods named in `#[router(middleware = [..])]`, run first.
     global: Vec<Ident>,
     /// Every `#[middleware]` method with a valid signature.
@@ -134,11 +136,13 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// The arguments of `#[router(..)]`: the data type and the router-wide middleware.
+/// The arguments of `#[router(..)]`: the data type, the router-wide middleware and the
+/// messages the router sends.
 #[derive(Default)]
 struct RouterArgs {
     data: Option<Type>,
     middleware: Vec<Ident>,
+    sends: Option<Vec<Type>>,
 }
 
 fn parse_args(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<RouterArgs> {
@@ -147,10 +151,12 @@ fn parse_args(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Router
     let known = [
         Known { key: "data", usage: "data = Type" },
         Known { key: "middleware", usage: "middleware = [method, ..]" },
+        Known { key: "sends", usage: "sends = [Message, ..]" },
     ];
     parse_key_values(input, "#[router]", &known, errors, |key, input| {
         match key.to_string().as_str() {
             "data" => args.data = Some(input.parse()?),
+            "sends" => args.sends = Some(parse_types(input)?),
             _ => args.middleware = parse_names(input)?,
         }
         Ok(())
@@ -177,6 +183,14 @@ fn parse_handler_args(
         Ok(())
     })?;
     Ok(middleware)
+}
+
+/// `[Type, ..]`: the messages of `sends = [..]`.
+fn parse_types(input: ParseStream<'_>) -> syn::Result<Vec<Type>> {
+    let content;
+    syn::bracketed!(content in input);
+    let types = syn::punctuated::Punctuated::<Type, Token![,]>::parse_terminated(&content)?;
+    Ok(types.into_iter().collect())
 }
 
 /// `[name, ..]`: the names of `#[middleware]` methods.
@@ -208,6 +222,7 @@ impl RouterModel {
         }
         let mut model = RouterModel {
             data: args.data.unwrap_or_else(|| syn::parse_quote!(())),
+            sends: args.sends,
             global: args.middleware,
             middleware: Vec::new(),
             middleware_names: Vec::new(),
@@ -258,6 +273,9 @@ impl RouterModel {
         model.check_middleware_names(&mut errors);
         if let Err(errors) = errors.finish() {
             return Err(quote! { #errors #item });
+        }
+        if model.sends.is_some() {
+            model.restrict_sends(&mut item);
         }
         model.item = item;
         Ok(model)
@@ -326,6 +344,40 @@ impl RouterModel {
                     ),
                 );
             }
+        }
+    }
+
+    /// Shadows the `ctx` of every handler, hook and middleware with a
+    /// `wskit::__private::Sending` view, so that what they send and publish through it must
+    /// be among the declared messages (`sends = [..]`).
+    fn restrict_sends(&self, item: &mut ItemImpl) {
+        let marked: Vec<&Ident> = self
+            .handlers
+            .iter()
+            .map(|handler| &handler.method)
+            .chain(self.middleware.iter().map(|hook| &hook.method))
+            .chain(
+                [&self.on_open, &self.on_close, &self.on_error]
+                    .into_iter()
+                    .flatten()
+                    .map(|hook| &hook.method),
+            )
+            .collect();
+        let sending = local("sending");
+        for impl_item in &mut item.items {
+            let ImplItem::Fn(method) = impl_item else { continue };
+            if !marked.contains(&&method.sig.ident) {
+                continue;
+            }
+            let Some(FnArg::Typed(ctx)) = method.sig.inputs.iter().nth(1) else { continue };
+            let syn::Pat::Ident(pat) = &*ctx.pat else { continue };
+            let ctx = &pat.ident;
+            let statements: syn::Block = syn::parse_quote! {{
+                let mut #sending = ::wskit::__private::Sending::<'_, _, Self>::new(#ctx);
+                #[allow(unused_variables)]
+                let #ctx = &mut #sending;
+            }};
+            method.block.stmts.splice(0..0, statements.stmts);
         }
     }
 
@@ -489,6 +541,8 @@ impl RouterModel {
         });
         let unique_types = self.generate_unique_types();
         let on_not_rpc = self.generate_on_not_rpc();
+        let sends = self.generate_sends();
+        let describe = self.generate_describe();
         quote! {
             #item
 
@@ -526,8 +580,59 @@ impl RouterModel {
 
                 #unique_types
                 #on_not_rpc
+                #sends
+                #describe
             };
         }
+    }
+
+    /// `Sends<M>` for every message of `sends = [..]` (each spelling once).
+    fn generate_sends(&self) -> TokenStream {
+        let Some(sends) = &self.sends else { return TokenStream::new() };
+        let self_ty = &self.item.self_ty;
+        let (impl_generics, _, where_clause) = self.item.generics.split_for_impl();
+        let mut seen = Vec::new();
+        let impls = sends.iter().filter(|ty| {
+            let key = ty.to_token_stream().to_string();
+            let new = !seen.contains(&key);
+            seen.push(key);
+            new
+        });
+        let impls = impls.map(|ty| {
+            quote_spanned! {ty.span()=>
+                #[automatically_derived]
+                impl #impl_generics ::wskit::__private::Sends<#ty> for #self_ty #where_clause {}
+            }
+        });
+        quote! { #(#impls)* }
+    }
+
+    /// `wskit::schema::Describe`: what a client may send (the handlers' messages), what the
+    /// server may send (RPC responses and `sends = [..]`), and the RPC bindings.
+    #[cfg(feature = "schema")]
+    fn generate_describe(&self) -> TokenStream {
+        let self_ty = &self.item.self_ty;
+        let (impl_generics, _, where_clause) = self.item.generics.split_for_impl();
+        let description = local("description");
+        let handlers = self.handlers.iter().map(|Handler { message, rpc, .. }| match rpc {
+            true => quote!(#description.answers::<#message>();),
+            false => quote!(#description.receives::<#message>();),
+        });
+        let sends = self.sends.iter().flatten().map(|ty| quote!(#description.sends::<#ty>();));
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics ::wskit::schema::Describe for #self_ty #where_clause {
+                fn describe(#description: &mut ::wskit::schema::Description<'_>) {
+                    #(#handlers)*
+                    #(#sends)*
+                }
+            }
+        }
+    }
+
+    #[cfg(not(feature = "schema"))]
+    fn generate_describe(&self) -> TokenStream {
+        TokenStream::new()
     }
 
     /// One const assertion per handler after the first: its message's type string differs

@@ -78,6 +78,83 @@
 //!   them; all bounds are listed [below](#limits-and-defaults).
 //! - [`testing::TestConnection`]: drive a router without a socket, in unit tests, with a
 //!   clock the test moves.
+//! - Connections from outside handlers: close, reach and count them by client id or by
+//!   user ([below](#connections-from-outside-handlers)).
+//!
+//! ## Connections from outside handlers
+//!
+//! A [`ClientHandle`] ([`Ctx::handle`]) and the [`Hub`] ([`Server::hub_handle`],
+//! [`Ctx::hub`]) reach connections from anywhere: another connection's handler, a timer
+//! task, an HTTP endpoint.
+//!
+//! - **Close (kick)**: [`ClientHandle::close`], [`Hub::close`] by client id. What was
+//!   queued for the connection before is still written, then the close frame; a handler
+//!   it is running is stopped (its future dropped, its [cancellation
+//!   token](Ctx::cancellation) fired); `#[on_close]` runs with that close.
+//! - **Users**: a connection belongs to a user once tagged, by the authenticator's data
+//!   ([`Server::user`]) or by a handler ([`Ctx::set_user`], e.g. after a login message).
+//!   [`Hub::send_to_user`] reaches all of a user's connections (every device), on every
+//!   instance with the Redis bus; [`Hub::close_user`], [`Hub::user_connection_count`],
+//!   [`Hub::is_online`] and [`Hub::users`] are exact for this instance. The index holds
+//!   live connections only: a connection leaves it when it closes.
+//! - **What a handler knows**: [`Ctx::peer_addr`], [`Ctx::protocol`] (the subprotocol
+//!   selected), [`Ctx::message_type`] (also in `#[on_error]`, for the message that
+//!   failed), [`Ctx::user`].
+//! - **Hooks**: [`Server::on_upgrade`] sees (and may refuse) each upgrade request before
+//!   authentication; [`Server::on_stale`] each connection the heartbeat finds stale,
+//!   closed with 1011 or [`Server::stale_close_code`]; [`Hub::on_broadcast`] each publish
+//!   with its delivery count; [`Limits::on_exceeded`] each refusal of a
+//!   [`ratelimit::RateLimiter`] ([`LimitKind::MessageRate`]).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use wskit::{message, router, Ctx, Error, Server};
+//!
+//! #[message("KICK")]
+//! pub struct Kick { pub user: String }
+//!
+//! #[message("NOTICE")]
+//! pub struct Notice { pub text: String }
+//!
+//! #[derive(Default)]
+//! pub struct Session { pub user: Option<String>, pub admin: bool }
+//!
+//! pub struct Admin;
+//!
+//! #[router(data = Session)]
+//! impl Admin {
+//!     #[on]
+//!     async fn kick(&self, ctx: &mut Ctx<Session>, msg: Kick) -> Result<(), Error> {
+//!         if !ctx.data().admin {
+//!             return Err(Error::permission_denied("admins only"));
+//!         }
+//!         ctx.hub().send_to_user(&msg.user, &Notice { text: "you were signed out".into() }).await?;
+//!         ctx.hub().close_user(&msg.user, 4001, "signed out by an admin");
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let server = Server::with_data(Admin, |parts| Session {
+//!         user: wskit::token::query(parts, "user"),
+//!         admin: false,
+//!     })
+//!     .user(|session| session.user.clone())
+//!     .stale_close_code(1008);
+//!     let hub = server.hub_handle();
+//!     // A timer task: everyone is signed out at midnight (here: every hour).
+//!     tokio::spawn(async move {
+//!         loop {
+//!             tokio::time::sleep(Duration::from_secs(3600)).await;
+//!             for user in hub.users() {
+//!                 hub.close_user(&user, 4002, "session expired");
+//!             }
+//!         }
+//!     });
+//!     server.path("/ws").serve("127.0.0.1:3000").await
+//! }
+//! ```
 //!
 //! ## Threat model
 //!
@@ -308,6 +385,9 @@ pub mod ratelimit;
 #[cfg(any(feature = "server", all(feature = "cloudflare", target_arch = "wasm32")))]
 mod route;
 mod router;
+#[cfg(feature = "schema")]
+pub mod schema;
+mod sends;
 #[cfg(feature = "server")]
 mod server;
 pub mod testing;
@@ -509,8 +589,11 @@ pub use wskit_macros::router;
 /// message, at that type, in the user's signature.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::sends::{Sending, Sends};
     pub use crate::validate::rules;
     pub use regex::Regex;
+    #[cfg(feature = "schema")]
+    pub use schemars;
     pub use serde;
 
     use crate::{Close, Error};
