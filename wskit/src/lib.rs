@@ -354,6 +354,7 @@
 //! | `redis` | no | `Hub::redis`: a pub/sub bus through Redis, in the channel format of ws-kit's Redis adapter; the rate limiter's Redis store |
 //! | `axum` | no | [`wskit::axum`](crate::axum): [`Endpoint`] as a tower service for axum's `Router::route_service`, the [`Upgrade`](crate::axum::Upgrade) extractor, `IntoResponse` for [`Rejection`] |
 //! | `cloudflare` | no | `wskit::cloudflare::Host`, on `wasm32-unknown-unknown` only: a Durable Object's WebSockets served by a router, hibernation included |
+//! | `schema` | no | [`schema`]: JSON Schema (draft 2020-12) and TypeScript types of a router's messages, written from the `#[message]` declarations (schemars) |
 //!
 //! Without `server`, the crate still provides messages, validation, routers and
 //! [`testing::TestConnection`], and builds for `wasm32-unknown-unknown`.
@@ -519,6 +520,17 @@ pub use wskit_macros::payload;
 /// - `#[on_close]`: `async fn(&self, ctx: &mut Ctx<Data>, close: Close)`.
 /// - `#[on_error]`: `async fn(&self, ctx: &mut Ctx<Data>, error: &Error)`, observes every
 ///   error of the connection after the client was told.
+///
+/// ## What the router sends
+///
+/// `#[router(sends = [Welcome, NewMessage])]` declares the messages the router's handlers
+/// send. Then `ctx.send`, `ctx.reply`, `ctx.publish` and `ctx.publish_with` of any other
+/// message in a handler, hook or middleware of the router are a compile error that names
+/// the message and the fix (the RPC responses that `#[rpc]` handlers return need no entry).
+/// The check covers the `ctx` a handler receives (passed on to functions that take a
+/// `&Ctx`/`&mut Ctx` it is a plain context again) and not the [`Hub`]. The list is also
+/// what the exported schemas ([`schema`], `schema` feature) name as the server's messages.
+/// Without it, a router sends anything.
 ///
 /// ## Order and concurrency
 ///

@@ -23,6 +23,13 @@ use std::ops::{Deref, DerefMut};
 )]
 pub trait Sends<M> {}
 
+/// Not a message: its impl for every router keeps a router that declares one message from
+/// having a single `Sends` impl, from which the compiler would infer that every send is of
+/// that message and report a mismatched type instead of the note above.
+pub enum Undeclared {}
+
+impl<R> Sends<Undeclared> for R {}
+
 /// A handler's `ctx` in a router that declares what it sends.
 pub struct Sending<'a, D, R> {
     ctx: &'a mut Ctx<D>,

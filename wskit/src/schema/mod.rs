@@ -9,7 +9,6 @@
 //! that into one JSON Schema document and one TypeScript module:
 //!
 //! ```
-//! # #[cfg(feature = "schema")] {
 //! use wskit::schema::Schemas;
 //! use wskit::{message, router, Ctx, Error};
 //!
@@ -36,7 +35,6 @@
 //! let json = schemas.json_schema();
 //! assert_eq!(json["$defs"]["Greet"]["properties"]["name"]["maxLength"], 40);
 //! assert!(schemas.typescript().contains("export type Greet = {\n  name: string;\n};"));
-//! # }
 //! ```
 //!
 //! The JSON Schema document has a `$defs` entry per payload struct, one per message
