@@ -330,7 +330,7 @@ pub use outbox::{ClientHandle, SlowConsumer};
 #[cfg(feature = "redis")]
 pub use pubsub::RedisOptions;
 pub use pubsub::{BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
-pub use router::Router;
+pub use router::{Merge, MessageTypes, Router};
 #[cfg(feature = "axum")]
 pub use server::axum;
 #[cfg(feature = "server")]
@@ -701,23 +701,5 @@ pub mod __private {
         P::from_error(error)
     }
 
-    /// Whether `types[index]` equals one of the type strings before it: a router's const
-    /// assertion that each handler's message has its own type string.
-    pub const fn repeats_earlier(types: &[&str], index: usize) -> bool {
-        let mut earlier = 0;
-        while earlier < index {
-            let (a, b) = (types[earlier].as_bytes(), types[index].as_bytes());
-            let mut same = a.len() == b.len();
-            let mut i = 0;
-            while same && i < a.len() {
-                same = a[i] == b[i];
-                i += 1;
-            }
-            if same {
-                return true;
-            }
-            earlier += 1;
-        }
-        false
-    }
+    pub use crate::router::repeats_earlier;
 }

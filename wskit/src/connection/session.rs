@@ -40,6 +40,8 @@ impl<R: Router> Session<R> {
         ctx: Ctx<R::Data>,
         limits: Arc<Limits>,
     ) -> Self {
+        // The router's compile-time checks fail the build of any host serving it.
+        const { R::CHECK };
         Session { router, layers, ctx, limits, strikes: 0 }
     }
 
@@ -119,7 +121,7 @@ impl<R: Router> Session<R> {
     pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
         let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
         let handling = async {
-            let incoming = Incoming::raw(&job.ty, job.payload, R::TYPES);
+            let incoming = Incoming::raw(&job.ty, job.payload, R::handles);
             for layer in layers {
                 if layer.handle(ctx, &incoming).await? == Next::Stop {
                     return Ok(());
@@ -149,8 +151,8 @@ impl<R: Router> Session<R> {
                 // Logged under the router's own copy of the type: a type the router does
                 // not handle (a middleware layer panicked on it) comes from the client and
                 // must not grow the panic log.
-                let routed = R::TYPES.iter().find(|ty| **ty == job.ty).copied();
-                self.fail(panicked(&*panic, Site::Message, routed.unwrap_or(panics::UNROUTED))).await
+                let routed = R::handles(&job.ty).unwrap_or(panics::UNROUTED);
+                self.fail(panicked(&*panic, Site::Message, routed)).await
             }
         }
     }
