@@ -334,7 +334,7 @@ pub use router::{Merge, MessageTypes, Router};
 #[cfg(feature = "axum")]
 pub use server::axum;
 #[cfg(feature = "server")]
-pub use server::{token, Body, Endpoint, Rejection, Server, ShutdownReport};
+pub use server::{token, Body, Endpoint, Rejection, Routes, Server, ShutdownReport};
 pub use validate::Validate;
 
 /// Declares a message type: `#[message("TYPE")]` on a struct with named fields (a message
