@@ -53,7 +53,8 @@
 //!
 //! ## What is checked at compile time
 //!
-//! A handler parameter that is not a `#[message]`, two handlers for one type, a reserved
+//! A handler parameter that is not a `#[message]`, two handlers for one type (also across
+//! [merged routers](#composing-routers)), a reserved
 //! type name (`$…`, `__…`), an unknown or malformed `#[validate]` rule or one that does not
 //! fit its field's type, an invalid `pattern`, a handler with the wrong shape, and sending a
 //! type that is not a message: each is a compile error at the offending token that says how
@@ -78,6 +79,103 @@
 //!   them; all bounds are listed [below](#limits-and-defaults).
 //! - [`testing::TestConnection`]: drive a router without a socket, in unit tests, with a
 //!   clock the test moves.
+//! - [Composing routers](#composing-routers) with [`Router::merge`], and serving
+//!   [several routes](#several-routes) from one server with [`Routes`].
+//!
+//! ## Composing routers
+//!
+//! Split handlers into routers by feature and serve them as one with [`Router::merge`]:
+//! `Auth.merge(Chat)`, `Auth.merge(Chat).merge(Admin)`. The merge is a type,
+//! [`Merge<A, B>`](Merge), whose dispatch asks the first router's generated `match`, then
+//! the second's: no map, no boxing per message. Its routers share one connection data
+//! type.
+//!
+//! - A message type handled by two merged routers fails the build, naming the type and
+//!   both routers: remove one of the handlers. It is reported when the merge is compiled
+//!   to code (`cargo build`, `cargo test`, `cargo run`), not by `cargo check`.
+//! - `#[on_open]` hooks run in merge order; an error stops the later ones and closes the
+//!   connection. `#[on_close]` and `#[on_error]` hooks of every router run, in merge order.
+//! - A router's `#[router(middleware = [..])]` guards that router's handlers only, merged
+//!   or alone; middleware for every message is a server layer ([`Server::middleware`]).
+//!   See [`Merge`] for why this differs from ws-kit's specification.
+//!
+//! ```
+//! use wskit::testing::TestConnection;
+//! use wskit::{message, router, Ctx, Error, Router};
+//!
+//! #[message("LOGIN")]
+//! pub struct Login { pub name: String }
+//!
+//! #[message("WHOAMI")]
+//! pub struct WhoAmI;
+//!
+//! #[message("YOU_ARE")]
+//! pub struct YouAre { pub name: String }
+//!
+//! #[derive(Default)]
+//! pub struct Session { pub name: Option<String> }
+//!
+//! pub struct Auth;
+//!
+//! #[router(data = Session)]
+//! impl Auth {
+//!     #[on]
+//!     async fn login(&self, ctx: &mut Ctx<Session>, login: Login) -> Result<(), Error> {
+//!         ctx.data_mut().name = Some(login.name);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! pub struct Profile;
+//!
+//! #[router(data = Session)]
+//! impl Profile {
+//!     #[on]
+//!     async fn who(&self, ctx: &mut Ctx<Session>, _: WhoAmI) -> Result<(), Error> {
+//!         let name = ctx.data().name.clone().ok_or(Error::unauthenticated("log in first"))?;
+//!         ctx.reply(&YouAre { name })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = Auth.merge(Profile); // serve it with `Server::new(app)`
+//! let mut connection = TestConnection::new(app);
+//! connection.send(r#"{"type":"LOGIN","payload":{"name":"ada"}}"#).await;
+//! let frames = connection.send(r#"{"type":"WHOAMI"}"#).await;
+//! assert_eq!(frames, [r#"{"type":"YOU_ARE","meta":{},"payload":{"name":"ada"}}"#]);
+//! # }
+//! ```
+//!
+//! ## Several routes
+//!
+//! [`Routes`] serves several WebSocket paths from one address, each with its own
+//! [`Server`]: its router, connection data, authenticator, middleware and limits. The
+//! routes share the accept loop, the bound on pending handshakes, graceful shutdown and
+//! the [`Hub`] (a publish reaches the subscribers of every route). Other paths get the
+//! [`Routes::fallback`], or 404.
+//!
+//! ```no_run
+//! # use wskit::{message, router, Ctx, Error, Rejection, Routes, Server};
+//! # #[message("PING")] pub struct Ping;
+//! # pub struct Chat;
+//! # #[router] impl Chat { #[on] async fn ping(&self, _: &mut Ctx<()>, _: Ping) -> Result<(), Error> { Ok(()) } }
+//! # pub struct Member { pub name: String }
+//! # pub struct Rooms;
+//! # #[router(data = Member)] impl Rooms { #[on] async fn ping(&self, _: &mut Ctx<Member>, _: Ping) -> Result<(), Error> { Ok(()) } }
+//! # async fn run() -> std::io::Result<()> {
+//! let rooms = Server::with_authenticator(Rooms, |parts| {
+//!     let token = wskit::token::any(parts);
+//!     async move { token.map(|name| Member { name }).ok_or(Rejection::unauthorized("no token")) }
+//! });
+//! Routes::new()
+//!     .route("/ws/chat", Server::new(Chat))
+//!     .route("/ws/rooms/:room", rooms)
+//!     .fallback(|_request| async { http::Response::new(wskit::Body::from("<h1>chat</h1>")) })
+//!     .serve("127.0.0.1:3000")
+//!     .await
+//! # }
+//! ```
 //!
 //! ## Threat model
 //!

@@ -45,8 +45,9 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 /// impl Rooms {
 ///     #[on]
 ///     async fn join(&self, ctx: &mut Ctx<Member>, _: Join) -> Result<(), Error> {
-///         let room = ctx.param("room").unwrap_or_default().to_owned();
-///         ctx.subscribe(format!("room:{room}")).await
+///         let topic = format!("room:{}", ctx.param("room").unwrap_or_default());
+///         ctx.subscribe(&topic).await?;
+///         Ok(())
 ///     }
 /// }
 ///
