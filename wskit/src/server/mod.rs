@@ -257,7 +257,7 @@ impl<R: Router> Server<R> {
         F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response<Body>> + Send + 'static,
     {
-        self.fallback = Some(Arc::new(move |request| Box::pin(fallback(request))));
+        self.fallback = Some(fallback_of(fallback));
         self
     }
 
@@ -613,6 +613,15 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// `fallback` as the servers keep it.
+fn fallback_of<F, Fut>(fallback: F) -> Fallback
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    Arc::new(move |request| Box::pin(fallback(request)))
 }
 
 /// Completes on Ctrl-C, or on SIGTERM on Unix.

@@ -3,7 +3,8 @@
 
 use super::listen::{self, Service};
 use super::{
-    handshake, shutdown_signal, Body, BoxFuture, Endpoint, Fallback, Server, DEFAULT_HANDSHAKE_TIMEOUT,
+    fallback_of, handshake, shutdown_signal, Body, BoxFuture, Endpoint, Fallback, Server,
+    DEFAULT_HANDSHAKE_TIMEOUT,
 };
 use crate::limits::Limits;
 use crate::pubsub::Hub;
@@ -126,7 +127,7 @@ impl Routes {
         F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response<Body>> + Send + 'static,
     {
-        self.fallback = Some(Arc::new(move |request| Box::pin(fallback(request))));
+        self.fallback = Some(fallback_of(fallback));
         self
     }
 
