@@ -487,6 +487,12 @@ impl RouterModel {
                 }
             }
         });
+        // Spanned at the message type, so that a type that is no message is reported there
+        // once, not again at `#[router]`.
+        let message_types: Vec<_> = messages
+            .iter()
+            .map(|message| quote_spanned!(message.span()=> <#message as ::wskit::Message>::TYPE))
+            .collect();
         let router_name = type_name(self_ty);
         let message_names = self.handlers.iter().map(|h| type_name(&h.message));
         let (unique_types, generic_unique_types) = match self.item.generics.params.is_empty() {
@@ -504,7 +510,7 @@ impl RouterModel {
 
                     const TYPES: &'static ::wskit::MessageTypes = &::wskit::MessageTypes::router(
                         #router_name,
-                        &[#(<#messages as ::wskit::Message>::TYPE,)*],
+                        &[#(#message_types,)*],
                         &[#(#message_names,)*],
                     );
 
@@ -513,9 +519,7 @@ impl RouterModel {
                     #[allow(unreachable_patterns)]
                     fn handles(message_type: &str) -> ::core::option::Option<&'static str> {
                         match message_type {
-                            #(<#messages as ::wskit::Message>::TYPE => {
-                                ::core::option::Option::Some(<#messages as ::wskit::Message>::TYPE)
-                            })*
+                            #(#message_types => ::core::option::Option::Some(#message_types),)*
                             _ => ::core::option::Option::None,
                         }
                     }
