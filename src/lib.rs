@@ -4,14 +4,16 @@
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use wskit::{Router, Server};
+use wskit::{Router, Routes, Server};
 
 pub mod faults;
 pub mod raw;
@@ -93,12 +95,30 @@ pub struct TestServer {
 impl TestServer {
     /// Starts `server` on `127.0.0.1:0`.
     pub async fn start<R: Router>(server: Server<R>) -> Self {
+        Self::spawn(|listener, stopped| server.serve_with_shutdown(listener, stopped)).await
+    }
+
+    /// Starts `routes` on `127.0.0.1:0`.
+    pub async fn start_routes(routes: Routes) -> Self {
+        Self::spawn(|listener, stopped| routes.serve_with_shutdown(listener, stopped)).await
+    }
+
+    /// Binds `127.0.0.1:0` and spawns `serve` on the listener, with a signal that
+    /// completes on [`stop`](Self::stop).
+    async fn spawn<F, S>(serve: F) -> Self
+    where
+        F: FnOnce(TcpListener, Pin<Box<dyn Future<Output = ()> + Send>>) -> S,
+        S: Future<Output = std::io::Result<()>> + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("bound address");
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server.serve_with_shutdown(listener, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(serve(
+            listener,
+            Box::pin(async {
+                let _ = stopped.await;
+            }),
+        ));
         TestServer { addr, stop: Some(stop), task: Some(task) }
     }
 

@@ -539,7 +539,18 @@ impl RouterModel {
                 }
             }
         });
-        let unique_types = self.generate_unique_types();
+        // Spanned at the message type, so that a type that is no message is reported there
+        // once, not again at `#[router]`.
+        let message_types: Vec<_> = messages
+            .iter()
+            .map(|message| quote_spanned!(message.span()=> <#message as ::wskit::Message>::TYPE))
+            .collect();
+        let router_name = type_name(self_ty);
+        let message_names = self.handlers.iter().map(|h| type_name(&h.message));
+        let (unique_types, generic_unique_types) = match self.item.generics.params.is_empty() {
+            true => (self.generate_unique_types(), TokenStream::new()),
+            false => (TokenStream::new(), self.generate_unique_types()),
+        };
         let on_not_rpc = self.generate_on_not_rpc();
         let sends = self.generate_sends();
         let describe = self.generate_describe();
@@ -551,9 +562,21 @@ impl RouterModel {
                 impl #impl_generics ::wskit::Router for #self_ty #where_clause {
                     type Data = #data;
 
-                    const TYPES: &'static [&'static str] = &[
-                        #(<#messages as ::wskit::Message>::TYPE,)*
-                    ];
+                    const TYPES: &'static ::wskit::MessageTypes = &::wskit::MessageTypes::router(
+                        #router_name,
+                        &[#(#message_types,)*],
+                        &[#(#message_names,)*],
+                    );
+
+                    // A type string shared by two handlers is reported by the const
+                    // assertions below, not as an unreachable arm.
+                    #[allow(unreachable_patterns)]
+                    fn handles(message_type: &str) -> ::core::option::Option<&'static str> {
+                        match message_type {
+                            #(#message_types => ::core::option::Option::Some(#message_types),)*
+                            _ => ::core::option::Option::None,
+                        }
+                    }
 
                     // A type string shared by two handlers is reported by the const
                     // assertions below, not as an unreachable arm.
@@ -572,6 +595,7 @@ impl RouterModel {
                         }
                     }
 
+                    #generic_unique_types
                     #is_rpc
                     #on_open
                     #on_close
@@ -638,10 +662,12 @@ impl RouterModel {
     /// One const assertion per handler after the first: its message's type string differs
     /// from the earlier ones. Different Rust types may share a type string, which only
     /// the type checker can see; the assertion fails at the later handler's message type.
+    ///
+    /// A router without generics gets free `const` items, evaluated by `cargo check`. A
+    /// generic router's `TYPES` exists only for each use of its parameters, so its
+    /// assertions go in `Router::CHECK`, evaluated when a connection of the router is
+    /// compiled for those parameters (`cargo build`).
     fn generate_unique_types(&self) -> TokenStream {
-        if !self.checks_unique_types() {
-            return TokenStream::new();
-        }
         let self_ty = &self.item.self_ty;
         let asserts = self.handlers.iter().enumerate().skip(1).map(|(index, handler)| {
             let message = &handler.message;
@@ -651,13 +677,20 @@ impl RouterModel {
                  #[message(\"…\")] types or merge the handlers",
                 type_name(message)
             );
-            quote_spanned! {message.span()=>
-                const _: () = if ::wskit::__private::repeats_earlier(<#self_ty as ::wskit::Router>::TYPES, #index) {
+            let check = quote_spanned! {message.span()=>
+                if ::wskit::__private::repeats_earlier(<#self_ty as ::wskit::Router>::TYPES, #index) {
                     ::core::panic!(#panic)
-                };
+                }
+            };
+            match self.item.generics.params.is_empty() {
+                true => quote_spanned!(message.span()=> const _: () = #check;),
+                false => check,
             }
         });
-        quote! { #(#asserts)* }
+        match self.item.generics.params.is_empty() {
+            true => quote! { #(#asserts)* },
+            false => quote! { const CHECK: () = { #(#asserts)* }; },
+        }
     }
 
     /// One const assertion per `#[on]` handler: its message binds no response. An RPC
@@ -680,12 +713,6 @@ impl RouterModel {
             }
         });
         quote! { #(#asserts)* }
-    }
-
-    /// Generic routers have no `TYPES` a free const can read; their handlers are checked
-    /// only by the syntactic duplicate check.
-    fn checks_unique_types(&self) -> bool {
-        self.handlers.len() >= 2 && self.item.generics.params.is_empty()
     }
 }
 

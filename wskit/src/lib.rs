@@ -53,7 +53,8 @@
 //!
 //! ## What is checked at compile time
 //!
-//! A handler parameter that is not a `#[message]`, two handlers for one type, a reserved
+//! A handler parameter that is not a `#[message]`, two handlers for one type (also across
+//! [merged routers](#composing-routers)), a reserved
 //! type name (`$…`, `__…`), an unknown or malformed `#[validate]` rule or one that does not
 //! fit its field's type, an invalid `pattern`, a handler with the wrong shape, and sending a
 //! type that is not a message: each is a compile error at the offending token that says how
@@ -80,6 +81,8 @@
 //!   clock the test moves.
 //! - Connections from outside handlers: close, reach and count them by client id or by
 //!   user ([below](#connections-from-outside-handlers)).
+//! - [Composing routers](#composing-routers) with [`Router::merge`], and serving
+//!   [several routes](#several-routes) from one server with [`Routes`].
 //!
 //! ## Connections from outside handlers
 //!
@@ -154,6 +157,101 @@
 //!     });
 //!     server.path("/ws").serve("127.0.0.1:3000").await
 //! }
+//! ```
+//!
+//! ## Composing routers
+//!
+//! Split handlers into routers by feature and serve them as one with [`Router::merge`]:
+//! `Auth.merge(Chat)`, `Auth.merge(Chat).merge(Admin)`. The merge is a type,
+//! [`Merge<A, B>`](Merge), whose dispatch asks the first router's generated `match`, then
+//! the second's: no map, no boxing per message. Its routers share one connection data
+//! type.
+//!
+//! - A message type handled by two merged routers fails the build, naming the type and
+//!   both routers: remove one of the handlers. It is reported when the merge is compiled
+//!   to code (`cargo build`, `cargo test`, `cargo run`), not by `cargo check`.
+//! - `#[on_open]` hooks run in merge order; an error stops the later ones and closes the
+//!   connection. `#[on_close]` and `#[on_error]` hooks of every router run, in merge order.
+//! - A router's `#[router(middleware = [..])]` guards that router's handlers only, merged
+//!   or alone; middleware for every message is a server layer ([`Server::middleware`]).
+//!   See [`Merge`] for why this differs from ws-kit's specification.
+//!
+//! ```
+//! use wskit::testing::TestConnection;
+//! use wskit::{message, router, Ctx, Error, Router};
+//!
+//! #[message("LOGIN")]
+//! pub struct Login { pub name: String }
+//!
+//! #[message("WHOAMI")]
+//! pub struct WhoAmI;
+//!
+//! #[message("YOU_ARE")]
+//! pub struct YouAre { pub name: String }
+//!
+//! #[derive(Default)]
+//! pub struct Session { pub name: Option<String> }
+//!
+//! pub struct Auth;
+//!
+//! #[router(data = Session)]
+//! impl Auth {
+//!     #[on]
+//!     async fn login(&self, ctx: &mut Ctx<Session>, login: Login) -> Result<(), Error> {
+//!         ctx.data_mut().name = Some(login.name);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! pub struct Profile;
+//!
+//! #[router(data = Session)]
+//! impl Profile {
+//!     #[on]
+//!     async fn who(&self, ctx: &mut Ctx<Session>, _: WhoAmI) -> Result<(), Error> {
+//!         let name = ctx.data().name.clone().ok_or(Error::unauthenticated("log in first"))?;
+//!         ctx.reply(&YouAre { name })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = Auth.merge(Profile); // serve it with `Server::new(app)`
+//! let mut connection = TestConnection::new(app);
+//! connection.send(r#"{"type":"LOGIN","payload":{"name":"ada"}}"#).await;
+//! let frames = connection.send(r#"{"type":"WHOAMI"}"#).await;
+//! assert_eq!(frames, [r#"{"type":"YOU_ARE","meta":{},"payload":{"name":"ada"}}"#]);
+//! # }
+//! ```
+//!
+//! ## Several routes
+//!
+//! [`Routes`] serves several WebSocket paths from one address, each with its own
+//! [`Server`]: its router, connection data, authenticator, middleware and limits. The
+//! routes share the accept loop, the bound on pending handshakes, graceful shutdown and
+//! the [`Hub`] (a publish reaches the subscribers of every route). Other paths get the
+//! [`Routes::fallback`], or 404.
+//!
+//! ```no_run
+//! # use wskit::{message, router, Ctx, Error, Rejection, Routes, Server};
+//! # #[message("PING")] pub struct Ping;
+//! # pub struct Chat;
+//! # #[router] impl Chat { #[on] async fn ping(&self, _: &mut Ctx<()>, _: Ping) -> Result<(), Error> { Ok(()) } }
+//! # pub struct Member { pub name: String }
+//! # pub struct Rooms;
+//! # #[router(data = Member)] impl Rooms { #[on] async fn ping(&self, _: &mut Ctx<Member>, _: Ping) -> Result<(), Error> { Ok(()) } }
+//! # async fn run() -> std::io::Result<()> {
+//! let rooms = Server::with_authenticator(Rooms, |parts| {
+//!     let token = wskit::token::any(parts);
+//!     async move { token.map(|name| Member { name }).ok_or(Rejection::unauthorized("no token")) }
+//! });
+//! Routes::new()
+//!     .route("/ws/chat", Server::new(Chat))
+//!     .route("/ws/rooms/:room", rooms)
+//!     .fallback(|_request| async { http::Response::new(wskit::Body::from("<h1>chat</h1>")) })
+//!     .serve("127.0.0.1:3000")
+//!     .await
+//! # }
 //! ```
 //!
 //! ## Threat model
@@ -412,11 +510,11 @@ pub use outbox::{ClientHandle, SlowConsumer};
 #[cfg(feature = "redis")]
 pub use pubsub::RedisOptions;
 pub use pubsub::{Broadcast, BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
-pub use router::Router;
+pub use router::{Merge, MessageTypes, Router};
 #[cfg(feature = "axum")]
 pub use server::axum;
 #[cfg(feature = "server")]
-pub use server::{token, Body, Endpoint, Rejection, Server, ShutdownReport};
+pub use server::{token, Body, Endpoint, Rejection, Routes, Server, ShutdownReport};
 pub use validate::Validate;
 
 /// Declares a message type: `#[message("TYPE")]` on a struct with named fields (a message
@@ -797,23 +895,5 @@ pub mod __private {
         P::from_error(error)
     }
 
-    /// Whether `types[index]` equals one of the type strings before it: a router's const
-    /// assertion that each handler's message has its own type string.
-    pub const fn repeats_earlier(types: &[&str], index: usize) -> bool {
-        let mut earlier = 0;
-        while earlier < index {
-            let (a, b) = (types[earlier].as_bytes(), types[index].as_bytes());
-            let mut same = a.len() == b.len();
-            let mut i = 0;
-            while same && i < a.len() {
-                same = a[i] == b[i];
-                i += 1;
-            }
-            if same {
-                return true;
-            }
-            earlier += 1;
-        }
-        false
-    }
+    pub use crate::router::repeats_earlier;
 }

@@ -40,6 +40,8 @@ impl<R: Router> Session<R> {
         ctx: Ctx<R::Data>,
         limits: Arc<Limits>,
     ) -> Self {
+        // The router's compile-time checks fail the build of any host serving it.
+        const { R::CHECK };
         Session { router, layers, ctx, limits, strikes: 0 }
     }
 
@@ -120,7 +122,7 @@ impl<R: Router> Session<R> {
     pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
         let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
         let handling = async {
-            let incoming = Incoming::raw(&job.ty, job.payload, R::TYPES);
+            let incoming = Incoming::raw(&job.ty, job.payload, R::handles);
             for layer in layers {
                 if layer.handle(ctx, &incoming).await? == Next::Stop {
                     return Ok(());
@@ -304,7 +306,7 @@ pub(crate) struct Job<'t> {
 /// The router's own copy of `ty` if it handles that type (no allocation per message),
 /// else a copy of the client's, clipped.
 fn routed_type<R: Router>(ty: &str) -> Cow<'static, str> {
-    match R::TYPES.iter().find(|routed| **routed == ty) {
+    match R::handles(ty) {
         Some(routed) => Cow::Borrowed(routed),
         None => Cow::Owned(clip(ty).into_owned()),
     }

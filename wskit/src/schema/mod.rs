@@ -61,7 +61,7 @@ pub mod keywords;
 mod typescript;
 
 use crate::message::{Message, NoMeta, Rpc};
-use crate::router::Router;
+use crate::router::{Merge, Router};
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
@@ -73,6 +73,14 @@ use std::path::Path;
 pub trait Describe: Router {
     /// Records the router's messages in `description`.
     fn describe(description: &mut Description<'_>);
+}
+
+/// A merged router receives and sends what its routers do.
+impl<A: Describe, B: Describe<Data = A::Data>> Describe for Merge<A, B> {
+    fn describe(description: &mut Description<'_>) {
+        A::describe(description);
+        B::describe(description);
+    }
 }
 
 /// What a router receives and sends, as [`Describe::describe`] records it.

@@ -8,9 +8,12 @@ pub mod axum;
 mod budget;
 pub(crate) mod frame;
 pub(crate) mod handshake;
+mod listen;
+mod routes;
 mod socket;
 
 pub use admission::{token, Rejection};
+pub use routes::Routes;
 
 use crate::close::Close;
 use crate::connection::{
@@ -29,13 +32,12 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use socket::{Socket, TokioClock};
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -354,7 +356,7 @@ impl<R: Router> Server<R> {
         F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response<Body>> + Send + 'static,
     {
-        self.fallback = Some(Arc::new(move |request| Box::pin(fallback(request))));
+        self.fallback = Some(fallback_of(fallback));
         self
     }
 
@@ -403,39 +405,8 @@ impl<R: Router> Server<R> {
     /// [`serve_with_shutdown`](Self::serve_with_shutdown), which also says how the server
     /// answers new clients when it is full.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> io::Result<()> {
-        let resolved = tokio::net::lookup_host(addr).await.map_err(|error| {
-            io::Error::new(error.kind(), format!("could not resolve the address to listen on: {error}"))
-        })?;
-        let mut failure = None;
-        for addr in resolved {
-            match TcpListener::bind(addr).await {
-                Ok(listener) => {
-                    tracing::info!(addr = %listener.local_addr()?, "listening");
-                    return self.serve_with_shutdown(listener, shutdown_signal()).await;
-                }
-                Err(error) => failure = Some((addr, error)),
-            }
-        }
-        Err(match failure {
-            Some((addr, error)) => {
-                let advice = match error.kind() {
-                    io::ErrorKind::AddrInUse => {
-                        "; another process listens there: stop it or choose another port"
-                    }
-                    io::ErrorKind::AddrNotAvailable => {
-                        "; this machine has no such address: listen on 127.0.0.1 or 0.0.0.0"
-                    }
-                    io::ErrorKind::PermissionDenied => {
-                        "; ports below 1024 need privileges: choose a port from 1024 up"
-                    }
-                    _ => "",
-                };
-                io::Error::new(error.kind(), format!("could not listen on {addr}: {error}{advice}"))
-            }
-            None => {
-                io::Error::new(io::ErrorKind::InvalidInput, "the address to listen on resolved to nothing")
-            }
-        })
+        let listener = listen::bind(addr).await?;
+        self.serve_with_shutdown(listener, shutdown_signal()).await
     }
 
     /// Serves connections from `listener` until `signal` completes, then shuts down
@@ -469,48 +440,12 @@ impl<R: Router> Server<R> {
         signal: impl Future<Output = ()> + Send,
     ) -> io::Result<()> {
         let endpoint = self.into_endpoint();
-        let limits = Arc::clone(&endpoint.shared.limits);
-        let http_connections = TaskTracker::new();
-        // HTTP connections not (yet) upgraded, against `Limits::max_pending_handshakes`.
-        let pending = Arc::new(AtomicUsize::new(0));
-        let mut reserve = accept::Reserve::new();
-        let mut signal = pin!(signal);
-        loop {
-            let (stream, peer) = tokio::select! {
-                () = &mut signal => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        match reserve.shed(&listener, &error) {
-                            accept::Shed::Refused => {
-                                let held = pending.load(Ordering::Acquire) + endpoint.connections();
-                                limits.exceeded(LimitKind::FileDescriptors, held, held, None);
-                            }
-                            accept::Shed::NoneWaiting => {}
-                            accept::Shed::Failed => {
-                                // Back off instead of spinning on an error that persists.
-                                tracing::warn!(%error, "accept failed");
-                                tokio::time::sleep(Duration::from_millis(50)).await;
-                            }
-                        }
-                        continue;
-                    }
-                },
-            };
-            let Some(slot) = Slot::take(&pending, limits.max_pending_handshakes) else {
-                accept::refuse(stream);
-                let max = limits.max_pending_handshakes;
-                limits.exceeded(LimitKind::PendingHandshakes, max + 1, max, None);
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            http_connections.spawn(endpoint.clone().serve_http(TokioIo::new(stream), peer, slot));
-        }
-        drop(listener);
-        http_connections.close();
-        endpoint.shutdown().await;
-        let _ = tokio::time::timeout(endpoint.shared.shutdown_grace, http_connections.wait()).await;
-        Ok(())
+        let settings = listen::Settings {
+            limits: Arc::clone(&endpoint.shared.limits),
+            handshake_timeout: endpoint.shared.handshake_timeout,
+            shutdown_grace: endpoint.shared.shutdown_grace,
+        };
+        listen::serve(listener, signal, endpoint, settings).await
     }
 }
 
@@ -620,36 +555,19 @@ impl<R: Router> Endpoint<R> {
             None => handshake::plain(StatusCode::NOT_FOUND, "not found"),
         }
     }
+}
 
-    /// Serves the HTTP/1.1 connection `io`, with upgrades, holding its `pending` place
-    /// among the connections not yet upgraded until it upgrades or ends.
-    async fn serve_http(self, io: TokioIo<TcpStream>, peer: SocketAddr, pending: Slot) {
-        let endpoint = self.clone();
-        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            let endpoint = endpoint.clone();
-            request.extensions_mut().insert(PeerAddr(peer));
-            async move { Ok::<_, Infallible>(endpoint.route(request).await) }
-        });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.shared.handshake_timeout)
-            .serve_connection(io, service)
-            .with_upgrades();
-        let mut connection = pin!(connection);
-        let result = tokio::select! {
-            result = connection.as_mut() => result,
-            () = self.shared.signals.shutdown.cancelled() => {
-                connection.as_mut().graceful_shutdown();
-                connection.await
-            }
-        };
-        // Given back before the socket is dropped: a connection cut off for a slow request
-        // is closed only then, so a client that sees the close finds the place free. An
-        // upgraded connection counts under `max_connections` from here on.
-        drop(pending);
-        if let Err(error) = result {
-            tracing::debug!(%peer, %error, "HTTP connection failed");
-        }
+impl<R: Router> listen::Service for Endpoint<R> {
+    async fn respond(&self, request: Request<Incoming>) -> Response<Body> {
+        self.route(request).await
+    }
+
+    fn connections(&self) -> usize {
+        Endpoint::connections(self)
+    }
+
+    async fn shutdown(&self) {
+        Endpoint::shutdown(self).await;
     }
 }
 
@@ -825,6 +743,15 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// `fallback` as the servers keep it.
+fn fallback_of<F, Fut>(fallback: F) -> Fallback
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    Arc::new(move |request| Box::pin(fallback(request)))
 }
 
 /// Completes on Ctrl-C, or on SIGTERM on Unix.
