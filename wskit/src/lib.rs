@@ -452,6 +452,7 @@
 //! | `redis` | no | `Hub::redis`: a pub/sub bus through Redis, in the channel format of ws-kit's Redis adapter; the rate limiter's Redis store |
 //! | `axum` | no | [`wskit::axum`](crate::axum): [`Endpoint`] as a tower service for axum's `Router::route_service`, the [`Upgrade`](crate::axum::Upgrade) extractor, `IntoResponse` for [`Rejection`] |
 //! | `cloudflare` | no | `wskit::cloudflare::Host`, on `wasm32-unknown-unknown` only: a Durable Object's WebSockets served by a router, hibernation included |
+//! | `metrics` | no | [`metrics`]: Prometheus metrics of connections, messages, handler times, errors, limits, publishes and the Redis bus, served by [`Server::metrics`] |
 //! | `schema` | no | [`schema`]: JSON Schema (draft 2020-12) and TypeScript types of a router's messages, written from the `#[message]` declarations (schemars) |
 //!
 //! Without `server`, the crate still provides messages, validation, routers and
@@ -474,8 +475,11 @@ mod envelope;
 mod error;
 mod limits;
 mod message;
+#[cfg(all(feature = "metrics", feature = "server"))]
+pub mod metrics;
 pub mod middleware;
 mod object;
+mod observe;
 mod outbox;
 mod panics;
 mod protocol;

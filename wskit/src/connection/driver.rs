@@ -497,8 +497,13 @@ where
     /// Moves every queued frame into the transport's write buffer, without flushing: the
     /// queue stays short while a batch of frames is handled.
     async fn buffer_queued(&mut self) -> Flow {
+        let mut queued = 0;
         while let Some(frame) = self.outbox.try_recv() {
+            queued += 1;
             self.send(frame).await.map_err(Exit::Left)?;
+        }
+        if queued > 0 {
+            crate::observe::outbound_queue(queued);
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use crate::envelope::{self, Envelope, ExtraMeta, Inbound, Meta};
 use crate::error::{Code, Error};
 use crate::limits::{clip, LimitKind, Limits};
 use crate::middleware::{Incoming, Middleware, Next};
+use crate::observe;
 use crate::panics::{self, Site};
 use crate::protocol;
 use crate::router::Router;
@@ -19,6 +20,7 @@ use crate::time::Instant;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// One connection's state: the router, the handlers' context and the error count.
 pub(crate) struct Session<R: Router> {
@@ -65,6 +67,7 @@ impl<R: Router> Session<R> {
     /// Runs the `#[on_open]` hook.
     pub(crate) async fn open(&mut self) -> Flow {
         self.ctx.attach();
+        observe::connection_opened();
         let outcome = panics::catch(self.router.on_open(&mut self.ctx), self.limits.quiet_panics).await;
         let error = match outcome {
             Ok(Ok(())) => return self.flow(),
@@ -120,6 +123,16 @@ impl<R: Router> Session<R> {
 
     /// Runs the server's middleware layers and then the router on a prepared job.
     pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
+        // At debug level, so the default output stays quiet; its fields are only
+        // evaluated when a subscriber wants the span.
+        let span = tracing::debug_span!(
+            "message",
+            message_type = %clip(&job.ty),
+            correlation_id = self.ctx.meta().correlation_id.as_deref().unwrap_or_default(),
+            outcome = tracing::field::Empty,
+            handler_us = tracing::field::Empty,
+        );
+        let started = (observe::TIMES_HANDLERS || !span.is_disabled()).then(Instant::now);
         let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
         let handling = async {
             let incoming = Incoming::raw(&job.ty, job.payload, R::handles);
@@ -130,7 +143,13 @@ impl<R: Router> Session<R> {
             }
             router.dispatch(ctx, Inbound::new(&job.ty, job.payload, &job.extra_meta)).await
         };
-        let outcome = panics::catch(handling, self.limits.quiet_panics).await;
+        let outcome = panics::catch(handling.instrument(span.clone()), self.limits.quiet_panics).await;
+        if let Some(started) = started {
+            let (handled, elapsed) = (observe::Outcome::of(&outcome), started.elapsed());
+            observe::message(self.ctx.routed_type(), handled, elapsed);
+            span.record("outcome", handled.as_str());
+            span.record("handler_us", elapsed.as_micros() as u64);
+        }
         self.ctx.release_cancellation(false);
         match outcome {
             Ok(Ok(())) if self.ctx.is_unanswered_request() => {
@@ -230,6 +249,7 @@ impl<R: Router> Session<R> {
     /// Runs the `#[on_close]` hook.
     pub(crate) async fn close(&mut self, close: Close) {
         tracing::debug!(code = close.code, reason = %close.reason, "connection closed");
+        observe::connection_closed(close.code);
         // A handler the host abandoned (the client left, or shutdown ran out of time).
         self.ctx.release_cancellation(true);
         self.ctx.detach();

@@ -150,6 +150,7 @@ impl RedisBus {
             .await
             .map_err(|error| unavailable("cannot connect and subscribe to Redis (6 or later)", &error))?;
         let (link_sender, link) = watch::channel(Some(first.clone()));
+        crate::observe::bus_connected(true);
         let maintainer = tokio::spawn(maintain(client, options.clone(), registry, first, link_sender));
         Ok(RedisBus { prefix: options.prefix, link, maintainer })
     }
@@ -292,6 +293,7 @@ async fn maintain(
     loop {
         until_broken(&link, options.ping_interval).await;
         current.send_replace(None);
+        crate::observe::bus_connected(false);
         tracing::warn!("the Redis bus connection dropped; publishes fail until it is back");
         drop(link);
         let mut delay = options.min_delay;
@@ -307,6 +309,7 @@ async fn maintain(
         };
         tracing::info!("the Redis bus connection is back");
         current.send_replace(Some(link.clone()));
+        crate::observe::bus_connected(true);
     }
 }
 

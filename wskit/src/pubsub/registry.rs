@@ -52,6 +52,7 @@ impl Registry {
     /// `exclude`, tells the broadcast hook, and returns how many queued it.
     pub(crate) fn publish(&self, topic: &str, ty: &str, frame: &Frame, exclude: Option<Uuid>) -> usize {
         let delivered = self.topics.deliver(topic, frame, exclude);
+        crate::observe::published(delivered);
         // Cloned out of the lock: the hook may publish, or set another hook.
         let hook = read(&self.on_broadcast).clone();
         if let Some(hook) = hook {

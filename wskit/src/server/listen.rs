@@ -100,6 +100,7 @@ pub(super) async fn serve<S: Service>(
                         accept::Shed::Refused => {
                             let held = pending.load(Ordering::Acquire) + service.connections();
                             limits.exceeded(LimitKind::FileDescriptors, held, held, None);
+                            crate::observe::upgrade_refused("file_descriptors");
                         }
                         accept::Shed::NoneWaiting => {}
                         accept::Shed::Failed => {
@@ -116,6 +117,7 @@ pub(super) async fn serve<S: Service>(
             accept::refuse(stream);
             let max = limits.max_pending_handshakes;
             limits.exceeded(LimitKind::PendingHandshakes, max + 1, max, None);
+            crate::observe::upgrade_refused("pending_handshakes");
             continue;
         };
         let _ = stream.set_nodelay(true);

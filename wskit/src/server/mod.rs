@@ -98,6 +98,9 @@ pub struct Server<R: Router> {
     heartbeat: Option<(Duration, Duration)>,
     stale: StalePolicy,
     fallback: Option<Fallback>,
+    /// Where the metrics are served, if asked.
+    #[cfg(feature = "metrics")]
+    metrics_path: Option<String>,
     shutdown_grace: Duration,
     handshake_timeout: Duration,
     hub: Hub,
@@ -161,6 +164,8 @@ impl<R: Router> Server<R> {
             heartbeat: Some((Duration::from_secs(30), Duration::from_secs(10))),
             stale: StalePolicy::default(),
             fallback: None,
+            #[cfg(feature = "metrics")]
+            metrics_path: None,
             shutdown_grace: Duration::from_secs(5),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             hub: Hub::memory(),
@@ -360,9 +365,25 @@ impl<R: Router> Server<R> {
         self
     }
 
+    /// Serves the server's Prometheus metrics at `path` (e.g. `/metrics`), before the
+    /// fallback: see [`metrics`](crate::metrics) for what is measured. The first server
+    /// that serves them installs wskit's Prometheus recorder for the process.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, path: impl Into<String>) -> Self {
+        self.metrics_path = Some(path.into());
+        self
+    }
+
     /// The endpoint that turns upgrade requests into connections, to mount inside a
     /// hyper or axum service.
     pub fn into_endpoint(self) -> Endpoint<R> {
+        #[cfg(feature = "metrics")]
+        if self.metrics_path.is_some() {
+            // Installed now, so that what happens before the first scrape is counted.
+            if let Err(error) = crate::metrics::install() {
+                tracing::warn!(%error, "metrics");
+            }
+        }
         if let Some(hook) = self.on_broadcast {
             self.hub.on_broadcast(move |broadcast| hook(broadcast));
         }
@@ -382,6 +403,8 @@ impl<R: Router> Server<R> {
                 liveness,
                 open: Arc::default(),
                 fallback: self.fallback,
+                #[cfg(feature = "metrics")]
+                metrics_path: self.metrics_path,
                 signals: Signals::default(),
                 abandoned: Arc::default(),
                 connections: TaskTracker::new(),
@@ -464,6 +487,8 @@ struct Shared<R: Router> {
     /// Connections admitted and not yet closed, against `Limits::max_connections`.
     open: Arc<AtomicUsize>,
     fallback: Option<Fallback>,
+    #[cfg(feature = "metrics")]
+    metrics_path: Option<String>,
     /// Shutdown, and the end of its grace period, when handlers still running are
     /// abandoned.
     signals: Signals,
@@ -547,6 +572,10 @@ impl<R: Router> Endpoint<R> {
 
     /// Routes one HTTP request: upgrades on the WebSocket path, the fallback otherwise.
     async fn route(&self, request: Request<Incoming>) -> Response<Body> {
+        #[cfg(feature = "metrics")]
+        if self.shared.metrics_path.as_deref() == Some(request.uri().path()) {
+            return crate::metrics::response();
+        }
         let on_route = self.shared.route.matches(request.uri().path()).is_some();
         match &self.shared.fallback {
             _ if on_route && handshake::is_upgrade(request.headers()) => self.upgrade(request).await,
@@ -584,9 +613,11 @@ impl<R: Router> Endpoint<R> {
         params: Vec<(String, String)>,
     ) -> Response<Body> {
         let peer = peer_addr(&parts.extensions);
-        let admitted = match handshake::check(&mut parts)
-            .and_then(|accepted| self.admit(&parts.headers, peer, accepted))
-        {
+        let accepted = match handshake::check(&mut parts) {
+            Ok(accepted) => accepted,
+            Err(response) => return refused("handshake", *response),
+        };
+        let admitted = match self.admit(&parts.headers, peer, accepted) {
             Ok(admitted) => admitted,
             Err(response) => return *response,
         };
@@ -594,16 +625,16 @@ impl<R: Router> Endpoint<R> {
         if let Some(on_upgrade) = &self.shared.on_upgrade {
             match panics::guard(Site::OnUpgrade, quiet, || on_upgrade(&parts)) {
                 Some(Ok(())) => {}
-                Some(Err(rejection)) => return rejection.response(),
-                None => return Rejection::internal().response(),
+                Some(Err(rejection)) => return refused("on_upgrade", rejection.response()),
+                None => return refused("on_upgrade", Rejection::internal().response()),
             }
         }
         let data = match panics::catch((self.shared.authenticate)(&parts), quiet).await {
             Ok(Ok(data)) => data,
-            Ok(Err(rejection)) => return rejection.response(),
+            Ok(Err(rejection)) => return refused("authentication", rejection.response()),
             Err(panic) => {
                 panics::report(&*panic, Site::Authenticator, panics::NO_TYPE);
-                return Rejection::internal().response();
+                return refused("authentication", Rejection::internal().response());
             }
         };
         self.start(admitted, data, params, parts.uri.path())
@@ -618,25 +649,21 @@ impl<R: Router> Endpoint<R> {
         accepted: handshake::Accepted,
     ) -> Result<Admitted, Box<Response<Body>>> {
         let shared = &self.shared;
+        let refuse = |reason, status, text| Err(Box::new(refused(reason, handshake::plain(status, text))));
         if shared.signals.shutdown.is_cancelled() {
-            return Err(Box::new(handshake::plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the server is shutting down",
-            )));
+            return refuse("shutdown", StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
         }
         if !self.origin_allowed(headers) {
-            return Err(Box::new(handshake::plain(
-                StatusCode::FORBIDDEN,
-                "connections from this origin are not allowed",
-            )));
+            return refuse("origin", StatusCode::FORBIDDEN, "connections from this origin are not allowed");
         }
         let Some(slot) = Slot::take(&shared.open, shared.limits.max_connections) else {
             let max = shared.limits.max_connections;
             shared.limits.exceeded(LimitKind::Connections, max + 1, max, None);
-            return Err(Box::new(handshake::plain(
+            return refuse(
+                "connections",
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is at its connection limit",
-            )));
+            );
         };
         Ok(Admitted {
             accepted,
@@ -705,6 +732,12 @@ impl<R: Router> Endpoint<R> {
         );
         response
     }
+}
+
+/// Counts an upgrade refused for `reason` (a metric label), and answers with `response`.
+fn refused(reason: &'static str, response: Response<Body>) -> Response<Body> {
+    crate::observe::upgrade_refused(reason);
+    response
 }
 
 /// An upgrade the endpoint admitted: its handshake, the subprotocol it answers with, and

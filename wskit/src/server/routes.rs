@@ -87,6 +87,8 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 pub struct Routes {
     routes: Vec<Mount>,
     fallback: Option<Fallback>,
+    #[cfg(feature = "metrics")]
+    metrics_path: Option<String>,
     hub: Hub,
     limits: Limits,
     handshake_timeout: Duration,
@@ -105,6 +107,8 @@ impl Routes {
         Routes {
             routes: Vec::new(),
             fallback: None,
+            #[cfg(feature = "metrics")]
+            metrics_path: None,
             hub: Hub::memory(),
             limits: Limits::default(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -128,6 +132,14 @@ impl Routes {
         Fut: Future<Output = Response<Body>> + Send + 'static,
     {
         self.fallback = Some(fallback_of(fallback));
+        self
+    }
+
+    /// Serves the Prometheus metrics at `path`, before the fallback, as
+    /// [`Server::metrics`] does.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, path: impl Into<String>) -> Self {
+        self.metrics_path = Some(path.into());
         self
     }
 
@@ -180,7 +192,18 @@ impl Routes {
     ) -> io::Result<()> {
         let hub = self.hub;
         let routes = self.routes.into_iter().map(|mount| mount(&hub)).collect();
-        let service = Paths(Arc::new(Table { routes, fallback: self.fallback }));
+        #[cfg(feature = "metrics")]
+        if self.metrics_path.is_some() {
+            if let Err(error) = crate::metrics::install() {
+                tracing::warn!(%error, "metrics");
+            }
+        }
+        let service = Paths(Arc::new(Table {
+            routes,
+            fallback: self.fallback,
+            #[cfg(feature = "metrics")]
+            metrics_path: self.metrics_path,
+        }));
         let settings = listen::Settings {
             limits: Arc::new(self.limits),
             handshake_timeout: self.handshake_timeout,
@@ -232,6 +255,8 @@ impl<R: Router> Mounted for Endpoint<R> {
 struct Table {
     routes: Vec<Box<dyn Mounted>>,
     fallback: Option<Fallback>,
+    #[cfg(feature = "metrics")]
+    metrics_path: Option<String>,
 }
 
 /// The routes as the accept loop's service.
@@ -240,7 +265,11 @@ struct Paths(Arc<Table>);
 
 impl Service for Paths {
     async fn respond(&self, request: Request<Incoming>) -> Response<Body> {
-        let Table { routes, fallback } = &*self.0;
+        let Table { routes, fallback, .. } = &*self.0;
+        #[cfg(feature = "metrics")]
+        if self.0.metrics_path.as_deref() == Some(request.uri().path()) {
+            return crate::metrics::response();
+        }
         let route = routes.iter().find(|route| route.matches(request.uri().path()));
         match (route, fallback) {
             (Some(route), _) if route.has_fallback() || handshake::is_upgrade(request.headers()) => {
