@@ -4,14 +4,16 @@
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use wskit::{Router, Server};
+use wskit::{Router, Routes, Server};
 
 pub mod faults;
 pub mod raw;
@@ -78,6 +80,17 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     })
 }
 
+/// Sends a bare HTTP/1.1 GET for `path` to `addr` and returns the whole response.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send the request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read the response");
+    response
+}
+
 /// How long a test waits for a frame before failing.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -93,12 +106,30 @@ pub struct TestServer {
 impl TestServer {
     /// Starts `server` on `127.0.0.1:0`.
     pub async fn start<R: Router>(server: Server<R>) -> Self {
+        Self::spawn(|listener, stopped| server.serve_with_shutdown(listener, stopped)).await
+    }
+
+    /// Starts `routes` on `127.0.0.1:0`.
+    pub async fn start_routes(routes: Routes) -> Self {
+        Self::spawn(|listener, stopped| routes.serve_with_shutdown(listener, stopped)).await
+    }
+
+    /// Binds `127.0.0.1:0` and spawns `serve` on the listener, with a signal that
+    /// completes on [`stop`](Self::stop).
+    async fn spawn<F, S>(serve: F) -> Self
+    where
+        F: FnOnce(TcpListener, Pin<Box<dyn Future<Output = ()> + Send>>) -> S,
+        S: Future<Output = std::io::Result<()>> + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("bound address");
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server.serve_with_shutdown(listener, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(serve(
+            listener,
+            Box::pin(async {
+                let _ = stopped.await;
+            }),
+        ));
         TestServer { addr, stop: Some(stop), task: Some(task) }
     }
 

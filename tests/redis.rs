@@ -163,3 +163,44 @@ async fn the_channel_carries_ws_kit_json_both_ways() {
     hub.publish("room:1", &News { text: "after".into() }).await.unwrap();
     assert_eq!(client.recv().await["payload"]["text"], "after");
 }
+
+/// A router with nothing to handle: its connections only receive.
+struct Listener;
+
+#[wskit::router(data = String)]
+impl Listener {}
+
+#[tokio::test]
+async fn sends_to_a_user_reach_their_connections_on_every_instance() {
+    let Some(url) = redis_url().await else { return };
+    let prefix = unique_prefix("users");
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let hub =
+            Hub::redis(&url, RedisOptions::default().prefix(&prefix), TopicRules::default()).await.unwrap();
+        let server = Server::with_data(Listener, |parts| parts.uri.query().unwrap_or_default().to_owned())
+            .user(|user: &String| Some(user.clone()))
+            .path("/ws")
+            .hub(hub.clone());
+        instances.push((TestServer::start(server).await, hub));
+    }
+    let [(one, hub_one), (two, hub_two)] = &instances[..] else { unreachable!() };
+    let mut phone = RawClient::connect(&one.url("/ws?alice")).await;
+    let mut laptop = RawClient::connect(&two.url("/ws?alice")).await;
+    let mut bob = RawClient::connect(&two.url("/ws?bob")).await;
+    // Registered once open, which the answer to a heartbeat proves.
+    for client in [&mut phone, &mut laptop, &mut bob] {
+        assert_eq!(client.request(json!({"type": "__heartbeat"})).await["type"], "__heartbeat_ack");
+    }
+    assert!(hub_one.is_online("alice") && hub_two.is_online("bob"));
+    assert_eq!(hub_two.user_connection_count("alice"), 1, "counts are per instance");
+
+    let delivery = hub_one.send_to_user("alice", &News { text: "to every device".into() }).await.unwrap();
+    assert_eq!(delivery, Delivery::Relayed);
+    let expected = json!({"type": "NEWS", "payload": {"text": "to every device"}});
+    assert_eq!(phone.recv().await, expected);
+    assert_eq!(laptop.recv().await, expected);
+    // Bob got nothing: the next frame he gets is the one sent to him.
+    hub_one.send_to_user("bob", &News { text: "to bob".into() }).await.unwrap();
+    assert_eq!(bob.recv().await["payload"]["text"], "to bob");
+}

@@ -1,7 +1,7 @@
-//! The echo messages: served by `wskit_echo`, and by `wskit_pubsub` so that one server takes
-//! the mixed load of `loadgen soak`.
+//! The echo messages and their router: served by `wskit_echo`, and merged into
+//! `wskit_pubsub`'s router so that one server takes the mixed load of `loadgen soak`.
 
-use wskit::message;
+use wskit::{message, router, Ctx, Error};
 
 /// What the load generator sends: `{"type":"ECHO","payload":{"text":"hello world"}}`.
 #[message("ECHO")]
@@ -22,4 +22,21 @@ pub struct Echoed {
 pub struct EchoRpc {
     /// Sent back unchanged.
     pub text: String,
+}
+
+/// Answers `ECHO {text}` with `ECHOED {text}` through `ctx.reply`, and the RPC request
+/// `ECHO_RPC {text}` with `ECHOED {text}` through an `#[rpc]` handler. Stateless.
+pub struct EchoRouter;
+
+#[router]
+impl EchoRouter {
+    #[on]
+    async fn echo(&self, ctx: &mut Ctx<()>, m: Echo) -> Result<(), Error> {
+        ctx.reply(&Echoed { text: m.text })
+    }
+
+    #[rpc]
+    async fn echo_rpc(&self, _ctx: &mut Ctx<()>, m: EchoRpc) -> Result<Echoed, Error> {
+        Ok(Echoed { text: m.text })
+    }
 }

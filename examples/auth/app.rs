@@ -36,7 +36,7 @@ pub(crate) const LEEWAY_SECONDS: u64 = 5;
 // ---- Tokens ----
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Role {
     /// May announce to everyone.

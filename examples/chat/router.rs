@@ -240,7 +240,7 @@ fn received_ms(ctx: &Ctx<Session>) -> u64 {
     ctx.received_at().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
-#[router(data = Session)]
+#[router(data = Session, sends = [Welcome, RoomState, MemberJoined, MemberLeft, NewMessage])]
 impl Chat {
     /// Remembers the name and welcomes the client.
     #[on]

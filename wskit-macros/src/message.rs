@@ -245,6 +245,7 @@ impl MessageModel {
                 impl ::wskit::DeclaredMeta for #name {}
             },
         };
+        let schema_impl = self.schema_impl();
         quote! {
             #[derive(::wskit::__private::serde::Serialize, ::wskit::__private::serde::Deserialize)]
             #serde_attrs
@@ -252,7 +253,69 @@ impl MessageModel {
             #serde_impls
             #validate_impl
             #kind_impl
+            #schema_impl
         }
+    }
+
+    /// `schemars::JsonSchema` for the struct as it is on the wire: its wire field names, the
+    /// keywords of its `#[validate]` rules, no other keys (`additionalProperties: false`);
+    /// `Option` fields, and fields with a serde `default`, are not required. A unit struct
+    /// (a message without payload) is `null`, as serde writes it.
+    #[cfg(feature = "schema")]
+    fn schema_impl(&self) -> TokenStream {
+        let name = &self.item.ident;
+        let schema_name = name.to_string();
+        let schemars = quote!(::wskit::__private::schemars);
+        let generator = local("generator");
+        let body = match &self.item.fields {
+            Fields::Named(named) => {
+                let schema = local("schema");
+                let object = local("object");
+                let properties = named.named.iter().zip(&self.fields).map(|(field, model)| {
+                    let ty = validate::option_inner(&field.ty).unwrap_or(&field.ty);
+                    let wire_name = &model.rules.wire_name;
+                    let required = !model.rules.optional && !model.serde.default;
+                    let keywords = validate::schema_keywords(&model.rules, &schema);
+                    quote! {
+                        {
+                            let mut #schema = #generator.subschema_for::<#ty>();
+                            {
+                                let #schema = &mut #schema;
+                                #keywords
+                            }
+                            #object.property(#wire_name, #schema, #required);
+                        }
+                    }
+                });
+                quote! {
+                    let mut #object = ::wskit::schema::keywords::Object::default();
+                    #(#properties)*
+                    #object.into_schema()
+                }
+            }
+            _ => quote!(#schemars::json_schema!({ "type": "null" })),
+        };
+        quote! {
+            #[automatically_derived]
+            impl #schemars::JsonSchema for #name {
+                fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                    ::std::borrow::Cow::Borrowed(#schema_name)
+                }
+
+                fn schema_id() -> ::std::borrow::Cow<'static, str> {
+                    ::std::borrow::Cow::Borrowed(::core::concat!(::core::module_path!(), "::", #schema_name))
+                }
+
+                fn json_schema(#generator: &mut #schemars::SchemaGenerator) -> #schemars::Schema {
+                    #body
+                }
+            }
+        }
+    }
+
+    #[cfg(not(feature = "schema"))]
+    fn schema_impl(&self) -> TokenStream {
+        TokenStream::new()
     }
 
     fn generate_message_impl(&self) -> TokenStream {

@@ -115,6 +115,8 @@ struct Hook {
 struct RouterModel {
     item: ItemImpl,
     data: Type,
+    /// The messages of `#[router(sends = [..])]`, if the router declares them.
+    sends: Option<Vec<Type>>,
     /// The `#[middleware]` methods named in `#[router(middleware = [..])]`, run first.
     global: Vec<Ident>,
     /// Every `#[middleware]` method with a valid signature.
@@ -134,11 +136,13 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// The arguments of `#[router(..)]`: the data type and the router-wide middleware.
+/// The arguments of `#[router(..)]`: the data type, the router-wide middleware and the
+/// messages the router sends.
 #[derive(Default)]
 struct RouterArgs {
     data: Option<Type>,
     middleware: Vec<Ident>,
+    sends: Option<Vec<Type>>,
 }
 
 fn parse_args(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<RouterArgs> {
@@ -147,10 +151,12 @@ fn parse_args(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Router
     let known = [
         Known { key: "data", usage: "data = Type" },
         Known { key: "middleware", usage: "middleware = [method, ..]" },
+        Known { key: "sends", usage: "sends = [Message, ..]" },
     ];
     parse_key_values(input, "#[router]", &known, errors, |key, input| {
         match key.to_string().as_str() {
             "data" => args.data = Some(input.parse()?),
+            "sends" => args.sends = Some(parse_types(input)?),
             _ => args.middleware = parse_names(input)?,
         }
         Ok(())
@@ -177,6 +183,14 @@ fn parse_handler_args(
         Ok(())
     })?;
     Ok(middleware)
+}
+
+/// `[Type, ..]`: the messages of `sends = [..]`.
+fn parse_types(input: ParseStream<'_>) -> syn::Result<Vec<Type>> {
+    let content;
+    syn::bracketed!(content in input);
+    let types = syn::punctuated::Punctuated::<Type, Token![,]>::parse_terminated(&content)?;
+    Ok(types.into_iter().collect())
 }
 
 /// `[name, ..]`: the names of `#[middleware]` methods.
@@ -208,6 +222,7 @@ impl RouterModel {
         }
         let mut model = RouterModel {
             data: args.data.unwrap_or_else(|| syn::parse_quote!(())),
+            sends: args.sends,
             global: args.middleware,
             middleware: Vec::new(),
             middleware_names: Vec::new(),
@@ -258,6 +273,9 @@ impl RouterModel {
         model.check_middleware_names(&mut errors);
         if let Err(errors) = errors.finish() {
             return Err(quote! { #errors #item });
+        }
+        if model.sends.is_some() {
+            model.restrict_sends(&mut item);
         }
         model.item = item;
         Ok(model)
@@ -326,6 +344,40 @@ impl RouterModel {
                     ),
                 );
             }
+        }
+    }
+
+    /// Shadows the `ctx` of every handler, hook and middleware with a
+    /// `wskit::__private::Sending` view, so that what they send and publish through it must
+    /// be among the declared messages (`sends = [..]`).
+    fn restrict_sends(&self, item: &mut ItemImpl) {
+        let marked: Vec<&Ident> = self
+            .handlers
+            .iter()
+            .map(|handler| &handler.method)
+            .chain(self.middleware.iter().map(|hook| &hook.method))
+            .chain(
+                [&self.on_open, &self.on_close, &self.on_error]
+                    .into_iter()
+                    .flatten()
+                    .map(|hook| &hook.method),
+            )
+            .collect();
+        let sending = local("sending");
+        for impl_item in &mut item.items {
+            let ImplItem::Fn(method) = impl_item else { continue };
+            if !marked.contains(&&method.sig.ident) {
+                continue;
+            }
+            let Some(FnArg::Typed(ctx)) = method.sig.inputs.iter().nth(1) else { continue };
+            let syn::Pat::Ident(pat) = &*ctx.pat else { continue };
+            let ctx = &pat.ident;
+            let statements: syn::Block = syn::parse_quote! {{
+                let mut #sending = ::wskit::__private::Sending::<'_, _, Self>::new(#ctx);
+                #[allow(unused_variables)]
+                let #ctx = &mut #sending;
+            }};
+            method.block.stmts.splice(0..0, statements.stmts);
         }
     }
 
@@ -487,8 +539,21 @@ impl RouterModel {
                 }
             }
         });
-        let unique_types = self.generate_unique_types();
+        // Spanned at the message type, so that a type that is no message is reported there
+        // once, not again at `#[router]`.
+        let message_types: Vec<_> = messages
+            .iter()
+            .map(|message| quote_spanned!(message.span()=> <#message as ::wskit::Message>::TYPE))
+            .collect();
+        let router_name = type_name(self_ty);
+        let message_names = self.handlers.iter().map(|h| type_name(&h.message));
+        let (unique_types, generic_unique_types) = match self.item.generics.params.is_empty() {
+            true => (self.generate_unique_types(), TokenStream::new()),
+            false => (TokenStream::new(), self.generate_unique_types()),
+        };
         let on_not_rpc = self.generate_on_not_rpc();
+        let sends = self.generate_sends();
+        let describe = self.generate_describe();
         quote! {
             #item
 
@@ -497,9 +562,21 @@ impl RouterModel {
                 impl #impl_generics ::wskit::Router for #self_ty #where_clause {
                     type Data = #data;
 
-                    const TYPES: &'static [&'static str] = &[
-                        #(<#messages as ::wskit::Message>::TYPE,)*
-                    ];
+                    const TYPES: &'static ::wskit::MessageTypes = &::wskit::MessageTypes::router(
+                        #router_name,
+                        &[#(#message_types,)*],
+                        &[#(#message_names,)*],
+                    );
+
+                    // A type string shared by two handlers is reported by the const
+                    // assertions below, not as an unreachable arm.
+                    #[allow(unreachable_patterns)]
+                    fn handles(message_type: &str) -> ::core::option::Option<&'static str> {
+                        match message_type {
+                            #(#message_types => ::core::option::Option::Some(#message_types),)*
+                            _ => ::core::option::Option::None,
+                        }
+                    }
 
                     // A type string shared by two handlers is reported by the const
                     // assertions below, not as an unreachable arm.
@@ -518,6 +595,7 @@ impl RouterModel {
                         }
                     }
 
+                    #generic_unique_types
                     #is_rpc
                     #on_open
                     #on_close
@@ -526,17 +604,70 @@ impl RouterModel {
 
                 #unique_types
                 #on_not_rpc
+                #sends
+                #describe
             };
         }
+    }
+
+    /// `Sends<M>` for every message of `sends = [..]` (each spelling once).
+    fn generate_sends(&self) -> TokenStream {
+        let Some(sends) = &self.sends else { return TokenStream::new() };
+        let self_ty = &self.item.self_ty;
+        let (impl_generics, _, where_clause) = self.item.generics.split_for_impl();
+        let mut seen = Vec::new();
+        let impls = sends.iter().filter(|ty| {
+            let key = ty.to_token_stream().to_string();
+            let new = !seen.contains(&key);
+            seen.push(key);
+            new
+        });
+        let impls = impls.map(|ty| {
+            quote_spanned! {ty.span()=>
+                #[automatically_derived]
+                impl #impl_generics ::wskit::__private::Sends<#ty> for #self_ty #where_clause {}
+            }
+        });
+        quote! { #(#impls)* }
+    }
+
+    /// `wskit::schema::Describe`: what a client may send (the handlers' messages), what the
+    /// server may send (RPC responses and `sends = [..]`), and the RPC bindings.
+    #[cfg(feature = "schema")]
+    fn generate_describe(&self) -> TokenStream {
+        let self_ty = &self.item.self_ty;
+        let (impl_generics, _, where_clause) = self.item.generics.split_for_impl();
+        let description = local("description");
+        let handlers = self.handlers.iter().map(|Handler { message, rpc, .. }| match rpc {
+            true => quote!(#description.answers::<#message>();),
+            false => quote!(#description.receives::<#message>();),
+        });
+        let sends = self.sends.iter().flatten().map(|ty| quote!(#description.sends::<#ty>();));
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics ::wskit::schema::Describe for #self_ty #where_clause {
+                fn describe(#description: &mut ::wskit::schema::Description<'_>) {
+                    #(#handlers)*
+                    #(#sends)*
+                }
+            }
+        }
+    }
+
+    #[cfg(not(feature = "schema"))]
+    fn generate_describe(&self) -> TokenStream {
+        TokenStream::new()
     }
 
     /// One const assertion per handler after the first: its message's type string differs
     /// from the earlier ones. Different Rust types may share a type string, which only
     /// the type checker can see; the assertion fails at the later handler's message type.
+    ///
+    /// A router without generics gets free `const` items, evaluated by `cargo check`. A
+    /// generic router's `TYPES` exists only for each use of its parameters, so its
+    /// assertions go in `Router::CHECK`, evaluated when a connection of the router is
+    /// compiled for those parameters (`cargo build`).
     fn generate_unique_types(&self) -> TokenStream {
-        if !self.checks_unique_types() {
-            return TokenStream::new();
-        }
         let self_ty = &self.item.self_ty;
         let asserts = self.handlers.iter().enumerate().skip(1).map(|(index, handler)| {
             let message = &handler.message;
@@ -546,13 +677,20 @@ impl RouterModel {
                  #[message(\"…\")] types or merge the handlers",
                 type_name(message)
             );
-            quote_spanned! {message.span()=>
-                const _: () = if ::wskit::__private::repeats_earlier(<#self_ty as ::wskit::Router>::TYPES, #index) {
+            let check = quote_spanned! {message.span()=>
+                if ::wskit::__private::repeats_earlier(<#self_ty as ::wskit::Router>::TYPES, #index) {
                     ::core::panic!(#panic)
-                };
+                }
+            };
+            match self.item.generics.params.is_empty() {
+                true => quote_spanned!(message.span()=> const _: () = #check;),
+                false => check,
             }
         });
-        quote! { #(#asserts)* }
+        match self.item.generics.params.is_empty() {
+            true => quote! { #(#asserts)* },
+            false => quote! { const CHECK: () = { #(#asserts)* }; },
+        }
     }
 
     /// One const assertion per `#[on]` handler: its message binds no response. An RPC
@@ -575,12 +713,6 @@ impl RouterModel {
             }
         });
         quote! { #(#asserts)* }
-    }
-
-    /// Generic routers have no `TYPES` a free const can read; their handlers are checked
-    /// only by the syntactic duplicate check.
-    fn checks_unique_types(&self) -> bool {
-        self.handlers.len() >= 2 && self.item.generics.params.is_empty()
     }
 }
 

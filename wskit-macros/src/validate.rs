@@ -41,8 +41,8 @@ enum RuleKind {
 
 /// The validation rules of one field.
 pub(crate) struct FieldRules {
-    ident: Ident,
-    wire_name: String,
+    pub(crate) ident: Ident,
+    pub(crate) wire_name: String,
     /// Whether the field is an `Option`, its rules checking the value when present.
     pub(crate) optional: bool,
     pub(crate) rules: Vec<Rule>,
@@ -269,7 +269,7 @@ fn item_type(ty: &Type) -> Option<&Type> {
 }
 
 /// The `T` of an `Option<T>` field type, recognised by its last path segment.
-fn option_inner(ty: &Type) -> Option<&Type> {
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
     if last.ident != "Option" {
@@ -319,6 +319,53 @@ pub(crate) fn generate_field(field: &FieldRules) -> TokenStream {
                 #checks
             }
         }
+    }
+}
+
+/// The JSON Schema keywords of a field's rules, applied to the field's schema `schema`
+/// (a `&mut schemars::Schema`): `length` becomes `minLength`/`maxLength` (or `minItems`/
+/// `maxItems`), `range` `minimum`/`maximum`, `email`/`url`/`uuid` a `format`, `pattern`
+/// `pattern`, `each` the keywords of the items. `nested` and `custom` rules have none.
+#[cfg(feature = "schema")]
+pub(crate) fn schema_keywords(field: &FieldRules, schema: &Ident) -> TokenStream {
+    let keywords = field.rules.iter().map(|rule| rule_keywords(rule, schema));
+    quote! { #(#keywords)* }
+}
+
+#[cfg(feature = "schema")]
+fn rule_keywords(rule: &Rule, schema: &Ident) -> TokenStream {
+    let keywords = quote!(::wskit::schema::keywords);
+    match &rule.kind {
+        RuleKind::Length { min, max } => {
+            let (min, max) = (count(min), count(max));
+            quote!(#keywords::length(#schema, #min, #max);)
+        }
+        RuleKind::NonEmpty => {
+            quote!(#keywords::length(#schema, ::core::option::Option::Some(1), ::core::option::Option::None);)
+        }
+        RuleKind::Range { min, max } => {
+            let (min, max) = (bound(min), bound(max));
+            quote!(#keywords::range(#schema, #min, #max);)
+        }
+        RuleKind::Email => quote!(#keywords::format(#schema, "email");),
+        RuleKind::Url => quote!(#keywords::format(#schema, "uri");),
+        RuleKind::Uuid => quote!(#keywords::format(#schema, "uuid");),
+        RuleKind::Pattern(pattern) => quote!(#keywords::pattern(#schema, #pattern);),
+        RuleKind::Nested | RuleKind::Custom(_) => TokenStream::new(),
+        RuleKind::Each(inner) => {
+            let items = local("items");
+            let inner = inner.iter().map(|rule| rule_keywords(rule, &items));
+            quote!(#keywords::each(#schema, |#items| { #(#inner)* });)
+        }
+    }
+}
+
+/// A length bound as a count, for the schema.
+#[cfg(feature = "schema")]
+fn count(expr: &Option<Expr>) -> TokenStream {
+    match expr {
+        Some(expr) => quote!(::core::option::Option::Some((#expr) as u64)),
+        None => quote!(::core::option::Option::None),
     }
 }
 

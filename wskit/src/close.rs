@@ -39,6 +39,13 @@ impl Close {
         Close { code, reason: reason.into() }
     }
 
+    /// A close an application asked for: a `code` it may not send (see
+    /// [`is_sendable`](Self::is_sendable)) becomes 1008 (policy).
+    pub(crate) fn application(code: u16, reason: impl Into<Cow<'static, str>>) -> Self {
+        let code = if Self::is_sendable(code) { code } else { Self::POLICY };
+        Close::new(code, reason)
+    }
+
     /// Whether `code` may be sent in a close frame by an application (1000-1003, 1007-1014
     /// and 3000-4999, per RFC 6455 and the IANA registry).
     pub fn is_sendable(code: u16) -> bool {

@@ -121,6 +121,10 @@ struct Attachment<D> {
     data: D,
     params: Vec<(String, String)>,
     topics: Vec<String>,
+    /// The user tag ([`Ctx::set_user`](crate::Ctx::set_user)); absent in attachments
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
 }
 
 impl<R: Router> Host<R>
@@ -319,9 +323,12 @@ where
                     continue;
                 }
             };
-            let Attachment { id, data, params, topics } = attachment;
+            let Attachment { id, data, params, topics, user } = attachment;
             let (mut session, receiver) = self.session(id, data, params);
             session.ctx_mut().resubscribe(topics);
+            if let Some(user) = user {
+                session.ctx_mut().set_user(user);
+            }
             let mut connection = Connection::reopened(session, receiver, None, Instant::now());
             watch_queue(&self.queued, id, &mut connection);
             self.insert(id, ws, connection);
@@ -354,6 +361,7 @@ fn attachment<R: Router>(id: Uuid, connection: &Connection<R, String>) -> Attach
         data: ctx.data(),
         params: ctx.params().to_vec(),
         topics: ctx.topics().map(str::to_owned).collect(),
+        user: ctx.user().map(str::to_owned),
     }
 }
 

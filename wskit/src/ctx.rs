@@ -10,6 +10,8 @@ use crate::outbox::{ClientHandle, Frame, Outbox};
 use crate::pubsub::{Authorize, Delivery, Hub, Publish, TopicAction};
 use crate::time::{Instant, SystemTime};
 use serde::Serialize;
+use std::borrow::Cow;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +25,16 @@ pub struct Ctx<D> {
     data: D,
     client_id: Uuid,
     params: Vec<(String, String)>,
+    /// The client's address, where the host knows it.
+    peer: Option<SocketAddr>,
+    /// The subprotocol selected at the upgrade.
+    protocol: Option<Box<str>>,
+    /// The user the connection belongs to, for the hub's index of users.
+    user: Option<Box<str>>,
+    /// Whether the connection is registered with the hub (from its opening to its close).
+    attached: bool,
+    /// The type of the message being handled: the router's own copy for routed types.
+    message_type: Option<Cow<'static, str>>,
     meta: Meta,
     /// When the message being handled arrived (or the connection opened).
     arrived: Instant,
@@ -54,6 +66,11 @@ impl<D> Ctx<D> {
             data,
             client_id,
             params,
+            peer: None,
+            protocol: None,
+            user: None,
+            attached: false,
+            message_type: None,
             meta: Meta::default(),
             arrived: Instant::now(),
             outbox,
@@ -66,6 +83,17 @@ impl<D> Ctx<D> {
             answered: false,
             limits,
         }
+    }
+
+    /// The server's limits.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether panics caught in this connection's handlers skip the panic hook
+    /// ([`Limits::quiet_panics`]).
+    pub(crate) fn quiet_panics(&self) -> bool {
+        self.limits.quiet_panics
     }
 
     /// The connection's outbound queue.
@@ -92,6 +120,27 @@ impl<D> Ctx<D> {
     /// Adds a parameter of the upgrade path.
     pub(crate) fn add_param(&mut self, name: String, value: String) {
         self.params.push((name, value));
+    }
+
+    /// Records what the upgrade told about the client: its address and the subprotocol
+    /// selected.
+    #[cfg(feature = "server")]
+    pub(crate) fn set_origin(&mut self, peer: Option<SocketAddr>, protocol: Option<&str>) {
+        self.peer = peer;
+        self.protocol = protocol.map(Into::into);
+    }
+
+    /// Records the type of the message being handled.
+    pub(crate) fn set_message_type(&mut self, message_type: Cow<'static, str>) {
+        self.message_type = Some(message_type);
+    }
+
+    /// The type of the message being handled, if the router handles it.
+    pub(crate) fn routed_type(&self) -> Option<&'static str> {
+        match self.message_type {
+            Some(Cow::Borrowed(routed)) => Some(routed),
+            _ => None,
+        }
     }
 
     /// Checks subscriptions and publishes with `authorize` from now on.
@@ -126,6 +175,45 @@ impl<D> Ctx<D> {
     /// A parameter of the upgrade path, e.g. `room` for a server at `/rooms/:room`.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// The client's IP address and port, as the host saw it: the TCP peer for the built-in
+    /// server (behind a proxy, the proxy's; read `X-Forwarded-For` in the authenticator
+    /// then), axum's `ConnectInfo<SocketAddr>` when the app provides it; `None` where the
+    /// host does not know it (the testing host, Cloudflare).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// The subprotocol the server selected at the upgrade from those the client offered
+    /// ([`Server::protocols`](crate::Server::protocols)), if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The type of the message being handled (in `#[on_error]`: of the message that
+    /// failed), also for types the router does not handle; `None` in `#[on_open]` and
+    /// `#[on_close]`, and for a frame that had no readable type.
+    pub fn message_type(&self) -> Option<&str> {
+        self.message_type.as_deref()
+    }
+
+    /// The user this connection belongs to, if tagged ([`set_user`](Self::set_user),
+    /// [`Server::user`](crate::Server::user)).
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// Tags the connection as one of `user`'s (a user may have several: devices, tabs),
+    /// e.g. in `#[on_open]` or after a login message. The hub then reaches, counts and
+    /// closes it among the user's connections ([`Hub::send_to_user`],
+    /// [`Hub::close_user`], [`Hub::is_online`]) until it closes or is tagged again.
+    pub fn set_user(&mut self, user: impl Into<String>) {
+        let user: Box<str> = user.into().into_boxed_str();
+        if self.attached {
+            self.hub.tag_user(self.client_id, &self.outbox, &user, self.user.as_deref());
+        }
+        self.user = Some(user);
     }
 
     /// A cloneable handle that sends to this connection from anywhere, e.g. to keep in a
@@ -332,8 +420,7 @@ impl<D> Ctx<D> {
     /// Codes that an application may not send (1004-1006, 1015, outside 1000-4999) are
     /// replaced by 1008 (policy).
     pub fn close(&mut self, code: u16, reason: impl Into<std::borrow::Cow<'static, str>>) {
-        let code = if Close::is_sendable(code) { code } else { Close::POLICY };
-        self.closing.get_or_insert(Close::new(code, reason));
+        self.closing.get_or_insert(Close::application(code, reason));
     }
 
     pub(crate) fn enqueue(&mut self, frame: String) -> Result<(), Error> {
@@ -347,6 +434,7 @@ impl<D> Ctx<D> {
     /// what belonged to the previous one.
     pub(crate) fn begin(&mut self, arrived: Instant) {
         self.meta = Meta::default();
+        self.message_type = None;
         self.arrived = arrived;
         self.deadline = None;
         self.cancellation = None;
@@ -374,22 +462,28 @@ impl<D> Ctx<D> {
     }
 
     /// Registers the connection with the hub, so that it can be sent to.
-    pub(crate) fn attach(&self) {
+    pub(crate) fn attach(&mut self) {
         self.hub.connect(self.client_id, self.outbox.clone());
+        if let Some(user) = &self.user {
+            self.hub.tag_user(self.client_id, &self.outbox, user, None);
+        }
+        self.attached = true;
     }
 
-    /// Removes the connection and its subscriptions from the hub.
+    /// Removes the connection, its subscriptions and its user tag from the hub.
     pub(crate) fn detach(&mut self) {
-        self.hub.disconnect(self.client_id, &std::mem::take(&mut self.topics));
+        self.attached = false;
+        self.hub.disconnect(self.client_id, &std::mem::take(&mut self.topics), self.user.as_deref());
     }
 
-    /// The close a handler asked for, or the slow-consumer close if the queue overflowed.
+    /// The close a handler asked for, the slow-consumer close if the queue overflowed, or
+    /// a close asked for from outside the handlers ([`ClientHandle::close`]).
     pub(crate) fn take_close(&mut self) -> Option<Close> {
         if let (Some(overflow), None) = (self.outbox.overflow(), &self.closing) {
             self.limits.exceeded(overflow.kind, overflow.observed, overflow.limit, Some(self.client_id));
             self.closing = Some(crate::outbox::slow_consumer_close());
         }
-        self.closing.take()
+        self.closing.take().or_else(|| self.outbox.take_close_request())
     }
 }
 

@@ -53,7 +53,8 @@
 //!
 //! ## What is checked at compile time
 //!
-//! A handler parameter that is not a `#[message]`, two handlers for one type, a reserved
+//! A handler parameter that is not a `#[message]`, two handlers for one type (also across
+//! [merged routers](#composing-routers)), a reserved
 //! type name (`$…`, `__…`), an unknown or malformed `#[validate]` rule or one that does not
 //! fit its field's type, an invalid `pattern`, a handler with the wrong shape, and sending a
 //! type that is not a message: each is a compile error at the offending token that says how
@@ -78,6 +79,180 @@
 //!   them; all bounds are listed [below](#limits-and-defaults).
 //! - [`testing::TestConnection`]: drive a router without a socket, in unit tests, with a
 //!   clock the test moves.
+//! - Connections from outside handlers: close, reach and count them by client id or by
+//!   user ([below](#connections-from-outside-handlers)).
+//! - [Composing routers](#composing-routers) with [`Router::merge`], and serving
+//!   [several routes](#several-routes) from one server with [`Routes`].
+//!
+//! ## Connections from outside handlers
+//!
+//! A [`ClientHandle`] ([`Ctx::handle`]) and the [`Hub`] ([`Server::hub_handle`],
+//! [`Ctx::hub`]) reach connections from anywhere: another connection's handler, a timer
+//! task, an HTTP endpoint.
+//!
+//! - **Close (kick)**: [`ClientHandle::close`], [`Hub::close`] by client id. What was
+//!   queued for the connection before is still written, then the close frame; a handler
+//!   it is running is stopped (its future dropped, its [cancellation
+//!   token](Ctx::cancellation) fired); `#[on_close]` runs with that close.
+//! - **Users**: a connection belongs to a user once tagged, by the authenticator's data
+//!   ([`Server::user`]) or by a handler ([`Ctx::set_user`], e.g. after a login message).
+//!   [`Hub::send_to_user`] reaches all of a user's connections (every device), on every
+//!   instance with the Redis bus; [`Hub::close_user`], [`Hub::user_connection_count`],
+//!   [`Hub::is_online`] and [`Hub::users`] are exact for this instance. The index holds
+//!   live connections only: a connection leaves it when it closes.
+//! - **What a handler knows**: [`Ctx::peer_addr`], [`Ctx::protocol`] (the subprotocol
+//!   selected), [`Ctx::message_type`] (also in `#[on_error]`, for the message that
+//!   failed), [`Ctx::user`].
+//! - **Hooks**: [`Server::on_upgrade`] sees (and may refuse) each upgrade request before
+//!   authentication; [`Server::on_stale`] each connection the heartbeat finds stale,
+//!   closed with 1011 or [`Server::stale_close_code`]; [`Hub::on_broadcast`] each publish
+//!   with its delivery count; [`Limits::on_exceeded`] each refusal of a
+//!   [`ratelimit::RateLimiter`] ([`LimitKind::MessageRate`]).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use wskit::{message, router, Ctx, Error, Server};
+//!
+//! #[message("KICK")]
+//! pub struct Kick { pub user: String }
+//!
+//! #[message("NOTICE")]
+//! pub struct Notice { pub text: String }
+//!
+//! #[derive(Default)]
+//! pub struct Session { pub user: Option<String>, pub admin: bool }
+//!
+//! pub struct Admin;
+//!
+//! #[router(data = Session)]
+//! impl Admin {
+//!     #[on]
+//!     async fn kick(&self, ctx: &mut Ctx<Session>, msg: Kick) -> Result<(), Error> {
+//!         if !ctx.data().admin {
+//!             return Err(Error::permission_denied("admins only"));
+//!         }
+//!         ctx.hub().send_to_user(&msg.user, &Notice { text: "you were signed out".into() }).await?;
+//!         ctx.hub().close_user(&msg.user, 4001, "signed out by an admin");
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let server = Server::with_data(Admin, |parts| Session {
+//!         user: wskit::token::query(parts, "user"),
+//!         admin: false,
+//!     })
+//!     .user(|session| session.user.clone())
+//!     .stale_close_code(1008);
+//!     let hub = server.hub_handle();
+//!     // A timer task: everyone is signed out at midnight (here: every hour).
+//!     tokio::spawn(async move {
+//!         loop {
+//!             tokio::time::sleep(Duration::from_secs(3600)).await;
+//!             for user in hub.users() {
+//!                 hub.close_user(&user, 4002, "session expired");
+//!             }
+//!         }
+//!     });
+//!     server.path("/ws").serve("127.0.0.1:3000").await
+//! }
+//! ```
+//!
+//! ## Composing routers
+//!
+//! Split handlers into routers by feature and serve them as one with [`Router::merge`]:
+//! `Auth.merge(Chat)`, `Auth.merge(Chat).merge(Admin)`. The merge is a type,
+//! [`Merge<A, B>`](Merge), whose dispatch asks the first router's generated `match`, then
+//! the second's: no map, no boxing per message. Its routers share one connection data
+//! type.
+//!
+//! - A message type handled by two merged routers fails the build, naming the type and
+//!   both routers: remove one of the handlers. It is reported when the merge is compiled
+//!   to code (`cargo build`, `cargo test`, `cargo run`), not by `cargo check`.
+//! - `#[on_open]` hooks run in merge order; an error stops the later ones and closes the
+//!   connection. `#[on_close]` and `#[on_error]` hooks of every router run, in merge order.
+//! - A router's `#[router(middleware = [..])]` guards that router's handlers only, merged
+//!   or alone; middleware for every message is a server layer ([`Server::middleware`]).
+//!   See [`Merge`] for why this differs from ws-kit's specification.
+//!
+//! ```
+//! use wskit::testing::TestConnection;
+//! use wskit::{message, router, Ctx, Error, Router};
+//!
+//! #[message("LOGIN")]
+//! pub struct Login { pub name: String }
+//!
+//! #[message("WHOAMI")]
+//! pub struct WhoAmI;
+//!
+//! #[message("YOU_ARE")]
+//! pub struct YouAre { pub name: String }
+//!
+//! #[derive(Default)]
+//! pub struct Session { pub name: Option<String> }
+//!
+//! pub struct Auth;
+//!
+//! #[router(data = Session)]
+//! impl Auth {
+//!     #[on]
+//!     async fn login(&self, ctx: &mut Ctx<Session>, login: Login) -> Result<(), Error> {
+//!         ctx.data_mut().name = Some(login.name);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! pub struct Profile;
+//!
+//! #[router(data = Session)]
+//! impl Profile {
+//!     #[on]
+//!     async fn who(&self, ctx: &mut Ctx<Session>, _: WhoAmI) -> Result<(), Error> {
+//!         let name = ctx.data().name.clone().ok_or(Error::unauthenticated("log in first"))?;
+//!         ctx.reply(&YouAre { name })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = Auth.merge(Profile); // serve it with `Server::new(app)`
+//! let mut connection = TestConnection::new(app);
+//! connection.send(r#"{"type":"LOGIN","payload":{"name":"ada"}}"#).await;
+//! let frames = connection.send(r#"{"type":"WHOAMI"}"#).await;
+//! assert_eq!(frames, [r#"{"type":"YOU_ARE","meta":{},"payload":{"name":"ada"}}"#]);
+//! # }
+//! ```
+//!
+//! ## Several routes
+//!
+//! [`Routes`] serves several WebSocket paths from one address, each with its own
+//! [`Server`]: its router, connection data, authenticator, middleware and limits. The
+//! routes share the accept loop, the bound on pending handshakes, graceful shutdown and
+//! the [`Hub`] (a publish reaches the subscribers of every route). Other paths get the
+//! [`Routes::fallback`], or 404.
+//!
+//! ```no_run
+//! # use wskit::{message, router, Ctx, Error, Rejection, Routes, Server};
+//! # #[message("PING")] pub struct Ping;
+//! # pub struct Chat;
+//! # #[router] impl Chat { #[on] async fn ping(&self, _: &mut Ctx<()>, _: Ping) -> Result<(), Error> { Ok(()) } }
+//! # pub struct Member { pub name: String }
+//! # pub struct Rooms;
+//! # #[router(data = Member)] impl Rooms { #[on] async fn ping(&self, _: &mut Ctx<Member>, _: Ping) -> Result<(), Error> { Ok(()) } }
+//! # async fn run() -> std::io::Result<()> {
+//! let rooms = Server::with_authenticator(Rooms, |parts| {
+//!     let token = wskit::token::any(parts);
+//!     async move { token.map(|name| Member { name }).ok_or(Rejection::unauthorized("no token")) }
+//! });
+//! Routes::new()
+//!     .route("/ws/chat", Server::new(Chat))
+//!     .route("/ws/rooms/:room", rooms)
+//!     .fallback(|_request| async { http::Response::new(wskit::Body::from("<h1>chat</h1>")) })
+//!     .serve("127.0.0.1:3000")
+//!     .await
+//! # }
+//! ```
 //!
 //! ## Threat model
 //!
@@ -320,6 +495,8 @@
 //! | `redis` | no | `Hub::redis`: a pub/sub bus through Redis, in the channel format of ws-kit's Redis adapter; the rate limiter's Redis store |
 //! | `axum` | no | [`wskit::axum`](crate::axum): [`Endpoint`] as a tower service for axum's `Router::route_service`, the [`Upgrade`](crate::axum::Upgrade) extractor, `IntoResponse` for [`Rejection`] |
 //! | `cloudflare` | no | `wskit::cloudflare::Host`, on `wasm32-unknown-unknown` only: a Durable Object's WebSockets served by a router, hibernation included |
+//! | `metrics` | no | [`metrics`]: Prometheus metrics of connections, messages, handler times, errors, limits, publishes and the Redis bus, served by [`Server::metrics`] |
+//! | `schema` | no | [`schema`]: JSON Schema (draft 2020-12) and TypeScript types of a router's messages, written from the `#[message]` declarations (schemars) |
 //!
 //! Without `server`, the crate still provides messages, validation, routers and
 //! [`testing::TestConnection`], and builds for `wasm32-unknown-unknown`.
@@ -341,8 +518,11 @@ mod envelope;
 mod error;
 mod limits;
 mod message;
+#[cfg(all(feature = "metrics", feature = "server"))]
+pub mod metrics;
 pub mod middleware;
 mod object;
+mod observe;
 mod outbox;
 mod panics;
 mod protocol;
@@ -351,6 +531,9 @@ pub mod ratelimit;
 #[cfg(any(feature = "server", all(feature = "cloudflare", target_arch = "wasm32")))]
 mod route;
 mod router;
+#[cfg(feature = "schema")]
+pub mod schema;
+mod sends;
 #[cfg(feature = "server")]
 mod server;
 pub mod testing;
@@ -364,6 +547,7 @@ pub mod time {
 }
 
 pub use close::Close;
+pub use connection::StaleConnection;
 pub use ctx::Ctx;
 pub use envelope::{Inbound, Meta};
 pub use error::{Code, Error, Retry};
@@ -372,12 +556,12 @@ pub use message::{DeclaredMeta, Message, NoMeta, Rpc};
 pub use outbox::{ClientHandle, SlowConsumer};
 #[cfg(feature = "redis")]
 pub use pubsub::RedisOptions;
-pub use pubsub::{BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
-pub use router::Router;
+pub use pubsub::{Broadcast, BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
+pub use router::{Merge, MessageTypes, Router};
 #[cfg(feature = "axum")]
 pub use server::axum;
 #[cfg(feature = "server")]
-pub use server::{token, Body, Deflate, Endpoint, Rejection, Server, ShutdownReport};
+pub use server::{token, Body, Deflate, Endpoint, Rejection, Routes, Server, ShutdownReport};
 pub use validate::Validate;
 
 /// Declares a message type: `#[message("TYPE")]` on a struct with named fields (a message
@@ -482,6 +666,17 @@ pub use wskit_macros::payload;
 /// - `#[on_error]`: `async fn(&self, ctx: &mut Ctx<Data>, error: &Error)`, observes every
 ///   error of the connection after the client was told.
 ///
+/// ## What the router sends
+///
+/// `#[router(sends = [Welcome, NewMessage])]` declares the messages the router's handlers
+/// send. Then `ctx.send`, `ctx.reply`, `ctx.publish` and `ctx.publish_with` of any other
+/// message in a handler, hook or middleware of the router are a compile error that names
+/// the message and the fix (the RPC responses that `#[rpc]` handlers return need no entry).
+/// The check covers the `ctx` a handler receives (passed on to functions that take a
+/// `&Ctx`/`&mut Ctx` it is a plain context again) and not the [`Hub`]. The list is also
+/// what the exported schemas ([`schema`], `schema` feature) name as the server's messages.
+/// Without it, a router sends anything.
+///
 /// ## Order and concurrency
 ///
 /// Connections run concurrently, each in its own task. The handlers of one connection
@@ -551,8 +746,11 @@ pub use wskit_macros::router;
 /// message, at that type, in the user's signature.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::sends::{Sending, Sends};
     pub use crate::validate::rules;
     pub use regex::Regex;
+    #[cfg(feature = "schema")]
+    pub use schemars;
     pub use serde;
 
     use crate::{Close, Error};
@@ -744,23 +942,5 @@ pub mod __private {
         P::from_error(error)
     }
 
-    /// Whether `types[index]` equals one of the type strings before it: a router's const
-    /// assertion that each handler's message has its own type string.
-    pub const fn repeats_earlier(types: &[&str], index: usize) -> bool {
-        let mut earlier = 0;
-        while earlier < index {
-            let (a, b) = (types[earlier].as_bytes(), types[index].as_bytes());
-            let mut same = a.len() == b.len();
-            let mut i = 0;
-            while same && i < a.len() {
-                same = a[i] == b[i];
-                i += 1;
-            }
-            if same {
-                return true;
-            }
-            earlier += 1;
-        }
-        false
-    }
+    pub use crate::router::repeats_earlier;
 }

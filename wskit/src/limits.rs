@@ -43,6 +43,31 @@ pub enum LimitKind {
     /// of connections the server held then, WebSocket connections and pending handshakes;
     /// `client_id` is `None`.
     FileDescriptors,
+    /// A [`RateLimiter`](crate::ratelimit::RateLimiter) refused a message: `observed` is
+    /// the message's cost and `limit` the bucket's capacity, in tokens (the error frame
+    /// tells the client when to retry).
+    MessageRate,
+}
+
+impl LimitKind {
+    /// The kind in snake case, e.g. `message_size`: the label of the
+    /// `wskit_limits_exceeded_total` metric.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::MessageSize => "message_size",
+            LimitKind::InFlight => "in_flight",
+            LimitKind::Topics => "topics",
+            LimitKind::OutboundQueue => "outbound_queue",
+            LimitKind::OutboundBytes => "outbound_bytes",
+            LimitKind::ConsecutiveErrors => "consecutive_errors",
+            LimitKind::Connections => "connections",
+            LimitKind::UnfinishedBytes => "unfinished_bytes",
+            LimitKind::MessageTime => "message_time",
+            LimitKind::PendingHandshakes => "pending_handshakes",
+            LimitKind::FileDescriptors => "file_descriptors",
+            LimitKind::MessageRate => "message_rate",
+        }
+    }
 }
 
 /// What [`Limits::on_exceeded`] hooks receive.
@@ -327,11 +352,10 @@ impl Limits {
     /// Tells the hook, if any, that `client_id` reached the limit `kind`.
     pub(crate) fn exceeded(&self, kind: LimitKind, observed: usize, limit: usize, client_id: Option<Uuid>) {
         tracing::debug!(?kind, observed, limit, ?client_id, "limit exceeded");
+        crate::observe::limit_exceeded(kind);
         if let Some(Hook(hook)) = &self.on_exceeded {
             let event = LimitExceeded { kind, observed, limit, client_id };
-            if let Err(panic) = panics::catch_sync(|| hook(&event), self.quiet_panics) {
-                panics::report(&*panic, Site::OnExceeded, panics::NO_TYPE);
-            }
+            panics::guard(Site::OnExceeded, self.quiet_panics, || hook(&event));
         }
     }
 

@@ -36,8 +36,8 @@ pub struct Incoming<'a> {
     message_type: &'a str,
     raw_payload: Option<&'a str>,
     decoded: Option<&'a (dyn Any + Send + Sync)>,
-    /// The type strings the router handles, for [`is_routed`](Self::is_routed).
-    routed: &'static [&'static str],
+    /// The router's [`handles`](crate::Router::handles), for [`is_routed`](Self::is_routed).
+    routed: fn(&str) -> Option<&'static str>,
 }
 
 impl<'a> Incoming<'a> {
@@ -45,7 +45,7 @@ impl<'a> Incoming<'a> {
     pub(crate) fn raw(
         message_type: &'a str,
         raw_payload: Option<&'a str>,
-        routed: &'static [&'static str],
+        routed: fn(&str) -> Option<&'static str>,
     ) -> Self {
         Incoming { message_type, raw_payload, decoded: None, routed }
     }
@@ -54,7 +54,7 @@ impl<'a> Incoming<'a> {
     /// generates.
     #[doc(hidden)]
     pub fn decoded<M: Message + Sync>(message: &'a M) -> Self {
-        Incoming { message_type: M::TYPE, raw_payload: None, decoded: Some(message), routed: &[] }
+        Incoming { message_type: M::TYPE, raw_payload: None, decoded: Some(message), routed: |_| None }
     }
 
     /// The message's type string.
@@ -66,7 +66,7 @@ impl<'a> Incoming<'a> {
     /// also those with types a client made up, which the router will refuse: do not key
     /// state by such types. (Router middleware only ever sees routed types.)
     pub fn is_routed(&self) -> bool {
-        self.decoded.is_some() || self.routed.contains(&self.message_type)
+        self.decoded.is_some() || (self.routed)(self.message_type).is_some()
     }
 
     /// The decoded message, if it is an `M`. Always `None` in server layers, which run

@@ -110,6 +110,11 @@ struct Queue {
     stalled: AtomicBool,
     /// Set once the host stops draining: the connection has closed.
     closed: AtomicBool,
+    /// Set once a close was requested from outside the handlers ([`Outbox::request_close`]):
+    /// the queue takes nothing more.
+    closing: AtomicBool,
+    /// Set while that close waits for the host to take it.
+    close_pending: AtomicBool,
 }
 
 /// The queued frames, and how many bytes they hold.
@@ -119,6 +124,8 @@ struct Frames {
     bytes: usize,
     /// The limit the queue overflowed at, once it has.
     overflow: Option<Overflow>,
+    /// A close requested from outside the handlers, until the host takes it.
+    close: Option<Close>,
 }
 
 /// A limit an outbound queue reached.
@@ -141,6 +148,14 @@ struct Capacity {
 }
 
 impl Queue {
+    /// The close requested from outside the handlers, once.
+    fn take_close_request(&self) -> Option<Close> {
+        if !self.close_pending.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        self.frames().close.take()
+    }
+
     fn frames(&self) -> MutexGuard<'_, Frames> {
         // A panic while the lock is held cannot leave the queue half-changed.
         self.frames.lock().unwrap_or_else(PoisonError::into_inner)
@@ -230,6 +245,8 @@ impl Outbox {
             overflowed: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            close_pending: AtomicBool::new(false),
         });
         (Outbox { queue: Arc::clone(&queue) }, OutboxReceiver { queue })
     }
@@ -246,6 +263,9 @@ impl Outbox {
             }
             if self.is_closed() {
                 return Err(Error::unavailable("the connection is closed"));
+            }
+            if queue.closing.load(Ordering::Acquire) {
+                return Err(Error::unavailable("the connection is closing"));
             }
             if let Some(overflow) = frames.would_overflow(&frame, queue.capacity()) {
                 if queue.policy == SlowConsumer::Close {
@@ -268,6 +288,29 @@ impl Outbox {
         self.queue.closed.load(Ordering::Acquire)
     }
 
+    /// Asks the host to close the connection with `close` once the frames queued before
+    /// are written; from now on the queue takes nothing more. `false` if the connection is
+    /// closed or a close was requested already (the first request wins).
+    pub(crate) fn request_close(&self, close: Close) -> bool {
+        let queue = &*self.queue;
+        {
+            let mut frames = queue.frames();
+            if self.is_closed() || queue.closing.load(Ordering::Acquire) {
+                return false;
+            }
+            frames.close = Some(close);
+            queue.closing.store(true, Ordering::Release);
+            queue.close_pending.store(true, Ordering::Release);
+        }
+        queue.reader.wake();
+        true
+    }
+
+    /// Takes the close requested with [`request_close`](Self::request_close), once.
+    pub(crate) fn take_close_request(&self) -> Option<Close> {
+        self.queue.take_close_request()
+    }
+
     /// Whether the queue is at least half full: the client reads slower than it is sent
     /// to, and best-effort frames (RPC progress) are dropped to keep room for the rest.
     pub(crate) fn is_backpressured(&self) -> bool {
@@ -285,7 +328,7 @@ impl Outbox {
 
 impl OutboxReceiver {
     /// The oldest queued frame, if any.
-    pub(crate) fn try_recv(&mut self) -> Option<Frame> {
+    pub(crate) fn try_recv(&self) -> Option<Frame> {
         let mut frames = self.queue.frames();
         let frame = frames.queue.pop_front()?;
         frames.bytes -= frame.len();
@@ -296,7 +339,7 @@ impl OutboxReceiver {
     }
 
     /// The oldest queued frame, waiting for one; `None` once closed and drained.
-    pub(crate) async fn recv(&mut self) -> Option<Frame> {
+    pub(crate) async fn recv(&self) -> Option<Frame> {
         std::future::poll_fn(|cx| {
             if let Some(frame) = self.try_recv() {
                 return Poll::Ready(Some(frame));
@@ -325,14 +368,30 @@ impl OutboxReceiver {
 
     /// Completes once a push has found the queue full under [`SlowConsumer::Close`].
     pub(crate) async fn overflow(&self) {
+        self.raised(|queue| &queue.overflowed).await
+    }
+
+    /// Completes once a close was requested from outside the handlers and not taken yet
+    /// ([`Outbox::take_close_request`]).
+    pub(crate) async fn close_requested(&self) {
+        self.raised(|queue| &queue.close_pending).await
+    }
+
+    /// Completes once `flag` is set; whoever sets it wakes the host.
+    async fn raised(&self, flag: fn(&Queue) -> &AtomicBool) {
         std::future::poll_fn(|cx| {
             self.queue.reader.register(cx.waker());
-            match self.queue.overflowed.load(Ordering::Relaxed) {
+            match flag(&self.queue).load(Ordering::Acquire) {
                 true => Poll::Ready(()),
                 false => Poll::Pending,
             }
         })
         .await
+    }
+
+    /// Takes the close requested from outside the handlers, once.
+    pub(crate) fn take_close_request(&self) -> Option<Close> {
+        self.queue.take_close_request()
     }
 
     /// Stops the queue: every later push fails.
@@ -372,6 +431,20 @@ impl ClientHandle {
     /// Whether the connection has closed.
     pub fn is_closed(&self) -> bool {
         self.outbox.is_closed()
+    }
+
+    /// Closes the connection with `code` and `reason`, e.g. to kick a client from an admin
+    /// handler or a timer task. The frames queued before are still written, then the close
+    /// frame; a handler the connection is running is stopped (its future is dropped and
+    /// its cancellation token fires), and `#[on_close]` runs with this close. Sends after
+    /// this fail.
+    ///
+    /// Codes an application may not send (1004-1006, 1015, outside 1000-4999) are
+    /// replaced by 1008 (policy), as with [`Ctx::close`](crate::Ctx::close). Returns
+    /// `false` if the connection has closed already or is being closed (the first close
+    /// wins).
+    pub fn close(&self, code: u16, reason: impl Into<std::borrow::Cow<'static, str>>) -> bool {
+        self.outbox.request_close(Close::application(code, reason))
     }
 }
 
@@ -413,7 +486,7 @@ mod tests {
     #[test]
     fn a_frame_above_the_byte_limit_goes_into_an_empty_queue_and_bytes_are_given_back() {
         let limits = Limits::default().max_queued_bytes(100).on_slow_consumer(SlowConsumer::Drop);
-        let (outbox, mut receiver) = Outbox::new(&limits);
+        let (outbox, receiver) = Outbox::new(&limits);
         receiver.set_stalled(true);
         outbox.push(frame(500)).unwrap();
         assert!(outbox.push(frame(1)).is_err(), "dropped: the queue holds 500 bytes");

@@ -6,24 +6,8 @@
 //! runtime's worker threads (default 1), `LIFETIME_SECS` how long it runs at most.
 
 use tokio::net::TcpListener;
-use wskit::{router, Ctx, Error, Server};
-use wskit_bench::echo::{Echo, EchoRpc, Echoed};
-
-/// The application: stateless.
-struct App;
-
-#[router]
-impl App {
-    #[on]
-    async fn echo(&self, ctx: &mut Ctx<()>, m: Echo) -> Result<(), Error> {
-        ctx.reply(&Echoed { text: m.text })
-    }
-
-    #[rpc]
-    async fn echo_rpc(&self, _ctx: &mut Ctx<()>, m: EchoRpc) -> Result<Echoed, Error> {
-        Ok(Echoed { text: m.text })
-    }
-}
+use wskit::Server;
+use wskit_bench::echo::EchoRouter;
 
 fn main() -> std::io::Result<()> {
     let addr = wskit_bench::listen_addr();
@@ -32,7 +16,7 @@ fn main() -> std::io::Result<()> {
         let listener = TcpListener::bind(&addr).await?;
         println!("wskit_echo listening on ws://{}/ws", listener.local_addr()?);
         let deflate = wskit_bench::deflate()?;
-        Server::new(App)
+        Server::new(EchoRouter)
             .path("/ws")
             .deflate(deflate)
             .serve_with_shutdown(listener, wskit_bench::stop_signal())

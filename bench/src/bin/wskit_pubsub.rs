@@ -1,7 +1,7 @@
 //! The wskit pub/sub server of the benchmark: `SUBSCRIBE {topic}` subscribes the connection
 //! and answers `SUBSCRIBED {topic}`; `PUBLISH {topic, text}` publishes `NEWS {text}` to the
-//! topic's subscribers and answers nothing (a failed publish answers `ERROR`). It also
-//! serves the echo messages of `wskit_echo`, so that `loadgen soak` mixes echo, RPC and
+//! topic's subscribers and answers nothing (a failed publish answers `ERROR`). It merges
+//! the echo router of `wskit_echo` into its own, so that `loadgen soak` mixes echo, RPC and
 //! pub/sub on one server.
 //!
 //! `wskit_pubsub [ADDR]` (default `127.0.0.1:9001`) serves `ws://ADDR/ws` with the in-memory
@@ -12,8 +12,8 @@
 
 use std::io;
 use tokio::net::TcpListener;
-use wskit::{message, router, Ctx, Error, Hub, RedisOptions, Server, TopicRules};
-use wskit_bench::echo::{Echo, EchoRpc, Echoed};
+use wskit::{message, router, Ctx, Error, Hub, RedisOptions, Router, Server, TopicRules};
+use wskit_bench::echo::EchoRouter;
 
 /// Subscribes the connection: `{"type":"SUBSCRIBE","payload":{"topic":"bench"}}`.
 #[message("SUBSCRIBE")]
@@ -56,16 +56,6 @@ impl App {
         ctx.publish(&m.topic, &News { text: m.text }).await?;
         Ok(())
     }
-
-    #[on]
-    async fn echo(&self, ctx: &mut Ctx<()>, m: Echo) -> Result<(), Error> {
-        ctx.reply(&Echoed { text: m.text })
-    }
-
-    #[rpc]
-    async fn echo_rpc(&self, _ctx: &mut Ctx<()>, m: EchoRpc) -> Result<Echoed, Error> {
-        Ok(Echoed { text: m.text })
-    }
 }
 
 /// The in-memory hub, or the Redis hub at `REDIS_URL`; and the name of its bus.
@@ -85,8 +75,9 @@ fn main() -> io::Result<()> {
         let (hub, bus) = hub().await?;
         let listener = TcpListener::bind(&addr).await?;
         println!("wskit_pubsub ({bus} bus) listening on ws://{}/ws", listener.local_addr()?);
+        let app = App.merge(EchoRouter);
         let deflate = wskit_bench::deflate()?;
-        Server::new(App)
+        Server::new(app)
             .path("/ws")
             .hub(hub)
             .deflate(deflate)

@@ -39,7 +39,7 @@ fn main() {
         }
     }
 
-    fn assert_router<R: Router>() -> &'static [&'static str] {
+    fn assert_router<R: Router>() -> &'static wskit::MessageTypes {
         R::TYPES
     }
 

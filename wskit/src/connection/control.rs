@@ -235,7 +235,7 @@ impl<T: AsRef<str>> Control<T> {
     }
 
     /// What is due at `now`: a deadline passed, a ping to send, or a stale connection
-    /// (closed with 1011).
+    /// (closed with 1011 unless configured otherwise).
     pub(crate) fn on_timer(&mut self, now: Instant) -> Result<Due, Exit> {
         if self.running.as_ref().is_some_and(|running| running.deadline <= now) {
             self.running = None;
@@ -244,7 +244,9 @@ impl<T: AsRef<str>> Control<T> {
         match self.pings.due(now) {
             PingStep::Send => Ok(Due::Ping),
             PingStep::Wait => Ok(Due::Nothing),
-            PingStep::Stale => Err(Exit::Close(Close::new(Close::INTERNAL, "no answer to ping"))),
+            PingStep::Stale => {
+                Err(Exit::Close(self.pings.stale(self.client_id, now, self.limits.quiet_panics)))
+            }
         }
     }
 }
@@ -305,7 +307,7 @@ mod tests {
 
     #[test]
     fn keeps_a_bounded_number_of_errors_for_the_hook_while_a_handler_runs() {
-        let (outbox, mut frames) = Outbox::new(&Limits::default().max_queued_frames(16));
+        let (outbox, frames) = Outbox::new(&Limits::default().max_queued_frames(16));
         let now = Instant::now();
         let mut control = Control::<&str>::new(outbox, Arc::default(), Uuid::nil(), None, now);
         control.start(None, None);

@@ -7,8 +7,8 @@
 //!
 //! Handlers of one connection run one at a time, in arrival order. While one waits, the
 //! connection keeps reading: [`Control`] sorts each new frame, and what the handler sends
-//! is written as it comes. A handler that is aborted, passes its deadline, or is cut off
-//! by shutdown has its future dropped.
+//! is written as it comes. A handler that is aborted, passes its deadline, is cut off
+//! by shutdown or whose connection is closed from outside (a kick) has its future dropped.
 
 use super::control::{deadline_exceeded, Arrived, Busy, Control, Due};
 use super::liveness::Liveness;
@@ -90,12 +90,12 @@ impl<R: Router, T: AsRef<str> + Send> Connection<R, T> {
     /// host slept: it is registered with its hub again.
     #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
     pub(crate) fn reopened(
-        session: Session<R>,
+        mut session: Session<R>,
         outbox: OutboxReceiver,
         liveness: Option<Liveness>,
         now: Instant,
     ) -> Self {
-        session.ctx().attach();
+        session.ctx_mut().attach();
         let mut connection = Self::new(session, outbox, liveness, now);
         connection.stage = Stage::Open;
         connection
@@ -268,6 +268,8 @@ where
                     // allocation per batch of frames, not per frame.
                     received = self.io.transport.recv() => Box::pin(self.handle_batch(received)).await,
                     Some(frame) = self.io.outbox.recv() => self.io.send(frame).await.map_err(Exit::Left),
+                    // Taken below, with the closes handlers ask for.
+                    () = self.io.outbox.close_requested() => Ok(()),
                 }
             };
             // Errors answered while a handler ran reach `#[on_error]` now, also on the way out.
@@ -424,6 +426,12 @@ where
                         return Ended::Stopped(Exit::Left(gone));
                     }
                 }
+                // Closed from outside (a kick): the handler is stopped, not waited for.
+                () = self.outbox.close_requested() => {
+                    if let Some(close) = self.outbox.take_close_request() {
+                        return Ended::Stopped(Exit::Close(close));
+                    }
+                }
                 received = self.transport.recv(), if self.control.accepts_frames() => {
                     let now = self.alarm.now();
                     let busy = match self.control.read(received, now) {
@@ -489,8 +497,13 @@ where
     /// Moves every queued frame into the transport's write buffer, without flushing: the
     /// queue stays short while a batch of frames is handled.
     async fn buffer_queued(&mut self) -> Flow {
+        let mut queued = 0;
         while let Some(frame) = self.outbox.try_recv() {
+            queued += 1;
             self.send(frame).await.map_err(Exit::Left)?;
+        }
+        if queued > 0 {
+            crate::observe::outbound_queue(queued);
         }
         Ok(())
     }

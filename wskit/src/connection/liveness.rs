@@ -1,13 +1,47 @@
 //! [`Pings`]: when to send a protocol ping, and when a silent connection is stale.
 
+use crate::close::Close;
+use crate::panics::{self, Site};
 use crate::time::Instant;
+use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
 
-/// Protocol pings: how often, and how long an answer may take.
-#[derive(Debug, Clone, Copy)]
+/// Protocol pings: how often, how long an answer may take, and what becomes of a
+/// connection that gives none.
+#[derive(Clone)]
 pub(crate) struct Liveness {
     pub(crate) interval: Duration,
     pub(crate) timeout: Duration,
+    pub(crate) stale: StalePolicy,
+}
+
+/// How a stale connection is closed, and who is told.
+#[derive(Clone)]
+pub(crate) struct StalePolicy {
+    /// The close code (1011 by default).
+    pub(crate) code: u16,
+    pub(crate) hook: Option<StaleHook>,
+}
+
+impl Default for StalePolicy {
+    fn default() -> Self {
+        StalePolicy { code: Close::INTERNAL, hook: None }
+    }
+}
+
+/// A hook told of every stale connection ([`Server::on_stale`](crate::Server::on_stale)).
+pub(crate) type StaleHook = Arc<dyn Fn(&StaleConnection) + Send + Sync>;
+
+/// What [`Server::on_stale`](crate::Server::on_stale) hooks receive: a connection that
+/// did not answer a ping in time, about to be closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StaleConnection {
+    /// The connection's id.
+    pub client_id: Uuid,
+    /// How long nothing was heard from the client.
+    pub silent_for: Duration,
 }
 
 /// What the ping schedule calls for when its time comes.
@@ -34,7 +68,7 @@ pub(super) struct Pings {
 
 impl Pings {
     pub(super) fn new(liveness: Option<Liveness>, now: Instant) -> Self {
-        let next = liveness.map(|liveness| now + liveness.interval);
+        let next = liveness.as_ref().map(|liveness| now + liveness.interval);
         Pings { liveness, last_heard: now, sent: None, next }
     }
 
@@ -51,9 +85,10 @@ impl Pings {
     /// What to do at `now`; a ping is due once the interval has passed since the last
     /// one was answered.
     pub(super) fn due(&mut self, now: Instant) -> PingStep {
-        let (Some(Liveness { interval, timeout }), Some(next)) = (self.liveness, self.next) else {
+        let (Some(Liveness { interval, timeout, .. }), Some(next)) = (&self.liveness, self.next) else {
             return PingStep::Wait;
         };
+        let (interval, timeout) = (*interval, *timeout);
         if now < next {
             return PingStep::Wait;
         }
@@ -71,6 +106,19 @@ impl Pings {
             }
         }
     }
+
+    /// The close of the connection `client_id`, found stale at `now`; the stale hook is
+    /// told (`quiet`: without the default panic output if it panics).
+    pub(super) fn stale(&self, client_id: Uuid, now: Instant, quiet: bool) -> Close {
+        let policy = self.liveness.as_ref().map(|liveness| &liveness.stale);
+        let code = policy.map_or(Close::INTERNAL, |policy| policy.code);
+        if let Some(hook) = policy.and_then(|policy| policy.hook.as_ref()) {
+            let stale =
+                StaleConnection { client_id, silent_for: now.saturating_duration_since(self.last_heard) };
+            panics::guard(Site::OnStale, quiet, || hook(&stale));
+        }
+        Close::new(code, "no answer to ping")
+    }
 }
 
 #[cfg(test)]
@@ -81,7 +129,11 @@ mod tests {
     fn pings_every_interval_and_finds_stale_connections() {
         let start = Instant::now();
         let at = |ms| start + Duration::from_millis(ms);
-        let liveness = Liveness { interval: Duration::from_millis(100), timeout: Duration::from_millis(30) };
+        let liveness = Liveness {
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(30),
+            stale: StalePolicy::default(),
+        };
         let mut pings = Pings::new(Some(liveness), start);
         assert_eq!(pings.next(), Some(at(100)));
         assert_eq!(pings.due(at(50)), PingStep::Wait);

@@ -22,8 +22,9 @@ mod session;
 mod transport;
 
 pub(crate) use driver::{Connection, Outcome, Signals};
+pub use liveness::StaleConnection;
 #[cfg(feature = "server")]
-pub(crate) use liveness::Liveness;
+pub(crate) use liveness::{Liveness, StalePolicy};
 pub(crate) use memory::{lock, MemoryTransport, Wire};
 #[cfg(feature = "server")]
 pub(crate) use session::Layers;

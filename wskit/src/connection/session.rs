@@ -12,6 +12,7 @@ use crate::envelope::{self, Envelope, ExtraMeta, Inbound, Meta};
 use crate::error::{Code, Error};
 use crate::limits::{clip, LimitKind, Limits};
 use crate::middleware::{Incoming, Middleware, Next};
+use crate::observe;
 use crate::panics::{self, Site};
 use crate::protocol;
 use crate::router::Router;
@@ -19,6 +20,7 @@ use crate::time::Instant;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// One connection's state: the router, the handlers' context and the error count.
 pub(crate) struct Session<R: Router> {
@@ -40,6 +42,8 @@ impl<R: Router> Session<R> {
         ctx: Ctx<R::Data>,
         limits: Arc<Limits>,
     ) -> Self {
+        // The router's compile-time checks fail the build of any host serving it.
+        const { R::CHECK };
         Session { router, layers, ctx, limits, strikes: 0 }
     }
 
@@ -63,6 +67,7 @@ impl<R: Router> Session<R> {
     /// Runs the `#[on_open]` hook.
     pub(crate) async fn open(&mut self) -> Flow {
         self.ctx.attach();
+        observe::connection_opened();
         let outcome = panics::catch(self.router.on_open(&mut self.ctx), self.limits.quiet_panics).await;
         let error = match outcome {
             Ok(Ok(())) => return self.flow(),
@@ -94,6 +99,7 @@ impl<R: Router> Session<R> {
         if envelope.ty == protocol::HEARTBEAT {
             return Step::Done(self.heartbeat());
         }
+        self.ctx.set_message_type(routed_type::<R>(&envelope.ty));
         let (meta, extra_meta) = match envelope.meta() {
             Ok(meta) => meta,
             Err(error) => return self.reject(text, error),
@@ -117,9 +123,19 @@ impl<R: Router> Session<R> {
 
     /// Runs the server's middleware layers and then the router on a prepared job.
     pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
+        // At debug level, so the default output stays quiet; its fields are only
+        // evaluated when a subscriber wants the span.
+        let span = tracing::debug_span!(
+            "message",
+            message_type = %clip(&job.ty),
+            correlation_id = self.ctx.meta().correlation_id.as_deref().unwrap_or_default(),
+            outcome = tracing::field::Empty,
+            handler_us = tracing::field::Empty,
+        );
+        let started = (observe::TIMES_HANDLERS || !span.is_disabled()).then(Instant::now);
         let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
         let handling = async {
-            let incoming = Incoming::raw(&job.ty, job.payload, R::TYPES);
+            let incoming = Incoming::raw(&job.ty, job.payload, R::handles);
             for layer in layers {
                 if layer.handle(ctx, &incoming).await? == Next::Stop {
                     return Ok(());
@@ -127,7 +143,13 @@ impl<R: Router> Session<R> {
             }
             router.dispatch(ctx, Inbound::new(&job.ty, job.payload, &job.extra_meta)).await
         };
-        let outcome = panics::catch(handling, self.limits.quiet_panics).await;
+        let outcome = panics::catch(handling.instrument(span.clone()), self.limits.quiet_panics).await;
+        if let Some(started) = started {
+            let (handled, elapsed) = (observe::Outcome::of(&outcome), started.elapsed());
+            observe::message(self.ctx.routed_type(), handled, elapsed);
+            span.record("outcome", handled.as_str());
+            span.record("handler_us", elapsed.as_micros() as u64);
+        }
         self.ctx.release_cancellation(false);
         match outcome {
             Ok(Ok(())) if self.ctx.is_unanswered_request() => {
@@ -149,8 +171,8 @@ impl<R: Router> Session<R> {
                 // Logged under the router's own copy of the type: a type the router does
                 // not handle (a middleware layer panicked on it) comes from the client and
                 // must not grow the panic log.
-                let routed = R::TYPES.iter().find(|ty| **ty == job.ty).copied();
-                self.fail(panicked(&*panic, Site::Message, routed.unwrap_or(panics::UNROUTED))).await
+                let routed = self.ctx.routed_type().unwrap_or(panics::UNROUTED);
+                self.fail(panicked(&*panic, Site::Message, routed)).await
             }
         }
     }
@@ -227,6 +249,7 @@ impl<R: Router> Session<R> {
     /// Runs the `#[on_close]` hook.
     pub(crate) async fn close(&mut self, close: Close) {
         tracing::debug!(code = close.code, reason = %close.reason, "connection closed");
+        observe::connection_closed(close.code);
         // A handler the host abandoned (the client left, or shutdown ran out of time).
         self.ctx.release_cancellation(true);
         self.ctx.detach();
@@ -298,6 +321,15 @@ pub(crate) struct Job<'t> {
     ty: Cow<'t, str>,
     payload: Option<&'t str>,
     extra_meta: Vec<ExtraMeta<'t>>,
+}
+
+/// The router's own copy of `ty` if it handles that type (no allocation per message),
+/// else a copy of the client's, clipped.
+fn routed_type<R: Router>(ty: &str) -> Cow<'static, str> {
+    match R::handles(ty) {
+        Some(routed) => Cow::Borrowed(routed),
+        None => Cow::Owned(clip(ty).into_owned()),
+    }
 }
 
 /// Logs a panic of a handler or hook (rate-limited) and returns the INTERNAL error the

@@ -402,6 +402,7 @@ pub(crate) fn encode_published<M: Message>(
 /// Serializes an error frame: `RPC_ERROR` when it ends an RPC request or answers a
 /// correlation id, else `ERROR` (PROTOCOL.md section 3).
 pub(crate) fn encode_error(error: &Error, correlation_id: Option<&str>, ends_request: bool) -> String {
+    crate::observe::error_frame(error.code().as_str());
     let ty = if ends_request || correlation_id.is_some() { protocol::RPC_ERROR } else { protocol::ERROR };
     encode_raw(ty, Some(error), correlation_id).expect("error frames serialize")
 }

@@ -34,6 +34,13 @@ pub(crate) enum Site {
     Authenticator,
     /// The hook of [`Limits::on_exceeded`](crate::Limits::on_exceeded).
     OnExceeded,
+    /// The hook of [`Server::on_upgrade`](crate::Server::on_upgrade).
+    #[cfg(feature = "server")]
+    OnUpgrade,
+    /// The hook of [`Server::on_stale`](crate::Server::on_stale).
+    OnStale,
+    /// The hook of [`Hub::on_broadcast`](crate::Hub::on_broadcast).
+    OnBroadcast,
 }
 
 impl Site {
@@ -46,6 +53,10 @@ impl Site {
             #[cfg(feature = "server")]
             Site::Authenticator => "authenticator",
             Site::OnExceeded => "on_exceeded",
+            #[cfg(feature = "server")]
+            Site::OnUpgrade => "on_upgrade",
+            Site::OnStale => "on_stale",
+            Site::OnBroadcast => "on_broadcast",
         }
     }
 }
@@ -53,6 +64,18 @@ impl Site {
 /// The panics of the whole process: a flood from many connections is one flood.
 static PANICS: LazyLock<Mutex<PanicLog>> =
     LazyLock::new(|| Mutex::new(PanicLog::new(log::INTERVAL, log::CAPACITY)));
+
+/// Runs the application's hook `hook` of `site`; a panic in it is caught and logged, and
+/// gives `None`.
+pub(crate) fn guard<T>(site: Site, quiet: bool, hook: impl FnOnce() -> T) -> Option<T> {
+    match catch_sync(hook, quiet) {
+        Ok(value) => Some(value),
+        Err(panic) => {
+            report(&*panic, site, NO_TYPE);
+            None
+        }
+    }
+}
 
 /// Logs a caught `panic` of `site` while handling a message of type `message_type`
 /// ([`NO_TYPE`] if none), unless one of the same site and type was logged less than

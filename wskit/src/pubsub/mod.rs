@@ -15,10 +15,12 @@ mod topic;
 pub use self::redis::RedisOptions;
 pub use topic::TopicRules;
 
+use crate::close::Close;
 use crate::envelope;
 use crate::error::Error;
 use crate::message::Message;
 use crate::outbox::{Frame, Outbox};
+pub use registry::Broadcast;
 use registry::Registry;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -213,7 +215,8 @@ impl Hub {
         match &self.inner.bus {
             Bus::Memory => {
                 let frame = envelope::encode_published(message, &options.meta)?;
-                let delivered = self.inner.registry.deliver(topic, &Frame::Shared(frame.into()), exclude);
+                let delivered =
+                    self.inner.registry.publish(topic, M::TYPE, &Frame::Shared(frame.into()), exclude);
                 Ok(Delivery::Exact(delivered))
             }
             #[cfg(feature = "redis")]
@@ -228,12 +231,100 @@ impl Hub {
     /// Sends `message` to the connection `client_id`. NOT_FOUND if no such connection is
     /// open on this server.
     pub fn send_to<M: Message>(&self, client_id: Uuid, message: &M) -> Result<(), Error> {
-        let outbox = self
-            .inner
+        self.client(client_id)?.push(Frame::Owned(envelope::encode(message, None)?))
+    }
+
+    /// Closes the connection `client_id` with `code` and `reason`, as
+    /// [`ClientHandle::close`](crate::ClientHandle::close) does: what was queued before is
+    /// still written, a running handler is stopped, and `#[on_close]` runs. NOT_FOUND if no
+    /// such connection is open on this server; FAILED_PRECONDITION if it is closing already.
+    pub fn close(
+        &self,
+        client_id: Uuid,
+        code: u16,
+        reason: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Result<(), Error> {
+        match self.client(client_id)?.request_close(Close::application(code, reason)) {
+            true => Ok(()),
+            false => {
+                Err(Error::failed_precondition(format!("the connection {client_id} is closing already")))
+            }
+        }
+    }
+
+    fn client(&self, client_id: Uuid) -> Result<Outbox, Error> {
+        self.inner
             .registry
             .client(client_id)
-            .ok_or_else(|| Error::not_found(format!("no open connection with client id {client_id}")))?;
-        outbox.push(Frame::Owned(envelope::encode(message, None)?))
+            .ok_or_else(|| Error::not_found(format!("no open connection with client id {client_id}")))
+    }
+
+    /// Sends `message` to every connection of `user` (tagged with
+    /// [`Ctx::set_user`](crate::Ctx::set_user) or [`Server::user`](crate::Server::user)):
+    /// all of a user's devices. The frame is that of a publish (`meta` omitted when empty).
+    /// With the in-memory bus the delivery counts the
+    /// connections that queued it ([`Delivery::Exact`], 0 when the user is offline); with
+    /// the Redis bus the message reaches the user's connections on every instance
+    /// ([`Delivery::Relayed`]). A connection whose queue is full misses it, as with
+    /// [`publish`](Self::publish).
+    pub async fn send_to_user<M: Message>(&self, user: &str, message: &M) -> Result<Delivery, Error> {
+        match &self.inner.bus {
+            Bus::Memory => {
+                // Framed as a publish, as the Redis bus frames it: `meta` only when not empty.
+                let frame = Frame::Shared(envelope::encode_published(message, &Map::new())?.into());
+                Ok(Delivery::Exact(self.inner.registry.users.deliver(user, &frame, None)))
+            }
+            #[cfg(feature = "redis")]
+            Bus::Redis(bus) => {
+                let payload = M::HAS_PAYLOAD.then(|| to_raw(message)).transpose()?;
+                bus.send_to_user(user, M::TYPE, payload.as_deref()).await?;
+                Ok(Delivery::Relayed)
+            }
+        }
+    }
+
+    /// Closes every connection of `user` on this server with `code` and `reason` (see
+    /// [`close`](Self::close)); returns how many it closed. To sign a user out everywhere
+    /// with the Redis bus, call it on every instance, e.g. from a message sent with
+    /// [`send_to_user`](Self::send_to_user) that the client answers by leaving.
+    pub fn close_user(
+        &self,
+        user: &str,
+        code: u16,
+        reason: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> usize {
+        let close = Close::application(code, reason);
+        let members = self.inner.registry.users.members(user);
+        members.iter().filter(|outbox| outbox.request_close(close.clone())).count()
+    }
+
+    /// The number of open connections of `user` on this server.
+    pub fn user_connection_count(&self, user: &str) -> usize {
+        self.inner.registry.users.count(user)
+    }
+
+    /// Whether `user` has an open connection on this server.
+    pub fn is_online(&self, user: &str) -> bool {
+        self.user_connection_count(user) > 0
+    }
+
+    /// The users with an open connection on this server.
+    pub fn users(&self) -> Vec<String> {
+        self.inner.registry.users.names()
+    }
+
+    /// The number of users with an open connection on this server.
+    pub fn user_count(&self) -> usize {
+        self.inner.registry.users.len()
+    }
+
+    /// Calls `hook` after each publish has been delivered to this server's subscribers:
+    /// with the topic, the message type and how many subscribers queued it. With the
+    /// Redis bus every instance calls its hook when the publish reaches it (the count is
+    /// then that instance's). Replaces the previous hook. Keep it quick: it runs on the
+    /// publishing task (or the bus's), after every publish.
+    pub fn on_broadcast(&self, hook: impl Fn(&Broadcast<'_>) + Send + Sync + 'static) {
+        self.inner.registry.set_on_broadcast(Arc::new(hook));
     }
 
     /// The ids of the open connections.
@@ -248,28 +339,38 @@ impl Hub {
 
     /// The topics with at least one subscriber on this server.
     pub fn topics(&self) -> Vec<String> {
-        self.inner.registry.topics()
+        self.inner.registry.topics.names()
     }
 
     /// The number of subscribers of `topic` on this server.
     pub fn subscriber_count(&self, topic: &str) -> usize {
-        self.inner.registry.subscriber_count(topic)
+        self.inner.registry.topics.count(topic)
     }
 
     pub(crate) fn connect(&self, client_id: Uuid, outbox: Outbox) {
         self.inner.registry.connect(client_id, outbox);
     }
 
-    pub(crate) fn disconnect(&self, client_id: Uuid, topics: &[Box<str>]) {
-        self.inner.registry.disconnect(client_id, topics);
+    pub(crate) fn disconnect(&self, client_id: Uuid, topics: &[Box<str>], user: Option<&str>) {
+        self.inner.registry.disconnect(client_id, topics, user);
     }
 
     pub(crate) fn subscribe(&self, topic: &str, client_id: Uuid, outbox: &Outbox) {
-        self.inner.registry.subscribe(topic, client_id, outbox);
+        self.inner.registry.topics.join(topic, client_id, outbox);
     }
 
     pub(crate) fn unsubscribe(&self, topic: &str, client_id: Uuid) {
-        self.inner.registry.unsubscribe(topic, client_id);
+        self.inner.registry.topics.leave(topic, client_id);
+    }
+
+    /// Counts the connection `client_id` among the connections of `user` (and no longer
+    /// among those of `previous`).
+    pub(crate) fn tag_user(&self, client_id: Uuid, outbox: &Outbox, user: &str, previous: Option<&str>) {
+        let users = &self.inner.registry.users;
+        if let Some(previous) = previous {
+            users.leave(previous, client_id);
+        }
+        users.join(user, client_id, outbox);
     }
 }
 

@@ -150,6 +150,7 @@ impl RedisBus {
             .await
             .map_err(|error| unavailable("cannot connect and subscribe to Redis (6 or later)", &error))?;
         let (link_sender, link) = watch::channel(Some(first.clone()));
+        crate::observe::bus_connected(true);
         let maintainer = tokio::spawn(maintain(client, options.clone(), registry, first, link_sender));
         Ok(RedisBus { prefix: options.prefix, link, maintainer })
     }
@@ -187,6 +188,16 @@ impl RedisBus {
             ));
         }
         Ok(())
+    }
+
+    /// Publishes a message for every connection of `user`, on every instance.
+    pub(crate) async fn send_to_user(
+        &self,
+        user: &str,
+        ty: &str,
+        payload: Option<&RawValue>,
+    ) -> Result<(), Error> {
+        self.publish(&format!("{USER_CHANNEL}{user}"), ty, payload, &Map::new(), None).await
     }
 
     /// Whether the bus connection is up.
@@ -282,6 +293,7 @@ async fn maintain(
     loop {
         until_broken(&link, options.ping_interval).await;
         current.send_replace(None);
+        crate::observe::bus_connected(false);
         tracing::warn!("the Redis bus connection dropped; publishes fail until it is back");
         drop(link);
         let mut delay = options.min_delay;
@@ -297,6 +309,7 @@ async fn maintain(
         };
         tracing::info!("the Redis bus connection is back");
         current.send_replace(Some(link.clone()));
+        crate::observe::bus_connected(true);
     }
 }
 
@@ -315,15 +328,31 @@ async fn until_broken(link: &Link, ping_interval: Duration) {
     }
 }
 
-/// Delivers one message from the bus to this instance's subscribers.
+/// The topic on the bus of a send to every connection of a user: this, then the user id.
+/// No client can subscribe to it: topics starting with `$` are the server's own
+/// ([`TopicRules`](super::TopicRules)).
+const USER_CHANNEL: &str = "$user:";
+
+/// Delivers one message from the bus to this instance's subscribers, or to the
+/// connections of a user.
 fn deliver(registry: &Registry, prefix: &str, bytes: &[u8]) {
     let Some(decoded) = decode(prefix, bytes) else { return };
-    registry.deliver(&decoded.topic, &Frame::Shared(decoded.frame.into()), decoded.exclude);
+    let frame = Frame::Shared(decoded.frame.into());
+    match decoded.topic.strip_prefix(USER_CHANNEL) {
+        Some(user) => {
+            registry.users.deliver(user, &frame, None);
+        }
+        None => {
+            registry.publish(&decoded.topic, &decoded.ty, &frame, decoded.exclude);
+        }
+    }
 }
 
 /// A bus message made ready for local delivery.
 pub(crate) struct Decoded<'a> {
     pub(crate) topic: Cow<'a, str>,
+    /// The message type.
+    pub(crate) ty: Cow<'a, str>,
     /// The subscriber frame: `{"type","meta"?,"payload"?}`.
     pub(crate) frame: String,
     /// The publisher's client id, when it asked not to receive its own message.
@@ -355,7 +384,7 @@ pub(crate) fn decode<'a>(prefix: &str, bytes: &'a [u8]) -> Option<Decoded<'a>> {
             return None;
         }
     };
-    Some(Decoded { topic: message.topic, frame, exclude })
+    Some(Decoded { topic: message.topic, ty: message.ty, frame, exclude })
 }
 
 /// The subscriber frame `{"type","meta"?,"payload"?}` of a bus message.

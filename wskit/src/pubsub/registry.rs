@@ -1,62 +1,69 @@
-//! [`Registry`]: which connections are open and which subscribe to which topic.
+//! [`Registry`]: which connections are open, which subscribe to which topic, and which
+//! belong to which user.
 
 use crate::outbox::{Frame, Outbox};
+use crate::panics::{self, Site};
 use std::collections::HashMap;
 use std::sync::RwLock;
 use uuid::Uuid;
 
-/// Open connections and topic subscriptions. Locks are held only to look up or change the
-/// maps, never across an await, and publishing takes the topic map's read lock only.
+/// Open connections, topic subscriptions and the connections of each user. Locks are held
+/// only to look up or change the maps, never across an await, and publishing takes the
+/// topic map's read lock only.
 #[derive(Default)]
 pub(crate) struct Registry {
     clients: RwLock<HashMap<Uuid, Outbox>>,
-    topics: RwLock<HashMap<Box<str>, HashMap<Uuid, Outbox>>>,
+    /// The subscribers of each topic.
+    pub(crate) topics: Groups,
+    /// The connections of each user ([`Ctx::set_user`](crate::Ctx::set_user)).
+    pub(crate) users: Groups,
+    on_broadcast: RwLock<Option<BroadcastHook>>,
 }
+
+/// What [`Hub::on_broadcast`](super::Hub::on_broadcast) hooks receive: a publish, once
+/// delivered to this server's subscribers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Broadcast<'a> {
+    /// The topic published to.
+    pub topic: &'a str,
+    /// The published message's type.
+    pub message_type: &'a str,
+    /// How many of this server's subscribers queued it.
+    pub delivered: usize,
+}
+
+type BroadcastHook = std::sync::Arc<dyn Fn(&Broadcast<'_>) + Send + Sync>;
 
 impl Registry {
     pub(crate) fn connect(&self, client_id: Uuid, outbox: Outbox) {
         write(&self.clients).insert(client_id, outbox);
     }
 
-    /// Forgets a connection and its subscriptions to `topics`.
-    pub(crate) fn disconnect(&self, client_id: Uuid, topics: &[Box<str>]) {
+    /// Forgets a connection, its subscriptions to `topics` and its place among the
+    /// connections of `user`.
+    pub(crate) fn disconnect(&self, client_id: Uuid, topics: &[Box<str>], user: Option<&str>) {
         write(&self.clients).remove(&client_id);
-        if topics.is_empty() {
-            return;
-        }
-        let mut map = write(&self.topics);
-        for topic in topics {
-            remove_subscriber(&mut map, topic, client_id);
-        }
+        self.topics.leave_all(topics, client_id);
+        self.users.leave_all(user.as_slice(), client_id);
     }
 
-    pub(crate) fn subscribe(&self, topic: &str, client_id: Uuid, outbox: &Outbox) {
-        let mut map = write(&self.topics);
-        match map.get_mut(topic) {
-            Some(subscribers) => {
-                subscribers.insert(client_id, outbox.clone());
-            }
-            None => {
-                map.insert(topic.into(), HashMap::from([(client_id, outbox.clone())]));
-            }
+    /// Delivers a publish of a message of type `ty` to the subscribers of `topic` but
+    /// `exclude`, tells the broadcast hook, and returns how many queued it.
+    pub(crate) fn publish(&self, topic: &str, ty: &str, frame: &Frame, exclude: Option<Uuid>) -> usize {
+        let delivered = self.topics.deliver(topic, frame, exclude);
+        crate::observe::published(delivered);
+        // Cloned out of the lock: the hook may publish, or set another hook.
+        let hook = read(&self.on_broadcast).clone();
+        if let Some(hook) = hook {
+            let broadcast = Broadcast { topic, message_type: ty, delivered };
+            panics::guard(Site::OnBroadcast, false, || hook(&broadcast));
         }
+        delivered
     }
 
-    pub(crate) fn unsubscribe(&self, topic: &str, client_id: Uuid) {
-        remove_subscriber(&mut write(&self.topics), topic, client_id);
-    }
-
-    /// Queues `frame` for every subscriber of `topic` but `exclude`; returns how many
-    /// queued it. A subscriber whose queue is full misses the frame, and is closed with
-    /// 1013 unless its policy is to drop frames ([`SlowConsumer`](crate::SlowConsumer)).
-    pub(crate) fn deliver(&self, topic: &str, frame: &Frame, exclude: Option<Uuid>) -> usize {
-        let map = read(&self.topics);
-        let Some(subscribers) = map.get(topic) else { return 0 };
-        subscribers
-            .iter()
-            .filter(|(id, _)| Some(**id) != exclude)
-            .filter(|(_, outbox)| outbox.push(frame.clone()).is_ok())
-            .count()
+    pub(crate) fn set_on_broadcast(&self, hook: BroadcastHook) {
+        *write(&self.on_broadcast) = Some(hook);
     }
 
     pub(crate) fn client(&self, client_id: Uuid) -> Option<Outbox> {
@@ -70,22 +77,76 @@ impl Registry {
     pub(crate) fn client_count(&self) -> usize {
         read(&self.clients).len()
     }
-
-    pub(crate) fn topics(&self) -> Vec<String> {
-        read(&self.topics).keys().map(|topic| topic.to_string()).collect()
-    }
-
-    pub(crate) fn subscriber_count(&self, topic: &str) -> usize {
-        read(&self.topics).get(topic).map_or(0, HashMap::len)
-    }
 }
 
-fn remove_subscriber(map: &mut HashMap<Box<str>, HashMap<Uuid, Outbox>>, topic: &str, client_id: Uuid) {
-    if let Some(subscribers) = map.get_mut(topic) {
-        subscribers.remove(&client_id);
-        if subscribers.is_empty() {
-            map.remove(topic);
+/// Connections grouped by name: the subscribers of each topic, the connections of each
+/// user. A group exists while it has a member, so the map holds only live connections.
+#[derive(Default)]
+pub(crate) struct Groups {
+    map: RwLock<HashMap<Box<str>, HashMap<Uuid, Outbox>>>,
+}
+
+impl Groups {
+    pub(crate) fn join(&self, group: &str, client_id: Uuid, outbox: &Outbox) {
+        let mut map = write(&self.map);
+        match map.get_mut(group) {
+            Some(members) => {
+                members.insert(client_id, outbox.clone());
+            }
+            None => {
+                map.insert(group.into(), HashMap::from([(client_id, outbox.clone())]));
+            }
         }
+    }
+
+    pub(crate) fn leave(&self, group: &str, client_id: Uuid) {
+        self.leave_all(&[group], client_id);
+    }
+
+    fn leave_all(&self, groups: &[impl AsRef<str>], client_id: Uuid) {
+        if groups.is_empty() {
+            return;
+        }
+        let mut map = write(&self.map);
+        for group in groups {
+            let group = group.as_ref();
+            if let Some(members) = map.get_mut(group) {
+                members.remove(&client_id);
+                if members.is_empty() {
+                    map.remove(group);
+                }
+            }
+        }
+    }
+
+    /// Queues `frame` for every member of `group` but `exclude`; returns how many queued
+    /// it. A member whose queue is full misses the frame, and is closed with 1013 unless
+    /// its policy is to drop frames ([`SlowConsumer`](crate::SlowConsumer)).
+    pub(crate) fn deliver(&self, group: &str, frame: &Frame, exclude: Option<Uuid>) -> usize {
+        let map = read(&self.map);
+        let Some(members) = map.get(group) else { return 0 };
+        members
+            .iter()
+            .filter(|(id, _)| Some(**id) != exclude)
+            .filter(|(_, outbox)| outbox.push(frame.clone()).is_ok())
+            .count()
+    }
+
+    /// The queues of the members of `group`.
+    pub(crate) fn members(&self, group: &str) -> Vec<Outbox> {
+        read(&self.map).get(group).map_or_else(Vec::new, |members| members.values().cloned().collect())
+    }
+
+    pub(crate) fn names(&self) -> Vec<String> {
+        read(&self.map).keys().map(|group| group.to_string()).collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        read(&self.map).len()
+    }
+
+    pub(crate) fn count(&self, group: &str) -> usize {
+        read(&self.map).get(group).map_or(0, HashMap::len)
     }
 }
 

@@ -3,10 +3,15 @@
 use crate::error::Error;
 use regex::Regex;
 
+/// Topic names starting with this are the server's own (the Redis bus carries sends to a
+/// user's connections on them), whatever the pattern allows.
+pub(crate) const RESERVED_PREFIX: &str = "$";
+
 /// The rules topic names and subscriptions follow.
 ///
 /// Defaults (PROTOCOL.md section 6): names match `^[A-Za-z0-9:_./-]{1,128}$`, and a
-/// connection holds at most 1000 subscriptions.
+/// connection holds at most 1000 subscriptions. Names starting with `$` are reserved for
+/// the server, whatever the pattern.
 ///
 /// ```
 /// use wskit::TopicRules;
@@ -64,6 +69,13 @@ impl TopicRules {
             .with_detail("reason", "length")
             .with_detail("length", topic.len())
             .with_detail("max", self.max_length));
+        }
+        if topic.starts_with(RESERVED_PREFIX) {
+            return Err(Error::invalid_argument(format!(
+                "topic `{topic}` starts with `{RESERVED_PREFIX}`, which is reserved for the server's own channels"
+            ))
+            .with_detail("reason", "pattern")
+            .with_detail("topic", topic));
         }
         if topic.is_empty() || !self.pattern.is_match(topic) {
             return Err(Error::invalid_argument(format!(

@@ -52,7 +52,7 @@ pub use store::{Outcome, Store, Taking};
 
 use crate::ctx::Ctx;
 use crate::error::{Error, Retry};
-use crate::limits::clip;
+use crate::limits::{clip, LimitKind};
 use crate::middleware::{Decision, Incoming, Middleware, Next};
 use key::Key;
 use uuid::Uuid;
@@ -180,7 +180,16 @@ impl<D: Send + 'static> Middleware<D> for RateLimiter<D> {
             }
             match self.store.take(&key, cost, &self.limit).await? {
                 Outcome::Granted => Ok(Next::Continue),
-                Outcome::Denied { retry_after_ms } => Err(self.exhausted(message_type, cost, retry_after_ms)),
+                Outcome::Denied { retry_after_ms } => {
+                    let capacity = self.limit.capacity() as usize;
+                    ctx.limits().exceeded(
+                        LimitKind::MessageRate,
+                        cost as usize,
+                        capacity,
+                        Some(ctx.client_id()),
+                    );
+                    Err(self.exhausted(message_type, cost, retry_after_ms))
+                }
             }
         })
     }

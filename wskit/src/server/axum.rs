@@ -119,6 +119,7 @@ pub struct Upgrade {
     headers: HeaderMap,
     uri: Uri,
     params: Vec<(String, String)>,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Upgrade {
@@ -137,7 +138,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
         let accepted = handshake::check(parts).map_err(UpgradeRejection)?;
         let params = path_params(parts).await.map_err(UpgradeRejection)?;
         // The origin and subprotocol checks need the endpoint's settings, which `accept` brings.
-        Ok(Upgrade { accepted, headers: parts.headers.clone(), uri: parts.uri.clone(), params })
+        let peer = super::peer_addr(&parts.extensions);
+        Ok(Upgrade { accepted, headers: parts.headers.clone(), uri: parts.uri.clone(), params, peer })
     }
 }
 
@@ -146,7 +148,7 @@ impl Upgrade {
     /// connection limit, shutdown) and starts the connection in the background, answering
     /// 101, or answers the refusal (403, 503). The endpoint's authenticator is not asked.
     pub fn accept<R: Router>(self, endpoint: &Endpoint<R>, data: R::Data) -> ::axum::response::Response {
-        match endpoint.admit(&self.headers, self.accepted) {
+        match endpoint.admit(&self.headers, self.peer, self.accepted) {
             Ok(admitted) => endpoint.start(admitted, data, self.params, self.uri.path()).into_response(),
             Err(refused) => refused.into_response(),
         }

@@ -9,18 +9,24 @@ mod budget;
 pub(crate) mod deflate;
 pub(crate) mod frame;
 pub(crate) mod handshake;
+mod listen;
+mod routes;
 mod socket;
 
 pub use admission::{token, Rejection};
 pub use deflate::Deflate;
+pub use routes::Routes;
 
-use crate::connection::{Clock, Connection, Layers, Liveness, Outcome, Session, Signals};
+use crate::close::Close;
+use crate::connection::{
+    Clock, Connection, Layers, Liveness, Outcome, Session, Signals, StaleConnection, StalePolicy,
+};
 use crate::ctx::Ctx;
 use crate::limits::{LimitKind, Limits};
 use crate::middleware::Middleware;
 use crate::outbox::Outbox;
 use crate::panics::{self, Site};
-use crate::pubsub::{Authorize, Hub, TopicAction};
+use crate::pubsub::{Authorize, Broadcast, Hub, TopicAction};
 use crate::route::Route;
 use crate::router::Router;
 use budget::Budget;
@@ -28,13 +34,12 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use socket::{Socket, TokioClock};
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +54,24 @@ pub type Body = http_body_util::Full<Bytes>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Fallback = Arc<dyn Fn(Request<Incoming>) -> BoxFuture<Response<Body>> + Send + Sync>;
 type Authenticate<D> = Arc<dyn Fn(&Parts) -> BoxFuture<Result<D, Rejection>> + Send + Sync>;
+type UpgradeHook = Arc<dyn Fn(&Parts) -> Result<(), Rejection> + Send + Sync>;
+type UserOf<D> = Arc<dyn Fn(&D) -> Option<String> + Send + Sync>;
+type BroadcastHook = Arc<dyn Fn(&Broadcast<'_>) + Send + Sync>;
+
+/// The client's address, put in the request's extensions by the built-in server.
+#[derive(Debug, Clone, Copy)]
+struct PeerAddr(SocketAddr);
+
+/// The client's address, if the server that took the request recorded it: the built-in
+/// server does, axum does with `into_make_service_with_connect_info::<SocketAddr>()`.
+fn peer_addr(extensions: &http::Extensions) -> Option<SocketAddr> {
+    let ours = extensions.get::<PeerAddr>().map(|PeerAddr(addr)| *addr);
+    #[cfg(feature = "axum")]
+    let ours = ours.or_else(|| {
+        extensions.get::<::axum::extract::ConnectInfo<SocketAddr>>().map(|connect_info| connect_info.0)
+    });
+    ours
+}
 
 /// How long a client may take to send a request's headers, by default.
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,12 +94,20 @@ pub struct Server<R: Router> {
     deflate: Deflate,
     limits: Limits,
     authenticate: Authenticate<R::Data>,
+    on_upgrade: Option<UpgradeHook>,
+    user_of: Option<UserOf<R::Data>>,
     origins: Option<Vec<String>>,
-    liveness: Option<Liveness>,
+    /// The ping interval and the time to answer; `None` without pings.
+    heartbeat: Option<(Duration, Duration)>,
+    stale: StalePolicy,
     fallback: Option<Fallback>,
+    /// Where the metrics are served, if asked.
+    #[cfg(feature = "metrics")]
+    metrics_path: Option<String>,
     shutdown_grace: Duration,
     handshake_timeout: Duration,
     hub: Hub,
+    on_broadcast: Option<BroadcastHook>,
     authorize: Option<Authorize<R::Data>>,
     layers: Vec<Arc<dyn Middleware<R::Data>>>,
 }
@@ -131,15 +162,74 @@ impl<R: Router> Server<R> {
             deflate: Deflate::default(),
             limits: Limits::default(),
             authenticate: Arc::new(move |parts| Box::pin(authenticate(parts))),
+            on_upgrade: None,
+            user_of: None,
             origins: None,
-            liveness: Some(Liveness { interval: Duration::from_secs(30), timeout: Duration::from_secs(10) }),
+            heartbeat: Some((Duration::from_secs(30), Duration::from_secs(10))),
+            stale: StalePolicy::default(),
             fallback: None,
+            #[cfg(feature = "metrics")]
+            metrics_path: None,
             shutdown_grace: Duration::from_secs(5),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             hub: Hub::memory(),
+            on_broadcast: None,
             authorize: None,
             layers: Vec::new(),
         }
+    }
+
+    /// Observes or refuses every upgrade request before it is authenticated (after the
+    /// handshake, origin and connection-limit checks): return a [`Rejection`] to answer
+    /// with its status instead, e.g. to refuse a client by its address or user agent
+    /// before any authentication work. A panicking hook answers 500. Upgrades accepted
+    /// through the axum extractor ([`axum::Upgrade`](crate::axum::Upgrade)) do not run it:
+    /// there the app's own handler comes first.
+    ///
+    /// ```
+    /// # use wskit::{message, router, Ctx, Error, Rejection, Server};
+    /// # #[message("PING")] pub struct Ping;
+    /// # pub struct App;
+    /// # #[router] impl App { #[on] async fn ping(&self, _: &mut Ctx<()>, _: Ping) -> Result<(), Error> { Ok(()) } }
+    /// let server = Server::new(App).on_upgrade(|request| {
+    ///     match request.headers.get("user-agent").is_some_and(|agent| agent.as_bytes().starts_with(b"BadBot")) {
+    ///         true => Err(Rejection::forbidden("bots are not welcome")),
+    ///         false => Ok(()),
+    ///     }
+    /// });
+    /// ```
+    pub fn on_upgrade(
+        mut self,
+        hook: impl Fn(&Parts) -> Result<(), Rejection> + Send + Sync + 'static,
+    ) -> Self {
+        self.on_upgrade = Some(Arc::new(hook));
+        self
+    }
+
+    /// Tags each connection with the user its data names (the authenticator's answer), so
+    /// that the hub reaches, counts and closes all of a user's connections
+    /// ([`Hub::send_to_user`], [`Hub::close_user`], [`Hub::is_online`]). Handlers can tag
+    /// (or re-tag) a connection themselves with [`Ctx::set_user`].
+    ///
+    /// ```
+    /// # use wskit::{message, router, Ctx, Error, Server};
+    /// # #[message("PING")] pub struct Ping;
+    /// # #[derive(Default)] pub struct Session { pub user: Option<String> }
+    /// # pub struct App;
+    /// # #[router(data = Session)] impl App { #[on] async fn ping(&self, _: &mut Ctx<Session>, _: Ping) -> Result<(), Error> { Ok(()) } }
+    /// let server = Server::new(App).user(|session: &Session| session.user.clone());
+    /// ```
+    pub fn user(mut self, user_of: impl Fn(&R::Data) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.user_of = Some(Arc::new(user_of));
+        self
+    }
+
+    /// Calls `hook` after each publish has been delivered to this server's subscribers,
+    /// from handlers and from the hub alike: see [`Hub::on_broadcast`], which this sets on
+    /// the server's hub when the server starts.
+    pub fn on_broadcast(mut self, hook: impl Fn(&Broadcast<'_>) + Send + Sync + 'static) -> Self {
+        self.on_broadcast = Some(Arc::new(hook));
+        self
     }
 
     /// Adds a middleware layer that runs for every message of every connection, after the
@@ -225,16 +315,31 @@ impl<R: Router> Server<R> {
     }
 
     /// Sends a protocol Ping every `interval` and closes a connection that has not
-    /// answered (with a Pong or any frame) within `timeout` after it, with 1011. The
+    /// answered (with a Pong or any frame) within `timeout` after it: a stale connection,
+    /// closed with 1011 ([`stale_close_code`](Self::stale_close_code) changes it). The
     /// `#[on_close]` hook sees that close. Default: every 30 s, 10 s to answer.
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.liveness = Some(Liveness { interval, timeout });
+        self.heartbeat = Some((interval, timeout));
         self
     }
 
     /// Sends no protocol pings: a silent connection stays open until TCP notices.
     pub fn without_heartbeat(mut self) -> Self {
-        self.liveness = None;
+        self.heartbeat = None;
+        self
+    }
+
+    /// The close code of stale connections (default 1011, internal error; ws-kit's
+    /// examples use 1008, policy). A code an application may not send becomes 1008.
+    pub fn stale_close_code(mut self, code: u16) -> Self {
+        self.stale.code = Close::application(code, "").code;
+        self
+    }
+
+    /// Calls `hook` for every connection found stale by the heartbeat, just before it is
+    /// closed (its `#[on_close]` runs after).
+    pub fn on_stale(mut self, hook: impl Fn(&StaleConnection) + Send + Sync + 'static) -> Self {
+        self.stale.hook = Some(Arc::new(hook));
         self
     }
 
@@ -268,13 +373,34 @@ impl<R: Router> Server<R> {
         F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response<Body>> + Send + 'static,
     {
-        self.fallback = Some(Arc::new(move |request| Box::pin(fallback(request))));
+        self.fallback = Some(fallback_of(fallback));
+        self
+    }
+
+    /// Serves the server's Prometheus metrics at `path` (e.g. `/metrics`), before the
+    /// fallback: see [`metrics`](crate::metrics) for what is measured. The first server
+    /// that serves them installs wskit's Prometheus recorder for the process.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, path: impl Into<String>) -> Self {
+        self.metrics_path = Some(path.into());
         self
     }
 
     /// The endpoint that turns upgrade requests into connections, to mount inside a
     /// hyper or axum service.
     pub fn into_endpoint(self) -> Endpoint<R> {
+        #[cfg(feature = "metrics")]
+        if self.metrics_path.is_some() {
+            // Installed now, so that what happens before the first scrape is counted.
+            if let Err(error) = crate::metrics::install() {
+                tracing::warn!(%error, "metrics");
+            }
+        }
+        if let Some(hook) = self.on_broadcast {
+            self.hub.on_broadcast(move |broadcast| hook(broadcast));
+        }
+        let stale = self.stale;
+        let liveness = self.heartbeat.map(|(interval, timeout)| Liveness { interval, timeout, stale });
         Endpoint {
             shared: Arc::new(Shared {
                 router: Arc::new(self.router),
@@ -284,10 +410,14 @@ impl<R: Router> Server<R> {
                 unfinished: Budget::new(self.limits.max_unfinished_bytes),
                 limits: Arc::new(self.limits),
                 authenticate: self.authenticate,
+                on_upgrade: self.on_upgrade,
+                user_of: self.user_of,
                 origins: self.origins,
-                liveness: self.liveness,
+                liveness,
                 open: Arc::default(),
                 fallback: self.fallback,
+                #[cfg(feature = "metrics")]
+                metrics_path: self.metrics_path,
                 signals: Signals::default(),
                 abandoned: Arc::default(),
                 connections: TaskTracker::new(),
@@ -311,39 +441,8 @@ impl<R: Router> Server<R> {
     /// [`serve_with_shutdown`](Self::serve_with_shutdown), which also says how the server
     /// answers new clients when it is full.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> io::Result<()> {
-        let resolved = tokio::net::lookup_host(addr).await.map_err(|error| {
-            io::Error::new(error.kind(), format!("could not resolve the address to listen on: {error}"))
-        })?;
-        let mut failure = None;
-        for addr in resolved {
-            match TcpListener::bind(addr).await {
-                Ok(listener) => {
-                    tracing::info!(addr = %listener.local_addr()?, "listening");
-                    return self.serve_with_shutdown(listener, shutdown_signal()).await;
-                }
-                Err(error) => failure = Some((addr, error)),
-            }
-        }
-        Err(match failure {
-            Some((addr, error)) => {
-                let advice = match error.kind() {
-                    io::ErrorKind::AddrInUse => {
-                        "; another process listens there: stop it or choose another port"
-                    }
-                    io::ErrorKind::AddrNotAvailable => {
-                        "; this machine has no such address: listen on 127.0.0.1 or 0.0.0.0"
-                    }
-                    io::ErrorKind::PermissionDenied => {
-                        "; ports below 1024 need privileges: choose a port from 1024 up"
-                    }
-                    _ => "",
-                };
-                io::Error::new(error.kind(), format!("could not listen on {addr}: {error}{advice}"))
-            }
-            None => {
-                io::Error::new(io::ErrorKind::InvalidInput, "the address to listen on resolved to nothing")
-            }
-        })
+        let listener = listen::bind(addr).await?;
+        self.serve_with_shutdown(listener, shutdown_signal()).await
     }
 
     /// Serves connections from `listener` until `signal` completes, then shuts down
@@ -377,48 +476,12 @@ impl<R: Router> Server<R> {
         signal: impl Future<Output = ()> + Send,
     ) -> io::Result<()> {
         let endpoint = self.into_endpoint();
-        let limits = Arc::clone(&endpoint.shared.limits);
-        let http_connections = TaskTracker::new();
-        // HTTP connections not (yet) upgraded, against `Limits::max_pending_handshakes`.
-        let pending = Arc::new(AtomicUsize::new(0));
-        let mut reserve = accept::Reserve::new();
-        let mut signal = pin!(signal);
-        loop {
-            let (stream, peer) = tokio::select! {
-                () = &mut signal => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        match reserve.shed(&listener, &error) {
-                            accept::Shed::Refused => {
-                                let held = pending.load(Ordering::Acquire) + endpoint.connections();
-                                limits.exceeded(LimitKind::FileDescriptors, held, held, None);
-                            }
-                            accept::Shed::NoneWaiting => {}
-                            accept::Shed::Failed => {
-                                // Back off instead of spinning on an error that persists.
-                                tracing::warn!(%error, "accept failed");
-                                tokio::time::sleep(Duration::from_millis(50)).await;
-                            }
-                        }
-                        continue;
-                    }
-                },
-            };
-            let Some(slot) = Slot::take(&pending, limits.max_pending_handshakes) else {
-                accept::refuse(stream);
-                let max = limits.max_pending_handshakes;
-                limits.exceeded(LimitKind::PendingHandshakes, max + 1, max, None);
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            http_connections.spawn(endpoint.clone().serve_http(TokioIo::new(stream), peer, slot));
-        }
-        drop(listener);
-        http_connections.close();
-        endpoint.shutdown().await;
-        let _ = tokio::time::timeout(endpoint.shared.shutdown_grace, http_connections.wait()).await;
-        Ok(())
+        let settings = listen::Settings {
+            limits: Arc::clone(&endpoint.shared.limits),
+            handshake_timeout: endpoint.shared.handshake_timeout,
+            shutdown_grace: endpoint.shared.shutdown_grace,
+        };
+        listen::serve(listener, signal, endpoint, settings).await
     }
 }
 
@@ -431,11 +494,15 @@ struct Shared<R: Router> {
     /// What all connections may hold for messages that have not fully arrived.
     unfinished: Budget,
     authenticate: Authenticate<R::Data>,
+    on_upgrade: Option<UpgradeHook>,
+    user_of: Option<UserOf<R::Data>>,
     origins: Option<Vec<String>>,
     liveness: Option<Liveness>,
     /// Connections admitted and not yet closed, against `Limits::max_connections`.
     open: Arc<AtomicUsize>,
     fallback: Option<Fallback>,
+    #[cfg(feature = "metrics")]
+    metrics_path: Option<String>,
     /// Shutdown, and the end of its grace period, when handlers still running are
     /// abandoned.
     signals: Signals,
@@ -519,6 +586,10 @@ impl<R: Router> Endpoint<R> {
 
     /// Routes one HTTP request: upgrades on the WebSocket path, the fallback otherwise.
     async fn route(&self, request: Request<Incoming>) -> Response<Body> {
+        #[cfg(feature = "metrics")]
+        if self.shared.metrics_path.as_deref() == Some(request.uri().path()) {
+            return crate::metrics::response();
+        }
         let on_route = self.shared.route.matches(request.uri().path()).is_some();
         match &self.shared.fallback {
             _ if on_route && handshake::is_upgrade(request.headers()) => self.upgrade(request).await,
@@ -527,35 +598,19 @@ impl<R: Router> Endpoint<R> {
             None => handshake::plain(StatusCode::NOT_FOUND, "not found"),
         }
     }
+}
 
-    /// Serves the HTTP/1.1 connection `io`, with upgrades, holding its `pending` place
-    /// among the connections not yet upgraded until it upgrades or ends.
-    async fn serve_http(self, io: TokioIo<TcpStream>, peer: SocketAddr, pending: Slot) {
-        let endpoint = self.clone();
-        let service = hyper::service::service_fn(move |request| {
-            let endpoint = endpoint.clone();
-            async move { Ok::<_, Infallible>(endpoint.route(request).await) }
-        });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.shared.handshake_timeout)
-            .serve_connection(io, service)
-            .with_upgrades();
-        let mut connection = pin!(connection);
-        let result = tokio::select! {
-            result = connection.as_mut() => result,
-            () = self.shared.signals.shutdown.cancelled() => {
-                connection.as_mut().graceful_shutdown();
-                connection.await
-            }
-        };
-        // Given back before the socket is dropped: a connection cut off for a slow request
-        // is closed only then, so a client that sees the close finds the place free. An
-        // upgraded connection counts under `max_connections` from here on.
-        drop(pending);
-        if let Err(error) = result {
-            tracing::debug!(%peer, %error, "HTTP connection failed");
-        }
+impl<R: Router> listen::Service for Endpoint<R> {
+    async fn respond(&self, request: Request<Incoming>) -> Response<Body> {
+        self.route(request).await
+    }
+
+    fn connections(&self) -> usize {
+        Endpoint::connections(self)
+    }
+
+    async fn shutdown(&self) {
+        Endpoint::shutdown(self).await;
     }
 }
 
@@ -571,18 +626,29 @@ impl<R: Router> Endpoint<R> {
         mut parts: Parts,
         params: Vec<(String, String)>,
     ) -> Response<Body> {
-        let admitted =
-            match handshake::check(&mut parts).and_then(|accepted| self.admit(&parts.headers, accepted)) {
-                Ok(admitted) => admitted,
-                Err(response) => return *response,
-            };
+        let peer = peer_addr(&parts.extensions);
+        let accepted = match handshake::check(&mut parts) {
+            Ok(accepted) => accepted,
+            Err(response) => return refused("handshake", *response),
+        };
+        let admitted = match self.admit(&parts.headers, peer, accepted) {
+            Ok(admitted) => admitted,
+            Err(response) => return *response,
+        };
         let quiet = self.shared.limits.quiet_panics;
+        if let Some(on_upgrade) = &self.shared.on_upgrade {
+            match panics::guard(Site::OnUpgrade, quiet, || on_upgrade(&parts)) {
+                Some(Ok(())) => {}
+                Some(Err(rejection)) => return refused("on_upgrade", rejection.response()),
+                None => return refused("on_upgrade", Rejection::internal().response()),
+            }
+        }
         let data = match panics::catch((self.shared.authenticate)(&parts), quiet).await {
             Ok(Ok(data)) => data,
-            Ok(Err(rejection)) => return rejection.response(),
+            Ok(Err(rejection)) => return refused("authentication", rejection.response()),
             Err(panic) => {
                 panics::report(&*panic, Site::Authenticator, panics::NO_TYPE);
-                return Rejection::internal().response();
+                return refused("authentication", Rejection::internal().response());
             }
         };
         self.start(admitted, data, params, parts.uri.path())
@@ -593,33 +659,31 @@ impl<R: Router> Endpoint<R> {
     pub(crate) fn admit(
         &self,
         headers: &HeaderMap,
+        peer: Option<SocketAddr>,
         accepted: handshake::Accepted,
     ) -> Result<Admitted, Box<Response<Body>>> {
         let shared = &self.shared;
+        let refuse = |reason, status, text| Err(Box::new(refused(reason, handshake::plain(status, text))));
         if shared.signals.shutdown.is_cancelled() {
-            return Err(Box::new(handshake::plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the server is shutting down",
-            )));
+            return refuse("shutdown", StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
         }
         if !self.origin_allowed(headers) {
-            return Err(Box::new(handshake::plain(
-                StatusCode::FORBIDDEN,
-                "connections from this origin are not allowed",
-            )));
+            return refuse("origin", StatusCode::FORBIDDEN, "connections from this origin are not allowed");
         }
         let Some(slot) = Slot::take(&shared.open, shared.limits.max_connections) else {
             let max = shared.limits.max_connections;
             shared.limits.exceeded(LimitKind::Connections, max + 1, max, None);
-            return Err(Box::new(handshake::plain(
+            return refuse(
+                "connections",
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is at its connection limit",
-            )));
+            );
         };
         Ok(Admitted {
             accepted,
             protocol: handshake::choose_protocol(headers, &shared.protocols),
             deflate: deflate::offer::negotiate(headers, &shared.deflate),
+            peer,
             slot,
         })
     }
@@ -634,13 +698,18 @@ impl<R: Router> Endpoint<R> {
         path: &str,
     ) -> Response<Body> {
         let shared = &self.shared;
-        let Admitted { accepted, protocol, deflate, slot } = admitted;
+        let Admitted { accepted, protocol, deflate, peer, slot } = admitted;
         let client_id = uuid::Uuid::now_v7();
+        let user = shared.user_of.as_ref().and_then(|user_of| user_of(&data));
         let (agreed, extensions) = deflate.unzip();
-        let (response, on_upgrade) = accepted.respond(protocol, extensions, &client_id);
         let (outbox, outbox_receiver) = Outbox::new(&shared.limits);
         let mut ctx =
             Ctx::new(data, client_id, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
+        ctx.set_origin(peer, protocol.as_ref().and_then(|protocol| protocol.to_str().ok()));
+        if let Some(user) = user {
+            ctx.set_user(user);
+        }
+        let (response, on_upgrade) = accepted.respond(protocol, extensions, &client_id);
         ctx.set_authorizer(shared.authorize.clone());
         let session = Session::new(
             Arc::clone(&shared.router),
@@ -650,7 +719,8 @@ impl<R: Router> Endpoint<R> {
         );
         // Made here, not in the task: a value the task's future moves from keeps its place
         // in the future for the connection's whole life.
-        let mut connection = Connection::new(session, outbox_receiver, shared.liveness, TokioClock.now());
+        let mut connection =
+            Connection::new(session, outbox_receiver, shared.liveness.clone(), TokioClock.now());
         let shared = Arc::clone(shared);
         let span = tracing::debug_span!("ws", client_id = %client_id, path);
         self.shared.connections.spawn(
@@ -680,6 +750,12 @@ impl<R: Router> Endpoint<R> {
     }
 }
 
+/// Counts an upgrade refused for `reason` (a metric label), and answers with `response`.
+fn refused(reason: &'static str, response: Response<Body>) -> Response<Body> {
+    crate::observe::upgrade_refused(reason);
+    response
+}
+
 /// An upgrade the endpoint admitted: its handshake, the subprotocol it answers with, the
 /// permessage-deflate parameters it agrees to (with their answer), and its place among
 /// the connections.
@@ -687,6 +763,7 @@ pub(crate) struct Admitted {
     accepted: handshake::Accepted,
     protocol: Option<HeaderValue>,
     deflate: Option<(deflate::Agreed, HeaderValue)>,
+    peer: Option<SocketAddr>,
     slot: Slot,
 }
 
@@ -717,6 +794,15 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// `fallback` as the servers keep it.
+fn fallback_of<F, Fut>(fallback: F) -> Fallback
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    Arc::new(move |request| Box::pin(fallback(request)))
 }
 
 /// Completes on Ctrl-C, or on SIGTERM on Unix.

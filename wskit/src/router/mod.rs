@@ -1,4 +1,12 @@
-//! The [`Router`] trait that `#[router]` implements.
+//! The [`Router`] trait that `#[router]` implements, and [`Merge`], two routers served as
+//! one.
+
+mod merge;
+mod types;
+
+pub use merge::Merge;
+pub use types::repeats_earlier;
+pub use types::MessageTypes;
 
 use crate::close::Close;
 use crate::ctx::Ctx;
@@ -15,8 +23,22 @@ pub trait Router: Send + Sync + 'static {
     /// The per-connection data handlers reach with [`Ctx::data`].
     type Data: Send + 'static;
 
-    /// The message types this router handles.
-    const TYPES: &'static [&'static str];
+    /// The message types this router handles, in handler order (a merge: the first
+    /// router's, then the second's).
+    const TYPES: &'static MessageTypes;
+
+    /// Compile-time checks a connection's router must pass, evaluated when a connection
+    /// of this router is compiled: a generic router's handlers with one type string (its
+    /// `TYPES` exist only for given parameters), and the types of merged routers.
+    #[doc(hidden)]
+    const CHECK: () = ();
+
+    /// The router's own copy of `message_type` if one of its handlers takes it, `None`
+    /// otherwise. `#[router]` generates a `match`; a [`Merge`] asks its first router, then
+    /// its second.
+    fn handles(message_type: &str) -> Option<&'static str> {
+        Self::TYPES.find(message_type)
+    }
 
     /// Whether `message_type` is an RPC request (handled by an `#[rpc]` handler): it gets
     /// a deadline, and may report progress.
@@ -61,5 +83,22 @@ pub trait Router: Send + Sync + 'static {
     ) -> impl Future<Output = ()> + Send + 'a {
         let _ = (ctx, error);
         async {}
+    }
+
+    /// This router and `other`, served as one: see [`Merge`] for how messages, hooks and
+    /// middleware are shared out.
+    ///
+    /// A message type both routers handle is a compile error that names the type and
+    /// both routers, reported when the merge is compiled to code (`cargo build`, `cargo
+    /// test`; not `cargo check`, which stops before).
+    fn merge<B>(self, other: B) -> Merge<Self, B>
+    where
+        Self: Sized,
+        B: Router<Data = Self::Data>,
+    {
+        // Evaluated when this call is compiled for `Self` and `B`: a shared type fails the
+        // build at the caller's `merge`, with the message of `assert_disjoint`.
+        const { <Merge<Self, B> as Router>::CHECK };
+        Merge::new(self, other)
     }
 }
