@@ -287,149 +287,188 @@ async fn with_context_takeover_a_repeated_message_shrinks_to_a_reference() {
     assert!(sizes[1] * 4 < sizes[0], "the second refers to the first: {sizes:?}");
 }
 
-// ---- A real browser ----
+/// A real browser: Chromium, driven headless (Unix: its processes are ended as a group).
+#[cfg(unix)]
+mod browser {
+    use super::*;
 
-/// The Chromium binary to drive, if this machine has one.
-fn chromium() -> Option<&'static str> {
-    let found = ["chromium", "chromium-browser"].into_iter().find(|name| {
-        std::process::Command::new(name).arg("--version").output().is_ok_and(|output| output.status.success())
-    });
-    if found.is_none() {
-        let why = "Chromium is not installed (apt-get install chromium)";
-        assert!(
-            std::env::var("WSKIT_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
-            "WSKIT_REQUIRE_CHROMIUM=1, but {why}"
-        );
-        eprintln!("skipped: {why}");
-    }
-    found
-}
-
-/// The page Chromium runs: it subscribes, says something long (above the threshold) and
-/// something short, and posts what it saw to `/result`.
-fn page(ws_url: &str, long: &str) -> String {
-    format!(
-        r#"<!doctype html><meta charset="utf-8"><script>
-const long = "{long}";
-const seen = {{ news: [], delivered: 0 }};
-const ws = new WebSocket("{ws_url}");
-const say = (text) => ws.send(JSON.stringify({{ type: "SAY", payload: {{ topic: "t", text, excludeSelf: false }} }}));
-ws.onopen = () => {{
-  seen.extensions = ws.extensions;
-  ws.send(JSON.stringify({{ type: "SUBSCRIBE", payload: {{ topic: "t" }} }}));
-}};
-ws.onmessage = (event) => {{
-  const message = JSON.parse(event.data);
-  if (message.type === "TOPICS") say(long);
-  if (message.type === "NEWS") seen.news.push(message.payload.text);
-  if (message.type === "DELIVERED" && ++seen.delivered === 1) say("short");
-  if (seen.delivered === 2 && seen.news.length === 2) {{
-    fetch("/result", {{ method: "POST", body: JSON.stringify(seen) }});
-  }}
-}};
-ws.onerror = () => fetch("/result", {{ method: "POST", body: JSON.stringify({{ error: true }}) }});
-</script>"#
-    )
-}
-
-/// Forwards one connection from `listener` to `upstream`, keeping every byte each way:
-/// (client to server, server to client).
-async fn recording_proxy(listener: tokio::net::TcpListener, upstream: SocketAddr) -> (Vec<u8>, Vec<u8>) {
-    use tokio::io::AsyncReadExt;
-    let (client, _) = listener.accept().await.unwrap();
-    let server = TcpStream::connect(upstream).await.unwrap();
-    let ((client_read, client_write), (server_read, server_write)) =
-        (client.into_split(), server.into_split());
-    let copy = |mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf| async move {
-        let (mut seen, mut buf) = (Vec::new(), vec![0; 64 * 1024]);
-        while let Ok(read @ 1..) = from.read(&mut buf).await {
-            seen.extend_from_slice(&buf[..read]);
-            if to.write_all(&buf[..read]).await.is_err() {
-                break;
-            }
+    /// The Chromium binary to drive, if this machine has one.
+    fn chromium() -> Option<&'static str> {
+        let found = ["chromium", "chromium-browser"].into_iter().find(|name| {
+            std::process::Command::new(name)
+                .arg("--version")
+                .output()
+                .is_ok_and(|output| output.status.success())
+        });
+        if found.is_none() {
+            let why = "Chromium is not installed (apt-get install chromium)";
+            assert!(
+                std::env::var("WSKIT_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
+                "WSKIT_REQUIRE_CHROMIUM=1, but {why}"
+            );
+            eprintln!("skipped: {why}");
         }
-        let _ = to.shutdown().await;
-        seen
-    };
-    let up = tokio::spawn(copy(client_read, server_write));
-    let down = tokio::spawn(copy(server_read, client_write));
-    (up.await.unwrap(), down.await.unwrap())
-}
+        found
+    }
 
-/// The HTTP head and the first byte of every frame after it in one direction of a
-/// WebSocket connection.
-fn frames(bytes: &[u8]) -> (String, Vec<u8>) {
-    let end = bytes.windows(4).position(|window| window == b"\r\n\r\n").expect("an HTTP head") + 4;
-    let (head, mut rest) = (String::from_utf8_lossy(&bytes[..end]).into_owned(), &bytes[end..]);
-    let mut firsts = Vec::new();
-    while rest.len() >= 2 {
-        let (len, mut at) = match rest[1] & 0x7f {
-            126 => (usize::from(u16::from_be_bytes([rest[2], rest[3]])), 4),
-            127 => (usize::try_from(u64::from_be_bytes(rest[2..10].try_into().unwrap())).unwrap(), 10),
-            len => (usize::from(len), 2),
+    /// Chromium in a process group of its own, with a profile directory of its own: dropping
+    /// it (also when the test fails) ends every process of the group and removes the profile.
+    struct Browser {
+        child: std::process::Child,
+        profile: std::path::PathBuf,
+    }
+
+    impl Browser {
+        fn start(chromium: &str, url: &str) -> Self {
+            use std::os::unix::process::CommandExt;
+            let profile =
+                std::env::temp_dir().join(format!("wskit-chromium-{}", uuid::Uuid::now_v7().simple()));
+            let child = std::process::Command::new(chromium)
+                .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+                .arg(format!("--user-data-dir={}", profile.display()))
+                .arg(url)
+                .process_group(0)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start Chromium");
+            Browser { child, profile }
+        }
+    }
+
+    impl Drop for Browser {
+        fn drop(&mut self) {
+            use rustix::process::{kill_process_group, test_kill_process_group, Pid, Signal};
+            let group = Pid::from_raw(self.child.id() as i32).expect("a child's id is positive");
+            let _ = kill_process_group(group, Signal::KILL);
+            let _ = self.child.wait();
+            // Its renderer and helper processes write to the profile until they are gone.
+            for _ in 0..500 {
+                if test_kill_process_group(group).is_err() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let _ = std::fs::remove_dir_all(&self.profile);
+        }
+    }
+
+    /// The page Chromium runs: it subscribes, says something long (above the threshold) and
+    /// something short, and posts what it saw to `/result`.
+    fn page(ws_url: &str, long: &str) -> String {
+        format!(
+            r#"<!doctype html><meta charset="utf-8"><script>
+    const long = "{long}";
+    const seen = {{ news: [], delivered: 0 }};
+    const ws = new WebSocket("{ws_url}");
+    const say = (text) => ws.send(JSON.stringify({{ type: "SAY", payload: {{ topic: "t", text, excludeSelf: false }} }}));
+    ws.onopen = () => {{
+      seen.extensions = ws.extensions;
+      ws.send(JSON.stringify({{ type: "SUBSCRIBE", payload: {{ topic: "t" }} }}));
+    }};
+    ws.onmessage = (event) => {{
+      const message = JSON.parse(event.data);
+      if (message.type === "TOPICS") say(long);
+      if (message.type === "NEWS") seen.news.push(message.payload.text);
+      if (message.type === "DELIVERED" && ++seen.delivered === 1) say("short");
+      if (seen.delivered === 2 && seen.news.length === 2) {{
+        fetch("/result", {{ method: "POST", body: JSON.stringify(seen) }});
+      }}
+    }};
+    ws.onerror = () => fetch("/result", {{ method: "POST", body: JSON.stringify({{ error: true }}) }});
+    </script>"#
+        )
+    }
+
+    /// Forwards one connection from `listener` to `upstream`, keeping every byte each way:
+    /// (client to server, server to client).
+    async fn recording_proxy(listener: tokio::net::TcpListener, upstream: SocketAddr) -> (Vec<u8>, Vec<u8>) {
+        use tokio::io::AsyncReadExt;
+        let (client, _) = listener.accept().await.unwrap();
+        let server = TcpStream::connect(upstream).await.unwrap();
+        let ((client_read, client_write), (server_read, server_write)) =
+            (client.into_split(), server.into_split());
+        let copy = |mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf| async move {
+            let (mut seen, mut buf) = (Vec::new(), vec![0; 64 * 1024]);
+            while let Ok(read @ 1..) = from.read(&mut buf).await {
+                seen.extend_from_slice(&buf[..read]);
+                if to.write_all(&buf[..read]).await.is_err() {
+                    break;
+                }
+            }
+            let _ = to.shutdown().await;
+            seen
         };
-        if rest[1] & 0x80 != 0 {
-            at += 4;
-        }
-        firsts.push(rest[0]);
-        rest = &rest[(at + len).min(rest.len())..];
+        let up = tokio::spawn(copy(client_read, server_write));
+        let down = tokio::spawn(copy(server_read, client_write));
+        (up.await.unwrap(), down.await.unwrap())
     }
-    (head, firsts)
-}
 
-#[tokio::test]
-async fn chromium_negotiates_it_and_compresses_both_ways() {
-    let Some(chromium) = chromium() else { return };
-    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ws_url = format!("ws://{}/ws", proxy.local_addr().unwrap());
-    let long = "words the browser and the server both compress ".repeat(20);
-    let html = page(&ws_url, &long);
-    let (result_tx, mut result_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
-    let app = server(Deflate::enabled().threshold(200)).fallback(move |request| {
-        let (html, result_tx) = (html.clone(), result_tx.clone());
-        async move {
-            use http_body_util::BodyExt;
-            if request.uri().path() == "/result" {
-                let body = request.into_body().collect().await.map(|body| body.to_bytes().to_vec());
-                let _ = result_tx.send(body.unwrap_or_default()).await;
+    /// The HTTP head and the first byte of every frame after it in one direction of a
+    /// WebSocket connection.
+    fn frames(bytes: &[u8]) -> (String, Vec<u8>) {
+        let end = bytes.windows(4).position(|window| window == b"\r\n\r\n").expect("an HTTP head") + 4;
+        let (head, mut rest) = (String::from_utf8_lossy(&bytes[..end]).into_owned(), &bytes[end..]);
+        let mut firsts = Vec::new();
+        while rest.len() >= 2 {
+            let (len, mut at) = match rest[1] & 0x7f {
+                126 => (usize::from(u16::from_be_bytes([rest[2], rest[3]])), 4),
+                127 => (usize::try_from(u64::from_be_bytes(rest[2..10].try_into().unwrap())).unwrap(), 10),
+                len => (usize::from(len), 2),
+            };
+            if rest[1] & 0x80 != 0 {
+                at += 4;
             }
-            let mut response = http::Response::new(wskit::Body::from(html));
-            response.headers_mut().insert("content-type", http::HeaderValue::from_static("text/html"));
-            response
+            firsts.push(rest[0]);
+            rest = &rest[(at + len).min(rest.len())..];
         }
-    });
-    let server = TestServer::start(app).await;
-    let recording = tokio::spawn(recording_proxy(proxy, server.addr));
-    let profile = std::env::temp_dir().join(format!("wskit-chromium-{}", uuid::Uuid::now_v7().simple()));
-    let mut browser = std::process::Command::new(chromium)
-        .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("http://{}/", server.addr))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start Chromium");
-    let result = tokio::time::timeout(std::time::Duration::from_secs(60), result_rx.recv()).await;
-    let _ = browser.kill();
-    let _ = browser.wait();
-    let _ = std::fs::remove_dir_all(&profile);
-    let seen: Value =
-        serde_json::from_slice(&result.expect("Chromium reports within 60 s").unwrap()).unwrap();
-    assert_eq!(seen["news"], json!([long, "short"]), "{seen}");
-    assert_eq!(seen["extensions"], "permessage-deflate; server_no_context_takeover");
+        (head, firsts)
+    }
 
-    let (from_browser, to_browser) = tokio::time::timeout(std::time::Duration::from_secs(10), recording)
-        .await
-        .expect("the connection ends with the browser")
-        .unwrap();
-    let (request, sent) = frames(&from_browser);
-    let (response, received) = frames(&to_browser);
-    assert!(
-        request.to_ascii_lowercase().contains("sec-websocket-extensions: permessage-deflate"),
-        "{request}"
-    );
-    assert!(response.contains("permessage-deflate; server_no_context_takeover"), "{response}");
-    assert!(sent.contains(&COMPRESSED_TEXT), "the browser compressed: {sent:02x?}");
-    // TOPICS, then NEWS (long, compressed) and DELIVERED, then NEWS and DELIVERED (short, plain).
-    assert_eq!(&received[..5], &[0x81, COMPRESSED_TEXT, 0x81, 0x81, 0x81], "{received:02x?}");
+    #[tokio::test]
+    async fn chromium_negotiates_it_and_compresses_both_ways() {
+        let Some(chromium) = chromium() else { return };
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ws_url = format!("ws://{}/ws", proxy.local_addr().unwrap());
+        let long = "words the browser and the server both compress ".repeat(20);
+        let html = page(&ws_url, &long);
+        let (result_tx, mut result_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
+        let app = server(Deflate::enabled().threshold(200)).fallback(move |request| {
+            let (html, result_tx) = (html.clone(), result_tx.clone());
+            async move {
+                use http_body_util::BodyExt;
+                if request.uri().path() == "/result" {
+                    let body = request.into_body().collect().await.map(|body| body.to_bytes().to_vec());
+                    let _ = result_tx.send(body.unwrap_or_default()).await;
+                }
+                let mut response = http::Response::new(wskit::Body::from(html));
+                response.headers_mut().insert("content-type", http::HeaderValue::from_static("text/html"));
+                response
+            }
+        });
+        let server = TestServer::start(app).await;
+        let recording = tokio::spawn(recording_proxy(proxy, server.addr));
+        let browser = Browser::start(chromium, &format!("http://{}/", server.addr));
+        let result = tokio::time::timeout(std::time::Duration::from_secs(60), result_rx.recv()).await;
+        drop(browser);
+        let seen: Value =
+            serde_json::from_slice(&result.expect("Chromium reports within 60 s").unwrap()).unwrap();
+        assert_eq!(seen["news"], json!([long, "short"]), "{seen}");
+        assert_eq!(seen["extensions"], "permessage-deflate; server_no_context_takeover");
+
+        let (from_browser, to_browser) = tokio::time::timeout(std::time::Duration::from_secs(10), recording)
+            .await
+            .expect("the connection ends with the browser")
+            .unwrap();
+        let (request, sent) = frames(&from_browser);
+        let (response, received) = frames(&to_browser);
+        assert!(
+            request.to_ascii_lowercase().contains("sec-websocket-extensions: permessage-deflate"),
+            "{request}"
+        );
+        assert!(response.contains("permessage-deflate; server_no_context_takeover"), "{response}");
+        assert!(sent.contains(&COMPRESSED_TEXT), "the browser compressed: {sent:02x?}");
+        // TOPICS, then NEWS (long, compressed) and DELIVERED, then NEWS and DELIVERED (short, plain).
+        assert_eq!(&received[..5], &[0x81, COMPRESSED_TEXT, 0x81, 0x81, 0x81], "{received:02x?}");
+    }
 }
