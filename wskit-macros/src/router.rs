@@ -18,7 +18,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReturnType, Token, Type};
 
 /// The attributes that mark a method of the router.
-const ROLES: &[&str] = &["on", "rpc", "middleware", "on_open", "on_close", "on_error"];
+const ROLES: &[&str] = &["on", "rpc", "middleware", "after", "on_open", "on_close", "on_error"];
 
 /// What a marked method does.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,8 @@ enum Role {
     Rpc,
     /// `#[middleware]`: runs before the handlers that name it.
     Middleware,
+    /// `#[after]`: runs after every handler, with its outcome.
+    After,
     /// `#[on_open]`: runs once the connection is established.
     Open,
     /// `#[on_close]`: runs once the connection has closed.
@@ -43,6 +45,7 @@ impl Role {
             "on" => Some(Role::On),
             "rpc" => Some(Role::Rpc),
             "middleware" => Some(Role::Middleware),
+            "after" => Some(Role::After),
             "on_open" => Some(Role::Open),
             "on_close" => Some(Role::Close),
             "on_error" => Some(Role::Error),
@@ -55,6 +58,7 @@ impl Role {
             Role::On => "#[on]",
             Role::Rpc => "#[rpc]",
             Role::Middleware => "#[middleware]",
+            Role::After => "#[after]",
             Role::Open => "#[on_open]",
             Role::Close => "#[on_close]",
             Role::Error => "#[on_error]",
@@ -75,6 +79,7 @@ impl Role {
             Role::Middleware => {
                 "async fn name(&self, ctx: &mut Ctx<Data>, incoming: &Incoming<'_>) -> Result<Next, Error>"
             }
+            Role::After => "async fn name(&self, ctx: &mut Ctx<Data>, handled: &Handled<'_>)",
             Role::Open => "async fn name(&self, ctx: &mut Ctx<Data>) -> Result<(), Error>",
             Role::Close => "async fn name(&self, ctx: &mut Ctx<Data>, close: Close)",
             Role::Error => "async fn name(&self, ctx: &mut Ctx<Data>, error: &Error)",
@@ -105,7 +110,7 @@ struct Hook {
     /// The type of the `ctx` parameter, as written.
     ctx: Type,
     /// The type of the parameter after `ctx` (`close: Close`, `error: &Error`,
-    /// `incoming: &Incoming`), if any.
+    /// `incoming: &Incoming`, `handled: &Handled`), if any.
     param: Option<Type>,
     /// The return type of `#[on_open]` and `#[middleware]`, as written.
     output: Option<Type>,
@@ -121,6 +126,8 @@ struct RouterModel {
     middleware: Vec<Hook>,
     /// The names of every method marked `#[middleware]`, valid or not.
     middleware_names: Vec<Ident>,
+    /// The `#[after]` methods, in declaration order.
+    after: Vec<Hook>,
     handlers: Vec<Handler>,
     on_open: Option<Hook>,
     on_close: Option<Hook>,
@@ -211,6 +218,7 @@ impl RouterModel {
             global: args.middleware,
             middleware: Vec::new(),
             middleware_names: Vec::new(),
+            after: Vec::new(),
             handlers: Vec::new(),
             on_open: None,
             on_close: None,
@@ -295,6 +303,11 @@ impl RouterModel {
                 self.middleware.push(Hook { method, ctx, param, output });
                 return;
             }
+            Role::After => {
+                let Shape { ctx, param, output, .. } = shape;
+                self.after.push(Hook { method, ctx, param, output });
+                return;
+            }
             Role::Open => &mut self.on_open,
             Role::Close => &mut self.on_close,
             Role::Error => &mut self.on_error,
@@ -362,10 +375,7 @@ impl RouterModel {
             ["ctx", "inbound", "message", "meta", "close", "error", "response"].map(local);
         // Each parameter and result passes through a function of `__private` bounded by a
         // trait with a diagnostic, spanned on the user's type (see `wskit::__private`).
-        let check = |kind: &str, ty: &Type| {
-            let kind = Ident::new(kind, Span::call_site());
-            quote_spanned!(ty.span()=> ::wskit::__private::#kind)
-        };
+        let check = check_path;
         let ctx_arg = |ctx_ty: &Type| {
             let check = check("ctx", ctx_ty);
             quote!(#check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx))
@@ -416,31 +426,32 @@ impl RouterModel {
                 }
                 None => (quote!(_), None),
             };
-            if *rpc {
+            let body = if *rpc {
                 // The handler borrows the context for the call; the reply needs it after.
                 let ctx_check = check("ctx", ctx_ty);
                 let ctx_arg = quote!(#ctx_check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(&mut *#ctx));
                 let (request_check, output_check) =
                     (check("rpc_request", message_ty), check("rpc_output", output));
-                return quote_spanned! {message_ty.span()=>
-                    <#message_ty as ::wskit::Message>::TYPE => {
-                        #request_check::<#message_ty>();
-                        let (#message, #binding) = #decode?;
-                        #middleware
-                        let #response = #output_check::<#message_ty, #output>(
-                            Self::#method(self, #ctx_arg, #message #meta_arg).await,
-                        )?;
-                        #ctx.reply(&#response)
-                    }
-                };
-            }
-            let (output_check, ctx_arg) = (check("output", output), ctx_arg(ctx_ty));
-            quote_spanned! {message_ty.span()=>
-                <#message_ty as ::wskit::Message>::TYPE => {
+                quote_spanned! {message_ty.span()=>
+                    #request_check::<#message_ty>();
+                    let (#message, #binding) = #decode?;
+                    #middleware
+                    let #response = #output_check::<#message_ty, #output>(
+                        Self::#method(self, #ctx_arg, #message #meta_arg).await,
+                    )?;
+                    #ctx.reply(&#response)
+                }
+            } else {
+                let (output_check, ctx_arg) = (check("output", output), ctx_arg(ctx_ty));
+                quote_spanned! {message_ty.span()=>
                     let (#message, #binding) = #decode?;
                     #middleware
                     #output_check::<#output>(Self::#method(self, #ctx_arg, #message #meta_arg).await)
                 }
+            };
+            let body = self.generate_after(message_ty, body);
+            quote_spanned! {message_ty.span()=>
+                <#message_ty as ::wskit::Message>::TYPE => { #body }
             }
         });
         let rpc_types: Vec<_> = self.handlers.iter().filter(|h| h.rpc).map(|h| &h.message).collect();
@@ -530,6 +541,41 @@ impl RouterModel {
         }
     }
 
+    /// The arm `body` of a handler of `message`, followed by the `#[after]` methods: the
+    /// body runs as a block of its own (its `?` and early returns end only the block), its
+    /// result and elapsed time go to each method, and it is the arm's result. Without
+    /// `#[after]` methods, `body` as it is.
+    fn generate_after(&self, message: &Type, body: TokenStream) -> TokenStream {
+        if self.after.is_empty() {
+            return body;
+        }
+        let [ctx, started, result, handled] = ["ctx", "started", "result", "handled"].map(local);
+        let calls = self.after.iter().filter_map(|Hook { method, ctx: ctx_ty, param, .. }| {
+            let param = param.as_ref()?;
+            let (ctx_check, handled_check) = (check_path("ctx", ctx_ty), check_path("handled", param));
+            let data = &self.data;
+            Some(quote_spanned! {method.span()=>
+                Self::#method(
+                    self,
+                    #ctx_check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(&mut *#ctx),
+                    #handled_check::<#param, &::wskit::middleware::Handled<'_>>(&#handled),
+                )
+                .await;
+            })
+        });
+        quote! {
+            let #started = ::wskit::__private::Instant::now();
+            let #result: ::core::result::Result<(), ::wskit::Error> = async { #body }.await;
+            let #handled = ::wskit::middleware::Handled::new(
+                <#message as ::wskit::Message>::TYPE,
+                &#result,
+                #started.elapsed(),
+            );
+            #(#calls)*
+            #result
+        }
+    }
+
     /// One const assertion per handler after the first: its message's type string differs
     /// from the earlier ones. Different Rust types may share a type string, which only
     /// the type checker can see; the assertion fails at the later handler's message type.
@@ -582,6 +628,13 @@ impl RouterModel {
     fn checks_unique_types(&self) -> bool {
         self.handlers.len() >= 2 && self.item.generics.params.is_empty()
     }
+}
+
+/// The function of `wskit::__private` that checks a parameter or result of `kind` (see
+/// `wskit::__private`), spanned on the user's type `ty` so that a mismatch is reported there.
+fn check_path(kind: &str, ty: &Type) -> TokenStream {
+    let kind = Ident::new(kind, Span::call_site());
+    quote_spanned!(ty.span()=> ::wskit::__private::#kind)
 }
 
 /// `ty` as written, without the spaces between tokens of its token stream: `crate::m::Ping`
@@ -666,11 +719,11 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
     let allowed = match role {
         Role::On | Role::Rpc => 2,
         Role::Open => 0,
-        Role::Close | Role::Error | Role::Middleware => 1,
+        Role::Close | Role::Error | Role::Middleware | Role::After => 1,
     };
     let required = match role {
         Role::On | Role::Rpc | Role::Open => allowed.min(1),
-        Role::Close | Role::Error | Role::Middleware => allowed,
+        Role::Close | Role::Error | Role::Middleware | Role::After => allowed,
     };
     for extra in rest.iter().skip(allowed) {
         fail(*extra, format!("unexpected parameter: {} methods look like `{expected}`", role.attribute()));
@@ -681,6 +734,7 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
             Role::Rpc => "the request parameter, e.g. `req: GetUser`",
             Role::Close => "the `close: Close` parameter",
             Role::Middleware => "the `incoming: &Incoming<'_>` parameter",
+            Role::After => "the `handled: &Handled<'_>` parameter",
             _ => "the `error: &Error` parameter",
         };
         fail(&sig.inputs, format!("missing {what}: `{expected}`"));
@@ -691,7 +745,7 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
     });
     let (message, param) = match role {
         Role::On | Role::Rpc => (typed.next().flatten(), typed.next().flatten()),
-        Role::Close | Role::Error | Role::Middleware => (None, typed.next().flatten()),
+        Role::Close | Role::Error | Role::Middleware | Role::After => (None, typed.next().flatten()),
         Role::Open => (None, None),
     };
     let output = match &sig.output {
@@ -716,7 +770,7 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
                 "#[rpc] methods return the request's response: add `-> Result<SomeResponse, Error>`: `{expected}`"
             ),
         ),
-        (Role::Close | Role::Error, Some(output)) => fail(
+        (Role::Close | Role::Error | Role::After, Some(output)) => fail(
             output,
             format!("{} methods return nothing; remove the return type: `{expected}`", role.attribute()),
         ),

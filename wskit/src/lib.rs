@@ -433,6 +433,9 @@ pub use wskit_macros::payload;
 ///   Result<Next, Error>`, run before handlers that name it: every handler with
 ///   `#[router(middleware = [log, auth])]`, one handler with `#[on(middleware = [admin])]`
 ///   or `#[rpc(middleware = [..])]` (after the router-wide ones). See [`middleware`].
+/// - `#[after]`: `async fn(&self, ctx: &mut Ctx<Data>, handled: &Handled<'_>)`, run after
+///   every handler of the router, in declaration order, with the outcome and the time it
+///   took ([`middleware::Handled`]).
 /// - `#[on_open]`: `async fn(&self, ctx: &mut Ctx<Data>) -> Result<(), Error>`; an error
 ///   rejects the connection.
 /// - `#[on_close]`: `async fn(&self, ctx: &mut Ctx<Data>, close: Close)`.
@@ -608,6 +611,31 @@ pub mod __private {
     pub fn middleware_output<R: MiddlewareOutput>(output: R) -> Result<crate::middleware::Next, Error> {
         output.into_decision()
     }
+
+    /// The parameter of an `#[after]` method: `&Handled<'_>`.
+    #[diagnostic::on_unimplemented(
+        message = "`#[after]` methods borrow the outcome as `&wskit::middleware::Handled<'_>`, not `{Self}`",
+        label = "write `handled: &Handled<'_>`",
+        note = "`Handled` gives the message type, the handler's result and the time it took"
+    )]
+    pub trait HandledParam<T> {
+        /// The outcome as the parameter's type.
+        fn from_handled(handled: T) -> Self;
+    }
+
+    impl<T> HandledParam<T> for T {
+        fn from_handled(handled: T) -> T {
+            handled
+        }
+    }
+
+    /// The outcome `T` an `#[after]` method sees, as its parameter of type `P`.
+    pub fn handled<P: HandledParam<T>, T>(handled: T) -> P {
+        P::from_handled(handled)
+    }
+
+    /// The clock `#[after]` methods are timed by.
+    pub use crate::time::Instant;
 
     /// Checks that an `#[rpc]` handler takes an RPC request.
     pub fn rpc_request<M: crate::Rpc>() {}
