@@ -18,7 +18,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReturnType, Token, Type};
 
 /// The attributes that mark a method of the router.
-const ROLES: &[&str] = &["on", "rpc", "middleware", "after", "on_open", "on_close", "on_error"];
+const ROLES: &[&str] = &["on", "rpc", "on_binary", "middleware", "after", "on_open", "on_close", "on_error"];
 
 /// What a marked method does.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,8 @@ enum Role {
     On,
     /// `#[rpc]`: answers one RPC request type with its bound response.
     Rpc,
+    /// `#[on_binary]`: handles every binary frame.
+    Binary,
     /// `#[middleware]`: runs before the handlers that name it.
     Middleware,
     /// `#[after]`: runs after every handler, with its outcome.
@@ -44,6 +46,7 @@ impl Role {
         match name {
             "on" => Some(Role::On),
             "rpc" => Some(Role::Rpc),
+            "on_binary" => Some(Role::Binary),
             "middleware" => Some(Role::Middleware),
             "after" => Some(Role::After),
             "on_open" => Some(Role::Open),
@@ -57,6 +60,7 @@ impl Role {
         match self {
             Role::On => "#[on]",
             Role::Rpc => "#[rpc]",
+            Role::Binary => "#[on_binary]",
             Role::Middleware => "#[middleware]",
             Role::After => "#[after]",
             Role::Open => "#[on_open]",
@@ -80,6 +84,7 @@ impl Role {
                 "async fn name(&self, ctx: &mut Ctx<Data>, incoming: &Incoming<'_>) -> Result<Next, Error>"
             }
             Role::After => "async fn name(&self, ctx: &mut Ctx<Data>, handled: &Handled<'_>)",
+            Role::Binary => "async fn name(&self, ctx: &mut Ctx<Data>, bytes: Bytes) -> Result<(), Error>",
             Role::Open => "async fn name(&self, ctx: &mut Ctx<Data>) -> Result<(), Error>",
             Role::Close => "async fn name(&self, ctx: &mut Ctx<Data>, close: Close)",
             Role::Error => "async fn name(&self, ctx: &mut Ctx<Data>, error: &Error)",
@@ -110,7 +115,7 @@ struct Hook {
     /// The type of the `ctx` parameter, as written.
     ctx: Type,
     /// The type of the parameter after `ctx` (`close: Close`, `error: &Error`,
-    /// `incoming: &Incoming`, `handled: &Handled`), if any.
+    /// `incoming: &Incoming`, `handled: &Handled`, `bytes: Bytes`), if any.
     param: Option<Type>,
     /// The return type of `#[on_open]` and `#[middleware]`, as written.
     output: Option<Type>,
@@ -129,6 +134,7 @@ struct RouterModel {
     /// The `#[after]` methods, in declaration order.
     after: Vec<Hook>,
     handlers: Vec<Handler>,
+    on_binary: Option<Hook>,
     on_open: Option<Hook>,
     on_close: Option<Hook>,
     on_error: Option<Hook>,
@@ -220,6 +226,7 @@ impl RouterModel {
             middleware_names: Vec::new(),
             after: Vec::new(),
             handlers: Vec::new(),
+            on_binary: None,
             on_open: None,
             on_close: None,
             on_error: None,
@@ -308,6 +315,7 @@ impl RouterModel {
                 self.after.push(Hook { method, ctx, param, output });
                 return;
             }
+            Role::Binary => &mut self.on_binary,
             Role::Open => &mut self.on_open,
             Role::Close => &mut self.on_close,
             Role::Error => &mut self.on_error,
@@ -316,8 +324,12 @@ impl RouterModel {
             Some(first) => errors.at(
                 attr,
                 format!(
-                    "a router has one {} hook, and `{}` already is; merge the two methods",
+                    "a router has one {} {}, and `{}` already is; merge the two methods",
                     role.attribute(),
+                    match role {
+                        Role::Binary => "handler, which takes every binary frame",
+                        _ => "hook",
+                    },
                     first.method
                 ),
             ),
@@ -462,6 +474,24 @@ impl RouterModel {
                 }
             }
         });
+        let on_binary = self.on_binary.as_ref().and_then(|Hook { method, ctx: ctx_ty, param, output }| {
+            let (param, output) = (param.as_ref()?, output.as_ref()?);
+            let (bytes_check, output_check, ctx_arg) =
+                (check("binary", param), check("output", output), ctx_arg(ctx_ty));
+            let bytes = local("bytes");
+            Some(quote! {
+                const HANDLES_BINARY: bool = true;
+
+                fn on_binary<'a>(&'a self, #ctx: &'a mut ::wskit::Ctx<#data>, #bytes: ::wskit::Bytes)
+                    -> impl ::core::future::Future<Output = ::core::result::Result<(), ::wskit::Error>>
+                        + ::core::marker::Send + 'a
+                {
+                    async move {
+                        #output_check::<#output>(Self::#method(self, #ctx_arg, #bytes_check::<#param>(#bytes)).await)
+                    }
+                }
+            })
+        });
         let on_open = self.on_open.as_ref().map(|Hook { method, ctx: ctx_ty, output, .. }| {
             let output = output.as_ref().expect("checked by check_signature");
             let (output_check, ctx_arg) = (check("output", output), ctx_arg(ctx_ty));
@@ -530,6 +560,7 @@ impl RouterModel {
                     }
 
                     #is_rpc
+                    #on_binary
                     #on_open
                     #on_close
                     #on_error
@@ -719,11 +750,11 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
     let allowed = match role {
         Role::On | Role::Rpc => 2,
         Role::Open => 0,
-        Role::Close | Role::Error | Role::Middleware | Role::After => 1,
+        Role::Close | Role::Error | Role::Middleware | Role::After | Role::Binary => 1,
     };
     let required = match role {
         Role::On | Role::Rpc | Role::Open => allowed.min(1),
-        Role::Close | Role::Error | Role::Middleware | Role::After => allowed,
+        Role::Close | Role::Error | Role::Middleware | Role::After | Role::Binary => allowed,
     };
     for extra in rest.iter().skip(allowed) {
         fail(*extra, format!("unexpected parameter: {} methods look like `{expected}`", role.attribute()));
@@ -735,6 +766,7 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
             Role::Close => "the `close: Close` parameter",
             Role::Middleware => "the `incoming: &Incoming<'_>` parameter",
             Role::After => "the `handled: &Handled<'_>` parameter",
+            Role::Binary => "the `bytes: Bytes` parameter",
             _ => "the `error: &Error` parameter",
         };
         fail(&sig.inputs, format!("missing {what}: `{expected}`"));
@@ -745,7 +777,9 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
     });
     let (message, param) = match role {
         Role::On | Role::Rpc => (typed.next().flatten(), typed.next().flatten()),
-        Role::Close | Role::Error | Role::Middleware | Role::After => (None, typed.next().flatten()),
+        Role::Close | Role::Error | Role::Middleware | Role::After | Role::Binary => {
+            (None, typed.next().flatten())
+        }
         Role::Open => (None, None),
     };
     let output = match &sig.output {
@@ -753,7 +787,7 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
         _ => None,
     };
     match (role, output) {
-        (Role::On | Role::Open, None) => fail(
+        (Role::On | Role::Open | Role::Binary, None) => fail(
             &sig.ident,
             format!(
                 "{} methods return `Result<(), wskit::Error>`; add `-> Result<(), Error>`: `{expected}`",

@@ -68,7 +68,7 @@ use crate::connection::{
 };
 use crate::ctx::Ctx;
 use crate::limits::Limits;
-use crate::outbox::{Outbox, OutboxReceiver};
+use crate::outbox::{Frame, Outbox, OutboxReceiver};
 use crate::pubsub::Hub;
 use crate::route::Route;
 use crate::router::Router;
@@ -212,9 +212,7 @@ where
     pub async fn on_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
         let received = match message {
             WebSocketIncomingMessage::String(text) => Received::Text(text),
-            WebSocketIncomingMessage::Binary(bytes) => {
-                String::from_utf8(bytes).map_or(Received::NotUtf8, Received::Text)
-            }
+            WebSocketIncomingMessage::Binary(bytes) => Received::Binary(bytes),
         };
         self.deliver(&ws, received).await
     }
@@ -298,7 +296,7 @@ where
         for id in queued {
             let Some(slot) = connections.get_mut(&id) else { continue };
             if let Some(connection) = slot.connection.as_mut() {
-                send_all(&slot.ws, connection.take_queued().map(|frame| frame.into_text()));
+                send_all(&slot.ws, connection.take_queued());
                 watch_queue(&self.queued, id, connection);
             }
         }
@@ -376,9 +374,13 @@ impl Wake for Queued {
 }
 
 /// Sends `frames` on `ws`; a socket that is gone reports its end with its own event.
-fn send_all(ws: &WebSocket, frames: impl IntoIterator<Item = String>) {
+fn send_all(ws: &WebSocket, frames: impl IntoIterator<Item = Frame>) {
     for frame in frames {
-        if let Err(error) = ws.send_with_str(&frame) {
+        let sent = match frame.into_message() {
+            Ok(text) => ws.send_with_str(&text),
+            Err(bytes) => ws.send_with_bytes(&bytes),
+        };
+        if let Err(error) = sent {
             tracing::debug!(%error, "could not send a frame");
             return;
         }

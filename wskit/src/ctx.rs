@@ -9,6 +9,7 @@ use crate::message::Message;
 use crate::outbox::{ClientHandle, Frame, Outbox};
 use crate::pubsub::{Authorize, Delivery, Hub, Publish, TopicAction};
 use crate::time::{Instant, SystemTime};
+use bytes::Bytes;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -207,6 +208,16 @@ impl<D> Ctx<D> {
         self.enqueue(frame)
     }
 
+    /// Queues a binary frame holding `bytes`, e.g. a chunk of a download, or the answer
+    /// of an `#[on_binary]` handler. It goes through the same outbound queue as messages,
+    /// in order with them, and fails in the same ways as [`send`](Self::send).
+    ///
+    /// Binary frames are a wskit extension: send them only to clients that expect them
+    /// (ws-kit's client ignores what it cannot parse).
+    pub fn send_binary(&mut self, bytes: impl Into<Bytes>) -> Result<(), Error> {
+        self.push(Frame::Binary(bytes.into()))
+    }
+
     /// Queues `message` as the answer to the message being handled: it carries that
     /// message's `meta.correlationId`, if any.
     ///
@@ -337,10 +348,14 @@ impl<D> Ctx<D> {
     }
 
     pub(crate) fn enqueue(&mut self, frame: String) -> Result<(), Error> {
+        self.push(Frame::Owned(frame))
+    }
+
+    fn push(&mut self, frame: Frame) -> Result<(), Error> {
         if self.closing.is_some() {
             return Err(Error::failed_precondition("the connection is closing; nothing more can be sent"));
         }
-        self.outbox.push(Frame::Owned(frame))
+        self.outbox.push(frame)
     }
 
     /// Starts handling a frame that arrived at `arrived`: stamps its arrival and forgets

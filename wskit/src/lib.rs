@@ -78,6 +78,23 @@
 //!   them; all bounds are listed [below](#limits-and-defaults).
 //! - [`testing::TestConnection`]: drive a router without a socket, in unit tests, with a
 //!   clock the test moves.
+//! - Binary frames: an `#[on_binary]` handler and [`Ctx::send_binary`], a wskit extension
+//!   described [below](#extension-binary-frames).
+//!
+//! ## Extension: binary frames
+//!
+//! Written in the style of the wire contract (ws-kit's protocol, section 1: "an application
+//! may instead route raw binary frames to a binary handler"). It leaves a plain ws-kit
+//! client unaffected: only an application that declares the handler sees it, and ws-kit
+//! clients send text frames.
+//!
+//! | rule | |
+//! |---|---|
+//! | routing | A router without an `#[on_binary]` handler handles a binary frame that holds UTF-8 JSON like a text frame, and answers any other binary frame with `ERROR` INVALID_ARGUMENT. A router with one (at most one per router; a second is a compile error) passes **every** binary frame to it, whatever it holds, JSON included: what a client sends as text is a message, what it sends as binary is data. |
+//! | handler | `async fn(&self, ctx: &mut Ctx<Data>, bytes: Bytes) -> Result<(), Error>`, with the frame's whole payload (a fragmented message is joined first). It takes its turn among the messages of its connection, in arrival order, and has the connection's data. Neither server layers nor `#[middleware]` nor `#[after]` methods run for it (they are keyed by message type): rate-limit binary frames in the handler. |
+//! | size | [`Limits::max_message_bytes`] applies as to text: a larger binary frame is answered with `ERROR` RESOURCE_EXHAUSTED with `details {observed, limit}`, or closed with 1009 under [`Oversize::Close`]; above four times the limit the connection is closed with 1009 without reading it. It counts toward the in-flight limit and the byte budget of messages waiting for their turn. |
+//! | errors | An error the handler returns, or its panic, is sent as `ERROR` (never `RPC_ERROR`: a binary frame has no correlation id) with `meta: {}`, and reaches `#[on_error]`. |
+//! | sending | [`Ctx::send_binary`] queues a binary frame from any handler or hook, through the connection's outbound queue, in order with its other frames and under the same bounds (slow consumers, closing). |
 //!
 //! ## Threat model
 //!
@@ -320,6 +337,7 @@ pub mod time {
     pub use web_time::{Instant, SystemTime, UNIX_EPOCH};
 }
 
+pub use bytes::Bytes;
 pub use close::Close;
 pub use ctx::Ctx;
 pub use envelope::{Inbound, Meta};
@@ -433,6 +451,9 @@ pub use wskit_macros::payload;
 ///   Result<Next, Error>`, run before handlers that name it: every handler with
 ///   `#[router(middleware = [log, auth])]`, one handler with `#[on(middleware = [admin])]`
 ///   or `#[rpc(middleware = [..])]` (after the router-wide ones). See [`middleware`].
+/// - `#[on_binary]`: `async fn(&self, ctx: &mut Ctx<Data>, bytes: Bytes) -> Result<(),
+///   Error>`, at most one per router, receives every binary frame (see the crate docs,
+///   "Extension: binary frames").
 /// - `#[after]`: `async fn(&self, ctx: &mut Ctx<Data>, handled: &Handled<'_>)`, run after
 ///   every handler of the router, in declaration order, with the outcome and the time it
 ///   took ([`middleware::Handled`]).
@@ -705,6 +726,28 @@ pub mod __private {
     /// The close, as `#[on_close]`'s parameter of type `P`.
     pub fn close<P: CloseParam>(close: Close) -> P {
         P::from_close(close)
+    }
+
+    /// The parameter of `#[on_binary]`.
+    #[diagnostic::on_unimplemented(
+        message = "`#[on_binary]` receives the frame as `wskit::Bytes`, not `{Self}`",
+        label = "write `bytes: wskit::Bytes`",
+        note = "`Bytes` (of the `bytes` crate) holds the binary frame's payload without a copy"
+    )]
+    pub trait BinaryParam {
+        /// The frame as the parameter's type.
+        fn from_bytes(bytes: crate::Bytes) -> Self;
+    }
+
+    impl BinaryParam for crate::Bytes {
+        fn from_bytes(bytes: crate::Bytes) -> Self {
+            bytes
+        }
+    }
+
+    /// The binary frame, as `#[on_binary]`'s parameter of type `P`.
+    pub fn binary<P: BinaryParam>(bytes: crate::Bytes) -> P {
+        P::from_bytes(bytes)
     }
 
     /// The parameter of `#[on_error]`.

@@ -17,6 +17,7 @@ use crate::outbox::Outbox;
 use crate::pubsub::Hub;
 use crate::router::Router;
 use crate::time::Instant;
+use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,6 +108,8 @@ pub struct TestConnection<R: Router> {
     /// Never raised: a test connection has no server to shut it down.
     signals: Signals,
     closed: Option<Close>,
+    /// The binary frames written and not yet taken.
+    binary: Vec<Bytes>,
 }
 
 type Parked<R> = (Box<Connection<R, String>>, MemoryTransport);
@@ -150,7 +153,7 @@ impl<R: Router> TestConnection<R> {
         let wire = Arc::new(Wire::default());
         let transport = MemoryTransport::new(Arc::clone(&wire));
         let state = State::Parked((Box::new(connection), transport));
-        TestConnection { state, wire, clock, signals: Signals::default(), closed: None }
+        TestConnection { state, wire, clock, signals: Signals::default(), closed: None, binary: Vec::new() }
     }
 
     /// Sets a parameter of the upgrade path, as a server at `/rooms/:room` would from the
@@ -188,15 +191,42 @@ impl<R: Router> TestConnection<R> {
         self.run(Until::Waiting).await
     }
 
-    /// Hands a binary frame to the connection, like [`send`](Self::send): one that holds
-    /// UTF-8 is handled as text, any other is refused with INVALID_ARGUMENT.
+    /// Hands a binary frame to the connection, like [`send`](Self::send): the router's
+    /// `#[on_binary]` handler gets it; without one, a frame that holds UTF-8 is handled as
+    /// text, any other is refused with INVALID_ARGUMENT. Binary frames written in answer
+    /// are kept for [`take_binary`](Self::take_binary).
     pub async fn send_binary(&mut self, frame: &[u8]) -> Vec<String> {
-        let received = match std::str::from_utf8(frame) {
-            Ok(text) => Received::Text(text.to_owned()),
-            Err(_) => Received::NotUtf8,
-        };
-        self.receive(received);
+        self.receive(Received::Binary(frame.to_vec()));
         self.run(Until::Idle).await
+    }
+
+    /// The binary frames the connection wrote ([`Ctx::send_binary`](crate::Ctx::send_binary))
+    /// since the last call, in order. The text frames are what [`send`](Self::send) and
+    /// the other methods return.
+    ///
+    /// ```
+    /// use wskit::testing::TestConnection;
+    /// use wskit::{router, Bytes, Ctx, Error};
+    ///
+    /// pub struct Echo;
+    ///
+    /// #[router]
+    /// impl Echo {
+    ///     #[on_binary]
+    ///     async fn echo(&self, ctx: &mut Ctx<()>, bytes: Bytes) -> Result<(), Error> {
+    ///         ctx.send_binary(bytes)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut connection = TestConnection::new(Echo);
+    /// assert!(connection.send_binary(&[1, 2, 3]).await.is_empty(), "no text frames");
+    /// assert_eq!(connection.take_binary(), [vec![1, 2, 3]]);
+    /// # }
+    /// ```
+    pub fn take_binary(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.binary)
     }
 
     /// Sends `message` as a frame, the way a client would, and returns the answer.
@@ -249,7 +279,14 @@ impl<R: Router> TestConnection<R> {
     /// wrote meanwhile.
     async fn run(&mut self, until: Until) -> Vec<String> {
         std::future::poll_fn(|cx| self.poll_run(cx, until)).await;
-        self.wire.take_written()
+        let mut text = Vec::new();
+        for frame in self.wire.take_written() {
+            match frame.into_message() {
+                Ok(frame) => text.push(frame),
+                Err(bytes) => self.binary.push(bytes),
+            }
+        }
+        text
     }
 
     fn poll_run(&mut self, cx: &mut Context<'_>, until: Until) -> Poll<()> {

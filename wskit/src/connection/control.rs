@@ -21,10 +21,23 @@ use uuid::Uuid;
 
 /// A frame worth handling, as [`Control::read`] found it.
 pub(crate) enum Arrived<T> {
-    /// A text frame (or a binary one holding UTF-8).
+    /// A text frame (or a binary one holding UTF-8, for a router without `#[on_binary]`).
     Text(T),
+    /// A binary frame, for the router's `#[on_binary]` handler.
+    Binary(Vec<u8>),
     /// A frame that cannot be a message: answer it with this error.
     Invalid(Error),
+}
+
+impl<T: AsRef<str>> Arrived<T> {
+    /// The frame's size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Arrived::Text(text) => text.as_ref().len(),
+            Arrived::Binary(bytes) => bytes.len(),
+            Arrived::Invalid(_) => 0,
+        }
+    }
 }
 
 /// What a frame that arrived while a handler runs calls for.
@@ -75,15 +88,18 @@ pub(crate) struct Control<T> {
     outbox: Outbox,
     limits: Arc<Limits>,
     client_id: Uuid,
+    /// Whether the router has an `#[on_binary]` handler, which takes every binary frame.
+    binary: bool,
 }
 
-impl<T: AsRef<str>> Control<T> {
+impl<T: AsRef<str> + From<String>> Control<T> {
     pub(crate) fn new(
         outbox: Outbox,
         limits: Arc<Limits>,
         client_id: Uuid,
         liveness: Option<Liveness>,
         now: Instant,
+        binary: bool,
     ) -> Self {
         Control {
             backlog: Backlog::new(limits.max_in_flight, limits.max_message_bytes),
@@ -95,6 +111,7 @@ impl<T: AsRef<str>> Control<T> {
             outbox,
             limits,
             client_id,
+            binary,
         }
     }
 
@@ -104,9 +121,13 @@ impl<T: AsRef<str>> Control<T> {
         self.pings.heard(now);
         match received {
             Received::Text(text) => Ok(Some(Arrived::Text(text))),
-            Received::NotUtf8 => Ok(Some(Arrived::Invalid(
-                Error::invalid_argument("binary frames must hold UTF-8 JSON").protocol(),
-            ))),
+            Received::Binary(bytes) if self.binary => Ok(Some(Arrived::Binary(bytes))),
+            Received::Binary(bytes) => Ok(Some(match String::from_utf8(bytes) {
+                Ok(text) => Arrived::Text(T::from(text)),
+                Err(_) => {
+                    Arrived::Invalid(Error::invalid_argument("binary frames must hold UTF-8 JSON").protocol())
+                }
+            })),
             Received::Control => Ok(None),
             Received::OverLimit { kind, observed, limit, close } => {
                 self.limits.exceeded(kind, observed, limit, Some(self.client_id));
@@ -138,15 +159,17 @@ impl<T: AsRef<str>> Control<T> {
     /// beyond the in-flight limit and queues the rest. Closes once too many errors came
     /// in a row.
     pub(crate) fn arrive(&mut self, arrived: Arrived<T>, now: Instant) -> Result<Busy, Exit> {
-        let text = match arrived {
-            Arrived::Text(text) => text,
+        let kind = match arrived {
+            Arrived::Text(ref text) => classify(text.as_ref()),
+            // Binary frames wait for their turn, in order with the messages.
+            Arrived::Binary(_) => Kind::Message(None),
             // A frame that cannot be a message is answered at once.
             Arrived::Invalid(error) => {
                 self.answer(error, None);
                 return self.check_strikes().map(|()| Busy::Continue);
             }
         };
-        match classify(text.as_ref()) {
+        match kind {
             Kind::Heartbeat => {
                 // A full queue closes the connection as a slow consumer; nothing to add.
                 let _ = self.outbox.push(Frame::Owned(heartbeat_ack()));
@@ -161,7 +184,7 @@ impl<T: AsRef<str>> Control<T> {
                 self.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(self.client_id));
                 self.answer(in_flight_exceeded(limit), correlation_id.as_deref());
             }
-            Kind::Message(correlation_id) => self.backlog.push(text, correlation_id, now),
+            Kind::Message(correlation_id) => self.backlog.push(arrived, correlation_id, now),
         }
         self.check_strikes().map(|()| Busy::Continue)
     }
@@ -204,7 +227,7 @@ impl<T: AsRef<str>> Control<T> {
     }
 
     /// The next message that waited for its turn, and when it arrived.
-    pub(crate) fn next_waiting(&mut self) -> Option<(T, Instant)> {
+    pub(crate) fn next_waiting(&mut self) -> Option<(Arrived<T>, Instant)> {
         self.backlog.pop()
     }
 
@@ -307,17 +330,17 @@ mod tests {
     fn keeps_a_bounded_number_of_errors_for_the_hook_while_a_handler_runs() {
         let (outbox, mut frames) = Outbox::new(&Limits::default().max_queued_frames(16));
         let now = Instant::now();
-        let mut control = Control::<&str>::new(outbox, Arc::default(), Uuid::nil(), None, now);
+        let mut control = Control::<String>::new(outbox, Arc::default(), Uuid::nil(), None, now, false);
         control.start(None, None);
         let rounds = MAX_ANSWERED * 4;
         let mut cancelled = 0;
         for _ in 0..rounds {
             let request = r#"{"type":"GET","meta":{"correlationId":"r"}}"#;
             let abort = r#"{"type":"$ws:abort","meta":{"correlationId":"r"}}"#;
-            assert!(matches!(control.arrive(Arrived::Text(request), now), Ok(Busy::Continue)));
-            assert!(matches!(control.arrive(Arrived::Text(abort), now), Ok(Busy::Continue)));
+            assert!(matches!(control.arrive(Arrived::Text(request.into()), now), Ok(Busy::Continue)));
+            assert!(matches!(control.arrive(Arrived::Text(abort.into()), now), Ok(Busy::Continue)));
             while let Some(frame) = frames.try_recv() {
-                cancelled += usize::from(frame.into_text().contains("CANCELLED"));
+                cancelled += usize::from(frame.into_message().unwrap().contains("CANCELLED"));
             }
         }
         assert_eq!(cancelled, rounds, "every aborted request is answered");

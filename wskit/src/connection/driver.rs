@@ -74,7 +74,7 @@ pub(crate) struct Connection<R: Router, T> {
     abandoned: bool,
 }
 
-impl<R: Router, T: AsRef<str> + Send> Connection<R, T> {
+impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
     /// A connection of `session`, whose outbox `outbox` drains, opened at `now`.
     pub(crate) fn new(
         session: Session<R>,
@@ -218,7 +218,7 @@ struct Io<'c, T, X, C: Clock> {
 impl<R, T, X, C> Turn<'_, R, T, X, C>
 where
     R: Router,
-    T: AsRef<str> + Send,
+    T: AsRef<str> + From<String> + Send,
     X: Transport<Text = T>,
     C: Clock,
 {
@@ -239,11 +239,11 @@ where
         loop {
             self.io.alarm.rearm(self.io.control.next_timer());
             let mut idle = false;
-            let step = if let Some((text, arrived)) = self.io.control.next_waiting() {
+            let step = if let Some((frame, arrived)) = self.io.control.next_waiting() {
                 // Messages that arrived while a handler ran go first, in order.
                 match self.io.signals.shutdown.is_cancelled() {
                     true => Err(Exit::Close(going_away())),
-                    false => Box::pin(self.handle(Arrived::Text(text), arrived)).await,
+                    false => Box::pin(self.handle(frame, arrived)).await,
                 }
             } else if self.io.transport.is_drained() {
                 let now = self.io.alarm.now();
@@ -311,11 +311,17 @@ where
     /// Handles one frame that arrived at `arrived`, running its handler to the end while
     /// the connection keeps reading.
     async fn handle(&mut self, frame: Arrived<T>, arrived: Instant) -> Flow {
-        let text = match frame {
-            Arrived::Text(text) => text,
+        // The job borrows the frame's text, which lives until the handler returns.
+        let text: T;
+        let step = match frame {
+            Arrived::Text(frame) => {
+                text = frame;
+                self.session.prepare(text.as_ref(), arrived)
+            }
+            Arrived::Binary(bytes) => self.session.prepare_binary(bytes, arrived),
             Arrived::Invalid(error) => return Box::pin(self.session.reject_frame(error, arrived)).await,
         };
-        let job = match self.session.prepare(text.as_ref(), arrived) {
+        let job = match step {
             Step::Done(flow) => return flow,
             Step::Fail(error) => return Box::pin(self.session.fail(error)).await,
             Step::Run(job) => job,
@@ -394,7 +400,7 @@ enum Ended {
 
 impl<T, X, C> Io<'_, T, X, C>
 where
-    T: AsRef<str> + Send,
+    T: AsRef<str> + From<String> + Send,
     X: Transport<Text = T>,
     C: Clock,
 {

@@ -16,7 +16,7 @@ pub(crate) struct Wire {
     inbox: Mutex<VecDeque<Received<String>>>,
     /// The connection, waiting for the next frame.
     reader: AtomicWaker,
-    written: Mutex<Vec<String>>,
+    written: Mutex<Vec<Frame>>,
     /// The close frame the connection sent.
     closed: Mutex<Option<Close>>,
 }
@@ -29,7 +29,7 @@ impl Wire {
     }
 
     /// The frames the connection wrote since the last call, in order.
-    pub(crate) fn take_written(&self) -> Vec<String> {
+    pub(crate) fn take_written(&self) -> Vec<Frame> {
         std::mem::take(&mut *lock(&self.written))
     }
 
@@ -70,7 +70,7 @@ impl Transport for MemoryTransport {
     }
 
     fn send(&mut self, frame: Frame) -> bool {
-        lock(&self.wire.written).push(frame.into_text());
+        lock(&self.wire.written).push(frame);
         false
     }
 

@@ -16,6 +16,7 @@ use crate::panics::{self, Site};
 use crate::protocol;
 use crate::router::Router;
 use crate::time::Instant;
+use bytes::Bytes;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,9 +45,14 @@ impl<R: Router> Session<R> {
     }
 
     /// The [`Control`] of this session's connection, opened at `now`.
-    pub(crate) fn control<T: AsRef<str>>(&self, liveness: Option<Liveness>, now: Instant) -> Control<T> {
+    pub(crate) fn control<T: AsRef<str> + From<String>>(
+        &self,
+        liveness: Option<Liveness>,
+        now: Instant,
+    ) -> Control<T> {
         let outbox = self.ctx.outbox().clone();
-        Control::new(outbox, Arc::clone(&self.limits), self.ctx.client_id(), liveness, now)
+        let (limits, client_id) = (Arc::clone(&self.limits), self.ctx.client_id());
+        Control::new(outbox, limits, client_id, liveness, now, R::HANDLES_BINARY)
     }
 
     /// The connection's context.
@@ -83,9 +89,8 @@ impl<R: Router> Session<R> {
     /// turn.
     pub(crate) fn prepare<'t>(&mut self, text: &'t str, arrived: Instant) -> Step<'t> {
         self.ctx.begin(arrived);
-        let limit = self.limits.max_message_bytes;
-        if text.len() > limit {
-            return self.oversize(text);
+        if text.len() > self.limits.max_message_bytes {
+            return self.oversize(text.len(), Some(text));
         }
         let envelope = match Envelope::parse(text) {
             Ok(envelope) => envelope,
@@ -112,20 +117,39 @@ impl<R: Router> Session<R> {
             let timeout = timeout_ms.map_or(self.limits.rpc_timeout, Duration::from_millis);
             self.ctx.start_request(arrived + timeout.min(self.limits.rpc_timeout));
         }
-        Step::Run(Job { ty: envelope.ty, payload: envelope.payload, extra_meta })
+        Step::Run(Job::Message(Routed { ty: envelope.ty, payload: envelope.payload, extra_meta }))
     }
 
-    /// Runs the server's middleware layers and then the router on a prepared job.
+    /// Checks a binary frame that arrived at `arrived`, for the router's `#[on_binary]`
+    /// handler, against the message size limit.
+    pub(crate) fn prepare_binary(&mut self, bytes: Vec<u8>, arrived: Instant) -> Step<'static> {
+        self.ctx.begin(arrived);
+        if bytes.len() > self.limits.max_message_bytes {
+            return self.oversize(bytes.len(), None);
+        }
+        Step::Run(Job::Binary(bytes.into()))
+    }
+
+    /// Runs a prepared job: a message through the server's middleware layers and then the
+    /// router, a binary frame through the router's `#[on_binary]` handler.
     pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
         let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
+        let (message, binary) = match job {
+            Job::Message(message) => (Some(message), None),
+            Job::Binary(bytes) => (None, Some(bytes)),
+        };
+        let ty = message.as_ref().map_or(BINARY, |message| &message.ty);
         let handling = async {
-            let incoming = Incoming::raw(&job.ty, job.payload, R::TYPES);
+            let Some(Routed { ty, payload, extra_meta }) = &message else {
+                return router.on_binary(ctx, binary.unwrap_or_default()).await;
+            };
+            let incoming = Incoming::raw(ty, *payload, R::TYPES);
             for layer in layers {
                 if layer.handle(ctx, &incoming).await? == Next::Stop {
                     return Ok(());
                 }
             }
-            router.dispatch(ctx, Inbound::new(&job.ty, job.payload, &job.extra_meta)).await
+            router.dispatch(ctx, Inbound::new(ty, *payload, extra_meta)).await
         };
         let outcome = panics::catch(handling, self.limits.quiet_panics).await;
         self.ctx.release_cancellation(false);
@@ -141,7 +165,7 @@ impl<R: Router> Session<R> {
             Ok(Err(error)) => {
                 if !error.is_protocol_error() {
                     // A middleware layer fails messages of any type, made-up ones too.
-                    tracing::debug!(message_type = %clip(&job.ty), %error, "handler failed");
+                    tracing::debug!(message_type = %clip(ty), %error, "handler failed");
                 }
                 self.fail(error).await
             }
@@ -149,7 +173,7 @@ impl<R: Router> Session<R> {
                 // Logged under the router's own copy of the type: a type the router does
                 // not handle (a middleware layer panicked on it) comes from the client and
                 // must not grow the panic log.
-                let routed = R::TYPES.iter().find(|ty| **ty == job.ty).copied();
+                let routed = R::TYPES.iter().chain([&BINARY]).find(|routed| **routed == ty).copied();
                 self.fail(panicked(&*panic, Site::Message, routed.unwrap_or(panics::UNROUTED))).await
             }
         }
@@ -201,10 +225,11 @@ impl<R: Router> Session<R> {
         Step::Fail(error)
     }
 
-    /// Answers a frame too large to handle: RESOURCE_EXHAUSTED (`RPC_ERROR` if a
-    /// correlation id can be read from it), or close 1009 if so configured.
-    fn oversize(&mut self, text: &str) -> Step<'static> {
-        let (observed, limit) = (text.len(), self.limits.max_message_bytes);
+    /// Answers a frame of `observed` bytes, too large to handle: RESOURCE_EXHAUSTED
+    /// (`RPC_ERROR` if a correlation id can be read from its `text`), or close 1009 if so
+    /// configured.
+    fn oversize(&mut self, observed: usize, text: Option<&str>) -> Step<'static> {
+        let limit = self.limits.max_message_bytes;
         self.limits.exceeded(LimitKind::MessageSize, observed, limit, Some(self.ctx.client_id()));
         if self.limits.oversize == crate::Oversize::Close {
             return Step::Done(Err(Exit::Close(Close::new(Close::TOO_BIG, "message too big"))));
@@ -214,7 +239,10 @@ impl<R: Router> Session<R> {
                 .with_detail("observed", observed)
                 .with_detail("limit", limit)
                 .protocol();
-        self.reject(text, error)
+        match text {
+            Some(text) => self.reject(text, error),
+            None => Step::Fail(error),
+        }
     }
 
     /// Answers a frame that arrived at `arrived` and cannot be a message at all (a binary
@@ -293,12 +321,23 @@ pub(crate) enum Step<'t> {
     Run(Job<'t>),
 }
 
-/// A decoded frame waiting for its handler, borrowed from the frame's text.
-pub(crate) struct Job<'t> {
+/// A frame waiting for its handler.
+pub(crate) enum Job<'t> {
+    /// A message for the router.
+    Message(Routed<'t>),
+    /// A binary frame for the router's `#[on_binary]` handler.
+    Binary(Bytes),
+}
+
+/// A decoded message waiting for its handler, borrowed from the frame's text.
+pub(crate) struct Routed<'t> {
     ty: Cow<'t, str>,
     payload: Option<&'t str>,
     extra_meta: Vec<ExtraMeta<'t>>,
 }
+
+/// What logs name a binary frame by in place of a message type.
+const BINARY: &str = "#[on_binary]";
 
 /// Logs a panic of a handler or hook (rate-limited) and returns the INTERNAL error the
 /// client gets: the panic message stays in the server's log.
