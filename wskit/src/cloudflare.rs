@@ -263,7 +263,7 @@ where
             let mut driving = pin!(connection.drive(&mut transport, &JsClock, &self.signals));
             std::future::poll_fn(|cx| {
                 let outcome = driving.as_mut().poll(cx);
-                send_all(&ws, wire.take_written());
+                send_all(&ws, wire.take_frames());
                 self.write_queued();
                 outcome
             })

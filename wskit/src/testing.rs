@@ -108,8 +108,6 @@ pub struct TestConnection<R: Router> {
     /// Never raised: a test connection has no server to shut it down.
     signals: Signals,
     closed: Option<Close>,
-    /// The binary frames written and not yet taken.
-    binary: Vec<Bytes>,
 }
 
 type Parked<R> = (Box<Connection<R, String>>, MemoryTransport);
@@ -153,7 +151,7 @@ impl<R: Router> TestConnection<R> {
         let wire = Arc::new(Wire::default());
         let transport = MemoryTransport::new(Arc::clone(&wire));
         let state = State::Parked((Box::new(connection), transport));
-        TestConnection { state, wire, clock, signals: Signals::default(), closed: None, binary: Vec::new() }
+        TestConnection { state, wire, clock, signals: Signals::default(), closed: None }
     }
 
     /// Sets a parameter of the upgrade path, as a server at `/rooms/:room` would from the
@@ -226,7 +224,7 @@ impl<R: Router> TestConnection<R> {
     /// # }
     /// ```
     pub fn take_binary(&mut self) -> Vec<Bytes> {
-        std::mem::take(&mut self.binary)
+        self.wire.take_binary().collect()
     }
 
     /// Sends `message` as a frame, the way a client would, and returns the answer.
@@ -279,14 +277,7 @@ impl<R: Router> TestConnection<R> {
     /// wrote meanwhile.
     async fn run(&mut self, until: Until) -> Vec<String> {
         std::future::poll_fn(|cx| self.poll_run(cx, until)).await;
-        let mut text = Vec::new();
-        for frame in self.wire.take_written() {
-            match frame.into_message() {
-                Ok(frame) => text.push(frame),
-                Err(bytes) => self.binary.push(bytes),
-            }
-        }
-        text
+        self.wire.take_written()
     }
 
     fn poll_run(&mut self, cx: &mut Context<'_>, until: Until) -> Poll<()> {

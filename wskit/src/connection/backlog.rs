@@ -56,6 +56,7 @@ impl<T: AsRef<str>> Backlog<T> {
     }
 
     /// The next waiting message and when it arrived, oldest first.
+    #[inline]
     pub(super) fn pop(&mut self) -> Option<(Arrived<T>, Instant)> {
         let Waiting { frame, arrived, .. } = self.waiting.pop_front()?;
         self.bytes -= frame.len();

@@ -25,8 +25,9 @@ pub(crate) enum Arrived<T> {
     Text(T),
     /// A binary frame, for the router's `#[on_binary]` handler.
     Binary(Vec<u8>),
-    /// A frame that cannot be a message: answer it with this error.
-    Invalid(Error),
+    /// A frame that cannot be a message: answer it with this error. Boxed: it is rare, and
+    /// inline it would make every frame that waits for its turn as large as an error.
+    Invalid(Box<Error>),
 }
 
 impl<T: AsRef<str>> Arrived<T> {
@@ -124,9 +125,9 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             Received::Binary(bytes) if self.binary => Ok(Some(Arrived::Binary(bytes))),
             Received::Binary(bytes) => Ok(Some(match String::from_utf8(bytes) {
                 Ok(text) => Arrived::Text(T::from(text)),
-                Err(_) => {
-                    Arrived::Invalid(Error::invalid_argument("binary frames must hold UTF-8 JSON").protocol())
-                }
+                Err(_) => Arrived::Invalid(Box::new(
+                    Error::invalid_argument("binary frames must hold UTF-8 JSON").protocol(),
+                )),
             })),
             Received::Control => Ok(None),
             Received::OverLimit { kind, observed, limit, close } => {
@@ -165,7 +166,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             Arrived::Binary(_) => Kind::Message(None),
             // A frame that cannot be a message is answered at once.
             Arrived::Invalid(error) => {
-                self.answer(error, None);
+                self.answer(*error, None);
                 return self.check_strikes().map(|()| Busy::Continue);
             }
         };

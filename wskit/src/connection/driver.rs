@@ -319,7 +319,7 @@ where
                 self.session.prepare(text.as_ref(), arrived)
             }
             Arrived::Binary(bytes) => self.session.prepare_binary(bytes, arrived),
-            Arrived::Invalid(error) => return Box::pin(self.session.reject_frame(error, arrived)).await,
+            Arrived::Invalid(error) => return Box::pin(self.session.reject_frame(*error, arrived)).await,
         };
         let job = match step {
             Step::Done(flow) => return flow,

@@ -134,24 +134,26 @@ impl<R: Router> Session<R> {
     /// router, a binary frame through the router's `#[on_binary]` handler.
     pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
         let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
-        let (message, binary) = match job {
-            Job::Message(message) => (Some(message), None),
-            Job::Binary(bytes) => (None, Some(bytes)),
-        };
-        let ty = message.as_ref().map_or(BINARY, |message| &message.ty);
-        let handling = async {
-            let Some(Routed { ty, payload, extra_meta }) = &message else {
-                return router.on_binary(ctx, binary.unwrap_or_default()).await;
-            };
-            let incoming = Incoming::raw(ty, *payload, R::TYPES);
-            for layer in layers {
-                if layer.handle(ctx, &incoming).await? == Next::Stop {
-                    return Ok(());
-                }
+        let quiet = self.limits.quiet_panics;
+        // The message's parts live here while its handler borrows them.
+        let message: Routed<'_>;
+        let (ty, outcome) = match job {
+            Job::Message(routed) => {
+                message = routed;
+                let Routed { ty, payload, extra_meta } = &message;
+                let handling = async {
+                    let incoming = Incoming::raw(ty, *payload, R::TYPES);
+                    for layer in layers {
+                        if layer.handle(ctx, &incoming).await? == Next::Stop {
+                            return Ok(());
+                        }
+                    }
+                    router.dispatch(ctx, Inbound::new(ty, *payload, extra_meta)).await
+                };
+                (&**ty, panics::catch(handling, quiet).await)
             }
-            router.dispatch(ctx, Inbound::new(ty, *payload, extra_meta)).await
+            Job::Binary(bytes) => (BINARY, panics::catch(router.on_binary(ctx, bytes), quiet).await),
         };
-        let outcome = panics::catch(handling, self.limits.quiet_panics).await;
         self.ctx.release_cancellation(false);
         match outcome {
             Ok(Ok(())) if self.ctx.is_unanswered_request() => {
