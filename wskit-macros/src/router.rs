@@ -105,6 +105,9 @@ struct Handler {
     output: Type,
     /// Whether it is an `#[rpc]` handler, whose result is the request's reply.
     rpc: bool,
+    /// Whether it is an `#[rpc(concurrent)]` handler, run beside the connection's other
+    /// messages on a fork of its context.
+    concurrent: bool,
     /// The `#[middleware]` methods named in its attribute, run after the router's.
     middleware: Vec<Ident>,
 }
@@ -171,25 +174,42 @@ fn parse_args(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Router
     Ok(args)
 }
 
-/// The arguments of `#[on(..)]` and `#[rpc(..)]`: the handler's own middleware.
+/// The arguments of `#[on(..)]` and `#[rpc(..)]`.
+#[derive(Default)]
+struct HandlerArgs {
+    /// The handler's own middleware.
+    middleware: Vec<Ident>,
+    /// The `concurrent` flag, first if given: the handler runs beside the connection's
+    /// other messages.
+    concurrent: Option<Ident>,
+}
+
 fn parse_handler_args(
     input: ParseStream<'_>,
     attribute: &str,
     errors: &mut Errors,
-) -> syn::Result<Vec<Ident>> {
+) -> syn::Result<HandlerArgs> {
     if input.peek(syn::LitStr) {
         return Err(input.error(format!(
             "{attribute} takes no type string: a handler's message type is its third parameter, \
-             e.g. `msg: JoinRoom`; its only argument is `middleware = [method, ..]`"
+             e.g. `msg: JoinRoom`; its arguments are `concurrent` (#[rpc] only) and \
+             `middleware = [method, ..]`"
         )));
     }
-    let mut middleware = Vec::new();
+    let mut args = HandlerArgs::default();
+    let flag = input.fork().parse::<Ident>().ok().filter(|ident| ident == "concurrent");
+    if flag.is_some() && !input.peek2(Token![=]) {
+        args.concurrent = Some(input.parse()?);
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
     let known = [Known { key: "middleware", usage: "middleware = [method, ..]" }];
     parse_key_values(input, attribute, &known, errors, |_, input| {
-        middleware = parse_names(input)?;
+        args.middleware = parse_names(input)?;
         Ok(())
     })?;
-    Ok(middleware)
+    Ok(args)
 }
 
 /// `[name, ..]`: the names of `#[middleware]` methods.
@@ -249,8 +269,8 @@ impl RouterModel {
                     let parsed = attr.parse_args_with(|input: ParseStream<'_>| {
                         parse_handler_args(input, attribute, &mut errors)
                     });
-                    if let Some(middleware) = errors.take(parsed) {
-                        model.add(*role, attr, method, middleware, &mut errors);
+                    if let Some(args) = errors.take(parsed) {
+                        model.add(*role, attr, method, args, &mut errors);
                     }
                 }
                 [(role, attr)] if !matches!(attr.meta, syn::Meta::Path(_)) => errors.at(
@@ -262,7 +282,7 @@ impl RouterModel {
                         role.attribute()
                     ),
                 ),
-                [(role, attr)] => model.add(*role, attr, method, Vec::new(), &mut errors),
+                [(role, attr)] => model.add(*role, attr, method, HandlerArgs::default(), &mut errors),
                 [_, (_, second), ..] => errors.at(
                     second,
                     format!("a method has one role; {} are mutually exclusive", ROLES.join(", ")),
@@ -283,9 +303,16 @@ impl RouterModel {
         role: Role,
         attr: &syn::Attribute,
         method: &ImplItemFn,
-        middleware: Vec<Ident>,
+        args: HandlerArgs,
         errors: &mut Errors,
     ) {
+        if let (Role::On, Some(flag)) = (role, &args.concurrent) {
+            errors.at(
+                flag,
+                "only #[rpc] handlers run concurrently: a request has a reply and a deadline by \
+                 which the client follows it; an #[on] handler runs in arrival order",
+            );
+        }
         if role == Role::Middleware {
             self.middleware_names.push(method.sig.ident.clone());
         }
@@ -301,7 +328,8 @@ impl RouterModel {
                     ctx,
                     output: output.expect("checked by check_signature"),
                     rpc: role == Role::Rpc,
-                    middleware,
+                    concurrent: role == Role::Rpc && args.concurrent.is_some(),
+                    middleware: args.middleware,
                 });
                 return;
             }
@@ -394,7 +422,8 @@ impl RouterModel {
         };
         // The middleware a handler runs, router-wide first: each may stop the message.
         let [incoming, next] = ["incoming", "next"].map(local);
-        let middleware_calls = |handler: &Handler| {
+        // `stopped` is what the arm returns when a middleware stops the message.
+        let middleware_calls = |handler: &Handler, stopped: TokenStream| {
             let calls = self.global.iter().chain(&handler.middleware).filter_map(|name| {
                 let Hook { method, ctx: ctx_ty, param, output } =
                     self.middleware.iter().find(|m| m.method == *name)?;
@@ -411,7 +440,7 @@ impl RouterModel {
                         .await,
                     )?;
                     if #next == ::wskit::middleware::Next::Stop {
-                        return ::core::result::Result::Ok(());
+                        return #stopped;
                     }
                 })
             });
@@ -423,10 +452,20 @@ impl RouterModel {
                 }}
             })
         };
+        let [forked, guard, token, ran, router] = ["forked", "guard", "token", "ran", "router"].map(local);
+        let mut fork_arms = Vec::new();
         let arms = self.handlers.iter().map(|handler| {
-            let Handler { method, message: message_ty, meta: meta_ty, ctx: ctx_ty, output, rpc, .. } =
-                handler;
-            let middleware = middleware_calls(handler);
+            let Handler {
+                method,
+                message: message_ty,
+                meta: meta_ty,
+                ctx: ctx_ty,
+                output,
+                rpc,
+                concurrent,
+                ..
+            } = handler;
+            let middleware = middleware_calls(handler, quote!(::core::result::Result::Ok(())));
             let decode = quote_spanned!(message_ty.span()=> #inbound.decode::<#message_ty>());
             let (binding, meta_arg) = match meta_ty {
                 Some(meta_ty) => {
@@ -444,15 +483,52 @@ impl RouterModel {
                 let ctx_arg = quote!(#ctx_check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(&mut *#ctx));
                 let (request_check, output_check) =
                     (check("rpc_request", message_ty), check("rpc_output", output));
-                quote_spanned! {message_ty.span()=>
+                let call = |receiver: TokenStream| {
+                    quote_spanned! {message_ty.span()=>
+                        let #response = #output_check::<#message_ty, #output>(
+                            Self::#method(#receiver, #ctx_arg, #message #meta_arg).await,
+                        )?;
+                        #ctx.reply(&#response)
+                    }
+                };
+                let take = quote_spanned! {message_ty.span()=>
                     #request_check::<#message_ty>();
                     let (#message, #binding) = #decode?;
                     #middleware
-                    let #response = #output_check::<#message_ty, #output>(
-                        Self::#method(self, #ctx_arg, #message #meta_arg).await,
-                    )?;
-                    #ctx.reply(&#response)
+                };
+                if *concurrent {
+                    // Taken in its turn here, run by the connection on a fork of the
+                    // context: it owns what it uses, the router included.
+                    let stopped = quote!(::core::result::Result::Ok(::core::option::Option::None));
+                    let middleware = middleware_calls(handler, stopped);
+                    let take = quote_spanned! {message_ty.span()=>
+                        #request_check::<#message_ty>();
+                        let (#message, #binding) = #decode?;
+                        #middleware
+                    };
+                    let job = self.generate_after(message_ty, call(quote!(&*#router)), quote!(&*#router));
+                    fork_arms.push(quote_spanned! {message_ty.span()=>
+                        <#message_ty as ::wskit::Message>::TYPE => {
+                            #take
+                            let (mut #forked, #guard) =
+                                ::wskit::__private::fork(&mut *#ctx, <#message_ty as ::wskit::Message>::TYPE);
+                            let #token = #guard.token();
+                            ::core::result::Result::Ok(::core::option::Option::Some(
+                                ::wskit::__private::Forked::new(#token, async move {
+                                    let #ran = #guard
+                                        .run(async {
+                                            let #ctx = &mut #forked;
+                                            #job
+                                        })
+                                        .await;
+                                    #guard.finish(#forked, #ran)
+                                }),
+                            ))
+                        }
+                    });
                 }
+                let call = call(quote!(self));
+                quote! { #take #call }
             } else {
                 let (output_check, ctx_arg) = (check("output", output), ctx_arg(ctx_ty));
                 quote_spanned! {message_ty.span()=>
@@ -461,9 +537,40 @@ impl RouterModel {
                     #output_check::<#output>(Self::#method(self, #ctx_arg, #message #meta_arg).await)
                 }
             };
-            let body = self.generate_after(message_ty, body);
+            let body = self.generate_after(message_ty, body, quote!(self));
             quote_spanned! {message_ty.span()=>
                 <#message_ty as ::wskit::Message>::TYPE => { #body }
+            }
+        });
+        // Collected first: the arms above fill `fork_arms`.
+        let arms: Vec<_> = arms.collect();
+        let concurrent_types: Vec<_> =
+            self.handlers.iter().filter(|h| h.concurrent).map(|h| &h.message).collect();
+        let fork = (!concurrent_types.is_empty()).then(|| {
+            quote! {
+                fn is_concurrent(&self, message_type: &str) -> bool {
+                    ::core::matches!(message_type, #(<#concurrent_types as ::wskit::Message>::TYPE)|*)
+                }
+
+                #[allow(unreachable_patterns)]
+                fn fork<'a>(
+                    &'a self,
+                    #router: ::std::sync::Arc<Self>,
+                    #ctx: &'a mut ::wskit::Ctx<#data>,
+                    #inbound: ::wskit::Inbound<'a>,
+                ) -> impl ::core::future::Future<
+                    Output = ::core::result::Result<
+                        ::core::option::Option<::wskit::__private::Forked>,
+                        ::wskit::Error,
+                    >,
+                > + ::core::marker::Send + 'a {
+                    async move {
+                        match #inbound.message_type() {
+                            #(#fork_arms)*
+                            _ => ::core::result::Result::Err(#inbound.unknown_type()),
+                        }
+                    }
+                }
             }
         });
         let rpc_types: Vec<_> = self.handlers.iter().filter(|h| h.rpc).map(|h| &h.message).collect();
@@ -560,6 +667,7 @@ impl RouterModel {
                     }
 
                     #is_rpc
+                    #fork
                     #on_binary
                     #on_open
                     #on_close
@@ -576,7 +684,9 @@ impl RouterModel {
     /// body runs as a block of its own (its `?` and early returns end only the block), its
     /// result and elapsed time go to each method, and it is the arm's result. Without
     /// `#[after]` methods, `body` as it is.
-    fn generate_after(&self, message: &Type, body: TokenStream) -> TokenStream {
+    /// The methods are called on `receiver`: `self`, or the router a concurrent handler's
+    /// job owns.
+    fn generate_after(&self, message: &Type, body: TokenStream, receiver: TokenStream) -> TokenStream {
         if self.after.is_empty() {
             return body;
         }
@@ -587,7 +697,7 @@ impl RouterModel {
             let data = &self.data;
             Some(quote_spanned! {method.span()=>
                 Self::#method(
-                    self,
+                    #receiver,
                     #ctx_check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(&mut *#ctx),
                     #handled_check::<#param, &::wskit::middleware::Handled<'_>>(&#handled),
                 )

@@ -175,6 +175,7 @@
 //! | limit | default | when reached |
 //! |---|---|---|
 //! | [`Limits::max_in_flight`] | 1000 messages | RESOURCE_EXHAUSTED at once (hook `InFlight`) |
+//! | [`Limits::max_concurrent_handlers`] | 16 handlers | `RPC_ERROR` RESOURCE_EXHAUSTED for the next concurrent request in its turn (hook `ConcurrentHandlers`) |
 //! | bytes of messages waiting behind a running handler | `max_message_bytes`, plus the one message that passes it | the connection stops reading until the handler returns (TCP holds the client back) |
 //! | errors answered while a handler runs, kept for `#[on_error]` | 64 | answered all the same; the hook sees the first 64 |
 //! | [`Limits::max_consecutive_errors`] | 10 protocol errors in a row | close 1008 (hook `ConsecutiveErrors`) |
@@ -309,6 +310,7 @@ pub mod client;
 mod close;
 #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
 pub mod cloudflare;
+mod concurrent;
 mod connection;
 mod ctx;
 mod envelope;
@@ -467,8 +469,8 @@ pub use wskit_macros::payload;
 ///
 /// Connections run concurrently, each in its own task. The handlers of one connection
 /// run one at a time, in the order their messages arrived, so a handler has `&mut` access
-/// to the connection's data without locks; RPC requests are no exception. While a handler
-/// runs, the connection keeps reading:
+/// to the connection's data without locks; RPC requests are no exception unless their
+/// handler is concurrent (below). While a handler runs, the connection keeps reading:
 ///
 /// - `__heartbeat` is answered and protocol pings are answered at once;
 /// - `$ws:abort` cancels the running request, or takes a waiting one out of the queue,
@@ -479,7 +481,70 @@ pub use wskit_macros::payload;
 ///   flight; one more is answered with RESOURCE_EXHAUSTED at once.
 ///
 /// Handlers that should not hold up their connection hand slow work to a task of their
-/// own and reply from there through a [`ClientHandle`] ([`Ctx::handle`]).
+/// own and reply from there through a [`ClientHandle`] ([`Ctx::handle`]), or are
+/// concurrent.
+///
+/// ### Concurrent handlers: `#[rpc(concurrent)]`
+///
+/// A client that abandons a request without `$ws:abort` (ws-kit's client does so when a
+/// request times out) would otherwise hold back every later message of its connection
+/// until the handler returns. An `#[rpc(concurrent)]` handler runs beside the connection's
+/// other messages instead, in the connection's own task (no task is spawned):
+///
+/// - Its request takes its turn like any message: it is decoded, validated and passed
+///   through the server layers and the `#[middleware]` in arrival order, with the
+///   connection's context. Then its handler starts and the next message's turn comes at
+///   once.
+/// - The handler gets a context of its own: a **copy** of the connection's data as it was
+///   when the request's turn came (the data must be `Clone`; what the handler changes in
+///   it is not seen by anyone else), the request's meta, deadline and cancellation, and the
+///   connection's outbound queue. It cannot subscribe or unsubscribe (FAILED_PRECONDITION);
+///   it can publish, send, reply, report progress and ask to close the connection (which
+///   closes once no in-order handler runs).
+/// - Ordering: messages whose handlers are not concurrent keep arrival order and never
+///   overtake each other. A concurrent request waits for the in-order handlers of the
+///   messages before it, like any message; once its handler starts, every later message
+///   may overtake it, and its frames (progress, reply) interleave with theirs. Concurrent
+///   requests may finish in any order. Frames each handler sends keep their own order.
+/// - The protocol rules of a request hold: one terminal frame, `$ws:abort` of its
+///   correlation id and its deadline cancel it (its future is dropped, its
+///   [cancellation token](Ctx::cancellation) fires, `RPC_ERROR` CANCELLED or
+///   DEADLINE_EXCEEDED is sent unless it had answered), an error or a panic becomes its
+///   `RPC_ERROR` and reaches `#[on_error]`. When the connection closes, for any reason
+///   (graceful shutdown included, which does not wait for them), concurrent handlers still
+///   running are cancelled without an answer.
+/// - Bound: [`Limits::max_concurrent_handlers`] (16) per connection. A concurrent request
+///   whose turn comes while that many run is refused at once with `RPC_ERROR`
+///   RESOURCE_EXHAUSTED (retryable); the connection is not held back. Running concurrent
+///   handlers count toward [`Limits::max_in_flight`].
+/// - `#[after]` methods run in the concurrent handler's job, on its context, and see its
+///   outcome; a concurrent request that fails decoding, validation or its middleware is
+///   answered in its turn without them.
+///
+/// ```
+/// use wskit::{message, router, Ctx, Error};
+///
+/// #[message("SEARCH", response = Found)]
+/// pub struct Search { pub query: String }
+///
+/// #[message("FOUND")]
+/// pub struct Found { pub hits: u32 }
+///
+/// #[derive(Default, Clone)]
+/// pub struct Session { pub user: Option<String> }
+///
+/// pub struct App;
+///
+/// #[router(data = Session)]
+/// impl App {
+///     /// Slow, and independent of the connection's other messages.
+///     #[rpc(concurrent)]
+///     async fn search(&self, ctx: &mut Ctx<Session>, search: Search) -> Result<Found, Error> {
+///         let _user = ctx.data().user.clone(); // a copy of the connection's data
+///         Ok(Found { hits: search.query.len() as u32 })
+///     }
+/// }
+/// ```
 ///
 /// ```
 /// use wskit::{message, router, Close, Ctx, Error};
@@ -654,6 +719,8 @@ pub mod __private {
     pub fn handled<P: HandledParam<T>, T>(handled: T) -> P {
         P::from_handled(handled)
     }
+
+    pub use crate::concurrent::{fork, Finished, ForkData, Forked, Guard, Ran};
 
     /// The clock `#[after]` methods are timed by.
     pub use crate::time::Instant;

@@ -29,9 +29,10 @@ impl<T: AsRef<str>> Backlog<T> {
     }
 
     /// Whether another message may wait: fewer than the in-flight limit besides the
-    /// running one. Beyond it, a message is answered with RESOURCE_EXHAUSTED.
-    pub(super) fn has_slot(&self) -> bool {
-        self.waiting.len() + 1 < self.max_in_flight
+    /// running one and `concurrent` concurrent handlers. Beyond it, a message is answered
+    /// with RESOURCE_EXHAUSTED.
+    pub(super) fn has_slot(&self, concurrent: usize) -> bool {
+        self.waiting.len() + 1 + concurrent < self.max_in_flight
     }
 
     /// Whether messages are waiting for their turn.
@@ -82,11 +83,12 @@ mod tests {
     fn bounded_by_count_and_bytes() {
         let now = Instant::now();
         let mut backlog = Backlog::new(3, 10);
-        assert!(backlog.has_slot() && backlog.accepts_bytes() && !backlog.has_waiting());
+        assert!(backlog.has_slot(0) && backlog.accepts_bytes() && !backlog.has_waiting());
+        assert!(backlog.has_slot(1) && !backlog.has_slot(2), "concurrent handlers count");
         backlog.push(Arrived::Text("abcdef".to_owned()), Some("a".into()), now);
-        assert!(backlog.has_slot() && backlog.accepts_bytes());
+        assert!(backlog.has_slot(0) && backlog.accepts_bytes());
         backlog.push(Arrived::Binary(b"ghijk".to_vec()), None, now);
-        assert!(!backlog.has_slot(), "two waiting and one running make three in flight");
+        assert!(!backlog.has_slot(0), "two waiting and one running make three in flight");
         assert!(!backlog.accepts_bytes(), "11 bytes are over the budget of 10");
         assert!(backlog.remove("a") && !backlog.remove("a"));
         assert!(backlog.accepts_bytes());

@@ -9,6 +9,7 @@ use super::liveness::{Liveness, PingStep, Pings};
 use super::transport::Received;
 use super::{heartbeat_ack, Exit};
 use crate::close::Close;
+use crate::concurrent::{Finished, Ran};
 use crate::envelope::{encode_error, Envelope};
 use crate::error::Error;
 use crate::limits::{LimitKind, Limits};
@@ -17,6 +18,7 @@ use crate::protocol;
 use crate::time::Instant;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// A frame worth handling, as [`Control::read`] found it.
@@ -74,11 +76,27 @@ struct Running {
     deadline: Instant,
 }
 
+/// A running concurrent handler (`#[rpc(concurrent)]`), as aborts and deadlines find it.
+struct Fork {
+    id: u64,
+    correlation_id: Option<String>,
+    /// When it is cancelled with DEADLINE_EXCEEDED.
+    deadline: Option<Instant>,
+    token: CancellationToken,
+    /// Why it was cancelled: its answer, once its job has ended.
+    interrupted: Option<Error>,
+}
+
 /// One connection's decisions outside its handlers.
 pub(crate) struct Control<T> {
     backlog: Backlog<T>,
     pings: Pings,
     running: Option<Running>,
+    /// The concurrent handlers running, at most [`Limits::max_concurrent_handlers`].
+    forks: Vec<Fork>,
+    next_fork: u64,
+    /// The close a concurrent handler asked for.
+    closing: Option<Close>,
     /// Errors answered while a handler ran, for the `#[on_error]` hook once it returns: the
     /// first [`MAX_ANSWERED`], and how many more.
     answered: Vec<Error>,
@@ -106,6 +124,9 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             backlog: Backlog::new(limits.max_in_flight, limits.max_message_bytes),
             pings: Pings::new(liveness, now),
             running: None,
+            forks: Vec::new(),
+            next_fork: 0,
+            closing: None,
             answered: Vec::new(),
             unobserved: 0,
             strikes: 0,
@@ -178,9 +199,10 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             Kind::Abort(Some(id)) if self.is_running(&id) => {
                 return Ok(Busy::Interrupt(aborted()));
             }
+            Kind::Abort(Some(id)) if self.interrupt_fork(&id) => {}
             Kind::Abort(Some(id)) if self.backlog.remove(&id) => self.answer(aborted(), Some(&id)),
             Kind::Abort(_) => {}
-            Kind::Message(correlation_id) if !self.backlog.has_slot() => {
+            Kind::Message(correlation_id) if !self.backlog.has_slot(self.forks.len()) => {
                 let limit = self.backlog.max_in_flight();
                 self.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(self.client_id));
                 self.answer(in_flight_exceeded(limit), correlation_id.as_deref());
@@ -200,6 +222,11 @@ impl<T: AsRef<str> + From<String>> Control<T> {
         // Only the router knows which types are requests, so a request without a correlation
         // id refused here gets `ERROR`; without an id, no client could match it anyway.
         let _ = self.outbox.push(Frame::Owned(encode_error(&error, correlation_id, false)));
+        self.record(error);
+    }
+
+    /// Keeps `error`, answered already, for the `#[on_error]` hook.
+    fn record(&mut self, error: Error) {
         self.strikes += u32::from(error.is_protocol_error());
         if self.answered.len() < MAX_ANSWERED {
             self.answered.push(error);
@@ -248,19 +275,24 @@ impl<T: AsRef<str> + From<String>> Control<T> {
         self.limits.max_write_stall
     }
 
-    /// When the timer must fire next: the running request's deadline or the ping
-    /// schedule, whichever comes first.
+    /// When the timer must fire next: the running request's deadline, a concurrent
+    /// handler's, or the ping schedule, whichever comes first.
     pub(crate) fn next_timer(&self) -> Option<Instant> {
-        let deadline = self.running.as_ref().map(|running| running.deadline);
-        match (deadline, self.pings.next()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let running = self.running.as_ref().map(|running| running.deadline);
+        let forks =
+            self.forks.iter().filter(|fork| fork.interrupted.is_none()).filter_map(|fork| fork.deadline);
+        running.into_iter().chain(forks).chain(self.pings.next()).min()
     }
 
     /// What is due at `now`: a deadline passed, a ping to send, or a stale connection
-    /// (closed with 1011).
+    /// (closed with 1011). Concurrent handlers past their deadline are cancelled here.
     pub(crate) fn on_timer(&mut self, now: Instant) -> Result<Due, Exit> {
+        for fork in &mut self.forks {
+            if fork.interrupted.is_none() && fork.deadline.is_some_and(|deadline| deadline <= now) {
+                fork.token.cancel();
+                fork.interrupted = Some(deadline_exceeded());
+            }
+        }
         if self.running.as_ref().is_some_and(|running| running.deadline <= now) {
             self.running = None;
             return Ok(Due::Interrupt(deadline_exceeded()));
@@ -269,6 +301,92 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             PingStep::Send => Ok(Due::Ping),
             PingStep::Wait => Ok(Due::Nothing),
             PingStep::Stale => Err(Exit::Close(Close::new(Close::INTERNAL, "no answer to ping"))),
+        }
+    }
+}
+
+/// Concurrent handlers (`#[rpc(concurrent)]`): they run beside the connection's in-order
+/// handlers, each cancelled by `$ws:abort` of its correlation id or at its deadline, and
+/// answered here when cancelled.
+impl<T: AsRef<str> + From<String>> Control<T> {
+    /// Whether another concurrent handler may start.
+    pub(crate) fn can_fork(&self) -> bool {
+        self.forks.len() < self.limits.max_concurrent_handlers
+    }
+
+    /// Whether concurrent handlers are running.
+    pub(crate) fn has_forks(&self) -> bool {
+        !self.forks.is_empty()
+    }
+
+    /// A concurrent handler started on the request with `correlation_id`, due by
+    /// `deadline` and cancelled by `token`; returns its id for [`fork_ended`](Self::fork_ended).
+    pub(crate) fn fork(
+        &mut self,
+        deadline: Option<Instant>,
+        correlation_id: Option<&str>,
+        token: CancellationToken,
+    ) -> u64 {
+        let id = self.next_fork;
+        self.next_fork += 1;
+        let correlation_id = correlation_id.map(str::to_owned);
+        self.forks.push(Fork { id, correlation_id, deadline, token, interrupted: None });
+        id
+    }
+
+    /// Cancels the concurrent handler of the request `correlation_id`, if one runs.
+    fn interrupt_fork(&mut self, correlation_id: &str) -> bool {
+        let found = self.forks.iter_mut().find(|fork| {
+            fork.interrupted.is_none() && fork.correlation_id.as_deref() == Some(correlation_id)
+        });
+        let Some(fork) = found else { return false };
+        fork.token.cancel();
+        fork.interrupted = Some(aborted());
+        true
+    }
+
+    /// Whether `text` is a `$ws:abort` that cancelled a concurrent handler, when no
+    /// in-order handler runs.
+    pub(crate) fn abort_fork(&mut self, text: &str) -> bool {
+        match classify(text) {
+            Kind::Abort(Some(id)) => self.interrupt_fork(&id),
+            _ => false,
+        }
+    }
+
+    /// The concurrent handler `id` ended as `finished` says: answers it if it was
+    /// cancelled before its terminal frame, and keeps its error for `#[on_error]` and the
+    /// close it asked for.
+    pub(crate) fn fork_ended(&mut self, id: u64, finished: Finished) {
+        let Some(index) = self.forks.iter().position(|fork| fork.id == id) else { return };
+        let fork = self.forks.swap_remove(index);
+        match finished.ran {
+            Ran::Done(Ok(())) => {}
+            Ran::Done(Err(error)) => self.record(error),
+            Ran::Panicked => self.record(Error::internal()),
+            Ran::Cancelled => {
+                let error = fork.interrupted.unwrap_or_else(aborted);
+                if !finished.answered {
+                    let frame = encode_error(&error, finished.correlation_id.as_deref(), true);
+                    let _ = self.outbox.push(Frame::Owned(frame));
+                }
+                self.record(error);
+            }
+        }
+        if let Some(close) = finished.close {
+            self.closing.get_or_insert(close);
+        }
+    }
+
+    /// The close a concurrent handler asked for.
+    pub(crate) fn take_close(&mut self) -> Option<Close> {
+        self.closing.take()
+    }
+
+    /// Cancels every concurrent handler: the connection ends.
+    pub(crate) fn cancel_forks(&mut self) {
+        for fork in self.forks.drain(..) {
+            fork.token.cancel();
         }
     }
 }

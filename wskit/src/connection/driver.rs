@@ -9,6 +9,10 @@
 //! connection keeps reading: [`Control`] sorts each new frame, and what the handler sends
 //! is written as it comes. A handler that is aborted, passes its deadline, or is cut off
 //! by shutdown has its future dropped.
+//!
+//! Concurrent handlers (`#[rpc(concurrent)]`) are the exception: their requests take their
+//! turn like the others, then their handlers ([`Forked`] jobs) are polled here beside the
+//! in-order handler and the reading, until they end or are cancelled.
 
 use super::control::{deadline_exceeded, Arrived, Busy, Control, Due};
 use super::liveness::Liveness;
@@ -16,11 +20,13 @@ use super::session::{Session, Step};
 use super::transport::{Clock, Received, Transport};
 use super::{going_away, Exit, Flow};
 use crate::close::Close;
+use crate::concurrent::{Finished, Forked};
 use crate::error::Error;
 use crate::outbox::{slow_consumer_close, Frame, OutboxReceiver};
 use crate::router::Router;
 use crate::time::Instant;
-use futures_util::FutureExt;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::task::Poll;
@@ -30,6 +36,10 @@ use tokio_util::sync::CancellationToken;
 /// Frames handled in one batch before the answers are flushed, so one chatty client
 /// cannot hold its answers back without bound.
 const MAX_BATCH: usize = 64;
+
+/// The running concurrent handlers of a connection, each with its id in [`Control`]; made
+/// with the first, so that other connections hold no allocation for them.
+type Forks = Option<FuturesUnordered<Pin<Box<dyn Future<Output = (u64, Finished)> + Send>>>>;
 
 /// Where an unarmed timer points; it is never awaited there.
 const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -70,6 +80,7 @@ pub(crate) struct Connection<R: Router, T> {
     session: Session<R>,
     control: Control<T>,
     outbox: OutboxReceiver,
+    forks: Forks,
     stage: Stage,
     abandoned: bool,
 }
@@ -83,7 +94,7 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
         now: Instant,
     ) -> Self {
         let control = session.control(liveness, now);
-        Connection { session, control, outbox, stage: Stage::New, abandoned: false }
+        Connection { session, control, outbox, forks: None, stage: Stage::New, abandoned: false }
     }
 
     /// A connection of `session` that opened before (`#[on_open]` ran), e.g. before its
@@ -140,6 +151,7 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
             io: Io {
                 control: &mut self.control,
                 outbox: &mut self.outbox,
+                forks: &mut self.forks,
                 transport,
                 alarm,
                 signals,
@@ -209,6 +221,7 @@ struct Turn<'c, R: Router, T, X, C: Clock> {
 struct Io<'c, T, X, C: Clock> {
     control: &'c mut Control<T>,
     outbox: &'c mut OutboxReceiver,
+    forks: &'c mut Forks,
     transport: &'c mut X,
     alarm: Alarm<'c, C>,
     signals: &'c Signals,
@@ -245,7 +258,7 @@ where
                     true => Err(Exit::Close(going_away())),
                     false => Box::pin(self.handle(frame, arrived)).await,
                 }
-            } else if self.io.transport.is_drained() {
+            } else if self.io.transport.is_drained() && !self.io.control.has_forks() {
                 let now = self.io.alarm.now();
                 match self.io.alarm.armed {
                     Some(at) if at <= now => self.io.on_timer(now),
@@ -268,6 +281,10 @@ where
                     // allocation per batch of frames, not per frame.
                     received = self.io.transport.recv() => Box::pin(self.handle_batch(received)).await,
                     Some(frame) = self.io.outbox.recv() => self.io.send(frame).await.map_err(Exit::Left),
+                    Some((id, finished)) = next_fork(self.io.forks), if self.io.control.has_forks() => {
+                        self.io.control.fork_ended(id, finished);
+                        Ok(())
+                    }
                 }
             };
             // Errors answered while a handler ran reach `#[on_error]` now, also on the way out.
@@ -275,6 +292,9 @@ where
             step.and(reported)?;
             self.io.flush_queued().await?;
             self.session.flow()?;
+            if let Some(close) = self.io.control.take_close() {
+                return Err(Exit::Close(close));
+            }
             if idle {
                 return Ok(());
             }
@@ -316,6 +336,10 @@ where
         let step = match frame {
             Arrived::Text(frame) => {
                 text = frame;
+                // With no in-order handler running, an abort of a concurrent one lands here.
+                if self.io.control.has_forks() && self.io.control.abort_fork(text.as_ref()) {
+                    return Ok(());
+                }
                 self.session.prepare(text.as_ref(), arrived)
             }
             Arrived::Binary(bytes) => self.session.prepare_binary(bytes, arrived),
@@ -336,7 +360,7 @@ where
         // Inline: this runs inside the boxed future of a batch of frames, which idle
         // connections do not hold, so the handler's future costs no allocation per frame.
         let ended = {
-            let mut handling = pin!(self.session.run(job));
+            let mut handling = pin!(self.session.run(job, self.io.control.can_fork()));
             match futures_util::poll!(handling.as_mut()) {
                 Poll::Ready(flow) => Ended::Done(flow),
                 // The handler waits: keep reading meanwhile.
@@ -344,6 +368,9 @@ where
             }
         };
         self.io.control.finish();
+        if let Some(forked) = self.session.take_forked() {
+            self.io.spawn(forked, deadline, self.session.correlation_id());
+        }
         match ended {
             Ended::Done(flow) => flow,
             Ended::Interrupted(error) => Box::pin(self.session.interrupt(error)).await,
@@ -367,6 +394,9 @@ where
     async fn end(&mut self, exit: Exit) -> Close {
         // From here on nothing more is accepted: what is queued is all that can still go out.
         self.io.outbox.close();
+        // Concurrent handlers still running are cancelled with the connection.
+        self.io.control.cancel_forks();
+        *self.io.forks = None;
         let close = match exit {
             Exit::Close(close) => {
                 // Frames queued before the close were accepted: deliver them if the client
@@ -430,6 +460,9 @@ where
                         return Ended::Stopped(Exit::Left(gone));
                     }
                 }
+                Some((id, finished)) = next_fork(self.forks), if self.control.has_forks() => {
+                    self.control.fork_ended(id, finished);
+                }
                 received = self.transport.recv(), if self.control.accepts_frames() => {
                     let now = self.alarm.now();
                     let busy = match self.control.read(received, now) {
@@ -445,6 +478,14 @@ where
                 }
             }
         }
+    }
+
+    /// Runs the concurrent handler `forked` of the request with `correlation_id`, due by
+    /// `deadline`, beside the connection's other messages.
+    fn spawn(&mut self, forked: Forked, deadline: Option<Instant>, correlation_id: Option<&str>) {
+        let id = self.control.fork(deadline, correlation_id, forked.token);
+        let forks = self.forks.get_or_insert_with(FuturesUnordered::new);
+        forks.push(Box::pin(forked.job.map(move |finished| (id, finished))));
     }
 
     /// Writes `frame` and flushes: while a handler runs, each frame goes out as it comes.
@@ -505,6 +546,14 @@ where
     async fn flush_queued(&mut self) -> Flow {
         self.buffer_queued().await?;
         self.flush().await.map_err(Exit::Left)
+    }
+}
+
+/// The next concurrent handler to end, with its id; never while there are none.
+async fn next_fork(forks: &mut Forks) -> Option<(u64, Finished)> {
+    match forks {
+        Some(forks) if !forks.is_empty() => forks.next().await,
+        _ => std::future::pending().await,
     }
 }
 

@@ -7,6 +7,7 @@ use super::control::{too_many_errors, Control};
 use super::liveness::Liveness;
 use super::{heartbeat_ack, Exit, Flow};
 use crate::close::Close;
+use crate::concurrent::Forked;
 use crate::ctx::Ctx;
 use crate::envelope::{self, Envelope, ExtraMeta, Inbound, Meta};
 use crate::error::{Code, Error};
@@ -29,6 +30,8 @@ pub(crate) struct Session<R: Router> {
     limits: Arc<Limits>,
     /// Protocol errors in a row, toward the consecutive-error limit.
     strikes: u32,
+    /// The handler of the concurrent request just taken, for the connection to run.
+    forked: Option<Forked>,
 }
 
 /// The server's middleware layers, shared by its connections.
@@ -41,7 +44,7 @@ impl<R: Router> Session<R> {
         ctx: Ctx<R::Data>,
         limits: Arc<Limits>,
     ) -> Self {
-        Session { router, layers, ctx, limits, strikes: 0 }
+        Session { router, layers, ctx, limits, strikes: 0, forked: None }
     }
 
     /// The [`Control`] of this session's connection, opened at `now`.
@@ -131,9 +134,12 @@ impl<R: Router> Session<R> {
     }
 
     /// Runs a prepared job: a message through the server's middleware layers and then the
-    /// router, a binary frame through the router's `#[on_binary]` handler.
-    pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
+    /// router, a binary frame through the router's `#[on_binary]` handler. A request of a
+    /// concurrent handler is only taken in its turn: its handler is left in
+    /// [`take_forked`](Self::take_forked), or refused unless `can_fork`.
+    pub(crate) async fn run(&mut self, job: Job<'_>, can_fork: bool) -> Flow {
         let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
+        let (shared, limits, forked) = (&self.router, &*self.limits, &mut self.forked);
         let quiet = self.limits.quiet_panics;
         // The message's parts live here while its handler borrows them.
         let message: Routed<'_>;
@@ -148,7 +154,16 @@ impl<R: Router> Session<R> {
                             return Ok(());
                         }
                     }
-                    router.dispatch(ctx, Inbound::new(ty, *payload, extra_meta)).await
+                    let inbound = Inbound::new(ty, *payload, extra_meta);
+                    if router.is_concurrent(ty) {
+                        if !can_fork {
+                            return Err(concurrency_exhausted(limits, ctx.client_id()));
+                        }
+                        // Boxed: inline, it would grow the future of every message.
+                        *forked = Box::pin(router.fork(Arc::clone(shared), ctx, inbound)).await?;
+                        return Ok(());
+                    }
+                    router.dispatch(ctx, inbound).await
                 };
                 (&**ty, panics::catch(handling, quiet).await)
             }
@@ -179,6 +194,12 @@ impl<R: Router> Session<R> {
                 self.fail(panicked(&*panic, Site::Message, routed.unwrap_or(panics::UNROUTED))).await
             }
         }
+    }
+
+    /// The handler of the concurrent request [`run`](Self::run) just took, to run beside
+    /// the connection's other messages.
+    pub(crate) fn take_forked(&mut self) -> Option<Forked> {
+        self.forked.take()
     }
 
     /// The connection's data.
@@ -340,6 +361,18 @@ pub(crate) struct Routed<'t> {
 
 /// What logs name a binary frame by in place of a message type.
 const BINARY: &str = "#[on_binary]";
+
+/// The error for a concurrent request whose turn comes while the connection runs as many
+/// concurrent handlers as it may; the limits hook is told.
+fn concurrency_exhausted(limits: &Limits, client_id: uuid::Uuid) -> Error {
+    let limit = limits.max_concurrent_handlers;
+    limits.exceeded(LimitKind::ConcurrentHandlers, limit + 1, limit, Some(client_id));
+    Error::resource_exhausted(format!(
+        "{limit} concurrent requests of this connection are running; wait for one to finish"
+    ))
+    .with_detail("limit", limit)
+    .protocol()
+}
 
 /// Logs a panic of a handler or hook (rate-limited) and returns the INTERNAL error the
 /// client gets: the panic message stays in the server's log.
