@@ -18,13 +18,13 @@ use tokio_util::sync::CancellationToken;
 /// The handler of a concurrent request, running on its own context.
 pub struct Forked {
     pub(crate) token: CancellationToken,
-    pub(crate) job: Pin<Box<dyn Future<Output = Finished> + Send>>,
+    pub(crate) job: Pin<Box<dyn Future<Output = Box<Finished>> + Send>>,
 }
 
 impl Forked {
     /// A job that `token` cancels. Used by the code `#[router]` generates.
     #[doc(hidden)]
-    pub fn new(token: CancellationToken, job: impl Future<Output = Finished> + Send + 'static) -> Self {
+    pub fn new(token: CancellationToken, job: impl Future<Output = Box<Finished>> + Send + 'static) -> Self {
         Forked { token, job: Box::pin(job) }
     }
 }
@@ -88,8 +88,9 @@ impl Guard {
         }
     }
 
-    /// Answers what the handler left unanswered on its context `ctx`, and reports.
-    pub fn finish<D>(self, mut ctx: Ctx<D>, ran: Ran) -> Finished {
+    /// Answers what the handler left unanswered on its context `ctx`, and reports (boxed:
+    /// the connection waits for it beside everything else, also while idle).
+    pub fn finish<D>(self, mut ctx: Ctx<D>, ran: Ran) -> Box<Finished> {
         let unanswered = match &ran {
             Ran::Done(Err(error)) => Some(error.clone()),
             Ran::Panicked => Some(Error::internal()),

@@ -104,13 +104,13 @@ impl<D> Ctx<D> {
     }
 
     /// What the concurrent handler of this forked context left behind once it `ran`.
-    pub(crate) fn finish_fork(mut self, ran: crate::concurrent::Ran) -> crate::concurrent::Finished {
-        crate::concurrent::Finished {
+    pub(crate) fn finish_fork(mut self, ran: crate::concurrent::Ran) -> Box<crate::concurrent::Finished> {
+        Box::new(crate::concurrent::Finished {
             ran,
             answered: self.answered,
             correlation_id: self.meta.correlation_id.take(),
             close: self.closing.take(),
-        }
+        })
     }
 
     /// Refuses a change of subscriptions in a concurrent handler.

@@ -76,6 +76,15 @@ struct Running {
     deadline: Instant,
 }
 
+/// What a connection keeps of its concurrent handlers.
+#[derive(Default)]
+struct Forks {
+    /// At most [`Limits::max_concurrent_handlers`].
+    running: Vec<Fork>,
+    /// The close one asked for.
+    closing: Option<Close>,
+}
+
 /// A running concurrent handler (`#[rpc(concurrent)]`), as aborts and deadlines find it.
 struct Fork {
     id: u64,
@@ -92,11 +101,9 @@ pub(crate) struct Control<T> {
     backlog: Backlog<T>,
     pings: Pings,
     running: Option<Running>,
-    /// The concurrent handlers running, at most [`Limits::max_concurrent_handlers`].
-    forks: Vec<Fork>,
-    next_fork: u64,
-    /// The close a concurrent handler asked for.
-    closing: Option<Close>,
+    /// The concurrent handlers running and the close one asked for; made with the first,
+    /// and let go once they are done, so that other connections hold only a pointer.
+    forks: Option<Box<Forks>>,
     /// Errors answered while a handler ran, for the `#[on_error]` hook once it returns: the
     /// first [`MAX_ANSWERED`], and how many more.
     answered: Vec<Error>,
@@ -124,9 +131,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             backlog: Backlog::new(limits.max_in_flight, limits.max_message_bytes),
             pings: Pings::new(liveness, now),
             running: None,
-            forks: Vec::new(),
-            next_fork: 0,
-            closing: None,
+            forks: None,
             answered: Vec::new(),
             unobserved: 0,
             strikes: 0,
@@ -202,7 +207,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             Kind::Abort(Some(id)) if self.interrupt_fork(&id) => {}
             Kind::Abort(Some(id)) if self.backlog.remove(&id) => self.answer(aborted(), Some(&id)),
             Kind::Abort(_) => {}
-            Kind::Message(correlation_id) if !self.backlog.has_slot(self.forks.len()) => {
+            Kind::Message(correlation_id) if !self.backlog.has_slot(self.running_forks().len()) => {
                 let limit = self.backlog.max_in_flight();
                 self.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(self.client_id));
                 self.answer(in_flight_exceeded(limit), correlation_id.as_deref());
@@ -279,15 +284,18 @@ impl<T: AsRef<str> + From<String>> Control<T> {
     /// handler's, or the ping schedule, whichever comes first.
     pub(crate) fn next_timer(&self) -> Option<Instant> {
         let running = self.running.as_ref().map(|running| running.deadline);
-        let forks =
-            self.forks.iter().filter(|fork| fork.interrupted.is_none()).filter_map(|fork| fork.deadline);
+        let forks = self
+            .running_forks()
+            .iter()
+            .filter(|fork| fork.interrupted.is_none())
+            .filter_map(|fork| fork.deadline);
         running.into_iter().chain(forks).chain(self.pings.next()).min()
     }
 
     /// What is due at `now`: a deadline passed, a ping to send, or a stale connection
     /// (closed with 1011). Concurrent handlers past their deadline are cancelled here.
     pub(crate) fn on_timer(&mut self, now: Instant) -> Result<Due, Exit> {
-        for fork in &mut self.forks {
+        for fork in self.forks.iter_mut().flat_map(|forks| &mut forks.running) {
             if fork.interrupted.is_none() && fork.deadline.is_some_and(|deadline| deadline <= now) {
                 fork.token.cancel();
                 fork.interrupted = Some(deadline_exceeded());
@@ -311,12 +319,23 @@ impl<T: AsRef<str> + From<String>> Control<T> {
 impl<T: AsRef<str> + From<String>> Control<T> {
     /// Whether another concurrent handler may start.
     pub(crate) fn can_fork(&self) -> bool {
-        self.forks.len() < self.limits.max_concurrent_handlers
+        self.running_forks().len() < self.limits.max_concurrent_handlers
     }
 
     /// Whether concurrent handlers are running.
     pub(crate) fn has_forks(&self) -> bool {
-        !self.forks.is_empty()
+        !self.running_forks().is_empty()
+    }
+
+    fn running_forks(&self) -> &[Fork] {
+        self.forks.as_ref().map_or(&[], |forks| &forks.running)
+    }
+
+    /// Lets the concurrent handlers' state go once none runs and no close is pending.
+    fn release_forks(&mut self) {
+        if self.forks.as_ref().is_some_and(|forks| forks.running.is_empty() && forks.closing.is_none()) {
+            self.forks = None;
+        }
     }
 
     /// A concurrent handler started on the request with `correlation_id`, due by
@@ -327,16 +346,18 @@ impl<T: AsRef<str> + From<String>> Control<T> {
         correlation_id: Option<&str>,
         token: CancellationToken,
     ) -> u64 {
-        let id = self.next_fork;
-        self.next_fork += 1;
+        // Unique among the running ones, which is all an id must be: one is let go only
+        // once its job has ended.
+        let running = &mut self.forks.get_or_insert_with(Box::default).running;
+        let id = running.iter().map(|fork| fork.id + 1).max().unwrap_or(0);
         let correlation_id = correlation_id.map(str::to_owned);
-        self.forks.push(Fork { id, correlation_id, deadline, token, interrupted: None });
+        running.push(Fork { id, correlation_id, deadline, token, interrupted: None });
         id
     }
 
     /// Cancels the concurrent handler of the request `correlation_id`, if one runs.
     fn interrupt_fork(&mut self, correlation_id: &str) -> bool {
-        let found = self.forks.iter_mut().find(|fork| {
+        let found = self.forks.iter_mut().flat_map(|forks| &mut forks.running).find(|fork| {
             fork.interrupted.is_none() && fork.correlation_id.as_deref() == Some(correlation_id)
         });
         let Some(fork) = found else { return false };
@@ -358,8 +379,12 @@ impl<T: AsRef<str> + From<String>> Control<T> {
     /// cancelled before its terminal frame, and keeps its error for `#[on_error]` and the
     /// close it asked for.
     pub(crate) fn fork_ended(&mut self, id: u64, finished: Finished) {
-        let Some(index) = self.forks.iter().position(|fork| fork.id == id) else { return };
-        let fork = self.forks.swap_remove(index);
+        let Some(forks) = self.forks.as_mut() else { return };
+        let Some(index) = forks.running.iter().position(|fork| fork.id == id) else { return };
+        let fork = forks.running.swap_remove(index);
+        if let Some(close) = finished.close {
+            forks.closing.get_or_insert(close);
+        }
         match finished.ran {
             Ran::Done(Ok(())) => {}
             Ran::Done(Err(error)) => self.record(error),
@@ -373,19 +398,19 @@ impl<T: AsRef<str> + From<String>> Control<T> {
                 self.record(error);
             }
         }
-        if let Some(close) = finished.close {
-            self.closing.get_or_insert(close);
-        }
+        self.release_forks();
     }
 
     /// The close a concurrent handler asked for.
     pub(crate) fn take_close(&mut self) -> Option<Close> {
-        self.closing.take()
+        let close = self.forks.as_mut().and_then(|forks| forks.closing.take());
+        self.release_forks();
+        close
     }
 
     /// Cancels every concurrent handler: the connection ends.
     pub(crate) fn cancel_forks(&mut self) {
-        for fork in self.forks.drain(..) {
+        for fork in self.forks.take().into_iter().flat_map(|forks| forks.running) {
             fork.token.cancel();
         }
     }

@@ -27,6 +27,7 @@ use crate::router::Router;
 use crate::time::Instant;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
+
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::task::Poll;
@@ -38,8 +39,8 @@ use tokio_util::sync::CancellationToken;
 const MAX_BATCH: usize = 64;
 
 /// The running concurrent handlers of a connection, each with its id in [`Control`]; made
-/// with the first, so that other connections hold no allocation for them.
-type Forks = Option<FuturesUnordered<Pin<Box<dyn Future<Output = (u64, Finished)> + Send>>>>;
+/// with the first, so that other connections hold no more than a pointer for them.
+type Forks = Option<Box<FuturesUnordered<Pin<Box<dyn Future<Output = (u64, Box<Finished>)> + Send>>>>>;
 
 /// Where an unarmed timer points; it is never awaited there.
 const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -281,8 +282,8 @@ where
                     // allocation per batch of frames, not per frame.
                     received = self.io.transport.recv() => Box::pin(self.handle_batch(received)).await,
                     Some(frame) = self.io.outbox.recv() => self.io.send(frame).await.map_err(Exit::Left),
-                    Some((id, finished)) = next_fork(self.io.forks), if self.io.control.has_forks() => {
-                        self.io.control.fork_ended(id, finished);
+                    (id, finished) = next_fork(self.io.forks), if self.io.control.has_forks() => {
+                        self.io.control.fork_ended(id, *finished);
                         Ok(())
                     }
                 }
@@ -369,7 +370,7 @@ where
         };
         self.io.control.finish();
         if let Some(forked) = self.session.take_forked() {
-            self.io.spawn(forked, deadline, self.session.correlation_id());
+            self.io.spawn(*forked, deadline, self.session.correlation_id());
         }
         match ended {
             Ended::Done(flow) => flow,
@@ -460,8 +461,8 @@ where
                         return Ended::Stopped(Exit::Left(gone));
                     }
                 }
-                Some((id, finished)) = next_fork(self.forks), if self.control.has_forks() => {
-                    self.control.fork_ended(id, finished);
+                (id, finished) = next_fork(self.forks), if self.control.has_forks() => {
+                    self.control.fork_ended(id, *finished);
                 }
                 received = self.transport.recv(), if self.control.accepts_frames() => {
                     let now = self.alarm.now();
@@ -483,9 +484,10 @@ where
     /// Runs the concurrent handler `forked` of the request with `correlation_id`, due by
     /// `deadline`, beside the connection's other messages.
     fn spawn(&mut self, forked: Forked, deadline: Option<Instant>, correlation_id: Option<&str>) {
-        let id = self.control.fork(deadline, correlation_id, forked.token);
-        let forks = self.forks.get_or_insert_with(FuturesUnordered::new);
-        forks.push(Box::pin(forked.job.map(move |finished| (id, finished))));
+        let Forked { token, job } = forked;
+        let id = self.control.fork(deadline, correlation_id, token);
+        let forks = self.forks.get_or_insert_with(Box::default);
+        forks.push(Box::pin(job.map(move |finished| (id, finished))));
     }
 
     /// Writes `frame` and flushes: while a handler runs, each frame goes out as it comes.
@@ -549,12 +551,16 @@ where
     }
 }
 
-/// The next concurrent handler to end, with its id; never while there are none.
-async fn next_fork(forks: &mut Forks) -> Option<(u64, Finished)> {
-    match forks {
-        Some(forks) if !forks.is_empty() => forks.next().await,
-        _ => std::future::pending().await,
-    }
+/// The next concurrent handler to end, with its id; never while there are none. A plain
+/// poll function: idle connections hold it beside their other waits.
+fn next_fork(forks: &mut Forks) -> impl Future<Output = (u64, Box<Finished>)> + '_ {
+    std::future::poll_fn(move |cx| match forks {
+        Some(forks) => match forks.poll_next_unpin(cx) {
+            Poll::Ready(Some(ended)) => Poll::Ready(ended),
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        },
+        None => Poll::Pending,
+    })
 }
 
 /// Runs one write of the transport. Once the socket has not taken it for `stall_limit`,

@@ -31,7 +31,7 @@ pub(crate) struct Session<R: Router> {
     /// Protocol errors in a row, toward the consecutive-error limit.
     strikes: u32,
     /// The handler of the concurrent request just taken, for the connection to run.
-    forked: Option<Forked>,
+    forked: Option<Box<Forked>>,
 }
 
 /// The server's middleware layers, shared by its connections.
@@ -160,7 +160,8 @@ impl<R: Router> Session<R> {
                             return Err(concurrency_exhausted(limits, ctx.client_id()));
                         }
                         // Boxed: inline, it would grow the future of every message.
-                        *forked = Box::pin(router.fork(Arc::clone(shared), ctx, inbound)).await?;
+                        *forked =
+                            Box::pin(router.fork(Arc::clone(shared), ctx, inbound)).await?.map(Box::new);
                         return Ok(());
                     }
                     router.dispatch(ctx, inbound).await
@@ -198,7 +199,7 @@ impl<R: Router> Session<R> {
 
     /// The handler of the concurrent request [`run`](Self::run) just took, to run beside
     /// the connection's other messages.
-    pub(crate) fn take_forked(&mut self) -> Option<Forked> {
+    pub(crate) fn take_forked(&mut self) -> Option<Box<Forked>> {
         self.forked.take()
     }
 
