@@ -57,6 +57,8 @@ struct App {
     release: Arc<Notify>,
     /// Cancellation tokens of `SLOW` handlers that fired.
     cancelled: Arc<AtomicUsize>,
+    /// Told whenever a `SLOW` handler ends or is dropped.
+    ended: Arc<Notify>,
 }
 
 #[router(data = Session)]
@@ -64,11 +66,12 @@ impl App {
     #[rpc(concurrent)]
     async fn slow(&self, ctx: &mut Ctx<Session>, slow: Slow) -> Result<Done, Error> {
         let token = ctx.cancellation();
-        let cancelled = Arc::clone(&self.cancelled);
+        let (cancelled, ended) = (Arc::clone(&self.cancelled), Arc::clone(&self.ended));
         let _count = scopeguard(move || {
             if token.is_cancelled() {
                 cancelled.fetch_add(1, Ordering::SeqCst);
             }
+            ended.notify_one();
         });
         self.release.notified().await;
         Ok(Done { id: slow.id })
@@ -231,4 +234,17 @@ async fn a_failing_or_panicking_concurrent_handler_gets_its_one_rpc_error() {
     }
     let frames = parse(&connection.send(r#"{"type":"FAST","payload":{"id":1}}"#).await);
     assert_eq!(frames[0]["payload"]["id"], 1, "the connection goes on");
+}
+
+#[tokio::test]
+async fn a_disconnect_cancels_the_running_concurrent_handlers() {
+    let app = App::default();
+    let server = TestServer::start(Server::new(app.clone()).path("/ws")).await;
+    let mut client = RawClient::connect(&server.url("/ws")).await;
+    client.send(json!({"type": "SLOW", "meta": {"correlationId": "s"}, "payload": {"id": 1}})).await;
+    // Answered after the slow request's turn: its handler has started.
+    assert_eq!(client.request(json!({"type": "FAST", "payload": {"id": 2}})).await["payload"]["id"], 2);
+    client.close().await;
+    app.ended.notified().await;
+    assert_eq!(app.cancelled.load(Ordering::SeqCst), 1, "the handler saw its token fire");
 }

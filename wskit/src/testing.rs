@@ -175,7 +175,9 @@ impl<R: Router> TestConnection<R> {
     }
 
     /// Hands `frame` to the connection and returns the frames written in answer, in
-    /// order, once the connection is idle again (its handler has returned, or it closed).
+    /// order, once the connection is idle again (its handler has returned, and so have
+    /// its concurrent handlers, or it closed). While a concurrent handler waits, hand
+    /// frames over with [`start`](Self::start).
     pub async fn send(&mut self, frame: &str) -> Vec<String> {
         self.receive(Received::Text(frame.to_owned()));
         self.run(Until::Idle).await
