@@ -21,6 +21,8 @@ pub(crate) enum Frame {
     Owned(String),
     /// Encoded once and shared by every subscriber of a topic; always UTF-8.
     Shared(Bytes),
+    /// A binary frame ([`Ctx::send_binary`](crate::Ctx::send_binary)).
+    Binary(Bytes),
 }
 
 impl Frame {
@@ -28,16 +30,17 @@ impl Frame {
     pub(crate) fn len(&self) -> usize {
         match self {
             Frame::Owned(text) => text.len(),
-            Frame::Shared(bytes) => bytes.len(),
+            Frame::Shared(bytes) | Frame::Binary(bytes) => bytes.len(),
         }
     }
 
-    /// The frame's text.
-    pub(crate) fn into_text(self) -> String {
+    /// The frame's text, or its bytes if it is a binary frame.
+    pub(crate) fn into_message(self) -> Result<String, Bytes> {
         match self {
-            Frame::Owned(text) => text,
+            Frame::Owned(text) => Ok(text),
             // Shared frames are encoded from UTF-8 text.
-            Frame::Shared(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Frame::Shared(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Frame::Binary(bytes) => Err(bytes),
         }
     }
 }

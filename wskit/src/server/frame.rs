@@ -243,6 +243,7 @@ fn broken(why: &'static str) -> Fault {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Opcode {
     Text,
+    Binary,
     Close,
     Ping,
     Pong,
@@ -252,6 +253,7 @@ pub(crate) enum Opcode {
 pub(crate) fn write_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8]) {
     let opcode = match opcode {
         Opcode::Text => OP_TEXT,
+        Opcode::Binary => OP_BINARY,
         Opcode::Close => OP_CLOSE,
         Opcode::Ping => OP_PING,
         Opcode::Pong => OP_PONG,

@@ -189,7 +189,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
     async fn recv(&mut self) -> Received<String> {
         match self.next_event().await {
             Ok(Event::Text(text)) => Received::Text(text),
-            Ok(Event::Binary(bytes)) => String::from_utf8(bytes).map_or(Received::NotUtf8, Received::Text),
+            Ok(Event::Binary(bytes)) => Received::Binary(bytes),
             Ok(Event::Ping(payload)) => match self.answer(Opcode::Pong, &payload).await {
                 Ok(()) => Received::Control,
                 Err(_) => Received::Dropped,
@@ -230,16 +230,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
     }
 
     fn send(&mut self, frame: Frame) -> bool {
-        let text = match &frame {
-            Frame::Owned(text) => text.as_bytes(),
-            Frame::Shared(bytes) => bytes,
+        let (opcode, payload) = match &frame {
+            Frame::Owned(text) => (Opcode::Text, text.as_bytes()),
+            Frame::Shared(bytes) => (Opcode::Text, &bytes[..]),
+            Frame::Binary(bytes) => (Opcode::Binary, &bytes[..]),
         };
         if self.out.capacity() == 0 {
             // The buffer is let go after each flush; starting it at a size that holds a
             // batch of small frames spares a chain of reallocations per batch.
             self.out.reserve(WRITE_BUFFER_START);
         }
-        frame::write_frame(&mut self.out, Opcode::Text, text);
+        frame::write_frame(&mut self.out, opcode, payload);
         self.out.len() >= WRITE_BUFFER
     }
 
