@@ -249,7 +249,13 @@ async fn the_page_is_served_at_the_root() {
     assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
     assert!(page.to_ascii_lowercase().contains("content-type: text/html; charset=utf-8"), "{page}");
     assert!(page.contains("<title>wskit chat</title>"));
-    assert!(page.contains("/ws`"), "the page connects to the WebSocket path");
+    assert!(page.contains(r#""@wskit/client": "/client/index.js""#), "the page maps the client's import");
+
+    let script = http_get(&server, "/chat.js").await;
+    assert!(script.to_ascii_lowercase().contains("content-type: text/javascript; charset=utf-8"), "{script}");
+    assert!(script.contains(r#"createClient({ url: "/ws""#), "the script connects to the WebSocket path");
+    let client = http_get(&server, "/client/index.js").await;
+    assert!(client.starts_with("HTTP/1.1 200 OK\r\n") && client.contains("WsKitClient"), "{client}");
 
     let missing = http_get(&server, "/nope").await;
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");

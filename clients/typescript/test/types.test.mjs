@@ -1,5 +1,5 @@
 // The typing contract, checked by the TypeScript compiler: a sample using the chat
-// protocol type-checks, and each `fail_*.ts` beside it fails with the one error expected.
+// protocol type-checks, so does the chat page's script, and each `fail_*.ts` beside it fails with the one error expected.
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -29,6 +29,10 @@ async function check(file) {
 
 test("a sample using the chat protocol type-checks", async () => {
   assert.deepEqual(await check("pass.ts"), []);
+});
+
+test("the chat page's script type-checks against the chat protocol", async () => {
+  assert.deepEqual(await check("../../../../examples/chat/chat.js"), []);
 });
 
 const FAILURES = {
