@@ -245,6 +245,20 @@ impl RawClient {
         }
     }
 
+    /// The next binary frame; panics on anything else, or after [`RECV_TIMEOUT`].
+    pub async fn recv_binary(&mut self) -> Vec<u8> {
+        loop {
+            let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
+                .await
+                .expect("no frame from the server within the timeout");
+            match frame {
+                Some(Ok(Message::Binary(bytes))) => return bytes.to_vec(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a binary frame, got {other:?}"),
+            }
+        }
+    }
+
     /// Sends `value` and returns the next JSON frame.
     pub async fn request(&mut self, value: Value) -> Value {
         self.send(value).await;

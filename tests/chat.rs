@@ -169,6 +169,40 @@ async fn history_keeps_the_latest_messages() {
 }
 
 #[tokio::test]
+async fn get_history_answers_the_latest_messages_of_a_joined_room() {
+    let server = TestServer::start(app::server()).await;
+    let mut alice = named(&server, "alice").await;
+    let ask = |room: &str, limit: u32| {
+        let mut request = frame("GET_HISTORY", json!({"roomId": room, "limit": limit}));
+        request["meta"]["correlationId"] = json!(format!("history-{room}-{limit}"));
+        request
+    };
+    let refused = alice.request(ask("quiet", 10)).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["payload"]["code"].as_str()),
+        (Some("RPC_ERROR"), Some("FAILED_PRECONDITION"))
+    );
+    join(&mut alice, "quiet").await;
+    for n in 0..3 {
+        alice.send(frame("SEND_MESSAGE", json!({"roomId": "quiet", "text": format!("message {n}")}))).await;
+        assert_eq!(alice.recv().await["type"], "NEW_MESSAGE");
+    }
+    let history = alice.request(ask("quiet", 2)).await;
+    assert_eq!(history["type"], "HISTORY", "{history}");
+    assert_eq!(history["meta"]["correlationId"], "history-quiet-2");
+    assert_eq!(history["payload"]["roomId"], "quiet");
+    let texts: Vec<&str> = history["payload"]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["message 1", "message 2"]);
+    let too_many = alice.request(ask("quiet", 51)).await;
+    assert_eq!(too_many["payload"]["details"]["issues"][0]["path"], "payload.limit", "{too_many}");
+}
+
+#[tokio::test]
 async fn rooms_per_connection_and_per_server_are_bounded() {
     let server = TestServer::start(app::server()).await;
 
@@ -216,7 +250,13 @@ async fn the_page_is_served_at_the_root() {
     assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
     assert!(page.to_ascii_lowercase().contains("content-type: text/html; charset=utf-8"), "{page}");
     assert!(page.contains("<title>wskit chat</title>"));
-    assert!(page.contains("/ws`"), "the page connects to the WebSocket path");
+    assert!(page.contains(r#""@wskit/client": "/client/index.js""#), "the page maps the client's import");
+
+    let script = http_get(&server, "/chat.js").await;
+    assert!(script.to_ascii_lowercase().contains("content-type: text/javascript; charset=utf-8"), "{script}");
+    assert!(script.contains(r#"createClient({ url: "/ws""#), "the script connects to the WebSocket path");
+    let client = http_get(&server, "/client/index.js").await;
+    assert!(client.starts_with("HTTP/1.1 200 OK\r\n") && client.contains("WsKitClient"), "{client}");
 
     let missing = http_get(&server, "/nope").await;
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");

@@ -205,3 +205,44 @@ async fn a_panicking_on_close_does_not_skip_the_next_router() {
     let log = &connection.data().log;
     assert_eq!(log[log.len() - 2..], ["auth close 1000", "chat close 1000"]);
 }
+
+#[message("ASK", response = Answer)]
+struct Ask;
+
+#[message("ANSWER")]
+struct Answer;
+
+/// A router that takes binary frames.
+struct Files;
+
+#[router]
+impl Files {
+    #[on_binary]
+    async fn upload(&self, ctx: &mut Ctx<()>, bytes: wskit::Bytes) -> Result<(), Error> {
+        ctx.send_binary(bytes)
+    }
+}
+
+/// A router whose request runs beside the connection's other messages.
+struct Questions;
+
+#[router]
+impl Questions {
+    #[rpc(concurrent)]
+    async fn ask(&self, _: &mut Ctx<()>, _: Ask) -> Result<Answer, Error> {
+        Ok(Answer)
+    }
+}
+
+#[tokio::test]
+async fn a_merge_keeps_binary_frames_and_concurrent_handlers_of_either_router() {
+    let app = Files.merge(Questions);
+    const { assert!(<wskit::Merge<Files, Questions> as Router>::HANDLES_BINARY) };
+    assert!(app.is_concurrent("ASK"));
+    assert!(!app.is_concurrent("NOPE"));
+    let mut connection = TestConnection::new(app);
+    assert!(connection.send_binary(&[7, 8]).await.is_empty());
+    assert_eq!(connection.take_binary(), [vec![7, 8]]);
+    let frames = connection.send(r#"{"type":"ASK","meta":{"correlationId":"a"}}"#).await;
+    assert_eq!(frames, [r#"{"type":"ANSWER","meta":{"correlationId":"a"}}"#]);
+}

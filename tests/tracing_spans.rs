@@ -36,9 +36,12 @@ impl App {
     }
 }
 
-/// The fields of every closed `message` span, and whether its parent was a `ws` span.
+/// A closed `message` span: its fields, and whether its parent was a `ws` span.
+type Closed = (Vec<(String, String)>, bool);
+
+/// The `message` spans closed so far.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<(Vec<(String, String)>, bool)>>>);
+struct Spans(Arc<Mutex<Vec<Closed>>>);
 
 /// A span's fields as they were recorded.
 #[derive(Default)]

@@ -1,5 +1,5 @@
 //! The chat server on the hyper host: the router of `router.rs` at `/ws`, for every room,
-//! and the browser page at `/`.
+//! and the browser page at `/` with its script and the typed client.
 
 #[path = "router.rs"]
 mod router;
@@ -8,14 +8,33 @@ use http::{header, Method, Request, Response, StatusCode};
 pub(crate) use router::*;
 use wskit::{Body, Limits, Server};
 
-/// The browser page, served at `/`.
-const INDEX_HTML: &str = include_str!("index.html");
+/// What the server serves besides the WebSocket: the page at `/`, its script, and the
+/// typed client's committed JavaScript (`clients/typescript/dist`) at `/client/`, which the
+/// page imports. Built into the binary, so that the example needs nothing but cargo.
+const FILES: &[(&str, &str, &str)] = &[
+    ("/", HTML, include_str!("index.html")),
+    ("/chat.js", JAVASCRIPT, include_str!("chat.js")),
+    ("/client/index.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/index.js")),
+    ("/client/client.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/client.js")),
+    ("/client/backoff.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/backoff.js")),
+    ("/client/errors.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/errors.js")),
+    ("/client/outbox.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/outbox.js")),
+    ("/client/protocol.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/protocol.js")),
+    ("/client/wire.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/wire.js")),
+];
 
-/// Serves the page at `/`; everything else but the WebSocket is not found.
+const HTML: &str = "text/html; charset=utf-8";
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// Serves [`FILES`]; everything else but the WebSocket is not found.
 async fn page<B>(request: Request<B>) -> Response<Body> {
-    let (status, content_type, body) = match (request.method(), request.uri().path()) {
-        (&Method::GET | &Method::HEAD, "/") => (StatusCode::OK, "text/html; charset=utf-8", INDEX_HTML),
-        _ => (StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n"),
+    let file = match request.method() {
+        &Method::GET | &Method::HEAD => FILES.iter().find(|(path, ..)| *path == request.uri().path()),
+        _ => None,
+    };
+    let (status, content_type, body) = match file {
+        Some((_, content_type, body)) => (StatusCode::OK, *content_type, *body),
+        None => (StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n"),
     };
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;

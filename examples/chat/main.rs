@@ -3,10 +3,12 @@
 //!
 //! Run it with `cargo run --example chat`, then open http://127.0.0.1:3000 in two or more
 //! tabs (`PORT=4000 cargo run --example chat` serves it on port 4000 instead). The page
-//! (`index.html` beside this file, plain HTML and JavaScript) speaks the ws-kit protocol
-//! over the WebSocket at ws://127.0.0.1:3000/ws. `router.rs` holds the messages and the
-//! router, which `examples/cloudflare` also runs in a Durable Object; `app.rs` serves them
-//! and the page with the hyper host.
+//! (`index.html` and `chat.js` beside this file, plain HTML and JavaScript) talks to the
+//! WebSocket at ws://127.0.0.1:3000/ws through the typed TypeScript client, whose committed
+//! JavaScript (`clients/typescript/dist`) is built into the binary: no build step.
+//! `protocol.d.ts` types the client with the router's messages. `router.rs` holds the
+//! messages and the router, which `examples/cloudflare` also runs in a Durable Object;
+//! `app.rs` serves them and the page with the hyper host.
 
 mod app;
 

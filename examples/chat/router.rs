@@ -64,6 +64,17 @@ struct SendMessage {
     text: String,
 }
 
+/// Asks for the latest messages of a room one has joined, oldest first; the answer is a
+/// [`History`]. The page asks again after a reconnect, to show what it missed.
+#[message("GET_HISTORY", response = History)]
+struct GetHistory {
+    #[validate(length(min = 1, max = 32))]
+    room_id: String,
+    /// At most [`HISTORY_PER_ROOM`] (50), the messages a room keeps.
+    #[validate(range(min = 1, max = 50))]
+    limit: u32,
+}
+
 // ---- Server to client ----
 
 /// The answer to [`SetName`]: who the server now knows this connection as.
@@ -114,6 +125,13 @@ struct NewMessage {
     text: String,
     /// When the server received it, in milliseconds since the Unix epoch.
     sent_at: u64,
+}
+
+/// The answer to [`GetHistory`]: the room's latest messages, oldest first.
+#[message("HISTORY")]
+struct History {
+    room_id: String,
+    messages: Vec<NewMessage>,
 }
 
 /// Rejects text that is empty or only whitespace.
@@ -326,6 +344,20 @@ impl Chat {
         }
         ctx.publish(&topic(&message.room_id), &message).await?;
         Ok(())
+    }
+
+    /// Answers with the room's latest `limit` messages.
+    #[rpc]
+    async fn history(&self, ctx: &mut Ctx<Session>, req: GetHistory) -> Result<History, Error> {
+        check_path_room(ctx, &req.room_id)?;
+        if !ctx.data().rooms.contains(&req.room_id) {
+            return Err(Error::failed_precondition(format!("join room {} first", req.room_id)));
+        }
+        let registry = self.registry.lock().await;
+        let kept = registry.rooms.get(&req.room_id).map(|room| &room.history);
+        let skip = kept.map_or(0, |kept| kept.len().saturating_sub(req.limit as usize));
+        let messages = kept.into_iter().flatten().skip(skip).cloned().collect();
+        Ok(History { room_id: req.room_id, messages })
     }
 
     /// Leaves every room the connection was in, as if it had sent [`LeaveRoom`] for each.

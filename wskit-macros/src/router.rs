@@ -18,7 +18,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReturnType, Token, Type};
 
 /// The attributes that mark a method of the router.
-const ROLES: &[&str] = &["on", "rpc", "middleware", "on_open", "on_close", "on_error"];
+const ROLES: &[&str] = &["on", "rpc", "on_binary", "middleware", "after", "on_open", "on_close", "on_error"];
 
 /// What a marked method does.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,8 +27,12 @@ enum Role {
     On,
     /// `#[rpc]`: answers one RPC request type with its bound response.
     Rpc,
+    /// `#[on_binary]`: handles every binary frame.
+    Binary,
     /// `#[middleware]`: runs before the handlers that name it.
     Middleware,
+    /// `#[after]`: runs after every handler, with its outcome.
+    After,
     /// `#[on_open]`: runs once the connection is established.
     Open,
     /// `#[on_close]`: runs once the connection has closed.
@@ -42,7 +46,9 @@ impl Role {
         match name {
             "on" => Some(Role::On),
             "rpc" => Some(Role::Rpc),
+            "on_binary" => Some(Role::Binary),
             "middleware" => Some(Role::Middleware),
+            "after" => Some(Role::After),
             "on_open" => Some(Role::Open),
             "on_close" => Some(Role::Close),
             "on_error" => Some(Role::Error),
@@ -54,7 +60,9 @@ impl Role {
         match self {
             Role::On => "#[on]",
             Role::Rpc => "#[rpc]",
+            Role::Binary => "#[on_binary]",
             Role::Middleware => "#[middleware]",
+            Role::After => "#[after]",
             Role::Open => "#[on_open]",
             Role::Close => "#[on_close]",
             Role::Error => "#[on_error]",
@@ -75,6 +83,8 @@ impl Role {
             Role::Middleware => {
                 "async fn name(&self, ctx: &mut Ctx<Data>, incoming: &Incoming<'_>) -> Result<Next, Error>"
             }
+            Role::After => "async fn name(&self, ctx: &mut Ctx<Data>, handled: &Handled<'_>)",
+            Role::Binary => "async fn name(&self, ctx: &mut Ctx<Data>, bytes: Bytes) -> Result<(), Error>",
             Role::Open => "async fn name(&self, ctx: &mut Ctx<Data>) -> Result<(), Error>",
             Role::Close => "async fn name(&self, ctx: &mut Ctx<Data>, close: Close)",
             Role::Error => "async fn name(&self, ctx: &mut Ctx<Data>, error: &Error)",
@@ -95,6 +105,9 @@ struct Handler {
     output: Type,
     /// Whether it is an `#[rpc]` handler, whose result is the request's reply.
     rpc: bool,
+    /// Whether it is an `#[rpc(concurrent)]` handler, run beside the connection's other
+    /// messages on a fork of its context.
+    concurrent: bool,
     /// The `#[middleware]` methods named in its attribute, run after the router's.
     middleware: Vec<Ident>,
 }
@@ -105,7 +118,7 @@ struct Hook {
     /// The type of the `ctx` parameter, as written.
     ctx: Type,
     /// The type of the parameter after `ctx` (`close: Close`, `error: &Error`,
-    /// `incoming: &Incoming`), if any.
+    /// `incoming: &Incoming`, `handled: &Handled`, `bytes: Bytes`), if any.
     param: Option<Type>,
     /// The return type of `#[on_open]` and `#[middleware]`, as written.
     output: Option<Type>,
@@ -123,7 +136,10 @@ struct RouterModel {
     middleware: Vec<Hook>,
     /// The names of every method marked `#[middleware]`, valid or not.
     middleware_names: Vec<Ident>,
+    /// The `#[after]` methods, in declaration order.
+    after: Vec<Hook>,
     handlers: Vec<Handler>,
+    on_binary: Option<Hook>,
     on_open: Option<Hook>,
     on_close: Option<Hook>,
     on_error: Option<Hook>,
@@ -164,25 +180,42 @@ fn parse_args(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Router
     Ok(args)
 }
 
-/// The arguments of `#[on(..)]` and `#[rpc(..)]`: the handler's own middleware.
+/// The arguments of `#[on(..)]` and `#[rpc(..)]`.
+#[derive(Default)]
+struct HandlerArgs {
+    /// The handler's own middleware.
+    middleware: Vec<Ident>,
+    /// The `concurrent` flag, first if given: the handler runs beside the connection's
+    /// other messages.
+    concurrent: Option<Ident>,
+}
+
 fn parse_handler_args(
     input: ParseStream<'_>,
     attribute: &str,
     errors: &mut Errors,
-) -> syn::Result<Vec<Ident>> {
+) -> syn::Result<HandlerArgs> {
     if input.peek(syn::LitStr) {
         return Err(input.error(format!(
             "{attribute} takes no type string: a handler's message type is its third parameter, \
-             e.g. `msg: JoinRoom`; its only argument is `middleware = [method, ..]`"
+             e.g. `msg: JoinRoom`; its arguments are `concurrent` (#[rpc] only) and \
+             `middleware = [method, ..]`"
         )));
     }
-    let mut middleware = Vec::new();
+    let mut args = HandlerArgs::default();
+    let flag = input.fork().parse::<Ident>().ok().filter(|ident| ident == "concurrent");
+    if flag.is_some() && !input.peek2(Token![=]) {
+        args.concurrent = Some(input.parse()?);
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
     let known = [Known { key: "middleware", usage: "middleware = [method, ..]" }];
     parse_key_values(input, attribute, &known, errors, |_, input| {
-        middleware = parse_names(input)?;
+        args.middleware = parse_names(input)?;
         Ok(())
     })?;
-    Ok(middleware)
+    Ok(args)
 }
 
 /// `[Type, ..]`: the messages of `sends = [..]`.
@@ -226,7 +259,9 @@ impl RouterModel {
             global: args.middleware,
             middleware: Vec::new(),
             middleware_names: Vec::new(),
+            after: Vec::new(),
             handlers: Vec::new(),
+            on_binary: None,
             on_open: None,
             on_close: None,
             on_error: None,
@@ -249,8 +284,8 @@ impl RouterModel {
                     let parsed = attr.parse_args_with(|input: ParseStream<'_>| {
                         parse_handler_args(input, attribute, &mut errors)
                     });
-                    if let Some(middleware) = errors.take(parsed) {
-                        model.add(*role, attr, method, middleware, &mut errors);
+                    if let Some(args) = errors.take(parsed) {
+                        model.add(*role, attr, method, args, &mut errors);
                     }
                 }
                 [(role, attr)] if !matches!(attr.meta, syn::Meta::Path(_)) => errors.at(
@@ -262,7 +297,7 @@ impl RouterModel {
                         role.attribute()
                     ),
                 ),
-                [(role, attr)] => model.add(*role, attr, method, Vec::new(), &mut errors),
+                [(role, attr)] => model.add(*role, attr, method, HandlerArgs::default(), &mut errors),
                 [_, (_, second), ..] => errors.at(
                     second,
                     format!("a method has one role; {} are mutually exclusive", ROLES.join(", ")),
@@ -286,9 +321,16 @@ impl RouterModel {
         role: Role,
         attr: &syn::Attribute,
         method: &ImplItemFn,
-        middleware: Vec<Ident>,
+        args: HandlerArgs,
         errors: &mut Errors,
     ) {
+        if let (Role::On, Some(flag)) = (role, &args.concurrent) {
+            errors.at(
+                flag,
+                "only #[rpc] handlers run concurrently: a request has a reply and a deadline by \
+                 which the client follows it; an #[on] handler runs in arrival order",
+            );
+        }
         if role == Role::Middleware {
             self.middleware_names.push(method.sig.ident.clone());
         }
@@ -304,7 +346,8 @@ impl RouterModel {
                     ctx,
                     output: output.expect("checked by check_signature"),
                     rpc: role == Role::Rpc,
-                    middleware,
+                    concurrent: role == Role::Rpc && args.concurrent.is_some(),
+                    middleware: args.middleware,
                 });
                 return;
             }
@@ -313,6 +356,12 @@ impl RouterModel {
                 self.middleware.push(Hook { method, ctx, param, output });
                 return;
             }
+            Role::After => {
+                let Shape { ctx, param, output, .. } = shape;
+                self.after.push(Hook { method, ctx, param, output });
+                return;
+            }
+            Role::Binary => &mut self.on_binary,
             Role::Open => &mut self.on_open,
             Role::Close => &mut self.on_close,
             Role::Error => &mut self.on_error,
@@ -321,8 +370,12 @@ impl RouterModel {
             Some(first) => errors.at(
                 attr,
                 format!(
-                    "a router has one {} hook, and `{}` already is; merge the two methods",
+                    "a router has one {} {}, and `{}` already is; merge the two methods",
                     role.attribute(),
+                    match role {
+                        Role::Binary => "handler, which takes every binary frame",
+                        _ => "hook",
+                    },
                     first.method
                 ),
             ),
@@ -414,17 +467,15 @@ impl RouterModel {
             ["ctx", "inbound", "message", "meta", "close", "error", "response"].map(local);
         // Each parameter and result passes through a function of `__private` bounded by a
         // trait with a diagnostic, spanned on the user's type (see `wskit::__private`).
-        let check = |kind: &str, ty: &Type| {
-            let kind = Ident::new(kind, Span::call_site());
-            quote_spanned!(ty.span()=> ::wskit::__private::#kind)
-        };
+        let check = check_path;
         let ctx_arg = |ctx_ty: &Type| {
             let check = check("ctx", ctx_ty);
             quote!(#check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(#ctx))
         };
         // The middleware a handler runs, router-wide first: each may stop the message.
         let [incoming, next] = ["incoming", "next"].map(local);
-        let middleware_calls = |handler: &Handler| {
+        // `stopped` is what the arm returns when a middleware stops the message.
+        let middleware_calls = |handler: &Handler, stopped: TokenStream| {
             let calls = self.global.iter().chain(&handler.middleware).filter_map(|name| {
                 let Hook { method, ctx: ctx_ty, param, output } =
                     self.middleware.iter().find(|m| m.method == *name)?;
@@ -441,7 +492,7 @@ impl RouterModel {
                         .await,
                     )?;
                     if #next == ::wskit::middleware::Next::Stop {
-                        return ::core::result::Result::Ok(());
+                        return #stopped;
                     }
                 })
             });
@@ -453,10 +504,20 @@ impl RouterModel {
                 }}
             })
         };
+        let [forked, guard, token, ran, router] = ["forked", "guard", "token", "ran", "router"].map(local);
+        let mut fork_arms = Vec::new();
         let arms = self.handlers.iter().map(|handler| {
-            let Handler { method, message: message_ty, meta: meta_ty, ctx: ctx_ty, output, rpc, .. } =
-                handler;
-            let middleware = middleware_calls(handler);
+            let Handler {
+                method,
+                message: message_ty,
+                meta: meta_ty,
+                ctx: ctx_ty,
+                output,
+                rpc,
+                concurrent,
+                ..
+            } = handler;
+            let middleware = middleware_calls(handler, quote!(::core::result::Result::Ok(())));
             let decode = quote_spanned!(message_ty.span()=> #inbound.decode::<#message_ty>());
             let (binding, meta_arg) = match meta_ty {
                 Some(meta_ty) => {
@@ -468,30 +529,99 @@ impl RouterModel {
                 }
                 None => (quote!(_), None),
             };
-            if *rpc {
+            let body = if *rpc {
                 // The handler borrows the context for the call; the reply needs it after.
                 let ctx_check = check("ctx", ctx_ty);
                 let ctx_arg = quote!(#ctx_check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(&mut *#ctx));
                 let (request_check, output_check) =
                     (check("rpc_request", message_ty), check("rpc_output", output));
-                return quote_spanned! {message_ty.span()=>
-                    <#message_ty as ::wskit::Message>::TYPE => {
-                        #request_check::<#message_ty>();
-                        let (#message, #binding) = #decode?;
-                        #middleware
+                let call = |receiver: TokenStream| {
+                    quote_spanned! {message_ty.span()=>
                         let #response = #output_check::<#message_ty, #output>(
-                            Self::#method(self, #ctx_arg, #message #meta_arg).await,
+                            Self::#method(#receiver, #ctx_arg, #message #meta_arg).await,
                         )?;
                         #ctx.reply(&#response)
                     }
                 };
-            }
-            let (output_check, ctx_arg) = (check("output", output), ctx_arg(ctx_ty));
-            quote_spanned! {message_ty.span()=>
-                <#message_ty as ::wskit::Message>::TYPE => {
+                let take = quote_spanned! {message_ty.span()=>
+                    #request_check::<#message_ty>();
+                    let (#message, #binding) = #decode?;
+                    #middleware
+                };
+                if *concurrent {
+                    // Taken in its turn here, run by the connection on a fork of the
+                    // context: it owns what it uses, the router included.
+                    let stopped = quote!(::core::result::Result::Ok(::core::option::Option::None));
+                    let middleware = middleware_calls(handler, stopped);
+                    let take = quote_spanned! {message_ty.span()=>
+                        #request_check::<#message_ty>();
+                        let (#message, #binding) = #decode?;
+                        #middleware
+                    };
+                    let job = self.generate_after(message_ty, call(quote!(&*#router)), quote!(&*#router));
+                    fork_arms.push(quote_spanned! {message_ty.span()=>
+                        <#message_ty as ::wskit::Message>::TYPE => {
+                            #take
+                            let (mut #forked, #guard) =
+                                ::wskit::__private::fork(&mut *#ctx, <#message_ty as ::wskit::Message>::TYPE);
+                            let #token = #guard.token();
+                            ::core::result::Result::Ok(::core::option::Option::Some(
+                                ::wskit::__private::Forked::new(#token, async move {
+                                    let #ran = #guard
+                                        .run(async {
+                                            let #ctx = &mut #forked;
+                                            #job
+                                        })
+                                        .await;
+                                    #guard.finish(#forked, #ran)
+                                }),
+                            ))
+                        }
+                    });
+                }
+                let call = call(quote!(self));
+                quote! { #take #call }
+            } else {
+                let (output_check, ctx_arg) = (check("output", output), ctx_arg(ctx_ty));
+                quote_spanned! {message_ty.span()=>
                     let (#message, #binding) = #decode?;
                     #middleware
                     #output_check::<#output>(Self::#method(self, #ctx_arg, #message #meta_arg).await)
+                }
+            };
+            let body = self.generate_after(message_ty, body, quote!(self));
+            quote_spanned! {message_ty.span()=>
+                <#message_ty as ::wskit::Message>::TYPE => { #body }
+            }
+        });
+        // Collected first: the arms above fill `fork_arms`.
+        let arms: Vec<_> = arms.collect();
+        let concurrent_types: Vec<_> =
+            self.handlers.iter().filter(|h| h.concurrent).map(|h| &h.message).collect();
+        let fork = (!concurrent_types.is_empty()).then(|| {
+            quote! {
+                fn is_concurrent(&self, message_type: &str) -> bool {
+                    ::core::matches!(message_type, #(<#concurrent_types as ::wskit::Message>::TYPE)|*)
+                }
+
+                #[allow(unreachable_patterns)]
+                fn fork<'a>(
+                    &'a self,
+                    #router: ::std::sync::Arc<Self>,
+                    #ctx: &'a mut ::wskit::Ctx<#data>,
+                    #inbound: ::wskit::Inbound<'a>,
+                ) -> impl ::core::future::Future<
+                    Output = ::core::result::Result<
+                        ::core::option::Option<::wskit::__private::Forked>,
+                        ::wskit::Error,
+                    >,
+                > + ::core::marker::Send + 'a {
+                    async move {
+                        match #inbound.message_type() {
+                            #(#fork_arms)*
+                            _ => ::core::result::Result::Err(#inbound.unknown_type()),
+                        }
+                    }
                 }
             }
         });
@@ -502,6 +632,24 @@ impl RouterModel {
                     ::core::matches!(message_type, #(<#rpc_types as ::wskit::Message>::TYPE)|*)
                 }
             }
+        });
+        let on_binary = self.on_binary.as_ref().and_then(|Hook { method, ctx: ctx_ty, param, output }| {
+            let (param, output) = (param.as_ref()?, output.as_ref()?);
+            let (bytes_check, output_check, ctx_arg) =
+                (check("binary", param), check("output", output), ctx_arg(ctx_ty));
+            let bytes = local("bytes");
+            Some(quote! {
+                const HANDLES_BINARY: bool = true;
+
+                fn on_binary<'a>(&'a self, #ctx: &'a mut ::wskit::Ctx<#data>, #bytes: ::wskit::Bytes)
+                    -> impl ::core::future::Future<Output = ::core::result::Result<(), ::wskit::Error>>
+                        + ::core::marker::Send + 'a
+                {
+                    async move {
+                        #output_check::<#output>(Self::#method(self, #ctx_arg, #bytes_check::<#param>(#bytes)).await)
+                    }
+                }
+            })
         });
         let on_open = self.on_open.as_ref().map(|Hook { method, ctx: ctx_ty, output, .. }| {
             let output = output.as_ref().expect("checked by check_signature");
@@ -597,6 +745,8 @@ impl RouterModel {
 
                     #generic_unique_types
                     #is_rpc
+                    #fork
+                    #on_binary
                     #on_open
                     #on_close
                     #on_error
@@ -659,6 +809,43 @@ impl RouterModel {
         TokenStream::new()
     }
 
+    /// The arm `body` of a handler of `message`, followed by the `#[after]` methods: the
+    /// body runs as a block of its own (its `?` and early returns end only the block), its
+    /// result and elapsed time go to each method, and it is the arm's result. Without
+    /// `#[after]` methods, `body` as it is.
+    /// The methods are called on `receiver`: `self`, or the router a concurrent handler's
+    /// job owns.
+    fn generate_after(&self, message: &Type, body: TokenStream, receiver: TokenStream) -> TokenStream {
+        if self.after.is_empty() {
+            return body;
+        }
+        let [ctx, started, result, handled] = ["ctx", "started", "result", "handled"].map(local);
+        let calls = self.after.iter().filter_map(|Hook { method, ctx: ctx_ty, param, .. }| {
+            let param = param.as_ref()?;
+            let (ctx_check, handled_check) = (check_path("ctx", ctx_ty), check_path("handled", param));
+            let data = &self.data;
+            Some(quote_spanned! {method.span()=>
+                Self::#method(
+                    #receiver,
+                    #ctx_check::<#ctx_ty, &mut ::wskit::Ctx<#data>>(&mut *#ctx),
+                    #handled_check::<#param, &::wskit::middleware::Handled<'_>>(&#handled),
+                )
+                .await;
+            })
+        });
+        quote! {
+            let #started = ::wskit::__private::Instant::now();
+            let #result: ::core::result::Result<(), ::wskit::Error> = async { #body }.await;
+            let #handled = ::wskit::middleware::Handled::new(
+                <#message as ::wskit::Message>::TYPE,
+                &#result,
+                #started.elapsed(),
+            );
+            #(#calls)*
+            #result
+        }
+    }
+
     /// One const assertion per handler after the first: its message's type string differs
     /// from the earlier ones. Different Rust types may share a type string, which only
     /// the type checker can see; the assertion fails at the later handler's message type.
@@ -714,6 +901,13 @@ impl RouterModel {
         });
         quote! { #(#asserts)* }
     }
+}
+
+/// The function of `wskit::__private` that checks a parameter or result of `kind` (see
+/// `wskit::__private`), spanned on the user's type `ty` so that a mismatch is reported there.
+fn check_path(kind: &str, ty: &Type) -> TokenStream {
+    let kind = Ident::new(kind, Span::call_site());
+    quote_spanned!(ty.span()=> ::wskit::__private::#kind)
 }
 
 /// `ty` as written, without the spaces between tokens of its token stream: `crate::m::Ping`
@@ -798,11 +992,11 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
     let allowed = match role {
         Role::On | Role::Rpc => 2,
         Role::Open => 0,
-        Role::Close | Role::Error | Role::Middleware => 1,
+        Role::Close | Role::Error | Role::Middleware | Role::After | Role::Binary => 1,
     };
     let required = match role {
         Role::On | Role::Rpc | Role::Open => allowed.min(1),
-        Role::Close | Role::Error | Role::Middleware => allowed,
+        Role::Close | Role::Error | Role::Middleware | Role::After | Role::Binary => allowed,
     };
     for extra in rest.iter().skip(allowed) {
         fail(*extra, format!("unexpected parameter: {} methods look like `{expected}`", role.attribute()));
@@ -813,6 +1007,8 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
             Role::Rpc => "the request parameter, e.g. `req: GetUser`",
             Role::Close => "the `close: Close` parameter",
             Role::Middleware => "the `incoming: &Incoming<'_>` parameter",
+            Role::After => "the `handled: &Handled<'_>` parameter",
+            Role::Binary => "the `bytes: Bytes` parameter",
             _ => "the `error: &Error` parameter",
         };
         fail(&sig.inputs, format!("missing {what}: `{expected}`"));
@@ -823,7 +1019,9 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
     });
     let (message, param) = match role {
         Role::On | Role::Rpc => (typed.next().flatten(), typed.next().flatten()),
-        Role::Close | Role::Error | Role::Middleware => (None, typed.next().flatten()),
+        Role::Close | Role::Error | Role::Middleware | Role::After | Role::Binary => {
+            (None, typed.next().flatten())
+        }
         Role::Open => (None, None),
     };
     let output = match &sig.output {
@@ -831,7 +1029,7 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
         _ => None,
     };
     match (role, output) {
-        (Role::On | Role::Open, None) => fail(
+        (Role::On | Role::Open | Role::Binary, None) => fail(
             &sig.ident,
             format!(
                 "{} methods return `Result<(), wskit::Error>`; add `-> Result<(), Error>`: `{expected}`",
@@ -848,7 +1046,7 @@ fn check_signature(role: Role, method: &ImplItemFn, errors: &mut Errors) -> Opti
                 "#[rpc] methods return the request's response: add `-> Result<SomeResponse, Error>`: `{expected}`"
             ),
         ),
-        (Role::Close | Role::Error, Some(output)) => fail(
+        (Role::Close | Role::Error | Role::After, Some(output)) => fail(
             output,
             format!("{} methods return nothing; remove the return type: `{expected}`", role.attribute()),
         ),

@@ -68,7 +68,7 @@ use crate::connection::{
 };
 use crate::ctx::Ctx;
 use crate::limits::Limits;
-use crate::outbox::{Outbox, OutboxReceiver};
+use crate::outbox::{Frame, Outbox, OutboxReceiver};
 use crate::pubsub::Hub;
 use crate::route::Route;
 use crate::router::Router;
@@ -216,9 +216,7 @@ where
     pub async fn on_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
         let received = match message {
             WebSocketIncomingMessage::String(text) => Received::Text(text),
-            WebSocketIncomingMessage::Binary(bytes) => {
-                String::from_utf8(bytes).map_or(Received::NotUtf8, Received::Text)
-            }
+            WebSocketIncomingMessage::Binary(bytes) => Received::Binary(bytes),
         };
         self.deliver(&ws, received).await
     }
@@ -269,7 +267,7 @@ where
             let mut driving = pin!(connection.drive(&mut transport, &JsClock, &self.signals));
             std::future::poll_fn(|cx| {
                 let outcome = driving.as_mut().poll(cx);
-                send_all(&ws, wire.take_written());
+                send_all(&ws, wire.take_frames());
                 self.write_queued();
                 outcome
             })
@@ -302,7 +300,7 @@ where
         for id in queued {
             let Some(slot) = connections.get_mut(&id) else { continue };
             if let Some(connection) = slot.connection.as_mut() {
-                send_all(&slot.ws, connection.take_queued().map(|frame| frame.into_text()));
+                send_all(&slot.ws, connection.take_queued());
                 watch_queue(&self.queued, id, connection);
             }
         }
@@ -384,9 +382,13 @@ impl Wake for Queued {
 }
 
 /// Sends `frames` on `ws`; a socket that is gone reports its end with its own event.
-fn send_all(ws: &WebSocket, frames: impl IntoIterator<Item = String>) {
+fn send_all(ws: &WebSocket, frames: impl IntoIterator<Item = Frame>) {
     for frame in frames {
-        if let Err(error) = ws.send_with_str(&frame) {
+        let sent = match frame.into_message() {
+            Ok(text) => ws.send_with_str(&text),
+            Err(bytes) => ws.send_with_bytes(&bytes),
+        };
+        if let Err(error) = sent {
             tracing::debug!(%error, "could not send a frame");
             return;
         }

@@ -9,6 +9,7 @@ use crate::message::Message;
 use crate::outbox::{ClientHandle, Frame, Outbox};
 use crate::pubsub::{Authorize, Delivery, Hub, Publish, TopicAction};
 use crate::time::{Instant, SystemTime};
+use bytes::Bytes;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -51,6 +52,9 @@ pub struct Ctx<D> {
     /// `RPC_ERROR`): nothing more is sent for it.
     answered: bool,
     limits: Arc<Limits>,
+    /// Whether this is the context of a concurrent handler ([`fork`](Self::fork)), which
+    /// cannot change the connection's subscriptions.
+    forked: bool,
 }
 
 impl<D> Ctx<D> {
@@ -82,6 +86,64 @@ impl<D> Ctx<D> {
             cancellation: None,
             answered: false,
             limits,
+            forked: false,
+        }
+    }
+
+    /// A context for the concurrent handler of the request being handled: a copy of the
+    /// connection's data, and the request itself (its meta, deadline and cancellation),
+    /// which this context hands over as answered. Returns the fork, the token that
+    /// cancels it, and whether its panics are quiet.
+    pub(crate) fn fork(&mut self) -> (Ctx<D>, CancellationToken, bool)
+    where
+        D: Clone,
+    {
+        let token = self.cancellation.take().unwrap_or_default();
+        self.answered = true;
+        let fork = Ctx {
+            data: self.data.clone(),
+            client_id: self.client_id,
+            params: self.params.clone(),
+            peer: self.peer,
+            protocol: self.protocol.clone(),
+            user: self.user.clone(),
+            // Not registered with the hub: the connection's own context is.
+            attached: false,
+            message_type: self.message_type.clone(),
+            meta: self.meta.clone(),
+            arrived: self.arrived,
+            outbox: self.outbox.clone(),
+            closing: None,
+            hub: self.hub.clone(),
+            topics: Vec::new(),
+            authorize: self.authorize.clone(),
+            deadline: self.deadline,
+            cancellation: Some(token.clone()),
+            answered: false,
+            limits: Arc::clone(&self.limits),
+            forked: true,
+        };
+        (fork, token, self.limits.quiet_panics)
+    }
+
+    /// What the concurrent handler of this forked context left behind once it `ran`.
+    pub(crate) fn finish_fork(mut self, ran: crate::concurrent::Ran) -> Box<crate::concurrent::Finished> {
+        Box::new(crate::concurrent::Finished {
+            ran,
+            answered: self.answered,
+            correlation_id: self.meta.correlation_id.take(),
+            close: self.closing.take(),
+        })
+    }
+
+    /// Refuses a change of subscriptions in a concurrent handler.
+    fn check_not_forked(&self) -> Result<(), Error> {
+        match self.forked {
+            true => Err(Error::failed_precondition(
+                "a concurrent handler cannot subscribe or unsubscribe: the connection's topics \
+                 belong to its in-order handlers; subscribe from one of those",
+            )),
+            false => Ok(()),
         }
     }
 
@@ -295,6 +357,16 @@ impl<D> Ctx<D> {
         self.enqueue(frame)
     }
 
+    /// Queues a binary frame holding `bytes`, e.g. a chunk of a download, or the answer
+    /// of an `#[on_binary]` handler. It goes through the same outbound queue as messages,
+    /// in order with them, and fails in the same ways as [`send`](Self::send).
+    ///
+    /// Binary frames are a wskit extension: send them only to clients that expect them
+    /// (ws-kit's client ignores what it cannot parse).
+    pub fn send_binary(&mut self, bytes: impl Into<Bytes>) -> Result<(), Error> {
+        self.push(Frame::Binary(bytes.into()))
+    }
+
     /// Queues `message` as the answer to the message being handled: it carries that
     /// message's `meta.correlationId`, if any.
     ///
@@ -350,8 +422,10 @@ impl<D> Ctx<D> {
     /// connection already holds its limit of topics, and with the error of the server's
     /// [authorization hook](crate::Server::authorize_topics) if it refuses.
     ///
-    /// Fails with FAILED_PRECONDITION once the connection has closed (in `#[on_close]`).
+    /// Fails with FAILED_PRECONDITION once the connection has closed (in `#[on_close]`),
+    /// and in a concurrent handler (`#[rpc(concurrent)]`).
     pub async fn subscribe(&mut self, topic: &str) -> Result<(), Error> {
+        self.check_not_forked()?;
         if self.topics.iter().any(|held| **held == *topic) {
             return Ok(());
         }
@@ -377,8 +451,9 @@ impl<D> Ctx<D> {
     }
 
     /// Unsubscribes this connection from `topic`. Unsubscribing from a topic it does not
-    /// hold is a no-op.
+    /// hold is a no-op. Fails with FAILED_PRECONDITION in a concurrent handler.
     pub async fn unsubscribe(&mut self, topic: &str) -> Result<(), Error> {
+        self.check_not_forked()?;
         if let Some(index) = self.topics.iter().position(|held| **held == *topic) {
             self.topics.swap_remove(index);
             self.hub.unsubscribe(topic, self.client_id);
@@ -386,7 +461,7 @@ impl<D> Ctx<D> {
         Ok(())
     }
 
-    /// The topics this connection subscribes to.
+    /// The topics this connection subscribes to (none in a concurrent handler's context).
     pub fn topics(&self) -> impl Iterator<Item = &str> {
         self.topics.iter().map(|topic| &**topic)
     }
@@ -424,10 +499,14 @@ impl<D> Ctx<D> {
     }
 
     pub(crate) fn enqueue(&mut self, frame: String) -> Result<(), Error> {
+        self.push(Frame::Owned(frame))
+    }
+
+    fn push(&mut self, frame: Frame) -> Result<(), Error> {
         if self.closing.is_some() {
             return Err(Error::failed_precondition("the connection is closing; nothing more can be sent"));
         }
-        self.outbox.push(Frame::Owned(frame))
+        self.outbox.push(frame)
     }
 
     /// Starts handling a frame that arrived at `arrived`: stamps its arrival and forgets

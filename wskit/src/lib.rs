@@ -83,6 +83,8 @@
 //!   user ([below](#connections-from-outside-handlers)).
 //! - [Composing routers](#composing-routers) with [`Router::merge`], and serving
 //!   [several routes](#several-routes) from one server with [`Routes`].
+//! - Binary frames: an `#[on_binary]` handler and [`Ctx::send_binary`], a wskit extension
+//!   described [below](#extension-binary-frames).
 //!
 //! ## Connections from outside handlers
 //!
@@ -254,6 +256,21 @@
 //! # }
 //! ```
 //!
+//! ## Extension: binary frames
+//!
+//! Written in the style of the wire contract (ws-kit's protocol, section 1: "an application
+//! may instead route raw binary frames to a binary handler"). It leaves a plain ws-kit
+//! client unaffected: only an application that declares the handler sees it, and ws-kit
+//! clients send text frames.
+//!
+//! | rule | |
+//! |---|---|
+//! | routing | A router without an `#[on_binary]` handler handles a binary frame that holds UTF-8 JSON like a text frame, and answers any other binary frame with `ERROR` INVALID_ARGUMENT. A router with one (at most one per router; a second is a compile error) passes **every** binary frame to it, whatever it holds, JSON included: what a client sends as text is a message, what it sends as binary is data. |
+//! | handler | `async fn(&self, ctx: &mut Ctx<Data>, bytes: Bytes) -> Result<(), Error>`, with the frame's whole payload (a fragmented message is joined first). It takes its turn among the messages of its connection, in arrival order, and has the connection's data. Neither server layers nor `#[middleware]` nor `#[after]` methods run for it (they are keyed by message type): rate-limit binary frames in the handler. |
+//! | size | [`Limits::max_message_bytes`] applies as to text: a larger binary frame is answered with `ERROR` RESOURCE_EXHAUSTED with `details {observed, limit}`, or closed with 1009 under [`Oversize::Close`]; above four times the limit the connection is closed with 1009 without reading it. It counts toward the in-flight limit and the byte budget of messages waiting for their turn. |
+//! | errors | An error the handler returns, or its panic, is sent as `ERROR` (never `RPC_ERROR`: a binary frame has no correlation id) with `meta: {}`, and reaches `#[on_error]`. |
+//! | sending | [`Ctx::send_binary`] queues a binary frame from any handler or hook, through the connection's outbound queue, in order with its other frames and under the same bounds (slow consumers, closing). |
+//!
 //! ## Threat model
 //!
 //! A client is anyone who can open a TCP connection to the server, and everything it
@@ -334,6 +351,7 @@
 //! | limit | default | when reached |
 //! |---|---|---|
 //! | [`Limits::max_in_flight`] | 1000 messages | RESOURCE_EXHAUSTED at once (hook `InFlight`) |
+//! | [`Limits::max_concurrent_handlers`] | 16 handlers | `RPC_ERROR` RESOURCE_EXHAUSTED for the next concurrent request in its turn (hook `ConcurrentHandlers`) |
 //! | bytes of messages waiting behind a running handler | `max_message_bytes`, plus the one message that passes it | the connection stops reading until the handler returns (TCP holds the client back) |
 //! | errors answered while a handler runs, kept for `#[on_error]` | 64 | answered all the same; the hook sees the first 64 |
 //! | [`Limits::max_consecutive_errors`] | 10 protocol errors in a row | close 1008 (hook `ConsecutiveErrors`) |
@@ -512,6 +530,7 @@ pub mod client;
 mod close;
 #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
 pub mod cloudflare;
+mod concurrent;
 mod connection;
 mod ctx;
 mod envelope;
@@ -546,6 +565,7 @@ pub mod time {
     pub use web_time::{Instant, SystemTime, UNIX_EPOCH};
 }
 
+pub use bytes::Bytes;
 pub use close::Close;
 pub use connection::StaleConnection;
 pub use ctx::Ctx;
@@ -660,6 +680,12 @@ pub use wskit_macros::payload;
 ///   Result<Next, Error>`, run before handlers that name it: every handler with
 ///   `#[router(middleware = [log, auth])]`, one handler with `#[on(middleware = [admin])]`
 ///   or `#[rpc(middleware = [..])]` (after the router-wide ones). See [`middleware`].
+/// - `#[on_binary]`: `async fn(&self, ctx: &mut Ctx<Data>, bytes: Bytes) -> Result<(),
+///   Error>`, at most one per router, receives every binary frame (see the crate docs,
+///   "Extension: binary frames").
+/// - `#[after]`: `async fn(&self, ctx: &mut Ctx<Data>, handled: &Handled<'_>)`, run after
+///   every handler of the router, in declaration order, with the outcome and the time it
+///   took ([`middleware::Handled`]).
 /// - `#[on_open]`: `async fn(&self, ctx: &mut Ctx<Data>) -> Result<(), Error>`; an error
 ///   rejects the connection.
 /// - `#[on_close]`: `async fn(&self, ctx: &mut Ctx<Data>, close: Close)`.
@@ -681,8 +707,8 @@ pub use wskit_macros::payload;
 ///
 /// Connections run concurrently, each in its own task. The handlers of one connection
 /// run one at a time, in the order their messages arrived, so a handler has `&mut` access
-/// to the connection's data without locks; RPC requests are no exception. While a handler
-/// runs, the connection keeps reading:
+/// to the connection's data without locks; RPC requests are no exception unless their
+/// handler is concurrent (below). While a handler runs, the connection keeps reading:
 ///
 /// - `__heartbeat` is answered and protocol pings are answered at once;
 /// - `$ws:abort` cancels the running request, or takes a waiting one out of the queue,
@@ -693,7 +719,70 @@ pub use wskit_macros::payload;
 ///   flight; one more is answered with RESOURCE_EXHAUSTED at once.
 ///
 /// Handlers that should not hold up their connection hand slow work to a task of their
-/// own and reply from there through a [`ClientHandle`] ([`Ctx::handle`]).
+/// own and reply from there through a [`ClientHandle`] ([`Ctx::handle`]), or are
+/// concurrent.
+///
+/// ### Concurrent handlers: `#[rpc(concurrent)]`
+///
+/// A client that abandons a request without `$ws:abort` (ws-kit's client does so when a
+/// request times out) would otherwise hold back every later message of its connection
+/// until the handler returns. An `#[rpc(concurrent)]` handler runs beside the connection's
+/// other messages instead, in the connection's own task (no task is spawned):
+///
+/// - Its request takes its turn like any message: it is decoded, validated and passed
+///   through the server layers and the `#[middleware]` in arrival order, with the
+///   connection's context. Then its handler starts and the next message's turn comes at
+///   once.
+/// - The handler gets a context of its own: a **copy** of the connection's data as it was
+///   when the request's turn came (the data must be `Clone`; what the handler changes in
+///   it is not seen by anyone else), the request's meta, deadline and cancellation, and the
+///   connection's outbound queue. It cannot subscribe or unsubscribe (FAILED_PRECONDITION);
+///   it can publish, send, reply, report progress and ask to close the connection (which
+///   closes once no in-order handler runs).
+/// - Ordering: messages whose handlers are not concurrent keep arrival order and never
+///   overtake each other. A concurrent request waits for the in-order handlers of the
+///   messages before it, like any message; once its handler starts, every later message
+///   may overtake it, and its frames (progress, reply) interleave with theirs. Concurrent
+///   requests may finish in any order. Frames each handler sends keep their own order.
+/// - The protocol rules of a request hold: one terminal frame, `$ws:abort` of its
+///   correlation id and its deadline cancel it (its future is dropped, its
+///   [cancellation token](Ctx::cancellation) fires, `RPC_ERROR` CANCELLED or
+///   DEADLINE_EXCEEDED is sent unless it had answered), an error or a panic becomes its
+///   `RPC_ERROR` and reaches `#[on_error]`. When the connection closes, for any reason
+///   (graceful shutdown included, which does not wait for them), concurrent handlers still
+///   running are cancelled without an answer.
+/// - Bound: [`Limits::max_concurrent_handlers`] (16) per connection. A concurrent request
+///   whose turn comes while that many run is refused at once with `RPC_ERROR`
+///   RESOURCE_EXHAUSTED (retryable); the connection is not held back. Running concurrent
+///   handlers count toward [`Limits::max_in_flight`].
+/// - `#[after]` methods run in the concurrent handler's job, on its context, and see its
+///   outcome; a concurrent request that fails decoding, validation or its middleware is
+///   answered in its turn without them.
+///
+/// ```
+/// use wskit::{message, router, Ctx, Error};
+///
+/// #[message("SEARCH", response = Found)]
+/// pub struct Search { pub query: String }
+///
+/// #[message("FOUND")]
+/// pub struct Found { pub hits: u32 }
+///
+/// #[derive(Default, Clone)]
+/// pub struct Session { pub user: Option<String> }
+///
+/// pub struct App;
+///
+/// #[router(data = Session)]
+/// impl App {
+///     /// Slow, and independent of the connection's other messages.
+///     #[rpc(concurrent)]
+///     async fn search(&self, ctx: &mut Ctx<Session>, search: Search) -> Result<Found, Error> {
+///         let _user = ctx.data().user.clone(); // a copy of the connection's data
+///         Ok(Found { hits: search.query.len() as u32 })
+///     }
+/// }
+/// ```
 ///
 /// ```
 /// use wskit::{message, router, Close, Ctx, Error};
@@ -850,6 +939,33 @@ pub mod __private {
         output.into_decision()
     }
 
+    /// The parameter of an `#[after]` method: `&Handled<'_>`.
+    #[diagnostic::on_unimplemented(
+        message = "`#[after]` methods borrow the outcome as `&wskit::middleware::Handled<'_>`, not `{Self}`",
+        label = "write `handled: &Handled<'_>`",
+        note = "`Handled` gives the message type, the handler's result and the time it took"
+    )]
+    pub trait HandledParam<T> {
+        /// The outcome as the parameter's type.
+        fn from_handled(handled: T) -> Self;
+    }
+
+    impl<T> HandledParam<T> for T {
+        fn from_handled(handled: T) -> T {
+            handled
+        }
+    }
+
+    /// The outcome `T` an `#[after]` method sees, as its parameter of type `P`.
+    pub fn handled<P: HandledParam<T>, T>(handled: T) -> P {
+        P::from_handled(handled)
+    }
+
+    pub use crate::concurrent::{fork, Finished, ForkData, Forked, Guard, Ran};
+
+    /// The clock `#[after]` methods are timed by.
+    pub use crate::time::Instant;
+
     /// Checks that an `#[rpc]` handler takes an RPC request.
     pub fn rpc_request<M: crate::Rpc>() {}
 
@@ -918,6 +1034,28 @@ pub mod __private {
     /// The close, as `#[on_close]`'s parameter of type `P`.
     pub fn close<P: CloseParam>(close: Close) -> P {
         P::from_close(close)
+    }
+
+    /// The parameter of `#[on_binary]`.
+    #[diagnostic::on_unimplemented(
+        message = "`#[on_binary]` receives the frame as `wskit::Bytes`, not `{Self}`",
+        label = "write `bytes: wskit::Bytes`",
+        note = "`Bytes` (of the `bytes` crate) holds the binary frame's payload without a copy"
+    )]
+    pub trait BinaryParam {
+        /// The frame as the parameter's type.
+        fn from_bytes(bytes: crate::Bytes) -> Self;
+    }
+
+    impl BinaryParam for crate::Bytes {
+        fn from_bytes(bytes: crate::Bytes) -> Self {
+            bytes
+        }
+    }
+
+    /// The binary frame, as `#[on_binary]`'s parameter of type `P`.
+    pub fn binary<P: BinaryParam>(bytes: crate::Bytes) -> P {
+        P::from_bytes(bytes)
     }
 
     /// The parameter of `#[on_error]`.

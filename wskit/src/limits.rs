@@ -15,6 +15,9 @@ pub enum LimitKind {
     MessageSize,
     /// [`Limits::max_in_flight`]: too many messages in flight on one connection.
     InFlight,
+    /// [`Limits::max_concurrent_handlers`]: too many concurrent handlers running on one
+    /// connection.
+    ConcurrentHandlers,
     /// The hub's per-connection topic limit ([`TopicRules`](crate::TopicRules)).
     Topics,
     /// [`Limits::max_queued_frames`]: the outbound queue overflowed (a slow consumer);
@@ -66,6 +69,7 @@ impl LimitKind {
             LimitKind::PendingHandshakes => "pending_handshakes",
             LimitKind::FileDescriptors => "file_descriptors",
             LimitKind::MessageRate => "message_rate",
+            LimitKind::ConcurrentHandlers => "concurrent_handlers",
         }
     }
 }
@@ -131,6 +135,7 @@ pub struct Limits {
     pub(crate) max_write_stall: Duration,
     pub(crate) rpc_timeout: Duration,
     pub(crate) max_in_flight: usize,
+    pub(crate) max_concurrent_handlers: usize,
     pub(crate) max_unfinished_bytes: usize,
     pub(crate) message_timeout: Duration,
     pub(crate) quiet_panics: bool,
@@ -152,6 +157,7 @@ impl Default for Limits {
             max_write_stall: Duration::from_secs(1),
             rpc_timeout: Duration::from_secs(30),
             max_in_flight: 1000,
+            max_concurrent_handlers: 16,
             max_unfinished_bytes: 128 * 1024 * 1024,
             message_timeout: Duration::from_secs(30),
             quiet_panics: true,
@@ -294,6 +300,16 @@ impl Limits {
     /// the connection stops reading until the running handler returns.
     pub fn max_in_flight(mut self, messages: usize) -> Self {
         self.max_in_flight = messages.max(1);
+        self
+    }
+
+    /// Concurrent handlers (`#[rpc(concurrent)]`) of one connection running at once
+    /// (default 16). A concurrent request whose turn comes while this many run is answered
+    /// with `RPC_ERROR` RESOURCE_EXHAUSTED (retryable) at once; the connection's other
+    /// messages are not held back. Running concurrent handlers also count toward
+    /// [`max_in_flight`](Self::max_in_flight).
+    pub fn max_concurrent_handlers(mut self, handlers: usize) -> Self {
+        self.max_concurrent_handlers = handlers;
         self
     }
 

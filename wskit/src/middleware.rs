@@ -13,6 +13,20 @@
 //!
 //! Each returns [`Next::Continue`] to go on, [`Next::Stop`] to drop the message silently,
 //! or an error, which stops the message and is sent to the client as its error frame.
+//!
+//! Code that runs after the handler (to time it, or to see its result or error) goes in
+//! the router's `#[after]` methods, `async fn(&self, ctx: &mut Ctx<Data>, handled:
+//! &Handled<'_>)`. They run, in the order they are declared, for every message routed to
+//! one of the router's handlers, once it is done: decoded, passed through the
+//! middleware and handled (an RPC's reply queued; an error is sent to the client after
+//! them, so what they send comes first). [`Handled`] tells them the message
+//! type, the outcome (also a decoding, validation or middleware error; `Ok` when a
+//! middleware stopped the message silently) and the time since the router began with
+//! the message. They do not run for frames the router never routed (malformed, unknown
+//! types, refused by a server layer), for a handler that panicked, nor for one that was
+//! cancelled (aborted, past its deadline, or cut off by the connection's end): its future
+//! is dropped at the point where it waited. A router without `#[after]` methods pays
+//! nothing for them, not even a clock read.
 
 use crate::ctx::Ctx;
 use crate::error::Error;
@@ -20,6 +34,7 @@ use crate::message::Message;
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 /// What a middleware decides about the message it sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +94,68 @@ impl<'a> Incoming<'a> {
     /// reads the decoded message with [`payload`](Self::payload).
     pub fn raw_payload(&self) -> Option<&'a str> {
         self.raw_payload
+    }
+}
+
+/// A message the router is done with, as its `#[after]` methods see it.
+///
+/// ```
+/// use wskit::middleware::Handled;
+/// use wskit::{message, router, Ctx, Error};
+///
+/// #[message("PING")]
+/// pub struct Ping;
+///
+/// pub struct App;
+///
+/// #[router]
+/// impl App {
+///     #[on]
+///     async fn ping(&self, _ctx: &mut Ctx<()>, _: Ping) -> Result<(), Error> {
+///         Ok(())
+///     }
+///
+///     /// Logs every message with its outcome and how long it took.
+///     #[after]
+///     async fn log(&self, _ctx: &mut Ctx<()>, handled: &Handled<'_>) {
+///         match handled.result() {
+///             Ok(()) => tracing::info!(ty = handled.message_type(), took = ?handled.elapsed(), "handled"),
+///             Err(error) => tracing::warn!(ty = handled.message_type(), %error, "failed"),
+///         }
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Handled<'a> {
+    message_type: &'static str,
+    result: Result<(), &'a Error>,
+    elapsed: Duration,
+}
+
+impl<'a> Handled<'a> {
+    /// The outcome of a message of `message_type`, handled in `elapsed`. Used by the code
+    /// `#[router]` generates.
+    #[doc(hidden)]
+    pub fn new(message_type: &'static str, result: &'a Result<(), Error>, elapsed: Duration) -> Self {
+        Handled { message_type, result: result.as_ref().map(|_| ()), elapsed }
+    }
+
+    /// The message's type string.
+    pub fn message_type(&self) -> &'static str {
+        self.message_type
+    }
+
+    /// `Ok` once the handler returned `Ok` (or a middleware stopped the message silently);
+    /// otherwise the error the client is sent, whether decoding, validation, a middleware
+    /// or the handler failed.
+    pub fn result(&self) -> Result<(), &'a Error> {
+        self.result
+    }
+
+    /// The time from the router's start on the message (before decoding it) to the end of
+    /// its handler: decoding, validation, middleware and handler together.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
     }
 }
 

@@ -6,6 +6,7 @@ use crate::envelope;
 use crate::error::Error;
 use crate::limits::{LimitKind, Limits};
 use crate::message::Message;
+use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,34 +14,38 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::Poll;
 use uuid::Uuid;
 
-/// One outbound text frame.
+/// One outbound frame.
 #[derive(Debug, Clone)]
 pub(crate) enum Frame {
     /// Encoded for this connection alone.
     Owned(String),
     /// Encoded once and shared by every subscriber of a topic.
     Shared(Published),
+    /// A binary frame ([`Ctx::send_binary`](crate::Ctx::send_binary)).
+    Binary(Bytes),
 }
 
 impl Frame {
     /// The frame's length in bytes.
     pub(crate) fn len(&self) -> usize {
-        self.text().len()
+        self.payload().len()
     }
 
-    /// The frame's text.
-    pub(crate) fn text(&self) -> &str {
+    /// The frame's payload: the bytes of its text, or of a binary frame.
+    pub(crate) fn payload(&self) -> &[u8] {
         match self {
-            Frame::Owned(text) => text,
-            Frame::Shared(published) => published.text(),
+            Frame::Owned(text) => text.as_bytes(),
+            Frame::Shared(published) => published.text().as_bytes(),
+            Frame::Binary(bytes) => bytes,
         }
     }
 
-    /// The frame's text.
-    pub(crate) fn into_text(self) -> String {
+    /// The frame's text, or its bytes if it is a binary frame.
+    pub(crate) fn into_message(self) -> Result<String, Bytes> {
         match self {
-            Frame::Owned(text) => text,
-            Frame::Shared(published) => published.text().to_owned(),
+            Frame::Owned(text) => Ok(text),
+            Frame::Shared(published) => Ok(published.text().to_owned()),
+            Frame::Binary(bytes) => Err(bytes),
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::outbox::Outbox;
 use crate::pubsub::Hub;
 use crate::router::Router;
 use crate::time::Instant;
+use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -174,7 +175,9 @@ impl<R: Router> TestConnection<R> {
     }
 
     /// Hands `frame` to the connection and returns the frames written in answer, in
-    /// order, once the connection is idle again (its handler has returned, or it closed).
+    /// order, once the connection is idle again (its handler has returned, and so have
+    /// its concurrent handlers, or it closed). While a concurrent handler waits, hand
+    /// frames over with [`start`](Self::start).
     pub async fn send(&mut self, frame: &str) -> Vec<String> {
         self.receive(Received::Text(frame.to_owned()));
         self.run(Until::Idle).await
@@ -188,15 +191,42 @@ impl<R: Router> TestConnection<R> {
         self.run(Until::Waiting).await
     }
 
-    /// Hands a binary frame to the connection, like [`send`](Self::send): one that holds
-    /// UTF-8 is handled as text, any other is refused with INVALID_ARGUMENT.
+    /// Hands a binary frame to the connection, like [`send`](Self::send): the router's
+    /// `#[on_binary]` handler gets it; without one, a frame that holds UTF-8 is handled as
+    /// text, any other is refused with INVALID_ARGUMENT. Binary frames written in answer
+    /// are kept for [`take_binary`](Self::take_binary).
     pub async fn send_binary(&mut self, frame: &[u8]) -> Vec<String> {
-        let received = match std::str::from_utf8(frame) {
-            Ok(text) => Received::Text(text.to_owned()),
-            Err(_) => Received::NotUtf8,
-        };
-        self.receive(received);
+        self.receive(Received::Binary(frame.to_vec()));
         self.run(Until::Idle).await
+    }
+
+    /// The binary frames the connection wrote ([`Ctx::send_binary`](crate::Ctx::send_binary))
+    /// since the last call, in order. The text frames are what [`send`](Self::send) and
+    /// the other methods return.
+    ///
+    /// ```
+    /// use wskit::testing::TestConnection;
+    /// use wskit::{router, Bytes, Ctx, Error};
+    ///
+    /// pub struct Echo;
+    ///
+    /// #[router]
+    /// impl Echo {
+    ///     #[on_binary]
+    ///     async fn echo(&self, ctx: &mut Ctx<()>, bytes: Bytes) -> Result<(), Error> {
+    ///         ctx.send_binary(bytes)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut connection = TestConnection::new(Echo);
+    /// assert!(connection.send_binary(&[1, 2, 3]).await.is_empty(), "no text frames");
+    /// assert_eq!(connection.take_binary(), [vec![1, 2, 3]]);
+    /// # }
+    /// ```
+    pub fn take_binary(&mut self) -> Vec<Bytes> {
+        self.wire.take_binary().collect()
     }
 
     /// Sends `message` as a frame, the way a client would, and returns the answer.

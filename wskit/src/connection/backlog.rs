@@ -1,14 +1,15 @@
 //! [`Backlog`]: the messages that arrive while a connection's handler runs, waiting for
 //! their turn.
 
+use super::control::Arrived;
 use crate::time::Instant;
 use std::collections::VecDeque;
 
-/// One waiting message: its text (in the host's own text type, not copied), its
-/// correlation id, by which a `$ws:abort` finds it, and when it arrived, from which its
-/// deadline counts.
+/// One waiting message: its frame (text in the host's own text type, not copied, or
+/// binary), its correlation id, by which a `$ws:abort` finds it, and when it arrived, from
+/// which its deadline counts.
 struct Waiting<T> {
-    text: T,
+    frame: Arrived<T>,
     correlation_id: Option<String>,
     arrived: Instant,
 }
@@ -28,9 +29,10 @@ impl<T: AsRef<str>> Backlog<T> {
     }
 
     /// Whether another message may wait: fewer than the in-flight limit besides the
-    /// running one. Beyond it, a message is answered with RESOURCE_EXHAUSTED.
-    pub(super) fn has_slot(&self) -> bool {
-        self.waiting.len() + 1 < self.max_in_flight
+    /// running one and `concurrent` concurrent handlers. Beyond it, a message is answered
+    /// with RESOURCE_EXHAUSTED.
+    pub(super) fn has_slot(&self, concurrent: usize) -> bool {
+        self.waiting.len() + 1 + concurrent < self.max_in_flight
     }
 
     /// Whether messages are waiting for their turn.
@@ -49,24 +51,25 @@ impl<T: AsRef<str>> Backlog<T> {
         self.bytes < self.max_bytes
     }
 
-    pub(super) fn push(&mut self, text: T, correlation_id: Option<String>, arrived: Instant) {
-        self.bytes += text.as_ref().len();
-        self.waiting.push_back(Waiting { text, correlation_id, arrived });
+    pub(super) fn push(&mut self, frame: Arrived<T>, correlation_id: Option<String>, arrived: Instant) {
+        self.bytes += frame.len();
+        self.waiting.push_back(Waiting { frame, correlation_id, arrived });
     }
 
     /// The next waiting message and when it arrived, oldest first.
-    pub(super) fn pop(&mut self) -> Option<(T, Instant)> {
-        let Waiting { text, arrived, .. } = self.waiting.pop_front()?;
-        self.bytes -= text.as_ref().len();
-        Some((text, arrived))
+    #[inline]
+    pub(super) fn pop(&mut self) -> Option<(Arrived<T>, Instant)> {
+        let Waiting { frame, arrived, .. } = self.waiting.pop_front()?;
+        self.bytes -= frame.len();
+        Some((frame, arrived))
     }
 
     /// Takes the waiting message with `correlation_id` out of the queue, for an abort.
     pub(super) fn remove(&mut self, correlation_id: &str) -> bool {
         let found = self.waiting.iter().position(|w| w.correlation_id.as_deref() == Some(correlation_id));
         let Some(index) = found else { return false };
-        if let Some(Waiting { text, .. }) = self.waiting.remove(index) {
-            self.bytes -= text.as_ref().len();
+        if let Some(Waiting { frame, .. }) = self.waiting.remove(index) {
+            self.bytes -= frame.len();
         }
         true
     }
@@ -80,15 +83,16 @@ mod tests {
     fn bounded_by_count_and_bytes() {
         let now = Instant::now();
         let mut backlog = Backlog::new(3, 10);
-        assert!(backlog.has_slot() && backlog.accepts_bytes() && !backlog.has_waiting());
-        backlog.push("abcdef".to_owned(), Some("a".into()), now);
-        assert!(backlog.has_slot() && backlog.accepts_bytes());
-        backlog.push("ghijk".to_owned(), None, now);
-        assert!(!backlog.has_slot(), "two waiting and one running make three in flight");
+        assert!(backlog.has_slot(0) && backlog.accepts_bytes() && !backlog.has_waiting());
+        assert!(backlog.has_slot(1) && !backlog.has_slot(2), "concurrent handlers count");
+        backlog.push(Arrived::Text("abcdef".to_owned()), Some("a".into()), now);
+        assert!(backlog.has_slot(0) && backlog.accepts_bytes());
+        backlog.push(Arrived::Binary(b"ghijk".to_vec()), None, now);
+        assert!(!backlog.has_slot(0), "two waiting and one running make three in flight");
         assert!(!backlog.accepts_bytes(), "11 bytes are over the budget of 10");
         assert!(backlog.remove("a") && !backlog.remove("a"));
         assert!(backlog.accepts_bytes());
-        assert_eq!(backlog.pop().map(|(text, _)| text).as_deref(), Some("ghijk"));
+        assert!(matches!(backlog.pop(), Some((Arrived::Binary(bytes), _)) if bytes == b"ghijk"));
         assert!(backlog.pop().is_none());
     }
 }

@@ -9,6 +9,7 @@ use super::liveness::{Liveness, PingStep, Pings};
 use super::transport::Received;
 use super::{heartbeat_ack, Exit};
 use crate::close::Close;
+use crate::concurrent::{Finished, Ran};
 use crate::envelope::{encode_error, Envelope};
 use crate::error::Error;
 use crate::limits::{LimitKind, Limits};
@@ -17,14 +18,29 @@ use crate::protocol;
 use crate::time::Instant;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// A frame worth handling, as [`Control::read`] found it.
 pub(crate) enum Arrived<T> {
-    /// A text frame (or a binary one holding UTF-8).
+    /// A text frame (or a binary one holding UTF-8, for a router without `#[on_binary]`).
     Text(T),
-    /// A frame that cannot be a message: answer it with this error.
-    Invalid(Error),
+    /// A binary frame, for the router's `#[on_binary]` handler.
+    Binary(Vec<u8>),
+    /// A frame that cannot be a message: answer it with this error. Boxed: it is rare, and
+    /// inline it would make every frame that waits for its turn as large as an error.
+    Invalid(Box<Error>),
+}
+
+impl<T: AsRef<str>> Arrived<T> {
+    /// The frame's size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Arrived::Text(text) => text.as_ref().len(),
+            Arrived::Binary(bytes) => bytes.len(),
+            Arrived::Invalid(_) => 0,
+        }
+    }
 }
 
 /// What a frame that arrived while a handler runs calls for.
@@ -60,11 +76,34 @@ struct Running {
     deadline: Instant,
 }
 
+/// What a connection keeps of its concurrent handlers.
+#[derive(Default)]
+struct Forks {
+    /// At most [`Limits::max_concurrent_handlers`].
+    running: Vec<Fork>,
+    /// The close one asked for.
+    closing: Option<Close>,
+}
+
+/// A running concurrent handler (`#[rpc(concurrent)]`), as aborts and deadlines find it.
+struct Fork {
+    id: u64,
+    correlation_id: Option<String>,
+    /// When it is cancelled with DEADLINE_EXCEEDED.
+    deadline: Option<Instant>,
+    token: CancellationToken,
+    /// Why it was cancelled: its answer, once its job has ended.
+    interrupted: Option<Error>,
+}
+
 /// One connection's decisions outside its handlers.
 pub(crate) struct Control<T> {
     backlog: Backlog<T>,
     pings: Pings,
     running: Option<Running>,
+    /// The concurrent handlers running and the close one asked for; made with the first,
+    /// and let go once they are done, so that other connections hold only a pointer.
+    forks: Option<Box<Forks>>,
     /// Errors answered while a handler ran, for the `#[on_error]` hook once it returns: the
     /// first [`MAX_ANSWERED`], and how many more.
     answered: Vec<Error>,
@@ -75,26 +114,31 @@ pub(crate) struct Control<T> {
     outbox: Outbox,
     limits: Arc<Limits>,
     client_id: Uuid,
+    /// Whether the router has an `#[on_binary]` handler, which takes every binary frame.
+    binary: bool,
 }
 
-impl<T: AsRef<str>> Control<T> {
+impl<T: AsRef<str> + From<String>> Control<T> {
     pub(crate) fn new(
         outbox: Outbox,
         limits: Arc<Limits>,
         client_id: Uuid,
         liveness: Option<Liveness>,
         now: Instant,
+        binary: bool,
     ) -> Self {
         Control {
             backlog: Backlog::new(limits.max_in_flight, limits.max_message_bytes),
             pings: Pings::new(liveness, now),
             running: None,
+            forks: None,
             answered: Vec::new(),
             unobserved: 0,
             strikes: 0,
             outbox,
             limits,
             client_id,
+            binary,
         }
     }
 
@@ -104,9 +148,13 @@ impl<T: AsRef<str>> Control<T> {
         self.pings.heard(now);
         match received {
             Received::Text(text) => Ok(Some(Arrived::Text(text))),
-            Received::NotUtf8 => Ok(Some(Arrived::Invalid(
-                Error::invalid_argument("binary frames must hold UTF-8 JSON").protocol(),
-            ))),
+            Received::Binary(bytes) if self.binary => Ok(Some(Arrived::Binary(bytes))),
+            Received::Binary(bytes) => Ok(Some(match String::from_utf8(bytes) {
+                Ok(text) => Arrived::Text(T::from(text)),
+                Err(_) => Arrived::Invalid(Box::new(
+                    Error::invalid_argument("binary frames must hold UTF-8 JSON").protocol(),
+                )),
+            })),
             Received::Control => Ok(None),
             Received::OverLimit { kind, observed, limit, close } => {
                 self.limits.exceeded(kind, observed, limit, Some(self.client_id));
@@ -138,15 +186,17 @@ impl<T: AsRef<str>> Control<T> {
     /// beyond the in-flight limit and queues the rest. Closes once too many errors came
     /// in a row.
     pub(crate) fn arrive(&mut self, arrived: Arrived<T>, now: Instant) -> Result<Busy, Exit> {
-        let text = match arrived {
-            Arrived::Text(text) => text,
+        let kind = match arrived {
+            Arrived::Text(ref text) => classify(text.as_ref()),
+            // Binary frames wait for their turn, in order with the messages.
+            Arrived::Binary(_) => Kind::Message(None),
             // A frame that cannot be a message is answered at once.
             Arrived::Invalid(error) => {
-                self.answer(error, None);
+                self.answer(*error, None);
                 return self.check_strikes().map(|()| Busy::Continue);
             }
         };
-        match classify(text.as_ref()) {
+        match kind {
             Kind::Heartbeat => {
                 // A full queue closes the connection as a slow consumer; nothing to add.
                 let _ = self.outbox.push(Frame::Owned(heartbeat_ack()));
@@ -154,14 +204,15 @@ impl<T: AsRef<str>> Control<T> {
             Kind::Abort(Some(id)) if self.is_running(&id) => {
                 return Ok(Busy::Interrupt(aborted()));
             }
+            Kind::Abort(Some(id)) if self.interrupt_fork(&id) => {}
             Kind::Abort(Some(id)) if self.backlog.remove(&id) => self.answer(aborted(), Some(&id)),
             Kind::Abort(_) => {}
-            Kind::Message(correlation_id) if !self.backlog.has_slot() => {
+            Kind::Message(correlation_id) if !self.backlog.has_slot(self.running_forks().len()) => {
                 let limit = self.backlog.max_in_flight();
                 self.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(self.client_id));
                 self.answer(in_flight_exceeded(limit), correlation_id.as_deref());
             }
-            Kind::Message(correlation_id) => self.backlog.push(text, correlation_id, now),
+            Kind::Message(correlation_id) => self.backlog.push(arrived, correlation_id, now),
         }
         self.check_strikes().map(|()| Busy::Continue)
     }
@@ -176,6 +227,11 @@ impl<T: AsRef<str>> Control<T> {
         // Only the router knows which types are requests, so a request without a correlation
         // id refused here gets `ERROR`; without an id, no client could match it anyway.
         let _ = self.outbox.push(Frame::Owned(encode_error(&error, correlation_id, false)));
+        self.record(error);
+    }
+
+    /// Keeps `error`, answered already, for the `#[on_error]` hook.
+    fn record(&mut self, error: Error) {
         self.strikes += u32::from(error.is_protocol_error());
         if self.answered.len() < MAX_ANSWERED {
             self.answered.push(error);
@@ -204,7 +260,7 @@ impl<T: AsRef<str>> Control<T> {
     }
 
     /// The next message that waited for its turn, and when it arrived.
-    pub(crate) fn next_waiting(&mut self) -> Option<(T, Instant)> {
+    pub(crate) fn next_waiting(&mut self) -> Option<(Arrived<T>, Instant)> {
         self.backlog.pop()
     }
 
@@ -224,19 +280,28 @@ impl<T: AsRef<str>> Control<T> {
         self.limits.max_write_stall
     }
 
-    /// When the timer must fire next: the running request's deadline or the ping
-    /// schedule, whichever comes first.
+    /// When the timer must fire next: the running request's deadline, a concurrent
+    /// handler's, or the ping schedule, whichever comes first.
     pub(crate) fn next_timer(&self) -> Option<Instant> {
-        let deadline = self.running.as_ref().map(|running| running.deadline);
-        match (deadline, self.pings.next()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let running = self.running.as_ref().map(|running| running.deadline);
+        let forks = self
+            .running_forks()
+            .iter()
+            .filter(|fork| fork.interrupted.is_none())
+            .filter_map(|fork| fork.deadline);
+        running.into_iter().chain(forks).chain(self.pings.next()).min()
     }
 
     /// What is due at `now`: a deadline passed, a ping to send, or a stale connection
-    /// (closed with 1011 unless configured otherwise).
+    /// (closed with 1011 unless configured otherwise). Concurrent handlers past their
+    /// deadline are cancelled here.
     pub(crate) fn on_timer(&mut self, now: Instant) -> Result<Due, Exit> {
+        for fork in self.forks.iter_mut().flat_map(|forks| &mut forks.running) {
+            if fork.interrupted.is_none() && fork.deadline.is_some_and(|deadline| deadline <= now) {
+                fork.token.cancel();
+                fork.interrupted = Some(deadline_exceeded());
+            }
+        }
         if self.running.as_ref().is_some_and(|running| running.deadline <= now) {
             self.running = None;
             return Ok(Due::Interrupt(deadline_exceeded()));
@@ -247,6 +312,109 @@ impl<T: AsRef<str>> Control<T> {
             PingStep::Stale => {
                 Err(Exit::Close(self.pings.stale(self.client_id, now, self.limits.quiet_panics)))
             }
+        }
+    }
+}
+
+/// Concurrent handlers (`#[rpc(concurrent)]`): they run beside the connection's in-order
+/// handlers, each cancelled by `$ws:abort` of its correlation id or at its deadline, and
+/// answered here when cancelled.
+impl<T: AsRef<str> + From<String>> Control<T> {
+    /// Whether another concurrent handler may start.
+    pub(crate) fn can_fork(&self) -> bool {
+        self.running_forks().len() < self.limits.max_concurrent_handlers
+    }
+
+    /// Whether concurrent handlers are running.
+    pub(crate) fn has_forks(&self) -> bool {
+        !self.running_forks().is_empty()
+    }
+
+    fn running_forks(&self) -> &[Fork] {
+        self.forks.as_ref().map_or(&[], |forks| &forks.running)
+    }
+
+    /// Lets the concurrent handlers' state go once none runs and no close is pending.
+    fn release_forks(&mut self) {
+        if self.forks.as_ref().is_some_and(|forks| forks.running.is_empty() && forks.closing.is_none()) {
+            self.forks = None;
+        }
+    }
+
+    /// A concurrent handler started on the request with `correlation_id`, due by
+    /// `deadline` and cancelled by `token`; returns its id for [`fork_ended`](Self::fork_ended).
+    pub(crate) fn fork(
+        &mut self,
+        deadline: Option<Instant>,
+        correlation_id: Option<&str>,
+        token: CancellationToken,
+    ) -> u64 {
+        // Unique among the running ones, which is all an id must be: one is let go only
+        // once its job has ended.
+        let running = &mut self.forks.get_or_insert_with(Box::default).running;
+        let id = running.iter().map(|fork| fork.id + 1).max().unwrap_or(0);
+        let correlation_id = correlation_id.map(str::to_owned);
+        running.push(Fork { id, correlation_id, deadline, token, interrupted: None });
+        id
+    }
+
+    /// Cancels the concurrent handler of the request `correlation_id`, if one runs.
+    fn interrupt_fork(&mut self, correlation_id: &str) -> bool {
+        let found = self.forks.iter_mut().flat_map(|forks| &mut forks.running).find(|fork| {
+            fork.interrupted.is_none() && fork.correlation_id.as_deref() == Some(correlation_id)
+        });
+        let Some(fork) = found else { return false };
+        fork.token.cancel();
+        fork.interrupted = Some(aborted());
+        true
+    }
+
+    /// Whether `text` is a `$ws:abort` that cancelled a concurrent handler, when no
+    /// in-order handler runs.
+    pub(crate) fn abort_fork(&mut self, text: &str) -> bool {
+        match classify(text) {
+            Kind::Abort(Some(id)) => self.interrupt_fork(&id),
+            _ => false,
+        }
+    }
+
+    /// The concurrent handler `id` ended as `finished` says: answers it if it was
+    /// cancelled before its terminal frame, and keeps its error for `#[on_error]` and the
+    /// close it asked for.
+    pub(crate) fn fork_ended(&mut self, id: u64, finished: Finished) {
+        let Some(forks) = self.forks.as_mut() else { return };
+        let Some(index) = forks.running.iter().position(|fork| fork.id == id) else { return };
+        let fork = forks.running.swap_remove(index);
+        if let Some(close) = finished.close {
+            forks.closing.get_or_insert(close);
+        }
+        match finished.ran {
+            Ran::Done(Ok(())) => {}
+            Ran::Done(Err(error)) => self.record(error),
+            Ran::Panicked => self.record(Error::internal()),
+            Ran::Cancelled => {
+                let error = fork.interrupted.unwrap_or_else(aborted);
+                if !finished.answered {
+                    let frame = encode_error(&error, finished.correlation_id.as_deref(), true);
+                    let _ = self.outbox.push(Frame::Owned(frame));
+                }
+                self.record(error);
+            }
+        }
+        self.release_forks();
+    }
+
+    /// The close a concurrent handler asked for.
+    pub(crate) fn take_close(&mut self) -> Option<Close> {
+        let close = self.forks.as_mut().and_then(|forks| forks.closing.take());
+        self.release_forks();
+        close
+    }
+
+    /// Cancels every concurrent handler: the connection ends.
+    pub(crate) fn cancel_forks(&mut self) {
+        for fork in self.forks.take().into_iter().flat_map(|forks| forks.running) {
+            fork.token.cancel();
         }
     }
 }
@@ -309,17 +477,17 @@ mod tests {
     fn keeps_a_bounded_number_of_errors_for_the_hook_while_a_handler_runs() {
         let (outbox, frames) = Outbox::new(&Limits::default().max_queued_frames(16));
         let now = Instant::now();
-        let mut control = Control::<&str>::new(outbox, Arc::default(), Uuid::nil(), None, now);
+        let mut control = Control::<String>::new(outbox, Arc::default(), Uuid::nil(), None, now, false);
         control.start(None, None);
         let rounds = MAX_ANSWERED * 4;
         let mut cancelled = 0;
         for _ in 0..rounds {
             let request = r#"{"type":"GET","meta":{"correlationId":"r"}}"#;
             let abort = r#"{"type":"$ws:abort","meta":{"correlationId":"r"}}"#;
-            assert!(matches!(control.arrive(Arrived::Text(request), now), Ok(Busy::Continue)));
-            assert!(matches!(control.arrive(Arrived::Text(abort), now), Ok(Busy::Continue)));
+            assert!(matches!(control.arrive(Arrived::Text(request.into()), now), Ok(Busy::Continue)));
+            assert!(matches!(control.arrive(Arrived::Text(abort.into()), now), Ok(Busy::Continue)));
             while let Some(frame) = frames.try_recv() {
-                cancelled += usize::from(frame.into_text().contains("CANCELLED"));
+                cancelled += usize::from(frame.into_message().unwrap().contains("CANCELLED"));
             }
         }
         assert_eq!(cancelled, rounds, "every aborted request is answered");

@@ -9,6 +9,10 @@
 //! connection keeps reading: [`Control`] sorts each new frame, and what the handler sends
 //! is written as it comes. A handler that is aborted, passes its deadline, is cut off
 //! by shutdown or whose connection is closed from outside (a kick) has its future dropped.
+//!
+//! Concurrent handlers (`#[rpc(concurrent)]`) are the exception: their requests take their
+//! turn like the others, then their handlers ([`Forked`] jobs) are polled here beside the
+//! in-order handler and the reading, until they end or are cancelled.
 
 use super::control::{deadline_exceeded, Arrived, Busy, Control, Due};
 use super::liveness::Liveness;
@@ -16,11 +20,14 @@ use super::session::{Session, Step};
 use super::transport::{Clock, Received, Transport};
 use super::{going_away, Exit, Flow};
 use crate::close::Close;
+use crate::concurrent::{Finished, Forked};
 use crate::error::Error;
 use crate::outbox::{slow_consumer_close, Frame, OutboxReceiver};
 use crate::router::Router;
 use crate::time::Instant;
-use futures_util::FutureExt;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::task::Poll;
@@ -30,6 +37,10 @@ use tokio_util::sync::CancellationToken;
 /// Frames handled in one batch before the answers are flushed, so one chatty client
 /// cannot hold its answers back without bound.
 const MAX_BATCH: usize = 64;
+
+/// The running concurrent handlers of a connection, each with its id in [`Control`]; made
+/// with the first, so that other connections hold no more than a pointer for them.
+type Forks = Option<Box<FuturesUnordered<Pin<Box<dyn Future<Output = (u64, Box<Finished>)> + Send>>>>>;
 
 /// Where an unarmed timer points; it is never awaited there.
 const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -70,11 +81,12 @@ pub(crate) struct Connection<R: Router, T> {
     session: Session<R>,
     control: Control<T>,
     outbox: OutboxReceiver,
+    forks: Forks,
     stage: Stage,
     abandoned: bool,
 }
 
-impl<R: Router, T: AsRef<str> + Send> Connection<R, T> {
+impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
     /// A connection of `session`, whose outbox `outbox` drains, opened at `now`.
     pub(crate) fn new(
         session: Session<R>,
@@ -83,7 +95,7 @@ impl<R: Router, T: AsRef<str> + Send> Connection<R, T> {
         now: Instant,
     ) -> Self {
         let control = session.control(liveness, now);
-        Connection { session, control, outbox, stage: Stage::New, abandoned: false }
+        Connection { session, control, outbox, forks: None, stage: Stage::New, abandoned: false }
     }
 
     /// A connection of `session` that opened before (`#[on_open]` ran), e.g. before its
@@ -140,6 +152,7 @@ impl<R: Router, T: AsRef<str> + Send> Connection<R, T> {
             io: Io {
                 control: &mut self.control,
                 outbox: &mut self.outbox,
+                forks: &mut self.forks,
                 transport,
                 alarm,
                 signals,
@@ -209,6 +222,7 @@ struct Turn<'c, R: Router, T, X, C: Clock> {
 struct Io<'c, T, X, C: Clock> {
     control: &'c mut Control<T>,
     outbox: &'c mut OutboxReceiver,
+    forks: &'c mut Forks,
     transport: &'c mut X,
     alarm: Alarm<'c, C>,
     signals: &'c Signals,
@@ -218,7 +232,7 @@ struct Io<'c, T, X, C: Clock> {
 impl<R, T, X, C> Turn<'_, R, T, X, C>
 where
     R: Router,
-    T: AsRef<str> + Send,
+    T: AsRef<str> + From<String> + Send,
     X: Transport<Text = T>,
     C: Clock,
 {
@@ -239,13 +253,13 @@ where
         loop {
             self.io.alarm.rearm(self.io.control.next_timer());
             let mut idle = false;
-            let step = if let Some((text, arrived)) = self.io.control.next_waiting() {
+            let step = if let Some((frame, arrived)) = self.io.control.next_waiting() {
                 // Messages that arrived while a handler ran go first, in order.
                 match self.io.signals.shutdown.is_cancelled() {
                     true => Err(Exit::Close(going_away())),
-                    false => Box::pin(self.handle(Arrived::Text(text), arrived)).await,
+                    false => Box::pin(self.handle(frame, arrived)).await,
                 }
-            } else if self.io.transport.is_drained() {
+            } else if self.io.transport.is_drained() && !self.io.control.has_forks() {
                 let now = self.io.alarm.now();
                 match self.io.alarm.armed {
                     Some(at) if at <= now => self.io.on_timer(now),
@@ -270,6 +284,10 @@ where
                     Some(frame) = self.io.outbox.recv() => self.io.send(frame).await.map_err(Exit::Left),
                     // Taken below, with the closes handlers ask for.
                     () = self.io.outbox.close_requested() => Ok(()),
+                    (id, finished) = next_fork(self.io.forks), if self.io.control.has_forks() => {
+                        self.io.control.fork_ended(id, *finished);
+                        Ok(())
+                    }
                 }
             };
             // Errors answered while a handler ran reach `#[on_error]` now, also on the way out.
@@ -277,6 +295,9 @@ where
             step.and(reported)?;
             self.io.flush_queued().await?;
             self.session.flow()?;
+            if let Some(close) = self.io.control.take_close() {
+                return Err(Exit::Close(close));
+            }
             if idle {
                 return Ok(());
             }
@@ -313,11 +334,21 @@ where
     /// Handles one frame that arrived at `arrived`, running its handler to the end while
     /// the connection keeps reading.
     async fn handle(&mut self, frame: Arrived<T>, arrived: Instant) -> Flow {
-        let text = match frame {
-            Arrived::Text(text) => text,
-            Arrived::Invalid(error) => return Box::pin(self.session.reject_frame(error, arrived)).await,
+        // The job borrows the frame's text, which lives until the handler returns.
+        let text: T;
+        let step = match frame {
+            Arrived::Text(frame) => {
+                text = frame;
+                // With no in-order handler running, an abort of a concurrent one lands here.
+                if self.io.control.has_forks() && self.io.control.abort_fork(text.as_ref()) {
+                    return Ok(());
+                }
+                self.session.prepare(text.as_ref(), arrived)
+            }
+            Arrived::Binary(bytes) => self.session.prepare_binary(bytes, arrived),
+            Arrived::Invalid(error) => return Box::pin(self.session.reject_frame(*error, arrived)).await,
         };
-        let job = match self.session.prepare(text.as_ref(), arrived) {
+        let job = match step {
             Step::Done(flow) => return flow,
             Step::Fail(error) => return Box::pin(self.session.fail(error)).await,
             Step::Run(job) => job,
@@ -332,7 +363,7 @@ where
         // Inline: this runs inside the boxed future of a batch of frames, which idle
         // connections do not hold, so the handler's future costs no allocation per frame.
         let ended = {
-            let mut handling = pin!(self.session.run(job));
+            let mut handling = pin!(self.session.run(job, self.io.control.can_fork()));
             match futures_util::poll!(handling.as_mut()) {
                 Poll::Ready(flow) => Ended::Done(flow),
                 // The handler waits: keep reading meanwhile.
@@ -340,6 +371,9 @@ where
             }
         };
         self.io.control.finish();
+        if let Some(forked) = self.session.take_forked() {
+            self.io.spawn(*forked, deadline, self.session.correlation_id());
+        }
         match ended {
             Ended::Done(flow) => flow,
             Ended::Interrupted(error) => Box::pin(self.session.interrupt(error)).await,
@@ -363,6 +397,9 @@ where
     async fn end(&mut self, exit: Exit) -> Close {
         // From here on nothing more is accepted: what is queued is all that can still go out.
         self.io.outbox.close();
+        // Concurrent handlers still running are cancelled with the connection.
+        self.io.control.cancel_forks();
+        *self.io.forks = None;
         let close = match exit {
             Exit::Close(close) => {
                 // Frames queued before the close were accepted: deliver them if the client
@@ -396,7 +433,7 @@ enum Ended {
 
 impl<T, X, C> Io<'_, T, X, C>
 where
-    T: AsRef<str> + Send,
+    T: AsRef<str> + From<String> + Send,
     X: Transport<Text = T>,
     C: Clock,
 {
@@ -432,6 +469,9 @@ where
                         return Ended::Stopped(Exit::Close(close));
                     }
                 }
+                (id, finished) = next_fork(self.forks), if self.control.has_forks() => {
+                    self.control.fork_ended(id, *finished);
+                }
                 received = self.transport.recv(), if self.control.accepts_frames() => {
                     let now = self.alarm.now();
                     let busy = match self.control.read(received, now) {
@@ -447,6 +487,15 @@ where
                 }
             }
         }
+    }
+
+    /// Runs the concurrent handler `forked` of the request with `correlation_id`, due by
+    /// `deadline`, beside the connection's other messages.
+    fn spawn(&mut self, forked: Forked, deadline: Option<Instant>, correlation_id: Option<&str>) {
+        let Forked { token, job } = forked;
+        let id = self.control.fork(deadline, correlation_id, token);
+        let forks = self.forks.get_or_insert_with(Box::default);
+        forks.push(Box::pin(job.map(move |finished| (id, finished))));
     }
 
     /// Writes `frame` and flushes: while a handler runs, each frame goes out as it comes.
@@ -513,6 +562,18 @@ where
         self.buffer_queued().await?;
         self.flush().await.map_err(Exit::Left)
     }
+}
+
+/// The next concurrent handler to end, with its id; never while there are none. A plain
+/// poll function: idle connections hold it beside their other waits.
+fn next_fork(forks: &mut Forks) -> impl Future<Output = (u64, Box<Finished>)> + '_ {
+    std::future::poll_fn(move |cx| match forks {
+        Some(forks) => match forks.poll_next_unpin(cx) {
+            Poll::Ready(Some(ended)) => Poll::Ready(ended),
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        },
+        None => Poll::Pending,
+    })
 }
 
 /// Runs one write of the transport. Once the socket has not taken it for `stall_limit`,

@@ -5,6 +5,7 @@
 use super::transport::{Received, Transport};
 use crate::close::Close;
 use crate::outbox::Frame;
+use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -16,7 +17,11 @@ pub(crate) struct Wire {
     inbox: Mutex<VecDeque<Received<String>>>,
     /// The connection, waiting for the next frame.
     reader: AtomicWaker,
+    /// The text frames the connection wrote.
     written: Mutex<Vec<String>>,
+    /// The binary frames it wrote, each with the number of text frames written before it
+    /// since `written` was last taken, to put them back in order.
+    binary: Mutex<Vec<(usize, Bytes)>>,
     /// The close frame the connection sent.
     closed: Mutex<Option<Close>>,
 }
@@ -28,9 +33,31 @@ impl Wire {
         self.reader.wake();
     }
 
-    /// The frames the connection wrote since the last call, in order.
+    /// The text frames the connection wrote since the last call, in order.
     pub(crate) fn take_written(&self) -> Vec<String> {
         std::mem::take(&mut *lock(&self.written))
+    }
+
+    /// The binary frames the connection wrote since the last call, in order.
+    pub(crate) fn take_binary(&self) -> impl Iterator<Item = Bytes> {
+        std::mem::take(&mut *lock(&self.binary)).into_iter().map(|(_, bytes)| bytes)
+    }
+
+    /// Every frame the connection wrote since the last call, text and binary in the order
+    /// they were written.
+    #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
+    pub(crate) fn take_frames(&self) -> Vec<Frame> {
+        let text = self.take_written();
+        let mut binary = std::mem::take(&mut *lock(&self.binary)).into_iter().peekable();
+        let mut frames = Vec::with_capacity(text.len() + binary.len());
+        for (index, text) in text.into_iter().enumerate() {
+            while let Some((_, bytes)) = binary.next_if(|(before, _)| *before <= index) {
+                frames.push(Frame::Binary(bytes));
+            }
+            frames.push(Frame::Owned(text));
+        }
+        frames.extend(binary.map(|(_, bytes)| Frame::Binary(bytes)));
+        frames
     }
 
     /// The close frame the connection sent, once it has.
@@ -70,7 +97,13 @@ impl Transport for MemoryTransport {
     }
 
     fn send(&mut self, frame: Frame) -> bool {
-        lock(&self.wire.written).push(frame.into_text());
+        match frame.into_message() {
+            Ok(text) => lock(&self.wire.written).push(text),
+            Err(bytes) => {
+                let before = lock(&self.wire.written).len();
+                lock(&self.wire.binary).push((before, bytes));
+            }
+        }
         false
     }
 

@@ -7,6 +7,7 @@ use super::control::{too_many_errors, Control};
 use super::liveness::Liveness;
 use super::{heartbeat_ack, Exit, Flow};
 use crate::close::Close;
+use crate::concurrent::Forked;
 use crate::ctx::Ctx;
 use crate::envelope::{self, Envelope, ExtraMeta, Inbound, Meta};
 use crate::error::{Code, Error};
@@ -17,6 +18,7 @@ use crate::panics::{self, Site};
 use crate::protocol;
 use crate::router::Router;
 use crate::time::Instant;
+use bytes::Bytes;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +32,8 @@ pub(crate) struct Session<R: Router> {
     limits: Arc<Limits>,
     /// Protocol errors in a row, toward the consecutive-error limit.
     strikes: u32,
+    /// The handler of the concurrent request just taken, for the connection to run.
+    forked: Option<Box<Forked>>,
 }
 
 /// The server's middleware layers, shared by its connections.
@@ -44,13 +48,18 @@ impl<R: Router> Session<R> {
     ) -> Self {
         // The router's compile-time checks fail the build of any host serving it.
         const { R::CHECK };
-        Session { router, layers, ctx, limits, strikes: 0 }
+        Session { router, layers, ctx, limits, strikes: 0, forked: None }
     }
 
     /// The [`Control`] of this session's connection, opened at `now`.
-    pub(crate) fn control<T: AsRef<str>>(&self, liveness: Option<Liveness>, now: Instant) -> Control<T> {
+    pub(crate) fn control<T: AsRef<str> + From<String>>(
+        &self,
+        liveness: Option<Liveness>,
+        now: Instant,
+    ) -> Control<T> {
         let outbox = self.ctx.outbox().clone();
-        Control::new(outbox, Arc::clone(&self.limits), self.ctx.client_id(), liveness, now)
+        let (limits, client_id) = (Arc::clone(&self.limits), self.ctx.client_id());
+        Control::new(outbox, limits, client_id, liveness, now, R::HANDLES_BINARY)
     }
 
     /// The connection's context.
@@ -88,9 +97,8 @@ impl<R: Router> Session<R> {
     /// turn.
     pub(crate) fn prepare<'t>(&mut self, text: &'t str, arrived: Instant) -> Step<'t> {
         self.ctx.begin(arrived);
-        let limit = self.limits.max_message_bytes;
-        if text.len() > limit {
-            return self.oversize(text);
+        if text.len() > self.limits.max_message_bytes {
+            return self.oversize(text.len(), Some(text));
         }
         let envelope = match Envelope::parse(text) {
             Ok(envelope) => envelope,
@@ -118,35 +126,74 @@ impl<R: Router> Session<R> {
             let timeout = timeout_ms.map_or(self.limits.rpc_timeout, Duration::from_millis);
             self.ctx.start_request(arrived + timeout.min(self.limits.rpc_timeout));
         }
-        Step::Run(Job { ty: envelope.ty, payload: envelope.payload, extra_meta })
+        Step::Run(Job::Message(Routed { ty: envelope.ty, payload: envelope.payload, extra_meta }))
     }
 
-    /// Runs the server's middleware layers and then the router on a prepared job.
-    pub(crate) async fn run(&mut self, job: Job<'_>) -> Flow {
+    /// Checks a binary frame that arrived at `arrived`, for the router's `#[on_binary]`
+    /// handler, against the message size limit.
+    pub(crate) fn prepare_binary(&mut self, bytes: Vec<u8>, arrived: Instant) -> Step<'static> {
+        self.ctx.begin(arrived);
+        if bytes.len() > self.limits.max_message_bytes {
+            return self.oversize(bytes.len(), None);
+        }
+        Step::Run(Job::Binary(bytes.into()))
+    }
+
+    /// Runs a prepared job: a message through the server's middleware layers and then the
+    /// router, a binary frame through the router's `#[on_binary]` handler. A request of a
+    /// concurrent handler is only taken in its turn: its handler is left in
+    /// [`take_forked`](Self::take_forked), or refused unless `can_fork`.
+    pub(crate) async fn run(&mut self, job: Job<'_>, can_fork: bool) -> Flow {
+        let binary = matches!(job, Job::Binary(_));
         // At debug level, so the default output stays quiet; its fields are only
         // evaluated when a subscriber wants the span.
         let span = tracing::debug_span!(
             "message",
-            message_type = %clip(&job.ty),
+            message_type = %match &job { Job::Message(routed) => clip(&routed.ty), Job::Binary(_) => BINARY.into() },
             correlation_id = self.ctx.meta().correlation_id.as_deref().unwrap_or_default(),
             outcome = tracing::field::Empty,
             handler_us = tracing::field::Empty,
         );
         let started = (observe::TIMES_HANDLERS || !span.is_disabled()).then(Instant::now);
         let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
-        let handling = async {
-            let incoming = Incoming::raw(&job.ty, job.payload, R::handles);
-            for layer in layers {
-                if layer.handle(ctx, &incoming).await? == Next::Stop {
-                    return Ok(());
-                }
+        let (shared, limits, forked) = (&self.router, &*self.limits, &mut self.forked);
+        let quiet = self.limits.quiet_panics;
+        // The message's parts live here while its handler borrows them.
+        let message: Routed<'_>;
+        let (ty, outcome) = match job {
+            Job::Message(routed) => {
+                message = routed;
+                let Routed { ty, payload, extra_meta } = &message;
+                let handling = async {
+                    let incoming = Incoming::raw(ty, *payload, R::handles);
+                    for layer in layers {
+                        if layer.handle(ctx, &incoming).await? == Next::Stop {
+                            return Ok(());
+                        }
+                    }
+                    let inbound = Inbound::new(ty, *payload, extra_meta);
+                    if router.is_concurrent(ty) {
+                        if !can_fork {
+                            return Err(concurrency_exhausted(limits, ctx.client_id()));
+                        }
+                        // Boxed: inline, it would grow the future of every message.
+                        *forked =
+                            Box::pin(router.fork(Arc::clone(shared), ctx, inbound)).await?.map(Box::new);
+                        return Ok(());
+                    }
+                    router.dispatch(ctx, inbound).await
+                };
+                (&**ty, panics::catch(handling.instrument(span.clone()), quiet).await)
             }
-            router.dispatch(ctx, Inbound::new(&job.ty, job.payload, &job.extra_meta)).await
+            Job::Binary(bytes) => {
+                (BINARY, panics::catch(router.on_binary(ctx, bytes).instrument(span.clone()), quiet).await)
+            }
         };
-        let outcome = panics::catch(handling.instrument(span.clone()), self.limits.quiet_panics).await;
+        // The router's own copy of the type: `ty` borrows from the frame.
+        let routed = if binary { Some(BINARY) } else { self.ctx.routed_type() };
         if let Some(started) = started {
             let (handled, elapsed) = (observe::Outcome::of(&outcome), started.elapsed());
-            observe::message(self.ctx.routed_type(), handled, elapsed);
+            observe::message(routed, handled, elapsed);
             span.record("outcome", handled.as_str());
             span.record("handler_us", elapsed.as_micros() as u64);
         }
@@ -163,7 +210,7 @@ impl<R: Router> Session<R> {
             Ok(Err(error)) => {
                 if !error.is_protocol_error() {
                     // A middleware layer fails messages of any type, made-up ones too.
-                    tracing::debug!(message_type = %clip(&job.ty), %error, "handler failed");
+                    tracing::debug!(message_type = %clip(ty), %error, "handler failed");
                 }
                 self.fail(error).await
             }
@@ -171,10 +218,15 @@ impl<R: Router> Session<R> {
                 // Logged under the router's own copy of the type: a type the router does
                 // not handle (a middleware layer panicked on it) comes from the client and
                 // must not grow the panic log.
-                let routed = self.ctx.routed_type().unwrap_or(panics::UNROUTED);
-                self.fail(panicked(&*panic, Site::Message, routed)).await
+                self.fail(panicked(&*panic, Site::Message, routed.unwrap_or(panics::UNROUTED))).await
             }
         }
+    }
+
+    /// The handler of the concurrent request [`run`](Self::run) just took, to run beside
+    /// the connection's other messages.
+    pub(crate) fn take_forked(&mut self) -> Option<Box<Forked>> {
+        self.forked.take()
     }
 
     /// The connection's data.
@@ -223,10 +275,11 @@ impl<R: Router> Session<R> {
         Step::Fail(error)
     }
 
-    /// Answers a frame too large to handle: RESOURCE_EXHAUSTED (`RPC_ERROR` if a
-    /// correlation id can be read from it), or close 1009 if so configured.
-    fn oversize(&mut self, text: &str) -> Step<'static> {
-        let (observed, limit) = (text.len(), self.limits.max_message_bytes);
+    /// Answers a frame of `observed` bytes, too large to handle: RESOURCE_EXHAUSTED
+    /// (`RPC_ERROR` if a correlation id can be read from its `text`), or close 1009 if so
+    /// configured.
+    fn oversize(&mut self, observed: usize, text: Option<&str>) -> Step<'static> {
+        let limit = self.limits.max_message_bytes;
         self.limits.exceeded(LimitKind::MessageSize, observed, limit, Some(self.ctx.client_id()));
         if self.limits.oversize == crate::Oversize::Close {
             return Step::Done(Err(Exit::Close(Close::new(Close::TOO_BIG, "message too big"))));
@@ -236,7 +289,10 @@ impl<R: Router> Session<R> {
                 .with_detail("observed", observed)
                 .with_detail("limit", limit)
                 .protocol();
-        self.reject(text, error)
+        match text {
+            Some(text) => self.reject(text, error),
+            None => Step::Fail(error),
+        }
     }
 
     /// Answers a frame that arrived at `arrived` and cannot be a message at all (a binary
@@ -316,8 +372,16 @@ pub(crate) enum Step<'t> {
     Run(Job<'t>),
 }
 
-/// A decoded frame waiting for its handler, borrowed from the frame's text.
-pub(crate) struct Job<'t> {
+/// A frame waiting for its handler.
+pub(crate) enum Job<'t> {
+    /// A message for the router.
+    Message(Routed<'t>),
+    /// A binary frame for the router's `#[on_binary]` handler.
+    Binary(Bytes),
+}
+
+/// A decoded message waiting for its handler, borrowed from the frame's text.
+pub(crate) struct Routed<'t> {
     ty: Cow<'t, str>,
     payload: Option<&'t str>,
     extra_meta: Vec<ExtraMeta<'t>>,
@@ -330,6 +394,21 @@ fn routed_type<R: Router>(ty: &str) -> Cow<'static, str> {
         Some(routed) => Cow::Borrowed(routed),
         None => Cow::Owned(clip(ty).into_owned()),
     }
+}
+
+/// What logs name a binary frame by in place of a message type.
+const BINARY: &str = "#[on_binary]";
+
+/// The error for a concurrent request whose turn comes while the connection runs as many
+/// concurrent handlers as it may; the limits hook is told.
+fn concurrency_exhausted(limits: &Limits, client_id: uuid::Uuid) -> Error {
+    let limit = limits.max_concurrent_handlers;
+    limits.exceeded(LimitKind::ConcurrentHandlers, limit + 1, limit, Some(client_id));
+    Error::resource_exhausted(format!(
+        "{limit} concurrent requests of this connection are running; wait for one to finish"
+    ))
+    .with_detail("limit", limit)
+    .protocol()
 }
 
 /// Logs a panic of a handler or hook (rate-limited) and returns the INTERNAL error the

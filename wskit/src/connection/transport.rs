@@ -12,10 +12,11 @@ use std::pin::Pin;
 #[derive(Debug)]
 #[cfg_attr(not(feature = "server"), allow(dead_code, reason = "socket hosts construct every variant"))]
 pub(crate) enum Received<T> {
-    /// A text frame, or a binary frame that holds UTF-8.
+    /// A text frame.
     Text(T),
-    /// A binary frame that is not UTF-8.
-    NotUtf8,
+    /// A binary frame: routed to the router's `#[on_binary]` handler, or handled as text
+    /// if it holds UTF-8 and the router has none.
+    Binary(Vec<u8>),
     /// A ping or a pong: the peer is alive. The transport answers pings itself.
     Control,
     /// The peer reached a limit the transport enforces (the hard message size, the
@@ -43,8 +44,9 @@ pub(crate) enum Received<T> {
 /// A connection's socket, as the protocol core sees it. Write errors mean the peer is
 /// gone (or stopped reading past the host's write timeout): the `Close` says why.
 pub(crate) trait Transport: Send {
-    /// The host's own text frames, kept as they are (not copied) while they wait.
-    type Text: AsRef<str> + Send;
+    /// The host's own text frames, kept as they are (not copied) while they wait; binary
+    /// frames handled as text become one.
+    type Text: AsRef<str> + From<String> + Send;
 
     /// The next frame from the peer.
     fn recv(&mut self) -> impl Future<Output = Received<Self::Text>> + Send;

@@ -4,11 +4,14 @@
 use super::types::{assert_disjoint, MessageTypes};
 use super::Router;
 use crate::close::Close;
+use crate::concurrent::Forked;
 use crate::ctx::Ctx;
 use crate::envelope::Inbound;
 use crate::error::Error;
 use crate::panics::{self, Site};
+use bytes::Bytes;
 use std::future::Future;
+use std::sync::Arc;
 
 /// Two routers served as one, made by [`Router::merge`]: `Chat.merge(Auth)`, or
 /// `Chat.merge(Auth).merge(Admin)` for more.
@@ -78,13 +81,14 @@ use std::future::Future;
 /// # }
 /// ```
 pub struct Merge<A, B> {
-    first: A,
-    second: B,
+    // Shared: a concurrent handler's job keeps its own router alive while it runs.
+    first: Arc<A>,
+    second: Arc<B>,
 }
 
 impl<A: Router, B: Router<Data = A::Data>> Merge<A, B> {
     pub(super) fn new(first: A, second: B) -> Self {
-        Merge { first, second }
+        Merge { first: Arc::new(first), second: Arc::new(second) }
     }
 
     /// The first router.
@@ -106,8 +110,15 @@ impl<A: Router, B: Router<Data = A::Data>> Router for Merge<A, B> {
     const CHECK: () = {
         let () = A::CHECK;
         let () = B::CHECK;
+        assert!(
+            !(A::HANDLES_BINARY && B::HANDLES_BINARY),
+            "both merged routers have an #[on_binary] handler; binary frames go to exactly one: \
+             remove the handler from one of the two routers"
+        );
         assert_disjoint(A::TYPES, B::TYPES)
     };
+
+    const HANDLES_BINARY: bool = A::HANDLES_BINARY || B::HANDLES_BINARY;
 
     fn handles(message_type: &str) -> Option<&'static str> {
         A::handles(message_type).or_else(|| B::handles(message_type))
@@ -115,6 +126,29 @@ impl<A: Router, B: Router<Data = A::Data>> Router for Merge<A, B> {
 
     fn is_rpc(&self, message_type: &str) -> bool {
         self.first.is_rpc(message_type) || self.second.is_rpc(message_type)
+    }
+
+    fn is_concurrent(&self, message_type: &str) -> bool {
+        self.first.is_concurrent(message_type) || self.second.is_concurrent(message_type)
+    }
+
+    async fn fork<'a>(
+        &'a self,
+        _: Arc<Self>,
+        ctx: &'a mut Ctx<Self::Data>,
+        inbound: Inbound<'a>,
+    ) -> Result<Option<Forked>, Error> {
+        match self.first.is_concurrent(inbound.message_type()) {
+            true => self.first.fork(Arc::clone(&self.first), ctx, inbound).await,
+            false => self.second.fork(Arc::clone(&self.second), ctx, inbound).await,
+        }
+    }
+
+    async fn on_binary<'a>(&'a self, ctx: &'a mut Ctx<Self::Data>, bytes: Bytes) -> Result<(), Error> {
+        match A::HANDLES_BINARY {
+            true => self.first.on_binary(ctx, bytes).await,
+            false => self.second.on_binary(ctx, bytes).await,
+        }
     }
 
     async fn dispatch<'a>(&'a self, ctx: &'a mut Ctx<Self::Data>, inbound: Inbound<'a>) -> Result<(), Error> {

@@ -11,6 +11,7 @@
 
 use super::deflate::codec::Inflater;
 use crate::close::Close;
+use crate::outbox::Frame;
 
 /// Control frames carry at most 125 bytes (section 5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -292,28 +293,45 @@ fn broken(why: &'static str) -> Fault {
     Fault::Broken(Close::new(Close::PROTOCOL_ERROR, why))
 }
 
-/// The control frames the server sends.
+/// The frames the server sends: messages and control frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Opcode {
+    Text,
+    Binary,
     Close,
     Ping,
     Pong,
 }
 
-/// Appends an unmasked, unfragmented frame to `out`.
-pub(crate) fn write_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8]) {
-    let opcode = match opcode {
-        Opcode::Close => OP_CLOSE,
-        Opcode::Ping => OP_PING,
-        Opcode::Pong => OP_PONG,
-    };
-    write(out, 0x80 | opcode, payload);
+impl Opcode {
+    /// The opcode of an outbound message.
+    pub(crate) fn of(message: &Frame) -> Self {
+        match message {
+            Frame::Binary(_) => Opcode::Binary,
+            Frame::Owned(_) | Frame::Shared(_) => Opcode::Text,
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Opcode::Text => OP_TEXT,
+            Opcode::Binary => OP_BINARY,
+            Opcode::Close => OP_CLOSE,
+            Opcode::Ping => OP_PING,
+            Opcode::Pong => OP_PONG,
+        }
+    }
 }
 
-/// Appends a text message in one frame, with RSV1 set when `deflated` (its payload is
-/// compressed: RFC 7692 section 6).
-pub(crate) fn write_message(out: &mut Vec<u8>, deflated: bool, payload: &[u8]) {
-    write(out, 0x80 | if deflated { RSV1 } else { 0 } | OP_TEXT, payload);
+/// Appends an unmasked, unfragmented frame to `out`.
+pub(crate) fn write_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8]) {
+    write(out, 0x80 | opcode.code(), payload);
+}
+
+/// Appends a message in one frame whose payload is compressed: RSV1 set (RFC 7692
+/// section 6).
+pub(crate) fn write_deflated(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8]) {
+    write(out, 0x80 | RSV1 | opcode.code(), payload);
 }
 
 /// Appends a frame whose first byte is `first`.
@@ -502,7 +520,7 @@ mod tests {
             (70000, vec![0x81, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]),
         ] {
             let mut out = Vec::new();
-            write_message(&mut out, false, &vec![b'a'; len]);
+            write_frame(&mut out, Opcode::Text, &vec![b'a'; len]);
             assert_eq!(&out[..header.len()], &header[..]);
             assert_eq!(out.len(), header.len() + len);
         }

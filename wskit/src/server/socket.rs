@@ -199,7 +199,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
     async fn recv(&mut self) -> Received<String> {
         match self.next_event().await {
             Ok(Event::Text(text)) => Received::Text(text),
-            Ok(Event::Binary(bytes)) => String::from_utf8(bytes).map_or(Received::NotUtf8, Received::Text),
+            Ok(Event::Binary(bytes)) => Received::Binary(bytes),
             Ok(Event::Ping(payload)) => match self.answer(Opcode::Pong, &payload).await {
                 Ok(()) => Received::Control,
                 Err(_) => Received::Dropped,
@@ -247,7 +247,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
         }
         match &mut self.deflater {
             Some(deflater) => deflater.write(&mut self.out, &frame),
-            None => frame::write_message(&mut self.out, false, frame.text().as_bytes()),
+            None => frame::write_frame(&mut self.out, Opcode::of(&frame), frame.payload()),
         }
         self.out.len() >= WRITE_BUFFER
     }

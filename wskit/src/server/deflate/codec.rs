@@ -7,7 +7,7 @@
 
 use super::Agreed;
 use crate::outbox::Frame;
-use crate::server::frame::{self, Fault};
+use crate::server::frame::{self, Fault, Opcode};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use std::cell::RefCell;
 
@@ -109,35 +109,33 @@ impl Deflater {
         Deflater { agreed, context: None }
     }
 
-    /// Appends `frame` to `out`: compressed if it is large enough, plain otherwise.
-    pub(crate) fn write(&mut self, out: &mut Vec<u8>, frame: &Frame) {
-        let text = frame.text().as_bytes();
+    /// Appends `message` to `out`: compressed if it is large enough, plain otherwise.
+    pub(crate) fn write(&mut self, out: &mut Vec<u8>, message: &Frame) {
+        let (opcode, payload) = (Opcode::of(message), message.payload());
+        let write = |out: &mut Vec<u8>, deflated: Option<&[u8]>| match deflated {
+            Some(deflated) => frame::write_deflated(out, opcode, deflated),
+            None => frame::write_frame(out, opcode, payload),
+        };
         let agreed = &self.agreed;
-        if text.len() < agreed.threshold {
-            return frame::write_message(out, false, text);
+        if payload.len() < agreed.threshold {
+            return write(out, None);
         }
         if !agreed.server_no_context_takeover {
             let compressor = self.context.get_or_insert_with(|| Box::new(new_compressor()));
             return with_scratch(|scratch| {
                 // Once the context has taken the message in, only its compressed form
                 // keeps the client's context in step.
-                let compressed = compress(compressor, text, scratch, FlushCompress::Sync);
-                frame::write_message(out, compressed, if compressed { scratch } else { text });
+                let compressed = compress(compressor, payload, scratch, FlushCompress::Sync);
+                write(out, compressed.then_some(&scratch[..]));
             });
         }
         // Alone, a message refers only to itself: within any window it fits in.
-        if text.len() > 1 << agreed.server_max_window_bits {
-            return frame::write_message(out, false, text);
+        if payload.len() > 1 << agreed.server_max_window_bits {
+            return write(out, None);
         }
-        match frame {
-            Frame::Shared(published) => match published.deflated(compress_alone) {
-                Some(payload) => frame::write_message(out, true, payload),
-                None => frame::write_message(out, false, text),
-            },
-            Frame::Owned(_) => match compress_alone(text) {
-                Some(payload) => frame::write_message(out, true, &payload),
-                None => frame::write_message(out, false, text),
-            },
+        match message {
+            Frame::Shared(published) => write(out, published.deflated(compress_alone)),
+            Frame::Owned(_) | Frame::Binary(_) => write(out, compress_alone(payload).as_deref()),
         }
     }
 }
@@ -297,6 +295,9 @@ mod tests {
         out.clear();
         deflater.write(&mut out, &Frame::Owned("x".repeat(100)));
         assert_eq!(out[0], 0xC1, "FIN, RSV1, text");
+        out.clear();
+        deflater.write(&mut out, &Frame::Binary(vec![7; 100].into()));
+        assert_eq!(out[0], 0xC2, "FIN, RSV1, binary");
         out.clear();
         let noise: String = (0..40u32).map(|i| char::from_u32(33 + (i * 37) % 90).unwrap()).collect();
         deflater.write(&mut out, &Frame::Owned(noise.clone()));

@@ -1,0 +1,478 @@
+/**
+ * {@link WsKitClient}: a connection to a wskit (or ws-kit) server that stays up.
+ *
+ * @module
+ */
+import { backoffDelay, RECONNECT_DEFAULTS } from "./backoff.js";
+import { ConnectionClosedError, RpcError, StateError, TimeoutError, WsKitError } from "./errors.js";
+import { Outbox } from "./outbox.js";
+import * as wire from "./wire.js";
+/** How long `close()` waits for the server's close frame, in ms. */
+const CLOSE_GRACE_MS = 5_000;
+/**
+ * A connection to a wskit (or ws-kit) server that stays up, typed by a protocol `P` (see
+ * {@link Protocol}); untyped with the default {@link AnyProtocol}.
+ *
+ * ```ts
+ * const client = createClient<ChatProtocol>({ url: "ws://127.0.0.1:3000/ws" });
+ * client.on("NEW_MESSAGE", (message) => console.log(message.text));
+ * await client.connect();
+ * client.send("JOIN_ROOM", { roomId: "general" });
+ * const history = await client.request("GET_HISTORY", { roomId: "general", limit: 20 });
+ * ```
+ */
+export class WsKitClient {
+    #url;
+    #protocols;
+    #reconnect;
+    #pendingLimit;
+    #requestTimeoutMs;
+    #connectTimeoutMs;
+    #heartbeat;
+    #auth;
+    #factory;
+    #state = "closed";
+    #outbox;
+    #pending = new Map();
+    #handlers = new Map();
+    #stateListeners = new Set();
+    #unhandled = new Set();
+    #errorListeners = new Set();
+    /** The open socket, or the one connecting. */
+    #socket;
+    /** Whether the client is meant to be connected (between `connect()` and `close()`). */
+    #running = false;
+    /** Whether `close()` was called and `connect()` not since: sends are refused. */
+    #closedByUser = false;
+    /** Failed connect attempts since the last open socket. */
+    #failures = 0;
+    /** The pending reconnect, heartbeat and silence timers. */
+    #retryTimer;
+    #heartbeatTimer;
+    #silenceTimer;
+    constructor(options) {
+        this.#url = options.url;
+        this.#protocols = options.protocols === undefined ? [] : [options.protocols].flat();
+        this.#reconnect = { ...RECONNECT_DEFAULTS, ...options.reconnect };
+        this.#outbox = new Outbox(options.queue ?? "drop-newest", options.queueSize ?? 1000);
+        this.#pendingLimit = options.pendingRequestsLimit ?? 1000;
+        this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+        this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+        this.#heartbeat =
+            options.heartbeat === false
+                ? undefined
+                : { intervalMs: options.heartbeat?.intervalMs ?? 15_000, timeoutMs: options.heartbeat?.timeoutMs ?? 30_000 };
+        this.#auth = options.auth;
+        this.#factory = options.wsFactory ?? defaultFactory;
+        if (options.autoConnect)
+            void this.connect().catch(() => { });
+    }
+    /** The current state. */
+    get state() {
+        return this.#state;
+    }
+    /** Whether a socket is open. */
+    get isConnected() {
+        return this.#state === "open";
+    }
+    /**
+     * Starts connecting (and reconnecting, by the policy) unless already started; resolves
+     * once a socket is open, rejects with a {@link StateError} if the client closes first
+     * (`close()`, or reconnecting gave up).
+     */
+    connect() {
+        this.#closedByUser = false;
+        if (!this.#running) {
+            this.#running = true;
+            this.#failures = 0;
+            this.#setState("connecting");
+            void this.#attempt();
+        }
+        return this.onceOpen();
+    }
+    /** Resolves when the client is next open (at once if it is); rejects if it closes first. */
+    onceOpen() {
+        if (this.#state === "open")
+            return Promise.resolve();
+        return new Promise((resolve, reject) => {
+            const off = this.onState((state) => {
+                if (state === "open") {
+                    off();
+                    resolve();
+                }
+                else if (state === "closed") {
+                    off();
+                    reject(new StateError("closed", "the client closed before a socket opened"));
+                }
+            });
+        });
+    }
+    /**
+     * Closes the socket normally (1000) and stops reconnecting; pending requests reject
+     * with {@link ConnectionClosedError}, queued frames are discarded. Resolves once closed.
+     */
+    async close(options = {}) {
+        this.#closedByUser = true;
+        if (!this.#running)
+            return;
+        this.#running = false;
+        clearTimeout(this.#retryTimer);
+        this.#setState("closing");
+        const socket = this.#socket;
+        if (socket && socket.readyState <= 1) {
+            await new Promise((done) => {
+                const grace = setTimeout(done, CLOSE_GRACE_MS);
+                socket.addEventListener("close", () => {
+                    clearTimeout(grace);
+                    done();
+                });
+                socket.close(options.code ?? 1000, options.reason ?? "");
+            });
+        }
+        this.#finish();
+    }
+    /** Calls `listener` on every state change; returns the function that removes it. */
+    onState(listener) {
+        this.#stateListeners.add(listener);
+        return () => this.#stateListeners.delete(listener);
+    }
+    /**
+     * Calls `handler` with the payload of every inbound message of `type`, in arrival order.
+     * Returns the function that removes it.
+     */
+    on(type, handler) {
+        let handlers = this.#handlers.get(type);
+        if (!handlers)
+            this.#handlers.set(type, (handlers = new Set()));
+        handlers.add(handler);
+        return () => handlers.delete(handler);
+    }
+    /** Calls `listener` with every frame no `on` handler and no request takes. */
+    onUnhandled(listener) {
+        this.#unhandled.add(listener);
+        return () => this.#unhandled.delete(listener);
+    }
+    /**
+     * Calls `listener` with every `ERROR` frame: the server's answer to a one-way message
+     * it refused (validation, a handler's error, a frame over the size limit).
+     */
+    onError(listener) {
+        this.#errorListeners.add(listener);
+        return () => this.#errorListeners.delete(listener);
+    }
+    /**
+     * Sends a message, stamped with `meta.timestamp`: written at once when open, queued
+     * otherwise. Returns `false` if it was dropped: the client was closed with `close()`, or
+     * is not open and the queue is off or full (`drop-newest`).
+     */
+    send(type, ...payload) {
+        if (this.#closedByUser)
+            return false;
+        const text = wire.encode(type, payload[0]);
+        if (this.#state === "open" && this.#socket) {
+            this.#socket.send(text);
+            return true;
+        }
+        return this.#queue({ kind: "message", text }) === undefined;
+    }
+    /**
+     * Sends RPC request `type` with a fresh `meta.correlationId` and `meta.timeoutMs`, and
+     * resolves to its response's payload. Rejects with {@link RpcError} (the server's
+     * `RPC_ERROR`), {@link TimeoutError} (after sending `$ws:abort`),
+     * {@link ConnectionClosedError} (the socket it went out on closed), {@link StateError}
+     * (refused), or the signal's reason when `options.signal` aborts (after sending
+     * `$ws:abort`, or withdrawing the request from the queue).
+     */
+    request(type, payload, options = {}) {
+        return new Promise((resolve, reject) => {
+            const { signal, onProgress } = options;
+            if (this.#closedByUser)
+                return reject(new StateError("closed", "the client is closed; call connect() first"));
+            if (signal?.aborted)
+                return reject(signal.reason);
+            if (this.#pending.size >= this.#pendingLimit) {
+                return reject(new StateError("too-many-pending", `${this.#pendingLimit} requests already wait for replies; await some first or raise \`pendingRequestsLimit\``));
+            }
+            const id = wire.newCorrelationId();
+            const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
+            const deadline = Date.now() + timeoutMs;
+            const timer = setTimeout(() => this.#cancel(id, new TimeoutError(timeoutMs)), timeoutMs);
+            const onAbort = () => this.#cancel(id, signal?.reason);
+            signal?.addEventListener("abort", onAbort, { once: true });
+            const cleanup = () => {
+                clearTimeout(timer);
+                signal?.removeEventListener("abort", onAbort);
+            };
+            const entry = { resolve: resolve, reject, onProgress, sent: false, cleanup };
+            this.#pending.set(id, entry);
+            // Rendered when written, so that the server's deadline is the time left, rounded up.
+            const render = () => wire.encode(type, payload, { correlationId: id, timeoutMs: Math.max(1, Math.ceil(deadline - Date.now())) });
+            if (this.#state === "open" && this.#socket) {
+                this.#socket.send(render());
+                entry.sent = true;
+                return;
+            }
+            const refusal = this.#queue({ kind: "request", id, render });
+            if (refusal)
+                this.#settle(id, { error: refusal });
+        });
+    }
+    // ---- The connection ----
+    /** Fetches a token and opens a socket; its events drive the rest. */
+    async #attempt() {
+        let url;
+        const protocols = [...this.#protocols];
+        try {
+            url = toWebSocketUrl(this.#url);
+            const token = await this.#auth?.getToken?.();
+            if (!this.#running)
+                return;
+            if (token && this.#auth?.attach === "protocol")
+                protocols.unshift(`bearer.${token}`);
+            else if (token)
+                url.searchParams.set("access_token", token);
+        }
+        catch (error) {
+            return this.#failed(error);
+        }
+        let socket;
+        try {
+            socket = this.#factory(url.toString(), protocols);
+        }
+        catch (error) {
+            return this.#failed(error);
+        }
+        this.#socket = socket;
+        let opened = false;
+        const timer = setTimeout(() => {
+            this.#detach(socket);
+            this.#failed(new Error(`no upgrade within ${this.#connectTimeoutMs} ms`));
+        }, this.#connectTimeoutMs);
+        socket.onopen = () => {
+            clearTimeout(timer);
+            opened = true;
+            this.#opened(socket);
+        };
+        // Some implementations (Node 20's) fire only `error` for a refused connection: either
+        // event ends the socket, once.
+        const ended = (reason) => {
+            clearTimeout(timer);
+            this.#detach(socket);
+            if (opened)
+                this.#lost();
+            else
+                this.#failed(new Error(reason));
+        };
+        socket.onclose = (event) => ended(`the upgrade failed (close code ${event.code})`);
+        socket.onerror = () => ended("the connection failed");
+        socket.onmessage = (event) => {
+            if (typeof event.data === "string")
+                this.#receive(event.data);
+        };
+    }
+    /** A socket opened: flush the outbox in order, start the heartbeat. */
+    #opened(socket) {
+        this.#failures = 0;
+        this.#setState("open");
+        for (const frame of this.#outbox.drain()) {
+            if (frame.kind === "message") {
+                socket.send(frame.text);
+                continue;
+            }
+            const entry = this.#pending.get(frame.id);
+            if (!entry)
+                continue;
+            socket.send(frame.render());
+            entry.sent = true;
+        }
+        this.#startHeartbeat(socket);
+    }
+    /** The open socket is gone: requests it carried fail; queued frames wait for the next. */
+    #lost() {
+        this.#stopHeartbeat();
+        for (const [id, entry] of this.#pending) {
+            if (entry.sent)
+                this.#settle(id, { error: new ConnectionClosedError() });
+        }
+        if (!this.#running)
+            return;
+        if (!this.#reconnect.enabled)
+            return this.#finish();
+        this.#retry();
+    }
+    /** A connect attempt failed: back off and try again, or give up. */
+    #failed(_reason) {
+        if (!this.#running)
+            return;
+        this.#failures += 1;
+        if (!this.#reconnect.enabled || this.#failures >= this.#reconnect.maxAttempts)
+            return this.#finish();
+        this.#retry();
+    }
+    /** Waits the backoff delay, then attempts again. */
+    #retry() {
+        const delayMs = backoffDelay(this.#failures, this.#reconnect);
+        this.#setState("reconnecting", delayMs);
+        this.#retryTimer = setTimeout(() => {
+            if (this.#running)
+                void this.#attempt();
+        }, delayMs);
+    }
+    /** Stops for good: every request fails, the outbox is discarded. */
+    #finish() {
+        this.#running = false;
+        this.#stopHeartbeat();
+        clearTimeout(this.#retryTimer);
+        if (this.#socket)
+            this.#detach(this.#socket);
+        this.#outbox.drain();
+        for (const id of [...this.#pending.keys()])
+            this.#settle(id, { error: new ConnectionClosedError() });
+        this.#setState("closed");
+    }
+    /** Stops listening to `socket` and closes it without waiting for it. */
+    #detach(socket) {
+        socket.onopen = socket.onclose = socket.onerror = socket.onmessage = null;
+        if (this.#socket === socket)
+            this.#socket = undefined;
+        try {
+            socket.close(4000, "dropped by the client");
+        }
+        catch {
+            // Already closing: nothing to do.
+        }
+    }
+    #startHeartbeat(socket) {
+        const heartbeat = this.#heartbeat;
+        if (!heartbeat)
+            return;
+        this.#heartbeatTimer = setInterval(() => socket.send(wire.encode(wire.HEARTBEAT, undefined)), heartbeat.intervalMs);
+        this.#noteAlive();
+    }
+    /** Something arrived: the socket is alive for another `timeoutMs`. */
+    #noteAlive() {
+        const heartbeat = this.#heartbeat;
+        const socket = this.#socket;
+        if (!heartbeat || !socket)
+            return;
+        clearTimeout(this.#silenceTimer);
+        this.#silenceTimer = setTimeout(() => {
+            // A dead peer never completes a close handshake: drop the socket without waiting.
+            this.#detach(socket);
+            this.#lost();
+        }, heartbeat.timeoutMs);
+    }
+    #stopHeartbeat() {
+        clearInterval(this.#heartbeatTimer);
+        clearTimeout(this.#silenceTimer);
+    }
+    #setState(state, delayMs) {
+        if (state === this.#state && delayMs === undefined)
+            return;
+        this.#state = state;
+        const info = delayMs === undefined ? { attempt: this.#failures } : { attempt: this.#failures, delayMs };
+        for (const listener of [...this.#stateListeners])
+            guarded(() => listener(state, info));
+    }
+    // ---- Frames and requests ----
+    /** Queues `frame` while not open; the refusal, if any. Fails a request it evicts. */
+    #queue(frame) {
+        const result = this.#outbox.push(frame);
+        if ("refused" in result) {
+            return result.refused === "off"
+                ? new StateError("queue-off", `the client is ${this.#state}, not open, and its queue is off`)
+                : new StateError("queue-full", `${this.#outbox.capacity} frames already wait for the connection`);
+        }
+        const evicted = result.evicted;
+        if (evicted?.kind === "request") {
+            this.#settle(evicted.id, { error: new StateError("queue-full", "evicted from the full queue by a newer frame") });
+        }
+        return undefined;
+    }
+    /** Gives up on request `id` with `error`: withdraws it, or asks the server to abort it. */
+    #cancel(id, error) {
+        const entry = this.#pending.get(id);
+        if (!entry)
+            return;
+        if (!entry.sent)
+            this.#outbox.removeRequest(id);
+        else if (this.#state === "open" && this.#socket)
+            this.#socket.send(wire.abortFrame(id));
+        this.#settle(id, { error });
+    }
+    /** Ends request `id`: resolves with a payload, or rejects with an error. */
+    #settle(id, outcome) {
+        const entry = this.#pending.get(id);
+        if (!entry)
+            return;
+        this.#pending.delete(id);
+        entry.cleanup();
+        if ("payload" in outcome)
+            entry.resolve(outcome.payload);
+        else
+            entry.reject(outcome.error);
+    }
+    /** Routes a frame: progress and replies to their requests, the rest to the handlers. */
+    #receive(text) {
+        this.#noteAlive();
+        const frame = wire.parse(text);
+        if (!frame || frame.type === wire.HEARTBEAT_ACK)
+            return;
+        const id = wire.correlationIdOf(frame);
+        if (frame.type === wire.PROGRESS) {
+            const onProgress = id === undefined ? undefined : this.#pending.get(id)?.onProgress;
+            if (onProgress)
+                guarded(() => onProgress(frame.data ?? frame.payload));
+            return;
+        }
+        if (id !== undefined && this.#pending.has(id)) {
+            const isError = frame.type === wire.RPC_ERROR || frame.type === wire.ERROR;
+            return this.#settle(id, isError ? { error: new RpcError(frame.payload, id) } : { payload: frame.payload });
+        }
+        // The end of a request already given up on (e.g. CANCELLED after an abort).
+        if (frame.type === wire.RPC_ERROR)
+            return;
+        if (frame.type === wire.ERROR) {
+            const error = new WsKitError(frame.payload);
+            for (const listener of [...this.#errorListeners])
+                guarded(() => listener(error));
+            return;
+        }
+        const handlers = this.#handlers.get(frame.type);
+        if (handlers?.size) {
+            for (const handler of [...handlers])
+                guarded(() => handler(frame.payload, frame));
+            return;
+        }
+        for (const listener of [...this.#unhandled])
+            guarded(() => listener(frame));
+    }
+}
+/** A client typed by protocol `P`: `createClient<ChatProtocol>({ url })`. */
+export function createClient(options) {
+    return new WsKitClient(options);
+}
+function defaultFactory(url, protocols) {
+    if (typeof WebSocket === "undefined") {
+        throw new Error("no global WebSocket: on Node 20 run with --experimental-websocket (Node 22 has it), or pass `wsFactory`");
+    }
+    return new WebSocket(url, protocols);
+}
+/** `url` as a `ws:`/`wss:` URL, relative ones resolved against the page. */
+function toWebSocketUrl(url) {
+    const resolved = new URL(url, globalThis.location?.href);
+    if (resolved.protocol === "http:")
+        resolved.protocol = "ws:";
+    if (resolved.protocol === "https:")
+        resolved.protocol = "wss:";
+    return resolved;
+}
+/** Runs a listener; a throw is logged, so that the other listeners and the client go on. */
+function guarded(listener) {
+    try {
+        listener();
+    }
+    catch (error) {
+        console.error("a wskit client listener threw:", error);
+    }
+}

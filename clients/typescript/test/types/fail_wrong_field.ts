@@ -1,0 +1,5 @@
+import { createClient } from "@wskit/client";
+import type { ChatProtocol } from "../../../../examples/chat/protocol";
+
+const client = createClient<ChatProtocol>({ url: "/ws" });
+client.send("JOIN_ROOM", { room: "general" });
