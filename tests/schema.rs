@@ -102,6 +102,11 @@ async fn the_chat_traffic_follows_the_schema_both_ways() {
     for client in [&mut ada, &mut bob] {
         assert_eq!(client.recv().await["type"], "NEW_MESSAGE");
     }
+    let history = ada
+        .request(json!({"type": "GET_HISTORY", "meta": {"correlationId": "h-1"}, "payload": {"roomId": "lobby", "limit": 10}}))
+        .await;
+    assert_eq!(history["type"], "HISTORY", "{history}");
+    assert_eq!(history["payload"]["messages"][0]["text"], "hello");
     let ack = ada.request(json!({"type": "__heartbeat"})).await;
     assert_eq!(ack["type"], "__heartbeat_ack");
 

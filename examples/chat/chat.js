@@ -1,12 +1,12 @@
 // @ts-check
 // The chat page's script: the typed wskit client (`@wskit/client`, served at /client/ from
-// clients/typescript/dist) with the chat protocol of protocol.d.ts. Type-checked by
+// clients/typescript/dist) with the chat protocol generated from router.rs (generated/chat.ts). Type-checked by
 // clients/typescript/test/types.test.mjs.
 
 import { createClient } from "@wskit/client";
 
-/** @typedef {import("./protocol").ChatProtocol} ChatProtocol */
-/** @typedef {import("./protocol").NewMessage} NewMessage */
+/** @typedef {import("./generated/chat").ChatProtocol} ChatProtocol */
+/** @typedef {import("./generated/chat").NewMessage} NewMessage */
 /** @typedef {import("@wskit/client").WsKitError} WsKitError */
 /**
  * A line of a room: a message, or an event such as a join.

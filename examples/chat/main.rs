@@ -6,7 +6,8 @@
 //! (`index.html` and `chat.js` beside this file, plain HTML and JavaScript) talks to the
 //! WebSocket at ws://127.0.0.1:3000/ws through the typed TypeScript client, whose committed
 //! JavaScript (`clients/typescript/dist`) is built into the binary: no build step.
-//! `protocol.d.ts` types the client with the router's messages. `router.rs` holds the
+//! `generated/chat.ts`, written from the router's messages by `cargo run --example
+//! chat_schema`, types the client. `router.rs` holds the
 //! messages and the router, which `examples/cloudflare` also runs in a Durable Object;
 //! `app.rs` serves them and the page with the hyper host.
 

@@ -40,9 +40,9 @@ const FAILURES = {
     "error TS2345",
     `Argument of type '"JION_ROOM"' is not assignable to parameter of type 'ClientType<ChatProtocol>'`,
   ],
-  "fail_wrong_field.ts": ["error TS2353", "'room' does not exist in type '{ roomId: string; }'"],
+  "fail_wrong_field.ts": ["error TS2353", "'room' does not exist in type 'JoinRoom'"],
   "fail_not_a_request.ts": ["error TS2345", `Argument of type '"SEND_MESSAGE"' is not assignable to parameter of type '"GET_HISTORY"'`],
-  "fail_response_type.ts": ["error TS2339", "Property 'members' does not exist on type '{ roomId: string; messages: NewMessage[]; }'"],
+  "fail_response_type.ts": ["error TS2339", "Property 'members' does not exist on type 'History'"],
 };
 
 for (const [file, expected] of Object.entries(FAILURES)) {

@@ -1,5 +1,5 @@
 import { createClient } from "@wskit/client";
-import type { ChatProtocol } from "../../../../examples/chat/protocol";
+import type { ChatProtocol } from "../../../../examples/chat/generated/chat";
 
 const client = createClient<ChatProtocol>({ url: "/ws" });
 export async function count(): Promise<number> {

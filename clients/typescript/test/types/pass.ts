@@ -1,6 +1,6 @@
 // Type-checks: the chat protocol types every call of the client.
 import { createClient, RpcError, type WsKitClient } from "@wskit/client";
-import type { ChatProtocol, NewMessage } from "../../../../examples/chat/protocol";
+import type { ChatProtocol, NewMessage } from "../../../../examples/chat/generated/chat";
 
 const client: WsKitClient<ChatProtocol> = createClient<ChatProtocol>({ url: "/ws" });
 
