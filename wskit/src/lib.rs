@@ -410,8 +410,8 @@
 //!   `client_no_context_takeover` when the client offered it, and the
 //!   `server_max_window_bits` the client offered. It never answers
 //!   `client_max_window_bits`: any window the client compresses with is inflated.
-//! - **What the server sends.** Text frames of at least [`Deflate::threshold`] bytes
-//!   (default 1 KiB) go out compressed, with RSV1 set; smaller frames, frames that do not
+//! - **What the server sends.** Messages (text or binary) of at least
+//!   [`Deflate::threshold`] bytes (default 1 KiB) go out compressed, with RSV1 set; smaller frames, frames that do not
 //!   shrink (without context takeover) and, for a client's window below 15 bits, frames
 //!   larger than that window go out plain. Control frames are never compressed. Without
 //!   context takeover, a publish is compressed once, by the first subscriber connection

@@ -8,8 +8,8 @@ pub(crate) mod offer;
 /// The server's permessage-deflate settings (RFC 7692): off by default.
 ///
 /// When enabled, a client that offers the extension in `Sec-WebSocket-Extensions` (every
-/// browser does) gets it, and text frames of at least [`threshold`](Self::threshold)
-/// bytes go out compressed; smaller ones, and every frame to a client that did not offer
+/// browser does) gets it, and messages of at least [`threshold`](Self::threshold) bytes
+/// go out compressed; smaller ones, and every frame to a client that did not offer
 /// it, go out as before.
 ///
 /// ```
