@@ -106,17 +106,18 @@ pub struct TestServer {
 impl TestServer {
     /// Starts `server` on `127.0.0.1:0`.
     pub async fn start<R: Router>(server: Server<R>) -> Self {
-        Self::spawn(|listener, stopped| server.serve_with_shutdown(listener, stopped)).await
+        Self::start_with(|listener, stopped| server.serve_with_shutdown(listener, stopped)).await
     }
 
     /// Starts `routes` on `127.0.0.1:0`.
     pub async fn start_routes(routes: Routes) -> Self {
-        Self::spawn(|listener, stopped| routes.serve_with_shutdown(listener, stopped)).await
+        Self::start_with(|listener, stopped| routes.serve_with_shutdown(listener, stopped)).await
     }
 
     /// Binds `127.0.0.1:0` and spawns `serve` on the listener, with a signal that
-    /// completes on [`stop`](Self::stop).
-    async fn spawn<F, S>(serve: F) -> Self
+    /// completes on [`stop`](Self::stop): for servers of other kinds, e.g. an axum app
+    /// with `axum::serve(listener, app).with_graceful_shutdown(stopped)`.
+    pub async fn start_with<F, S>(serve: F) -> Self
     where
         F: FnOnce(TcpListener, Pin<Box<dyn Future<Output = ()> + Send>>) -> S,
         S: Future<Output = std::io::Result<()>> + Send + 'static,

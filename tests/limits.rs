@@ -161,16 +161,35 @@ async fn reports_an_upgrade_refused_because_the_server_is_full() {
 }
 
 #[tokio::test]
-async fn a_slow_consumer_may_lose_frames_instead_of_its_connection() {
+async fn a_slow_consumer_may_lose_frames_instead_of_its_connection_and_is_told_how_many() {
     let limits = Limits::default().max_queued_frames(4).on_slow_consumer(SlowConsumer::Drop);
     let (_server, mut client, events, _) = start(limits).await;
     // The handler queues forty frames without waiting: 32 fit (the client reads, so eight
-    // times the limit), the other eight are dropped, and so is the error frame of the
-    // failed send.
+    // times the limit); the 33rd send fails, which ends the handler, and its error frame
+    // is dropped too. Once the queue has room, a notice counts both.
     client.send(json!({"type": "FLOOD", "payload": {"frames": 40}})).await;
     for _ in 0..32 {
         assert_eq!(client.recv().await["type"], "PONG");
     }
+    let notice = client.recv().await;
+    assert_eq!(notice["type"], "ERROR", "{notice}");
+    assert_eq!(notice["payload"]["code"], "RESOURCE_EXHAUSTED");
+    assert_eq!(notice["payload"]["details"], json!({"dropped": 2, "policy": "drop-newest"}));
+    assert_eq!(client.request(json!({"type": "PING"})).await, json!({"type": "PONG", "meta": {}}));
+    assert!(events.lock().unwrap().is_empty(), "nothing closed, nothing reported");
+}
+
+#[tokio::test]
+async fn drop_oldest_delivers_the_newest_frames_and_counts_the_others() {
+    let limits = Limits::default().max_queued_frames(4).on_slow_consumer(SlowConsumer::DropOldest);
+    let (_server, mut client, events, _) = start(limits).await;
+    // Every send succeeds; of forty frames queued at once the 32 newest remain.
+    client.send(json!({"type": "FLOOD", "payload": {"frames": 40}})).await;
+    for _ in 0..32 {
+        assert_eq!(client.recv().await["type"], "PONG");
+    }
+    let notice = client.recv().await;
+    assert_eq!(notice["payload"]["details"], json!({"dropped": 8, "policy": "drop-oldest"}), "{notice}");
     assert_eq!(client.request(json!({"type": "PING"})).await, json!({"type": "PONG", "meta": {}}));
     assert!(events.lock().unwrap().is_empty(), "nothing closed, nothing reported");
 }

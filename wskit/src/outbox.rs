@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 use uuid::Uuid;
 
@@ -61,7 +61,8 @@ struct PublishedFrame {
     text: String,
     /// The raw DEFLATE payload, once made; `None` inside when compressing did not shrink
     /// the frame.
-    deflated: OnceLock<Option<Box<[u8]>>>,
+    #[cfg(feature = "server")]
+    deflated: std::sync::OnceLock<Option<Box<[u8]>>>,
 }
 
 impl Published {
@@ -72,6 +73,7 @@ impl Published {
 
     /// The frame's compressed payload, made by `compress` on the first call (which gives
     /// `None` when compressing does not pay) and remembered for every later one.
+    #[cfg(feature = "server")]
     pub(crate) fn deflated(&self, compress: impl FnOnce(&[u8]) -> Option<Box<[u8]>>) -> Option<&[u8]> {
         self.0.deflated.get_or_init(|| compress(self.0.text.as_bytes())).as_deref()
     }
@@ -79,22 +81,60 @@ impl Published {
 
 impl From<String> for Published {
     fn from(text: String) -> Self {
-        Published(Arc::new(PublishedFrame { text, deflated: OnceLock::new() }))
+        Published(Arc::new(PublishedFrame {
+            text,
+            #[cfg(feature = "server")]
+            deflated: std::sync::OnceLock::new(),
+        }))
     }
 }
 
 /// What happens when a connection's outbound queue is full: the client reads slower than
 /// it is sent to ([`Limits::max_queued_frames`](crate::Limits::max_queued_frames)).
+///
+/// # Drop notice
+///
+/// Under [`SlowConsumer::Drop`] and [`SlowConsumer::DropOldest`] a client is not left to
+/// guess that it missed frames: once its queue is at most half full again, the server
+/// queues one `ERROR` frame (no `correlationId`) that counts the frames dropped since the
+/// last notice, error frames among them:
+///
+/// ```json
+/// {"type":"ERROR","meta":{},"payload":{"code":"RESOURCE_EXHAUSTED",
+///  "message":"3 frames to this client were dropped: it read slower than it was sent to",
+///  "details":{"dropped":3,"policy":"drop-newest"},"retryable":true,"retryAfterMs":100}}
+/// ```
+///
+/// `policy` is `drop-newest` or `drop-oldest`. It is a plain error frame of the ws-kit
+/// protocol, so every client reads it as it reads other errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SlowConsumer {
     /// Close the connection with 1013 (the default): whatever a client receives, it
     /// receives every frame it was sent, without gaps.
     #[default]
     Close,
-    /// Keep the connection and drop each frame that does not fit: the send fails with
-    /// RESOURCE_EXHAUSTED, a publish counts one delivery fewer. For feeds where the latest
-    /// update matters more than every update.
+    /// Keep the connection and drop each frame that does not fit (drop-newest): the send
+    /// fails with RESOURCE_EXHAUSTED, a publish counts one delivery fewer. For feeds where
+    /// the latest update matters more than every update. The client is told how many
+    /// frames it missed ([drop notice](SlowConsumer#drop-notice)).
     Drop,
+    /// Keep the connection and make room for each new frame by dropping the oldest queued
+    /// ones: the send succeeds, and the client gets the newest frames. For feeds where a
+    /// stale update is worthless once a newer one exists. A dropped frame may be an RPC's
+    /// reply, whose request then times out on the client. The client is told how many
+    /// frames it missed ([drop notice](SlowConsumer#drop-notice)).
+    DropOldest,
+}
+
+impl SlowConsumer {
+    /// The policy's name in a drop notice, if it drops frames.
+    fn dropping(self) -> Option<&'static str> {
+        match self {
+            SlowConsumer::Close => None,
+            SlowConsumer::Drop => Some("drop-newest"),
+            SlowConsumer::DropOldest => Some("drop-oldest"),
+        }
+    }
 }
 
 /// A connection's queue of frames, shared by its senders and its host. The frames live
@@ -131,6 +171,9 @@ struct Frames {
     overflow: Option<Overflow>,
     /// A close requested from outside the handlers, until the host takes it.
     close: Option<Close>,
+    /// Frames dropped by a dropping [`SlowConsumer`] policy and not yet reported to the
+    /// client ([drop notice](SlowConsumer#drop-notice)).
+    dropped: usize,
 }
 
 /// A limit an outbound queue reached.
@@ -181,6 +224,24 @@ impl Queue {
 }
 
 impl Frames {
+    fn push(&mut self, frame: Frame) {
+        self.bytes += frame.len();
+        self.queue.push_back(frame);
+    }
+
+    fn pop(&mut self) -> Option<Frame> {
+        let frame = self.queue.pop_front()?;
+        self.bytes -= frame.len();
+        Some(frame)
+    }
+
+    /// Drops the oldest frames until `frame` fits, counting them.
+    fn make_room(&mut self, frame: &Frame, capacity: Capacity) {
+        while self.would_overflow(frame, capacity).is_some() && self.pop().is_some() {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+
     /// The limit that `frame` would pass, if any. A frame larger than the byte limit
     /// still goes into an empty queue: otherwise it could never be sent.
     fn would_overflow(&self, frame: &Frame, capacity: Capacity) -> Option<Overflow> {
@@ -221,6 +282,16 @@ fn full(overflow: Overflow) -> Error {
     )
     .with_detail("limit", overflow.limit)
     .with_detail("unit", unit)
+}
+
+/// The `ERROR` frame that tells a client how many frames it missed.
+fn drop_notice(dropped: usize, policy: &'static str) -> Frame {
+    let error = Error::resource_exhausted(format!(
+        "{dropped} frames to this client were dropped: it read slower than it was sent to"
+    ))
+    .with_detail("dropped", dropped)
+    .with_detail("policy", policy);
+    Frame::Owned(envelope::encode_error(&error, None, false))
 }
 
 /// The close of a connection whose queue overflowed: a slow consumer.
@@ -272,17 +343,24 @@ impl Outbox {
             if queue.closing.load(Ordering::Acquire) {
                 return Err(Error::unavailable("the connection is closing"));
             }
-            if let Some(overflow) = frames.would_overflow(&frame, queue.capacity()) {
-                if queue.policy == SlowConsumer::Close {
-                    frames.overflow = Some(overflow);
-                    queue.overflowed.store(true, Ordering::Relaxed);
-                    // The host closes the connection on its next turn: make sure it has one.
-                    queue.reader.wake();
+            let capacity = queue.capacity();
+            if let Some(overflow) = frames.would_overflow(&frame, capacity) {
+                match queue.policy {
+                    SlowConsumer::Close => {
+                        frames.overflow = Some(overflow);
+                        queue.overflowed.store(true, Ordering::Relaxed);
+                        // The host closes the connection on its next turn: make sure it has one.
+                        queue.reader.wake();
+                        return Err(full(overflow));
+                    }
+                    SlowConsumer::Drop => {
+                        frames.dropped = frames.dropped.saturating_add(1);
+                        return Err(full(overflow));
+                    }
+                    SlowConsumer::DropOldest => frames.make_room(&frame, capacity),
                 }
-                return Err(full(overflow));
             }
-            frames.bytes += frame.len();
-            frames.queue.push_back(frame);
+            frames.push(frame);
         }
         queue.reader.wake();
         Ok(())
@@ -332,11 +410,19 @@ impl Outbox {
 }
 
 impl OutboxReceiver {
-    /// The oldest queued frame, if any.
+    /// The oldest queued frame, if any. Taking it may make room for a
+    /// [drop notice](SlowConsumer#drop-notice), queued behind the frames still waiting.
     pub(crate) fn try_recv(&self) -> Option<Frame> {
-        let mut frames = self.queue.frames();
-        let frame = frames.queue.pop_front()?;
-        frames.bytes -= frame.len();
+        let queue = &*self.queue;
+        let mut frames = queue.frames();
+        let frame = frames.pop()?;
+        let has_room = frames.queue.len() * 2 <= queue.capacity().frames;
+        if frames.dropped > 0 && has_room && !queue.closing.load(Ordering::Acquire) {
+            if let Some(policy) = queue.policy.dropping() {
+                let dropped = std::mem::take(&mut frames.dropped);
+                frames.push(drop_notice(dropped, policy));
+            }
+        }
         if frames.queue.is_empty() && frames.queue.capacity() > KEPT_CAPACITY {
             frames.queue.shrink_to(KEPT_CAPACITY);
         }
@@ -496,11 +582,13 @@ mod tests {
         outbox.push(frame(500)).unwrap();
         assert!(outbox.push(frame(1)).is_err(), "dropped: the queue holds 500 bytes");
         assert_eq!(receiver.try_recv().map(|frame| frame.len()), Some(500));
+        assert!(receiver.try_recv().is_some_and(|notice| text(notice).contains("RESOURCE_EXHAUSTED")));
         outbox.push(frame(100)).unwrap();
         assert_eq!(outbox.overflow(), None, "the drop policy never overflows");
     }
 
     #[test]
+    #[cfg(feature = "server")]
     fn a_published_frame_is_compressed_once_for_all_its_subscribers() {
         let published = Published::from("{\"type\":\"NEWS\"}".to_owned());
         let subscribers = [Frame::Shared(published.clone()), Frame::Shared(published)];
@@ -514,5 +602,93 @@ mod tests {
             assert_eq!(deflated, Some(&b"{\"ty"[..]));
         }
         assert_eq!(compressions, 1);
+    }
+
+    fn text(frame: Frame) -> String {
+        frame.into_message().expect("a text frame")
+    }
+
+    /// The texts of every frame the receiver takes now.
+    fn drain(receiver: &OutboxReceiver) -> Vec<String> {
+        std::iter::from_fn(|| receiver.try_recv()).map(text).collect()
+    }
+
+    fn stalled_queue(policy: SlowConsumer) -> (Outbox, OutboxReceiver) {
+        let (outbox, receiver) =
+            Outbox::new(&Limits::default().max_queued_frames(2).on_slow_consumer(policy));
+        receiver.set_stalled(true);
+        (outbox, receiver)
+    }
+
+    fn notice(dropped: usize, policy: &str) -> String {
+        serde_json::json!({"type": "ERROR", "meta": {}, "payload": {
+            "code": "RESOURCE_EXHAUSTED",
+            "message": format!("{dropped} frames to this client were dropped: it read slower than it was sent to"),
+            "details": {"dropped": dropped, "policy": policy},
+            "retryable": true,
+            "retryAfterMs": 100,
+        }})
+        .to_string()
+    }
+
+    #[test]
+    fn drop_newest_refuses_what_does_not_fit_and_reports_the_count_once_there_is_room() {
+        let (outbox, receiver) = stalled_queue(SlowConsumer::Drop);
+        for text in ["a", "b"] {
+            outbox.push(Frame::Owned(text.into())).unwrap();
+        }
+        for text in ["c", "d"] {
+            assert_eq!(
+                outbox.push(Frame::Owned(text.into())).unwrap_err().code().as_str(),
+                "RESOURCE_EXHAUSTED"
+            );
+        }
+        let texts = drain(&receiver);
+        let parsed: serde_json::Value = serde_json::from_str(&texts[2]).unwrap();
+        assert_eq!(parsed, serde_json::from_str::<serde_json::Value>(&notice(2, "drop-newest")).unwrap());
+        assert_eq!(texts[..2], ["a", "b"]);
+        assert_eq!(texts.len(), 3, "one notice: {texts:?}");
+
+        outbox.push(Frame::Owned("e".into())).unwrap();
+        assert_eq!(drain(&receiver), ["e"], "the count starts again from zero after a notice");
+    }
+
+    #[test]
+    fn drop_oldest_makes_room_for_the_newest_and_reports_what_it_dropped() {
+        let (outbox, receiver) = stalled_queue(SlowConsumer::DropOldest);
+        for text in ["a", "b", "c", "d", "e"] {
+            outbox.push(Frame::Owned(text.into())).expect("drop-oldest takes every frame");
+        }
+        let texts = drain(&receiver);
+        assert_eq!(texts[..2], ["d", "e"]);
+        let parsed: serde_json::Value = serde_json::from_str(&texts[2]).unwrap();
+        assert_eq!(parsed, serde_json::from_str::<serde_json::Value>(&notice(3, "drop-oldest")).unwrap());
+        assert_eq!(texts.len(), 3);
+        assert_eq!(outbox.overflow(), None, "dropping policies never overflow");
+    }
+
+    #[test]
+    fn drop_oldest_keeps_the_byte_limit_and_takes_a_frame_above_it_alone() {
+        let limits = Limits::default().max_queued_bytes(100).on_slow_consumer(SlowConsumer::DropOldest);
+        let (outbox, receiver) = Outbox::new(&limits);
+        receiver.set_stalled(true);
+        for _ in 0..3 {
+            outbox.push(frame(40)).unwrap();
+        }
+        outbox.push(frame(500)).unwrap();
+        assert_eq!(receiver.try_recv().map(|frame| frame.len()), Some(500));
+        let notice: serde_json::Value = serde_json::from_str(&text(receiver.try_recv().unwrap())).unwrap();
+        assert_eq!(notice["payload"]["details"]["dropped"], 3);
+        assert!(receiver.try_recv().is_none());
+    }
+
+    #[test]
+    fn the_close_policy_sends_no_notice() {
+        let (outbox, receiver) = stalled_queue(SlowConsumer::Close);
+        for text in ["a", "b"] {
+            outbox.push(Frame::Owned(text.into())).unwrap();
+        }
+        assert!(outbox.push(Frame::Owned("c".into())).is_err());
+        assert_eq!(drain(&receiver), ["a", "b"]);
     }
 }

@@ -1,7 +1,7 @@
 // The chat page (examples/chat) in headless Chromium, as a user meets it: two people chat,
 // the server restarts under them, they send what the server refuses, use a phone-sized
 // window and reload the page. Skipped when Chromium is missing, unless
-// WSKIT_REQUIRE_BROWSER=1 (as in CI), which fails instead.
+// WSKIT_REQUIRE_CHROMIUM=1 (as in CI), which fails instead.
 
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -10,9 +10,9 @@ import { after, before, describe, test } from "node:test";
 import { exampleBinary, freePort, ROOT, ServerProcess } from "./peer.mjs";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const REQUIRED = process.env.WSKIT_REQUIRE_BROWSER === "1";
+const REQUIRED = process.env.WSKIT_REQUIRE_CHROMIUM === "1";
 const missing = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM}; set CHROMIUM or install it`;
-if (missing && REQUIRED) throw new Error(`WSKIT_REQUIRE_BROWSER=1, but ${missing}`);
+if (missing && REQUIRED) throw new Error(`WSKIT_REQUIRE_CHROMIUM=1, but ${missing}`);
 
 /** Where screenshots go, for a person to look at. */
 const SCREENSHOTS = `${ROOT}clients/typescript/test-results`;

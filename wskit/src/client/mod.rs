@@ -5,7 +5,8 @@
 //!   `meta.timestamp`).
 //! - [`Client::request`] sends an RPC request with a fresh `correlationId` (UUID v4) and
 //!   `meta.timeoutMs`, and resolves to its typed response or a typed [`ClientError`];
-//!   [`Client::call`] also yields the progress values that come before the response.
+//!   [`Client::call`] also yields the progress values that come before the response;
+//!   [`Client::request_with_retry`] waits out the server's `retryAfterMs` and tries again.
 //!   Dropping the future cancels the request: the client sends `$ws:abort`.
 //! - [`Client::on`] subscribes to a message type; [`Client::on_unhandled`] sees the rest.
 //!   Callbacks get a [`Client`] to answer with; a callback that panics is logged and the
@@ -186,6 +187,42 @@ impl Client {
     /// Dropping the future before the reply cancels the request (`$ws:abort`).
     pub async fn request<R: Rpc>(&self, request: &R) -> Result<R::Response, ClientError> {
         self.start::<R, Value>(request, false)?.response().await
+    }
+
+    /// Sends an RPC request like [`request`](Self::request), honouring the server's retry
+    /// hints: while the answer is an error that names a delay (`retryAfterMs`, e.g.
+    /// RESOURCE_EXHAUSTED from a rate limit or a full queue), it waits that long and sends
+    /// the request again, at most `retries` more times. Any other outcome, and the error of
+    /// the last attempt, is returned as it is; an error with `retryAfterMs: null` or
+    /// `retryable: false` is not retried. Each attempt has the full request timeout. Use
+    /// it only for requests that are safe to repeat.
+    ///
+    /// ```no_run
+    /// # #[wskit::message("SEND_DATA", response = DataAck)] pub struct SendData { pub id: String }
+    /// # #[wskit::message("DATA_ACK")] pub struct DataAck { pub id: String }
+    /// # async fn run(client: wskit::client::Client) -> Result<(), wskit::client::ClientError> {
+    /// let ack = client.request_with_retry(&SendData { id: "a".into() }, 3).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn request_with_retry<R: Rpc>(
+        &self,
+        request: &R,
+        retries: u32,
+    ) -> Result<R::Response, ClientError> {
+        let mut attempt = 0;
+        loop {
+            let outcome = self.request(request).await;
+            let delay = match &outcome {
+                Err(ClientError::Server(error)) if attempt < retries => error.retry_after(),
+                _ => None,
+            };
+            match delay {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return outcome,
+            }
+            attempt += 1;
+        }
     }
 
     /// Sends an RPC request and returns its [`Call`], which yields the progress values
