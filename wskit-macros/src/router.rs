@@ -400,7 +400,7 @@ impl RouterModel {
         }
     }
 
-    /// Shadows the `ctx` of every handler, hook and middleware with a
+    /// Shadows the `ctx` of every handler, hook, middleware and `#[after]` method with a
     /// `wskit::__private::Sending` view, so that what they send and publish through it must
     /// be among the declared messages (`sends = [..]`).
     fn restrict_sends(&self, item: &mut ItemImpl) {
@@ -408,9 +408,9 @@ impl RouterModel {
             .handlers
             .iter()
             .map(|handler| &handler.method)
-            .chain(self.middleware.iter().map(|hook| &hook.method))
+            .chain(self.middleware.iter().chain(&self.after).map(|hook| &hook.method))
             .chain(
-                [&self.on_open, &self.on_close, &self.on_error]
+                [&self.on_binary, &self.on_open, &self.on_close, &self.on_error]
                     .into_iter()
                     .flatten()
                     .map(|hook| &hook.method),

@@ -152,12 +152,6 @@ impl<D> Ctx<D> {
         &self.limits
     }
 
-    /// Whether panics caught in this connection's handlers skip the panic hook
-    /// ([`Limits::quiet_panics`]).
-    pub(crate) fn quiet_panics(&self) -> bool {
-        self.limits.quiet_panics
-    }
-
     /// The connection's outbound queue.
     pub(crate) fn outbox(&self) -> &Outbox {
         &self.outbox

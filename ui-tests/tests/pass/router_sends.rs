@@ -53,6 +53,16 @@ impl App {
         Ok(Answer)
     }
 
+    #[on_binary]
+    async fn upload(&self, ctx: &mut Ctx<()>, _: wskit::Bytes) -> Result<(), Error> {
+        ctx.send(&Pong)
+    }
+
+    #[after]
+    async fn count(&self, ctx: &mut Ctx<()>, _: &wskit::middleware::Handled<'_>) {
+        let _ = ctx.send(&Pong);
+    }
+
     #[on_close]
     async fn close(&self, ctx: &mut Ctx<()>, _: Close) {
         let _ = ctx.publish("all", &News { text: "bye".into() }).await;

@@ -165,13 +165,13 @@ impl<A: Router, B: Router<Data = A::Data>> Router for Merge<A, B> {
     }
 
     async fn on_close<'a>(&'a self, ctx: &'a mut Ctx<Self::Data>, close: Close) {
-        let quiet = ctx.quiet_panics();
+        let quiet = ctx.limits().quiet_panics;
         isolated(self.first.on_close(ctx, close.clone()), quiet, Site::OnClose).await;
         self.second.on_close(ctx, close).await;
     }
 
     async fn on_error<'a>(&'a self, ctx: &'a mut Ctx<Self::Data>, error: &'a Error) {
-        let quiet = ctx.quiet_panics();
+        let quiet = ctx.limits().quiet_panics;
         isolated(self.first.on_error(ctx, error), quiet, Site::OnError).await;
         self.second.on_error(ctx, error).await;
     }
