@@ -3,6 +3,12 @@
 //! delivers them to its local subscribers. The JSON on the channel is ws-kit's:
 //! `{"topic","type","payload"?,"meta"?}`, so wskit and ws-kit instances share one bus.
 //!
+//! A send to all connections of a user ([`Hub::send_to_user`](super::Hub::send_to_user))
+//! travels the same way on the topic `$user:<user id>`, which each instance delivers to
+//! its connections of that user. No client can subscribe to it: topic names starting
+//! with `$` are the server's ([`TopicRules`](super::TopicRules)). A ws-kit instance on the
+//! bus receives it as a publish to a topic none of its clients holds.
+//!
 //! Each bus holds one RESP3 connection (Redis 6 or later), named
 //! `wskit-bus:<prefix>` with `CLIENT SETNAME`, that both publishes and receives: pushes
 //! are delivered to local subscribers as they are read. The connection is pinged
