@@ -80,14 +80,18 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     })
 }
 
-/// Sends a bare HTTP/1.1 GET for `path` to `addr` and returns the whole response.
+/// Sends a bare HTTP/1.1 GET for `path` to `addr` and returns the whole response; panics
+/// after [`RECV_TIMEOUT`].
 pub async fn http_get(addr: SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("send the request");
     let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read the response");
+    tokio::time::timeout(RECV_TIMEOUT, stream.read_to_string(&mut response))
+        .await
+        .expect("a response within the timeout")
+        .expect("read the response");
     response
 }
 

@@ -6,10 +6,8 @@ mod app;
 
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use wskit::Deflate;
-use wskit_examples::{RawClient, TestServer};
+use wskit_examples::{http_get, RawClient, TestServer};
 
 /// A frame as the page sends it.
 fn frame(ty: &str, payload: Value) -> Value {
@@ -233,32 +231,22 @@ async fn rooms_per_connection_and_per_server_are_bounded() {
     assert_eq!(names(&state["members"]), BTreeSet::from(["late"]));
 }
 
-/// Sends a bare HTTP/1.1 GET for `path` and returns the whole response.
-async fn http_get(server: &TestServer, path: &str) -> String {
-    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.addr);
-    stream.write_all(request.as_bytes()).await.expect("send the request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read the response");
-    response
-}
-
 #[tokio::test]
 async fn the_page_is_served_at_the_root() {
     let server = TestServer::start(app::server()).await;
-    let page = http_get(&server, "/").await;
+    let page = http_get(server.addr, "/").await;
     assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
     assert!(page.to_ascii_lowercase().contains("content-type: text/html; charset=utf-8"), "{page}");
     assert!(page.contains("<title>wskit chat</title>"));
     assert!(page.contains(r#""@wskit/client": "/client/index.js""#), "the page maps the client's import");
 
-    let script = http_get(&server, "/chat.js").await;
+    let script = http_get(server.addr, "/chat.js").await;
     assert!(script.to_ascii_lowercase().contains("content-type: text/javascript; charset=utf-8"), "{script}");
     assert!(script.contains(r#"createClient({ url: "/ws""#), "the script connects to the WebSocket path");
-    let client = http_get(&server, "/client/index.js").await;
+    let client = http_get(server.addr, "/client/index.js").await;
     assert!(client.starts_with("HTTP/1.1 200 OK\r\n") && client.contains("WsKitClient"), "{client}");
 
-    let missing = http_get(&server, "/nope").await;
+    let missing = http_get(server.addr, "/nope").await;
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
 }
 

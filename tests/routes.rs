@@ -2,13 +2,9 @@
 //! and authenticator, 404 elsewhere, the plain-HTTP fallback, one hub and one shutdown.
 
 use serde_json::json;
-use std::net::SocketAddr;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use wskit::{message, router, Close, Ctx, Error, Rejection, Routes, Server};
 use wskit_examples::raw::{status, upgrade};
-use wskit_examples::{RawClient, TestServer};
+use wskit_examples::{http_get, RawClient, TestServer};
 
 #[message("WHO")]
 struct Who;
@@ -92,19 +88,6 @@ fn routes() -> Routes {
         .route("/ws/rooms/:room", rooms())
 }
 
-/// Sends a plain `GET path` and returns the whole response.
-async fn get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response))
-        .await
-        .expect("a response within the timeout")
-        .unwrap();
-    response
-}
-
 #[tokio::test]
 async fn each_route_has_its_router_data_and_authenticator() {
     let server = TestServer::start_routes(routes()).await;
@@ -124,8 +107,8 @@ async fn each_route_has_its_router_data_and_authenticator() {
     let (_, unknown) = upgrade(server.addr, "/ws/elsewhere", "").await;
     assert_eq!(status(&unknown), 404, "{unknown}");
     // Not an upgrade, on a route's path and without a fallback: as on a lone server.
-    assert!(get(server.addr, "/ws/chat").await.starts_with("HTTP/1.1 426"));
-    assert!(get(server.addr, "/").await.starts_with("HTTP/1.1 404"));
+    assert!(http_get(server.addr, "/ws/chat").await.starts_with("HTTP/1.1 426"));
+    assert!(http_get(server.addr, "/").await.starts_with("HTTP/1.1 404"));
 }
 
 #[tokio::test]
@@ -134,9 +117,9 @@ async fn the_fallback_serves_plain_http_and_upgrades_still_reach_their_routes() 
         http::Response::new(wskit::Body::from(format!("page for {}", request.uri().path())))
     });
     let server = TestServer::start_routes(routes).await;
-    let page = get(server.addr, "/").await;
+    let page = http_get(server.addr, "/").await;
     assert!(page.starts_with("HTTP/1.1 200") && page.ends_with("page for /"), "{page}");
-    let page = get(server.addr, "/ws/chat").await;
+    let page = http_get(server.addr, "/ws/chat").await;
     assert!(page.ends_with("page for /ws/chat"), "{page}");
     let mut chat = RawClient::connect(&server.url("/ws/chat")).await;
     assert_eq!(chat.request(json!({"type": "WHO"})).await["payload"]["route"], "chat");
