@@ -16,6 +16,14 @@ pub(crate) const PROGRESS: &str = "$ws:rpc-progress";
 /// The client's request to cancel an in-flight RPC.
 pub(crate) const ABORT: &str = "$ws:abort";
 
+/// The server's first frame on a connection that asked for session resume (section 8).
+#[cfg(feature = "client")]
+pub(crate) const SESSION: &str = "$ws:session";
+
+/// The query parameter of the upgrade request that asks for session resume (section 8).
+#[cfg(feature = "client")]
+pub(crate) const RESUME_PARAM: &str = "wskit-resume";
+
 /// An error outside an RPC.
 pub(crate) const ERROR: &str = "ERROR";
 
