@@ -548,6 +548,8 @@ mod panics;
 mod protocol;
 mod pubsub;
 pub mod ratelimit;
+#[cfg(feature = "server")]
+pub mod resume;
 #[cfg(any(feature = "server", all(feature = "cloudflare", target_arch = "wasm32")))]
 mod route;
 mod router;
@@ -578,6 +580,8 @@ pub use outbox::{ClientHandle, SlowConsumer};
 #[cfg(feature = "redis")]
 pub use pubsub::RedisOptions;
 pub use pubsub::{Broadcast, BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
+#[cfg(feature = "server")]
+pub use resume::Resume;
 pub use router::{Merge, MessageTypes, Router};
 #[cfg(feature = "axum")]
 pub use server::axum;

@@ -16,12 +16,11 @@ pub(crate) const PROGRESS: &str = "$ws:rpc-progress";
 /// The client's request to cancel an in-flight RPC.
 pub(crate) const ABORT: &str = "$ws:abort";
 
-/// The server's first frame on a connection that asked for session resume (section 8).
-#[cfg(feature = "client")]
+/// The first frame of a connection that asked for session resume (section 8).
 pub(crate) const SESSION: &str = "$ws:session";
 
 /// The query parameter of the upgrade request that asks for session resume (section 8).
-#[cfg(feature = "client")]
+#[cfg(any(feature = "client", feature = "server"))]
 pub(crate) const RESUME_PARAM: &str = "wskit-resume";
 
 /// An error outside an RPC.
