@@ -17,6 +17,7 @@ pub(crate) const PROGRESS: &str = "$ws:rpc-progress";
 pub(crate) const ABORT: &str = "$ws:abort";
 
 /// The first frame of a connection that asked for session resume (section 8).
+#[cfg(any(feature = "client", feature = "server"))]
 pub(crate) const SESSION: &str = "$ws:session";
 
 /// The query parameter of the upgrade request that asks for session resume (section 8).
