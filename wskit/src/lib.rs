@@ -399,6 +399,7 @@
 //! | progress values a reader has not taken | 64 per request | further ones are dropped (the protocol allows it) |
 //! | [`ClientOptions::max_message_bytes`](client::ClientOptions::max_message_bytes) | 16 MiB | the connection fails, pending requests fail with `ConnectionClosed`, and the client reconnects |
 //! | frames matched to requests | only the ids of its own pending requests | frames with other ids are ignored; nothing is stored |
+//! | requests that failed with a lost socket, remembered while a resumed session replays ([`ClientOptions::resume`](client::ClientOptions::resume)) | `max_pending` ids, until the replay is over | the oldest are forgotten: a replayed reply to one of them goes to the handlers like any frame |
 //!
 //! ## permessage-deflate (RFC 7692)
 //!
