@@ -139,15 +139,27 @@ impl Resumable {
         greeting
     }
 
-    /// Resumes this session at `url` after its connection was lost.
-    async fn resume(self, url: &str) -> (Self, Value) {
-        let ask = format!("{}:{}", self.token, self.received);
-        let (mut resumed, greeting) = Self::connect(url, &ask).await;
-        resumed.received = self.received;
-        if greeting["resumed"] == false {
-            resumed.received = 0;
+    /// A new session at `url`, past its welcome, subscribed to `topics`.
+    async fn open(url: &str, topics: &[&str]) -> Self {
+        let (mut resumable, _) = Self::connect(url, "new").await;
+        assert_eq!(resumable.recv().await["type"], "WELCOME");
+        for topic in topics {
+            resumable.subscribe(topic).await;
         }
-        (resumed, greeting)
+        resumable
+    }
+
+    /// Drops the socket without a close frame, as a lost network does; returns what the
+    /// client keeps to resume.
+    fn lose(self) -> Lost {
+        self.abandon().1
+    }
+
+    /// Stops using the socket without closing it, as a client that reconnects before the
+    /// server noticed its old connection died; returns the socket and what the client
+    /// keeps to resume.
+    fn abandon(self) -> (RawClient, Lost) {
+        (self.client, Lost { token: self.token, received: self.received })
     }
 
     /// The next frame, counted.
@@ -171,6 +183,24 @@ impl Resumable {
     async fn subscribe(&mut self, topic: &str) {
         let answer = self.request(json!({"type": "SUBSCRIBE", "payload": {"topic": topic}})).await;
         assert_eq!(answer["payload"]["text"], format!("subscribed {topic}"));
+    }
+}
+
+/// What a client keeps of a session whose connection it lost.
+struct Lost {
+    token: String,
+    received: u64,
+}
+
+impl Lost {
+    /// Resumes the session at `url`; returns the `$ws:session` payload too.
+    async fn resume(self, url: &str) -> (Resumable, Value) {
+        let ask = format!("{}:{}", self.token, self.received);
+        let (mut resumed, greeting) = Resumable::connect(url, &ask).await;
+        if greeting["resumed"] == true {
+            resumed.received = self.received;
+        }
+        (resumed, greeting)
     }
 }
 
@@ -222,8 +252,7 @@ async fn a_lost_connection_resumes_with_what_it_missed_and_its_subscriptions() {
     assert_eq!(news_texts(&[first.recv().await]), ["one"]);
 
     // The socket drops without a close frame; the server finds out when it reads the end.
-    drop(first.client);
-    let first = Resumable { client: publisher(&url).await, ..first };
+    let lost = first.lose();
     wait_until_kept(&server, 1).await;
     for (topic, text) in [("room", "two"), ("other", "three"), ("room", "four")] {
         others.send(say(topic, text)).await;
@@ -231,7 +260,7 @@ async fn a_lost_connection_resumes_with_what_it_missed_and_its_subscriptions() {
     others.send(json!({"type": "ECHO", "payload": {"text": "sync"}})).await;
     assert_eq!(others.recv().await["payload"]["text"], "sync", "the publishes were made");
 
-    let (mut second, greeting) = first.resume(&url).await;
+    let (mut second, greeting) = lost.resume(&url).await;
     assert_eq!(greeting, json!({"token": second.token, "resumed": true, "replayed": 3}));
     let missed = [second.recv().await, second.recv().await, second.recv().await];
     assert_eq!(news_texts(&missed), ["two", "three", "four"], "in order, each once");
@@ -253,9 +282,7 @@ async fn a_lost_connection_resumes_with_what_it_missed_and_its_subscriptions() {
 async fn frames_written_but_not_received_are_written_again() {
     let server = default_server().await;
     let url = server.url("/ws");
-    let (mut first, _) = Resumable::connect(&url, "new").await;
-    first.recv().await; // WELCOME
-    first.subscribe("room").await;
+    let mut first = Resumable::open(&url, &["room"]).await;
     let mut others = publisher(&url).await;
     for text in ["a", "b", "c"] {
         others.send(say("room", text)).await;
@@ -263,10 +290,9 @@ async fn frames_written_but_not_received_are_written_again() {
     // The client reads one of the three; the other two were written, then the socket died.
     assert_eq!(news_texts(&[first.recv().await]), ["a"]);
     assert_eq!(news_texts(&[first.client.recv().await]), ["b"], "read but not counted: lost in the app");
-    drop(first.client);
-    let first = Resumable { client: publisher(&url).await, ..first };
+    let lost = first.lose();
 
-    let (mut second, greeting) = first.resume(&url).await;
+    let (mut second, greeting) = lost.resume(&url).await;
     assert_eq!(greeting["resumed"], true);
     assert_eq!(greeting["replayed"], 2);
     let missed = [second.recv().await, second.recv().await];
@@ -277,12 +303,9 @@ async fn frames_written_but_not_received_are_written_again() {
 async fn a_resume_before_the_server_saw_the_old_connection_die_takes_it_over() {
     let server = default_server().await;
     let url = server.url("/ws");
-    let (mut first, _) = Resumable::connect(&url, "new").await;
-    first.recv().await; // WELCOME
-    first.subscribe("room").await;
     // The old connection is still open: the resume closes it and takes its session.
-    let mut old = std::mem::replace(&mut first.client, publisher(&url).await);
-    let (mut second, greeting) = first.resume(&url).await;
+    let (mut old, lost) = Resumable::open(&url, &["room"]).await.abandon();
+    let (mut second, greeting) = lost.resume(&url).await;
     assert_eq!(greeting["resumed"], true);
     assert_eq!(greeting["replayed"], 0);
     assert_eq!(old.closed().await, (1008, "session resumed on another connection".to_owned()));
@@ -297,12 +320,10 @@ async fn a_resume_before_the_server_saw_the_old_connection_die_takes_it_over() {
 async fn a_client_that_closes_normally_leaves_no_session() {
     let server = default_server().await;
     let url = server.url("/ws");
-    let (mut first, _) = Resumable::connect(&url, "new").await;
-    first.recv().await;
-    first.subscribe("room").await;
-    let token = first.token.clone();
-    first.client.close().await;
-    let (second, greeting) = Resumable::connect(&url, &format!("{token}:2")).await;
+    let (client, lost) = Resumable::open(&url, &["room"]).await.abandon();
+    client.close().await;
+    let token = lost.token.clone();
+    let (second, greeting) = lost.resume(&url).await;
     assert_eq!(greeting["resumed"], false);
     assert_eq!(greeting["reason"], "expired");
     assert_ne!(second.token, token, "a new session");
@@ -313,12 +334,10 @@ async fn a_client_that_closes_normally_leaves_no_session() {
 async fn a_client_close_with_another_code_keeps_the_session() {
     let server = default_server().await;
     let url = server.url("/ws");
-    let (mut first, _) = Resumable::connect(&url, "new").await;
-    first.recv().await;
-    let client = std::mem::replace(&mut first.client, publisher(&url).await);
+    let (client, lost) = Resumable::open(&url, &[]).await.abandon();
     client.close_with(4000).await;
     wait_until_kept(&server, 1).await;
-    let (_, greeting) = first.resume(&url).await;
+    let (_, greeting) = lost.resume(&url).await;
     assert_eq!(greeting["resumed"], true);
 }
 
@@ -340,14 +359,13 @@ async fn refusals_say_why_and_start_a_new_session() {
         first.request(json!({"type": "ECHO", "payload": {"text": "x"}})).await;
     }
     first.received = 1;
-    drop(std::mem::replace(&mut first.client, publisher(&url).await));
-    let (fresh, greeting) = first.resume(&url).await;
+    let (fresh, greeting) = first.lose().resume(&url).await;
     assert_eq!(greeting["resumed"], false);
     assert_eq!(greeting["reason"], "overflowed");
-    let token = fresh.token.clone();
 
     // A count ahead of what was written.
-    drop(fresh.client);
+    let token = fresh.token.clone();
+    drop(fresh.lose());
     wait_until_kept(&server, 1).await;
     let greeting = Resumable::ask_and_leave(&url, &format!("{token}:99")).await;
     assert_eq!(greeting["reason"], "invalid");
@@ -357,17 +375,14 @@ async fn refusals_say_why_and_start_a_new_session() {
 #[tokio::test]
 async fn a_session_is_resumed_by_its_user_only() {
     let server = default_server().await;
-    let (mut first, _) = Resumable::connect(&server.url("/ws?user=ada"), "new").await;
-    first.recv().await;
-    let client = std::mem::replace(&mut first.client, publisher(&server.url("/ws")).await);
-    drop(client);
+    let lost = Resumable::open(&server.url("/ws?user=ada"), &[]).await.lose();
     wait_until_kept(&server, 1).await;
-    let token = first.token.clone();
+    let token = lost.token.clone();
     let greeting = Resumable::ask_and_leave(&server.url("/ws?user=eve"), &format!("{token}:1")).await;
     assert_eq!(greeting["reason"], "denied");
     let greeting = Resumable::ask_and_leave(&server.url("/ws"), &format!("{token}:1")).await;
     assert_eq!(greeting["reason"], "denied", "nor by a connection without a user");
-    let (_, greeting) = first.resume(&server.url("/ws?user=ada")).await;
+    let (_, greeting) = lost.resume(&server.url("/ws?user=ada")).await;
     assert_eq!(greeting["resumed"], true, "the session stayed for its user");
 }
 
@@ -376,17 +391,14 @@ async fn a_session_ends_when_its_window_passes() {
     let window = Duration::from_millis(200);
     let server = server(Resume::enabled().window(window), Limits::default()).await;
     let url = server.url("/ws");
-    let (mut first, _) = Resumable::connect(&url, "new").await;
-    first.recv().await;
-    first.subscribe("room").await;
-    drop(std::mem::replace(&mut first.client, publisher(&url).await));
+    let lost = Resumable::open(&url, &["room"]).await.lose();
     wait_until_kept(&server, 1).await;
     assert_eq!(server.hub().subscriber_count("room"), 1, "kept sessions stay subscribed");
     // The window is what is tested: wait it out.
     tokio::time::sleep(window * 2).await;
     assert_eq!(server.hub().kept_sessions(), 0);
     assert_eq!(server.hub().subscriber_count("room"), 0, "an ended session unsubscribes");
-    let (_, greeting) = first.resume(&url).await;
+    let (_, greeting) = lost.resume(&url).await;
     assert_eq!(greeting["reason"], "expired");
 }
 
@@ -394,10 +406,7 @@ async fn a_session_ends_when_its_window_passes() {
 async fn a_kept_session_whose_queue_overflows_cannot_be_resumed() {
     let server = server(Resume::enabled(), Limits::default().max_queued_frames(2)).await;
     let url = server.url("/ws");
-    let (mut first, _) = Resumable::connect(&url, "new").await;
-    first.recv().await;
-    first.subscribe("room").await;
-    drop(std::mem::replace(&mut first.client, publisher(&url).await));
+    let lost = Resumable::open(&url, &["room"]).await.lose();
     wait_until_kept(&server, 1).await;
     let mut others = publisher(&url).await;
     for text in ["1", "2", "3"] {
@@ -405,7 +414,7 @@ async fn a_kept_session_whose_queue_overflows_cannot_be_resumed() {
     }
     others.send(json!({"type": "ECHO", "payload": {"text": "sync"}})).await;
     others.recv().await;
-    let (_, greeting) = first.resume(&url).await;
+    let (_, greeting) = lost.resume(&url).await;
     assert_eq!(greeting["reason"], "overflowed");
 }
 
@@ -413,14 +422,11 @@ async fn a_kept_session_whose_queue_overflows_cannot_be_resumed() {
 async fn at_most_max_sessions_are_kept() {
     let server = server(Resume::enabled().max_sessions(1), Limits::default()).await;
     let url = server.url("/ws");
-    let (mut first, _) = Resumable::connect(&url, "new").await;
-    let (mut second, _) = Resumable::connect(&url, "new").await;
-    first.recv().await;
-    second.recv().await;
-    drop(std::mem::replace(&mut first.client, publisher(&url).await));
+    let first = Resumable::open(&url, &[]).await;
+    let second = Resumable::open(&url, &[]).await;
+    let first = first.lose();
     wait_until_kept(&server, 1).await;
-    drop(std::mem::replace(&mut second.client, publisher(&url).await));
-    let (_, greeting) = second.resume(&url).await;
+    let (_, greeting) = second.lose().resume(&url).await;
     assert_eq!(greeting["reason"], "expired", "not kept: one session is the limit");
     let (_, greeting) = first.resume(&url).await;
     assert_eq!(greeting["resumed"], true);
@@ -454,16 +460,13 @@ async fn instances(test: &str) -> Option<(Running, Running)> {
 #[tokio::test]
 async fn a_session_resumes_on_another_instance_with_what_it_missed() {
     let Some((one, two)) = instances("resume-move").await else { return };
-    let (mut first, _) = Resumable::connect(&one.url("/ws"), "new").await;
-    first.recv().await;
-    first.subscribe("room").await;
-    first.subscribe("other").await;
+    let mut first = Resumable::open(&one.url("/ws"), &["room", "other"]).await;
     let mut on_one = publisher(&one.url("/ws")).await;
     let mut on_two = publisher(&two.url("/ws")).await;
     on_two.send(say("room", "one")).await;
     assert_eq!(news_texts(&[first.recv().await]), ["one"]);
 
-    drop(std::mem::replace(&mut first.client, publisher(&one.url("/ws")).await));
+    let lost = first.lose();
     wait_until_kept(&one, 1).await;
     on_one.send(say("room", "two")).await;
     on_two.send(say("other", "three")).await;
@@ -473,7 +476,7 @@ async fn a_session_resumes_on_another_instance_with_what_it_missed() {
         publisher.request(json!({"type": "ECHO", "payload": {"text": "sync"}})).await;
     }
 
-    let (mut second, greeting) = first.resume(&two.url("/ws")).await;
+    let (mut second, greeting) = lost.resume(&two.url("/ws")).await;
     assert_eq!(greeting["resumed"], true, "{greeting}");
     assert_eq!(greeting["replayed"], 3);
     let missed = [second.recv().await, second.recv().await, second.recv().await];
@@ -510,9 +513,7 @@ async fn publishes_during_a_takeover_arrive_once_each_in_order() {
 /// which moves to `two` in the middle of it, before `one` noticed its old socket died;
 /// the client gets every number once, in order.
 async fn feed_through_a_move(one: &Running, two: &Running) {
-    let (mut first, _) = Resumable::connect(&one.url("/ws"), "new").await;
-    first.recv().await;
-    first.subscribe("feed").await;
+    let mut first = Resumable::open(&one.url("/ws"), &["feed"]).await;
     let mut feeder = publisher(&two.url("/ws")).await;
     const COUNT: usize = 300;
     let feeding = tokio::spawn(async move {
@@ -529,8 +530,8 @@ async fn feed_through_a_move(one: &Running, two: &Running) {
         seen.push(first.recv().await["payload"]["text"].as_str().unwrap().parse::<usize>().unwrap());
     }
     // Moves while the feed goes on, before the first instance noticed the old socket died.
-    let old = std::mem::replace(&mut first.client, publisher(&one.url("/ws")).await);
-    let (mut second, greeting) = first.resume(&two.url("/ws")).await;
+    let (old, lost) = first.abandon();
+    let (mut second, greeting) = lost.resume(&two.url("/ws")).await;
     assert_eq!(greeting["resumed"], true, "{greeting}");
     drop(old);
     while seen.len() < COUNT {

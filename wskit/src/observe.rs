@@ -142,9 +142,9 @@ pub(crate) fn bus_connected(connected: bool) {
 /// A connection that asked for session resume got its session: `new`, `resumed`, or the
 /// reason of a refusal.
 #[cfg(feature = "server")]
-pub(crate) fn session(outcome: &'static str) {
+pub(crate) fn session(outcome: &str) {
     #[cfg(feature = "metrics")]
-    counter!("wskit_resume_sessions_total", "outcome" => outcome).increment(1);
+    counter!("wskit_resume_sessions_total", "outcome" => outcome.to_owned()).increment(1);
     #[cfg(not(feature = "metrics"))]
     let _ = outcome;
 }

@@ -127,6 +127,61 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |since| since.as_millis() as u64)
 }
 
+#[cfg(any(feature = "client", feature = "server"))]
+/// Why the server refused to resume a session ([session resume](crate::resume)), as the
+/// `reason` of its `$ws:session` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// No such session: the resume window passed, or the server never knew the token.
+    Expired,
+    /// The client missed more frames than the server keeps for a session.
+    Overflowed,
+    /// The client's resume value was malformed, or counted more frames than were sent.
+    Invalid,
+    /// The new connection belongs to another user than the session did.
+    Denied,
+    /// The server could not reach the session (its instance did not answer, or the bus is
+    /// down).
+    Unavailable,
+    /// A reason this client does not know, as the server wrote it.
+    Other(String),
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl Refusal {
+    #[cfg(any(feature = "client", feature = "redis"))]
+    pub(crate) fn parse(reason: String) -> Refusal {
+        match reason.as_str() {
+            "expired" => Refusal::Expired,
+            "overflowed" => Refusal::Overflowed,
+            "invalid" => Refusal::Invalid,
+            "denied" => Refusal::Denied,
+            "unavailable" => Refusal::Unavailable,
+            _ => Refusal::Other(reason),
+        }
+    }
+
+    /// The reason as the server wrote it, e.g. `"expired"`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Refusal::Expired => "expired",
+            Refusal::Overflowed => "overflowed",
+            Refusal::Invalid => "invalid",
+            Refusal::Denied => "denied",
+            Refusal::Unavailable => "unavailable",
+            Refusal::Other(reason) => reason,
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

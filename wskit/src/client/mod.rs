@@ -76,12 +76,13 @@ mod shared;
 mod state;
 mod wire;
 
+pub use crate::protocol::Refusal;
 pub use backoff::Backoff;
 pub use call::Call;
 pub use error::{ClientError, ServerError};
 pub use options::{ClientOptions, TokenTransport};
 pub use queue::QueuePolicy;
-pub use resume::{Refusal, SessionStart};
+pub use resume::SessionStart;
 pub use state::State;
 
 use crate::{Message, Rpc};

@@ -4,7 +4,7 @@
 //! how each connection's session began.
 
 use super::wire::InFrame;
-use crate::protocol::SESSION;
+use crate::protocol::{Refusal, SESSION};
 use serde::Deserialize;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -64,56 +64,6 @@ impl fmt::Display for SessionStart {
             SessionStart::Refused(reason) => write!(f, "refused to resume ({reason}): a new session"),
             SessionStart::NotResumable => f.write_str("the server offers no session resume"),
         }
-    }
-}
-
-/// Why the server refused to resume a session, as `reason` of its `$ws:session` frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Refusal {
-    /// No such session: the resume window passed, or the server never knew the token.
-    Expired,
-    /// The client missed more frames than the server keeps for a session.
-    Overflowed,
-    /// The client's resume value was malformed, or counted more frames than were sent.
-    Invalid,
-    /// The new connection belongs to another user than the session did.
-    Denied,
-    /// The server could not reach the session (its instance did not answer, or the bus is
-    /// down).
-    Unavailable,
-    /// A reason this client does not know, as the server wrote it.
-    Other(String),
-}
-
-impl Refusal {
-    fn parse(reason: String) -> Refusal {
-        match reason.as_str() {
-            "expired" => Refusal::Expired,
-            "overflowed" => Refusal::Overflowed,
-            "invalid" => Refusal::Invalid,
-            "denied" => Refusal::Denied,
-            "unavailable" => Refusal::Unavailable,
-            _ => Refusal::Other(reason),
-        }
-    }
-
-    /// The reason as the server wrote it, e.g. `"expired"`.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Refusal::Expired => "expired",
-            Refusal::Overflowed => "overflowed",
-            Refusal::Invalid => "invalid",
-            Refusal::Denied => "denied",
-            Refusal::Unavailable => "unavailable",
-            Refusal::Other(reason) => reason,
-        }
-    }
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -38,7 +38,7 @@ pub(crate) async fn open<D>(ask: Ask, settings: Resume, ctx: &mut Ctx<D>) -> Box
         }
         Err(refusal) => {
             let token = new_token();
-            let first = greeting(&token, Err(refusal));
+            let first = greeting(&token, Err(refusal.as_ref()));
             (token, settings.replay(), (first, Vec::new()))
         }
     };

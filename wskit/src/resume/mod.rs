@@ -91,6 +91,7 @@ pub(crate) use handover::{open, park};
 pub(crate) use parked::{ParkedSession, Sessions};
 pub(crate) use replay::Replay;
 
+pub use crate::protocol::Refusal;
 use crate::protocol::RESUME_PARAM;
 use std::time::Duration;
 
@@ -199,28 +200,6 @@ fn form_urlencoded_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     })
 }
 
-/// Why a session could not be resumed: the `reason` of `$ws:session`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    Expired,
-    Overflowed,
-    Invalid,
-    Denied,
-    Unavailable,
-}
-
-impl Refusal {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Refusal::Expired => "expired",
-            Refusal::Overflowed => "overflowed",
-            Refusal::Invalid => "invalid",
-            Refusal::Denied => "denied",
-            Refusal::Unavailable => "unavailable",
-        }
-    }
-}
-
 /// A new session token: 128 random bits, as 32 lowercase hex digits.
 pub(crate) fn new_token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -228,7 +207,7 @@ pub(crate) fn new_token() -> String {
 
 /// The `$ws:session` frame of a session `token`: resumed with `replayed` frames to
 /// follow, new, or new after `refusal`.
-pub(crate) fn greeting(token: &str, resumed: Result<usize, Option<Refusal>>) -> String {
+pub(crate) fn greeting(token: &str, resumed: Result<usize, Option<&Refusal>>) -> String {
     let mut payload = serde_json::json!({ "token": token, "resumed": resumed.is_ok() });
     match resumed {
         Ok(replayed) => payload["replayed"] = replayed.into(),
@@ -297,7 +276,7 @@ mod tests {
             parse(greeting("t", Err(None)))["payload"],
             serde_json::json!({"token":"t","resumed":false})
         );
-        assert_eq!(parse(greeting("t", Err(Some(Refusal::Expired))))["payload"]["reason"], "expired");
+        assert_eq!(parse(greeting("t", Err(Some(&Refusal::Expired))))["payload"]["reason"], "expired");
         assert_eq!(new_token().len(), 32);
         assert_ne!(new_token(), new_token());
     }

@@ -157,16 +157,7 @@ pub(crate) fn on_step(registry: &Arc<Registry>, bytes: &[u8]) {
         }
         Step::Held { claim } => answer(registry, &claim, Answer::Held),
         Step::Shipped { claim, frames } => answer(registry, &claim, Answer::Shipped(frames)),
-        Step::Refused { claim, reason } => {
-            let refusal = match reason.as_str() {
-                "denied" => Refusal::Denied,
-                "overflowed" => Refusal::Overflowed,
-                "invalid" => Refusal::Invalid,
-                "expired" => Refusal::Expired,
-                _ => Refusal::Unavailable,
-            };
-            answer(registry, &claim, Answer::Refused(refusal));
-        }
+        Step::Refused { claim, reason } => answer(registry, &claim, Answer::Refused(Refusal::parse(reason))),
     }
 }
 
