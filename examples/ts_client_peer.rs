@@ -2,7 +2,8 @@
 //! router with a message of every kind a client meets — one-way messages and their
 //! answers, RPCs that succeed, fail, report progress or run until cancelled — and a way for
 //! a test to see what the server saw (the token of the connection, the requests it
-//! cancelled).
+//! cancelled), and topics to subscribe and publish to. Sessions are resumable (for a client
+//! that asks), so that the client's resume can be tested.
 //!
 //! ```sh
 //! cargo run --example ts_client_peer            # a free port, printed on stdout
@@ -93,6 +94,35 @@ struct Identity {
 #[message("KICK")]
 struct Kick;
 
+/// Subscribes this connection to `topic`; answered with [`Subscribed`].
+#[message("SUBSCRIBE", response = Subscribed)]
+struct Subscribe {
+    topic: String,
+}
+
+/// The answer to [`Subscribe`].
+#[message("SUBSCRIBED")]
+struct Subscribed {
+    topic: String,
+}
+
+/// Publishes a [`Note`] with `text` to `topic`; answered with [`Published`] once published.
+#[message("PUBLISH", response = Published)]
+struct PublishNote {
+    topic: String,
+    text: String,
+}
+
+/// The answer to [`PublishNote`].
+#[message("PUBLISHED")]
+struct Published;
+
+/// What [`PublishNote`] publishes.
+#[message("NOTE")]
+struct Note {
+    text: String,
+}
+
 /// How a connection authenticated.
 #[derive(Default)]
 struct Peer {
@@ -169,6 +199,18 @@ impl App {
     async fn who_am_i(&self, ctx: &mut Ctx<Peer>, _req: WhoAmI) -> Result<Identity, Error> {
         let peer = ctx.data();
         Ok(Identity { token: peer.token.clone(), transport: peer.transport.to_owned() })
+    }
+
+    #[rpc]
+    async fn subscribe(&self, ctx: &mut Ctx<Peer>, req: Subscribe) -> Result<Subscribed, Error> {
+        ctx.subscribe(&req.topic).await?;
+        Ok(Subscribed { topic: req.topic })
+    }
+
+    #[rpc]
+    async fn publish(&self, ctx: &mut Ctx<Peer>, req: PublishNote) -> Result<Published, Error> {
+        ctx.publish(&req.topic, &Note { text: req.text }).await?;
+        Ok(Published)
     }
 
     #[on]

@@ -20,6 +20,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("/client/errors.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/errors.js")),
     ("/client/outbox.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/outbox.js")),
     ("/client/protocol.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/protocol.js")),
+    ("/client/session.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/session.js")),
     ("/client/wire.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/wire.js")),
 ];
 
