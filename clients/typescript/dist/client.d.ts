@@ -139,8 +139,9 @@ export declare class WsKitClient<P extends Protocol = AnyProtocol> {
     onError(listener: (error: WsKitError) => void): Unsubscribe;
     /**
      * With `resume`: calls `listener` once per socket with what became of the session (see
-     * {@link SessionEvent}), before any other frame of that socket reaches a handler. Resync
-     * when a reconnect is not `resumed`:
+     * {@link SessionEvent}), before any other frame of that socket reaches a handler. A server
+     * without resume is told by its silence: no event, or `refused` (`unsupported`) when the
+     * client held a session. Resync when a reconnect is not `resumed`:
      *
      * ```ts
      * client.onSession((event) => {

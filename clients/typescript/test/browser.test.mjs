@@ -1,6 +1,6 @@
 // The chat page (examples/chat) in headless Chromium, as a user meets it: two people chat,
 // the server restarts under them, they send what the server refuses, use a phone-sized
-// window and reload the page. Skipped when Chromium is missing, unless
+// window, reload the page, and a tab loses its connection for a while. Skipped when Chromium is missing, unless
 // WSKIT_REQUIRE_CHROMIUM=1 (as in CI), which fails instead.
 
 import assert from "node:assert/strict";
@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { exampleBinary, freePort, ROOT, ServerProcess } from "./peer.mjs";
+import { TcpProxy } from "./proxy.mjs";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const REQUIRED = process.env.WSKIT_REQUIRE_CHROMIUM === "1";
@@ -38,12 +39,12 @@ describe("the chat page", { skip: missing }, () => {
     await server?.kill();
   });
 
-  /** A new person (own storage) on the page, at `viewport`. */
-  async function visit(viewport = { width: 1100, height: 760 }) {
+  /** A new person (own storage) on the page, at `viewport`, loaded from `url`. */
+  async function visit(viewport = { width: 1100, height: 760 }, url = base) {
     const context = await browser.newContext({ viewport });
     const page = await context.newPage();
     page.on("pageerror", (error) => assert.fail(`the page threw: ${error}`));
-    await page.goto(base);
+    await page.goto(url);
     return page;
   }
 
@@ -163,5 +164,41 @@ describe("the chat page", { skip: missing }, () => {
     assert.equal(await alice.locator("#login").isHidden(), true, "no name asked again");
     await alice.locator("#room-list li", { hasText: "# general" }).click();
     await alice.locator("#messages li", { hasText: "typed during the outage" }).waitFor(WAIT);
+  });
+
+  test("a tab that lost its connection shows what was said meanwhile, once each, in order", async () => {
+    // Dana's tab reaches the server through a proxy that the test cuts: no close frame, as
+    // when a laptop sleeps or a network drops.
+    const proxy = await TcpProxy.start(server.port);
+    try {
+      const dana = await visit(undefined, `http://127.0.0.1:${proxy.port}/`);
+      const erin = await visit();
+      await enter(dana, "dana", "resume");
+      await enter(erin, "erin", "resume");
+      await say(erin, "before the outage");
+      await dana.locator("#messages li", { hasText: "before the outage" }).waitFor(WAIT);
+
+      proxy.cut();
+      await dana.waitForFunction(() => document.getElementById("status").textContent !== "connected", null, WAIT);
+      const missed = ["missed one", "missed two", "missed three"];
+      for (const text of missed) {
+        await say(erin, text);
+        await erin.locator("#messages li", { hasText: text }).waitFor(WAIT);
+      }
+      proxy.restore();
+      // Resumed: the messages were replayed, not fetched again.
+      await dana.locator("#messages li.event", { hasText: "The 3 messages above arrived while you were away." }).waitFor(WAIT);
+      assert.deepEqual(await status(dana), { text: "connected", green: true });
+      await say(erin, "after the outage");
+      await dana.locator("#messages li", { hasText: "after the outage" }).waitFor(WAIT);
+      const said = await dana
+        .locator("#messages li:not(.event)")
+        .evaluateAll((lines) => lines.map((line) => line.lastElementChild.textContent));
+      assert.deepEqual(said, ["before the outage", ...missed, "after the outage"]);
+      assert.equal(await shown(dana, "missed message"), 0, "no history fetched after a resume");
+      await dana.screenshot({ path: `${SCREENSHOTS}/chat-resumed.png` });
+    } finally {
+      await proxy.close();
+    }
   });
 });
