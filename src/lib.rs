@@ -283,4 +283,11 @@ impl RawClient {
         let _ = self.ws.close(None).await;
         while let Some(Ok(_)) = self.ws.next().await {}
     }
+
+    /// Closes the connection with `code`.
+    pub async fn close_with(mut self, code: u16) {
+        let frame = tungstenite::protocol::CloseFrame { code: code.into(), reason: "".into() };
+        let _ = self.ws.close(Some(frame)).await;
+        while let Some(Ok(_)) = self.ws.next().await {}
+    }
 }

@@ -55,6 +55,8 @@ pub struct Ctx<D> {
     /// Whether this is the context of a concurrent handler ([`fork`](Self::fork)), which
     /// cannot change the connection's subscriptions.
     forked: bool,
+    /// Whether the connection resumed a session ([`crate::resume`]).
+    resumed: bool,
 }
 
 impl<D> Ctx<D> {
@@ -87,6 +89,7 @@ impl<D> Ctx<D> {
             answered: false,
             limits,
             forked: false,
+            resumed: false,
         }
     }
 
@@ -122,6 +125,7 @@ impl<D> Ctx<D> {
             answered: false,
             limits: Arc::clone(&self.limits),
             forked: true,
+            resumed: self.resumed,
         };
         (fork, token, self.limits.quiet_panics)
     }
@@ -455,6 +459,14 @@ impl<D> Ctx<D> {
         Ok(())
     }
 
+    /// Whether this connection resumed a session after a reconnect ([session
+    /// resume](crate::resume)): its subscriptions were restored before `#[on_open]` ran,
+    /// and the client was sent what it missed. `#[on_open]` can skip what a returning
+    /// client already has, such as a welcome message.
+    pub fn is_resumed(&self) -> bool {
+        self.resumed
+    }
+
     /// The topics this connection subscribes to (none in a concurrent handler's context).
     pub fn topics(&self) -> impl Iterator<Item = &str> {
         self.topics.iter().map(|topic| &**topic)
@@ -543,10 +555,24 @@ impl<D> Ctx<D> {
         self.attached = true;
     }
 
-    /// Removes the connection, its subscriptions and its user tag from the hub.
-    pub(crate) fn detach(&mut self) {
+    /// Removes the connection and its user tag from the hub, and its subscriptions unless
+    /// `keep_topics`: then they stay, for a session kept to be resumed, and are returned.
+    pub(crate) fn detach(&mut self, keep_topics: bool) -> Vec<Box<str>> {
         self.attached = false;
-        self.hub.disconnect(self.client_id, &std::mem::take(&mut self.topics), self.user.as_deref());
+        let topics = std::mem::take(&mut self.topics);
+        let leaving: &[Box<str>] = if keep_topics { &[] } else { &topics };
+        self.hub.disconnect(self.client_id, leaving, self.user.as_deref());
+        match keep_topics {
+            true => topics,
+            false => Vec::new(),
+        }
+    }
+
+    /// Takes over the subscriptions of the session this connection resumed.
+    #[cfg(feature = "server")]
+    pub(crate) fn restore_topics(&mut self, topics: Vec<Box<str>>) {
+        self.topics = topics;
+        self.resumed = true;
     }
 
     /// The close a handler asked for, the slow-consumer close if the queue overflowed, or

@@ -548,6 +548,8 @@ mod protocol;
 mod pubsub;
 pub mod ratelimit;
 #[cfg(any(feature = "server", all(feature = "cloudflare", target_arch = "wasm32")))]
+#[cfg(feature = "server")]
+pub mod resume;
 mod route;
 mod router;
 #[cfg(feature = "schema")]
@@ -577,10 +579,12 @@ pub use outbox::{ClientHandle, SlowConsumer};
 #[cfg(feature = "redis")]
 pub use pubsub::RedisOptions;
 pub use pubsub::{Broadcast, BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
+#[cfg(feature = "server")]
+#[cfg(feature = "server")]
+pub use resume::Resume;
 pub use router::{Merge, MessageTypes, Router};
 #[cfg(feature = "axum")]
 pub use server::axum;
-#[cfg(feature = "server")]
 pub use server::{token, Body, Deflate, Endpoint, Rejection, Routes, Server, ShutdownReport};
 pub use validate::Validate;
 

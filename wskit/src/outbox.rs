@@ -375,14 +375,27 @@ impl Outbox {
     /// are written; from now on the queue takes nothing more. `false` if the connection is
     /// closed or a close was requested already (the first request wins).
     pub(crate) fn request_close(&self, close: Close) -> bool {
+        self.ask_close(close, true)
+    }
+
+    /// Asks the host to close the connection with `close`, as
+    /// [`request_close`](Self::request_close) does, but the queue goes on taking frames:
+    /// the connection's session is being resumed by another connection, which takes them
+    /// over ([`crate::resume`]).
+    #[cfg(feature = "server")]
+    pub(crate) fn request_handover(&self, close: Close) -> bool {
+        self.ask_close(close, false)
+    }
+
+    fn ask_close(&self, close: Close, refuse_frames: bool) -> bool {
         let queue = &*self.queue;
         {
             let mut frames = queue.frames();
-            if self.is_closed() || queue.closing.load(Ordering::Acquire) {
+            if self.is_closed() || queue.closing.load(Ordering::Acquire) || frames.close.is_some() {
                 return false;
             }
             frames.close = Some(close);
-            queue.closing.store(true, Ordering::Release);
+            queue.closing.store(refuse_frames, Ordering::Release);
             queue.close_pending.store(true, Ordering::Release);
         }
         queue.reader.wake();
@@ -450,6 +463,19 @@ impl OutboxReceiver {
     #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
     pub(crate) fn register(&self, waker: &std::task::Waker) {
         self.queue.reader.register(waker);
+    }
+
+    /// Whether a push found the queue full under [`SlowConsumer::Close`].
+    #[cfg(feature = "server")]
+    pub(crate) fn has_overflowed(&self) -> bool {
+        self.queue.overflowed.load(Ordering::Relaxed)
+    }
+
+    /// A second receiver of the same queue, for the session of a connection that ended
+    /// and is kept to be resumed ([`crate::resume`]): its queue outlives the connection.
+    #[cfg(feature = "server")]
+    pub(crate) fn keep(&self) -> OutboxReceiver {
+        OutboxReceiver { queue: Arc::clone(&self.queue) }
     }
 
     /// Marks the socket as not taking writes (`true`) or taking them again.

@@ -16,6 +16,9 @@ pub(crate) const PROGRESS: &str = "$ws:rpc-progress";
 /// The client's request to cancel an in-flight RPC.
 pub(crate) const ABORT: &str = "$ws:abort";
 
+/// The first frame of a connection that asked for session resume ([`crate::resume`]).
+pub(crate) const SESSION: &str = "$ws:session";
+
 /// An error outside an RPC.
 pub(crate) const ERROR: &str = "ERROR";
 

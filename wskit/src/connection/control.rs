@@ -310,7 +310,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             PingStep::Send => Ok(Due::Ping),
             PingStep::Wait => Ok(Due::Nothing),
             PingStep::Stale => {
-                Err(Exit::Close(self.pings.stale(self.client_id, now, self.limits.quiet_panics)))
+                Err(Exit::Stale(self.pings.stale(self.client_id, now, self.limits.quiet_panics)))
             }
         }
     }

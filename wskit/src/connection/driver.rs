@@ -23,6 +23,8 @@ use crate::close::Close;
 use crate::concurrent::{Finished, Forked};
 use crate::error::Error;
 use crate::outbox::{slow_consumer_close, Frame, OutboxReceiver};
+#[cfg(feature = "server")]
+use crate::resume::Resumable;
 use crate::router::Router;
 use crate::time::Instant;
 use futures_util::stream::FuturesUnordered;
@@ -82,6 +84,9 @@ pub(crate) struct Connection<R: Router, T> {
     control: Control<T>,
     outbox: OutboxReceiver,
     forks: Forks,
+    /// The connection's part in session resume, if its client asked for it.
+    #[cfg(feature = "server")]
+    resume: Option<Box<Resumable>>,
     stage: Stage,
     abandoned: bool,
 }
@@ -95,7 +100,24 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
         now: Instant,
     ) -> Self {
         let control = session.control(liveness, now);
-        Connection { session, control, outbox, forks: None, stage: Stage::New, abandoned: false }
+        Connection {
+            session,
+            control,
+            outbox,
+            forks: None,
+            #[cfg(feature = "server")]
+            resume: None,
+            stage: Stage::New,
+            abandoned: false,
+        }
+    }
+
+    /// Makes the connection resumable, before it opens: it numbers and keeps what it
+    /// writes, writes `$ws:session` (and what a resumed client missed) first, and parks
+    /// its session when it ends by losing its client.
+    #[cfg(feature = "server")]
+    pub(crate) fn resume_with(&mut self, resumable: Box<Resumable>) {
+        self.resume = Some(resumable);
     }
 
     /// A connection of `session` that opened before (`#[on_open]` ran), e.g. before its
@@ -157,14 +179,23 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
                 alarm,
                 signals,
                 abandoned: &mut self.abandoned,
+                #[cfg(feature = "server")]
+                resume: self.resume.as_deref_mut(),
             },
         };
         let flow = match self.stage {
             Stage::New => {
                 self.stage = Stage::Open;
+                #[cfg(feature = "server")]
+                let greeted = Box::pin(turn.greet()).await;
+                #[cfg(not(feature = "server"))]
+                let greeted = Ok(());
                 // Boxed, as `end` below: each runs once, and inline their futures would
                 // make every idle connection's as large as theirs.
-                Box::pin(turn.open()).await
+                match greeted {
+                    Ok(()) => Box::pin(turn.open()).await,
+                    Err(exit) => Err(exit),
+                }
             }
             Stage::Open => Ok(()),
             Stage::Ended => unreachable!("a connection is not driven after it ended"),
@@ -175,7 +206,17 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
         };
         let Err(exit) = served else { return Outcome::Paused };
         self.stage = Stage::Ended;
-        let close = Box::pin(turn.end(exit)).await;
+        #[cfg(feature = "server")]
+        let keep = turn.io.resume.as_ref().is_some_and(|resume| resume.keeps_session(exit.keeps_session()));
+        #[cfg(not(feature = "server"))]
+        let keep = false;
+        let (close, topics) = Box::pin(turn.end(exit, keep)).await;
+        #[cfg(feature = "server")]
+        if let (true, Some(resumable)) = (keep, self.resume.take()) {
+            crate::resume::park(self.session.ctx(), *resumable, topics, self.outbox.keep());
+        }
+        #[cfg(not(feature = "server"))]
+        drop(topics);
         Outcome::Ended { close, abandoned: self.abandoned }
     }
 }
@@ -227,6 +268,8 @@ struct Io<'c, T, X, C: Clock> {
     alarm: Alarm<'c, C>,
     signals: &'c Signals,
     abandoned: &'c mut bool,
+    #[cfg(feature = "server")]
+    resume: Option<&'c mut Resumable>,
 }
 
 impl<R, T, X, C> Turn<'_, R, T, X, C>
@@ -245,6 +288,22 @@ where
         };
         opened?;
         self.io.flush_queued().await
+    }
+
+    /// Writes `$ws:session` and the frames a resumed client missed, before anything else.
+    #[cfg(feature = "server")]
+    async fn greet(&mut self) -> Flow {
+        let Some((greeting, missed)) = self.io.resume.as_mut().and_then(|resume| resume.first.take()) else {
+            return Ok(());
+        };
+        // Not numbered: the count starts after it.
+        if self.io.transport.send(Frame::Owned(greeting)) {
+            self.io.flush().await.map_err(Exit::Left)?;
+        }
+        for frame in missed {
+            self.io.send(frame).await.map_err(Exit::Left)?;
+        }
+        Ok(())
     }
 
     /// Handles frames until the connection ends (`Err`) or, for a drained transport,
@@ -393,15 +452,19 @@ where
     }
 
     /// Closes the connection: writes what is queued and our close frame (unless the peer
-    /// left), then runs the `#[on_close]` hook.
-    async fn end(&mut self, exit: Exit) -> Close {
-        // From here on nothing more is accepted: what is queued is all that can still go out.
-        self.io.outbox.close();
+    /// left), then runs the `#[on_close]` hook. With `keep` the session is kept to be
+    /// resumed: its queue stays open and its subscriptions stay, returned.
+    async fn end(&mut self, exit: Exit, keep: bool) -> (Close, Vec<Box<str>>) {
+        // From here on nothing more is accepted: what is queued is all that can still go
+        // out. A kept session's queue takes on what is sent to it, for its next connection.
+        if !keep {
+            self.io.outbox.close();
+        }
         // Concurrent handlers still running are cancelled with the connection.
         self.io.control.cancel_forks();
         *self.io.forks = None;
         let close = match exit {
-            Exit::Close(close) => {
+            Exit::Close(close) | Exit::Stale(close) => {
                 // Frames queued before the close were accepted: deliver them if the client
                 // reads them within the write timeout.
                 if self.io.flush_queued().await.is_ok() {
@@ -416,8 +479,8 @@ where
                 close
             }
         };
-        self.session.close(close.clone()).await;
-        close
+        let topics = self.session.close(close.clone(), keep).await;
+        (close, topics)
     }
 }
 
@@ -510,7 +573,13 @@ where
     }
 
     /// Buffers `frame`, and writes the buffer out once the transport says it is full.
+    /// A resumable connection numbers and keeps it first.
     async fn send(&mut self, frame: Frame) -> Result<(), Close> {
+        #[cfg(feature = "server")]
+        let frame = match &mut self.resume {
+            Some(resume) => resume.replay.record(frame),
+            None => frame,
+        };
         match self.transport.send(frame) {
             true => self.flush().await,
             false => Ok(()),

@@ -44,6 +44,21 @@ pub(crate) enum Exit {
     Close(Close),
     /// The peer closed, or the socket failed: nothing more can be sent.
     Left(Close),
+    /// The peer went silent (no answer to a ping in time): we close, as with `Close`.
+    Stale(Close),
+}
+
+impl Exit {
+    /// Whether a connection that ends so leaves a session to resume
+    /// ([`crate::resume`]): the client lost it, rather than left or was sent away.
+    #[cfg(feature = "server")]
+    fn keeps_session(&self) -> bool {
+        match self {
+            Exit::Left(close) => close.code != Close::NORMAL,
+            Exit::Stale(_) => true,
+            Exit::Close(_) => false,
+        }
+    }
 }
 
 /// Whether a connection goes on (`Ok`), or how it ends.

@@ -63,7 +63,7 @@ impl<R: Router> Session<R> {
     }
 
     /// The connection's context.
-    #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
+    #[cfg(any(feature = "server", all(feature = "cloudflare", target_arch = "wasm32")))]
     pub(crate) fn ctx(&self) -> &Ctx<R::Data> {
         &self.ctx
     }
@@ -302,17 +302,19 @@ impl<R: Router> Session<R> {
         self.fail(error).await
     }
 
-    /// Runs the `#[on_close]` hook.
-    pub(crate) async fn close(&mut self, close: Close) {
+    /// Runs the `#[on_close]` hook. With `keep_topics` the connection's subscriptions stay,
+    /// for a session kept to be resumed, and are returned.
+    pub(crate) async fn close(&mut self, close: Close, keep_topics: bool) -> Vec<Box<str>> {
         tracing::debug!(code = close.code, reason = %close.reason, "connection closed");
         observe::connection_closed(close.code);
         // A handler the host abandoned (the client left, or shutdown ran out of time).
         self.ctx.release_cancellation(true);
-        self.ctx.detach();
+        let topics = self.ctx.detach(keep_topics);
         let hook = self.router.on_close(&mut self.ctx, close);
         if let Err(panic) = panics::catch(hook, self.limits.quiet_panics).await {
             panicked(&*panic, Site::OnClose, panics::NO_TYPE);
         }
+        topics
     }
 
     fn heartbeat(&mut self) -> Flow {

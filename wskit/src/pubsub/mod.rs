@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::message::Message;
 use crate::outbox::{Frame, Outbox};
 pub use registry::Broadcast;
-use registry::Registry;
+pub(crate) use registry::Registry;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -222,7 +222,7 @@ impl Hub {
             #[cfg(feature = "redis")]
             Bus::Redis(bus) => {
                 let payload = M::HAS_PAYLOAD.then(|| to_raw(message)).transpose()?;
-                bus.publish(topic, M::TYPE, payload.as_deref(), &options.meta, exclude).await?;
+                bus.commands().publish(topic, M::TYPE, payload.as_deref(), &options.meta, exclude).await?;
                 Ok(Delivery::Relayed)
             }
         }
@@ -277,7 +277,7 @@ impl Hub {
             #[cfg(feature = "redis")]
             Bus::Redis(bus) => {
                 let payload = M::HAS_PAYLOAD.then(|| to_raw(message)).transpose()?;
-                bus.send_to_user(user, M::TYPE, payload.as_deref()).await?;
+                bus.commands().send_to_user(user, M::TYPE, payload.as_deref()).await?;
                 Ok(Delivery::Relayed)
             }
         }
@@ -345,6 +345,31 @@ impl Hub {
     /// The number of subscribers of `topic` on this server.
     pub fn subscriber_count(&self, topic: &str) -> usize {
         self.inner.registry.topics.count(topic)
+    }
+
+    /// The registry, for session resume.
+    #[cfg(feature = "server")]
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The registry, shared, for a task that must not keep the hub alive.
+    #[cfg(feature = "server")]
+    pub(crate) fn registry_arc(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    /// Whether publishes go through Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn is_redis(&self) -> bool {
+        matches!(self.inner.bus, Bus::Redis(_))
+    }
+
+    /// The number of resumable sessions kept on this server after their connections
+    /// ended, waiting for their clients to resume them ([`crate::resume`]).
+    #[cfg(feature = "server")]
+    pub fn kept_sessions(&self) -> usize {
+        self.inner.registry.sessions.kept()
     }
 
     pub(crate) fn connect(&self, client_id: Uuid, outbox: Outbox) {

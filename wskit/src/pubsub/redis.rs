@@ -121,10 +121,16 @@ struct BusMessage<'a> {
 
 /// A connected Redis bus.
 pub(crate) struct RedisBus {
+    commands: Commands,
+    maintainer: tokio::task::JoinHandle<()>,
+}
+
+/// What sends on the bus: publishes, and other commands on its connection. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Commands {
     prefix: String,
     /// The bus connection while it is up; `None` while it is being re-established.
     link: watch::Receiver<Option<Link>>,
-    maintainer: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for RedisBus {
@@ -157,8 +163,41 @@ impl RedisBus {
             .map_err(|error| unavailable("cannot connect and subscribe to Redis (6 or later)", &error))?;
         let (link_sender, link) = watch::channel(Some(first.clone()));
         crate::observe::bus_connected(true);
-        let maintainer = tokio::spawn(maintain(client, options.clone(), registry, first, link_sender));
-        Ok(RedisBus { prefix: options.prefix, link, maintainer })
+        let commands = Commands { prefix: options.prefix.clone(), link };
+        registry.handovers.set_bus(commands.clone());
+        let maintainer = tokio::spawn(maintain(client, options, registry, first, link_sender));
+        Ok(RedisBus { commands, maintainer })
+    }
+
+    /// The bus's commands.
+    pub(crate) fn commands(&self) -> &Commands {
+        &self.commands
+    }
+
+    /// Whether the bus connection is up.
+    pub(crate) fn status(&self) -> BusStatus {
+        status_of(&self.commands.link.borrow())
+    }
+
+    /// Waits until the bus status is `status`.
+    pub(crate) async fn wait_for(&self, status: BusStatus) {
+        // The sender lives in the maintainer, which lives as long as this bus.
+        let _ = self.commands.link.clone().wait_for(|link| status_of(link) == status).await;
+    }
+}
+
+impl Commands {
+    /// The bus connection, while it is up.
+    pub(crate) fn connection(&self) -> Result<MultiplexedConnection, Error> {
+        match &*self.link.borrow() {
+            Some(link) => Ok(link.connection.clone()),
+            None => Err(Error::unavailable("the Redis bus is reconnecting")),
+        }
+    }
+
+    /// The Redis key `name` of this bus: under its prefix.
+    pub(crate) fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
     }
 
     /// Publishes one message; its frame reaches local subscribers through the
@@ -204,17 +243,6 @@ impl RedisBus {
         payload: Option<&RawValue>,
     ) -> Result<(), Error> {
         self.publish(&format!("{USER_CHANNEL}{user}"), ty, payload, &Map::new(), None).await
-    }
-
-    /// Whether the bus connection is up.
-    pub(crate) fn status(&self) -> BusStatus {
-        status_of(&self.link.borrow())
-    }
-
-    /// Waits until the bus status is `status`.
-    pub(crate) async fn wait_for(&self, status: BusStatus) {
-        // The sender lives in the maintainer, which lives as long as this bus.
-        let _ = self.link.clone().wait_for(|link| status_of(link) == status).await;
     }
 }
 
@@ -340,8 +368,11 @@ async fn until_broken(link: &Link, ping_interval: Duration) {
 const USER_CHANNEL: &str = "$user:";
 
 /// Delivers one message from the bus to this instance's subscribers, or to the
-/// connections of a user.
-fn deliver(registry: &Registry, prefix: &str, bytes: &[u8]) {
+/// connections of a user; or takes a step of a session handover.
+fn deliver(registry: &Arc<Registry>, prefix: &str, bytes: &[u8]) {
+    if crate::resume::redis::is_step(bytes) {
+        return crate::resume::redis::on_step(registry, bytes);
+    }
     let Some(decoded) = decode(prefix, bytes) else { return };
     let frame = Frame::Shared(decoded.frame.into());
     match decoded.topic.strip_prefix(USER_CHANNEL) {

@@ -18,6 +18,12 @@ pub(crate) struct Registry {
     /// The connections of each user ([`Ctx::set_user`](crate::Ctx::set_user)).
     pub(crate) users: Groups,
     on_broadcast: RwLock<Option<BroadcastHook>>,
+    /// Sessions of ended connections, kept to be resumed.
+    #[cfg(feature = "server")]
+    pub(crate) sessions: crate::resume::Sessions,
+    /// Sessions handed over between instances on the Redis bus.
+    #[cfg(feature = "redis")]
+    pub(crate) handovers: crate::resume::redis::Handovers,
 }
 
 /// What [`Hub::on_broadcast`](super::Hub::on_broadcast) hooks receive: a publish, once
@@ -103,7 +109,7 @@ impl Groups {
         self.leave_all(&[group], client_id);
     }
 
-    fn leave_all(&self, groups: &[impl AsRef<str>], client_id: Uuid) {
+    pub(crate) fn leave_all(&self, groups: &[impl AsRef<str>], client_id: Uuid) {
         if groups.is_empty() {
             return;
         }
@@ -116,6 +122,30 @@ impl Groups {
                     map.remove(group);
                 }
             }
+        }
+    }
+
+    /// Makes the member `from` of each of `groups` the member `to`, with the queue
+    /// `outbox`, in one step: a delivery meanwhile reaches one or the other, in every group
+    /// alike.
+    #[cfg(feature = "server")]
+    pub(crate) fn move_members(&self, groups: &[Box<str>], from: Uuid, to: Uuid, outbox: &Outbox) {
+        let mut map = write(&self.map);
+        for group in groups {
+            if let Some(members) = map.get_mut(&**group) {
+                members.remove(&from);
+                members.insert(to, outbox.clone());
+            }
+        }
+    }
+
+    /// Makes `client_id`, with the queue `outbox`, a member of each of `groups` in one
+    /// step.
+    #[cfg(feature = "redis")]
+    pub(crate) fn join_all(&self, groups: &[Box<str>], client_id: Uuid, outbox: &Outbox) {
+        let mut map = write(&self.map);
+        for group in groups {
+            map.entry(group.clone()).or_default().insert(client_id, outbox.clone());
         }
     }
 

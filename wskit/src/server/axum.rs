@@ -149,7 +149,7 @@ impl Upgrade {
     /// 101, or answers the refusal (403, 503). The endpoint's authenticator is not asked.
     pub fn accept<R: Router>(self, endpoint: &Endpoint<R>, data: R::Data) -> ::axum::response::Response {
         match endpoint.admit(&self.headers, self.peer, self.accepted) {
-            Ok(admitted) => endpoint.start(admitted, data, self.params, self.uri.path()).into_response(),
+            Ok(admitted) => endpoint.start(admitted, data, self.params, &self.uri).into_response(),
             Err(refused) => refused.into_response(),
         }
     }

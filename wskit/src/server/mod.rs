@@ -27,12 +27,13 @@ use crate::middleware::Middleware;
 use crate::outbox::Outbox;
 use crate::panics::{self, Site};
 use crate::pubsub::{Authorize, Broadcast, Hub, TopicAction};
+use crate::resume::{self, Resume};
 use crate::route::Route;
 use crate::router::Router;
 use budget::Budget;
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use socket::{Socket, TokioClock};
@@ -92,6 +93,7 @@ pub struct Server<R: Router> {
     route: Route,
     protocols: Vec<String>,
     deflate: Deflate,
+    resume: Option<Resume>,
     limits: Limits,
     authenticate: Authenticate<R::Data>,
     on_upgrade: Option<UpgradeHook>,
@@ -160,6 +162,7 @@ impl<R: Router> Server<R> {
             route: Route::new("/"),
             protocols: Vec::new(),
             deflate: Deflate::default(),
+            resume: None,
             limits: Limits::default(),
             authenticate: Arc::new(move |parts| Box::pin(authenticate(parts))),
             on_upgrade: None,
@@ -305,6 +308,25 @@ impl<R: Router> Server<R> {
         self
     }
 
+    /// Session resume: off by default. With [`Resume::enabled`], a client that asks for it
+    /// when it connects (`wskit-resume` in the URL, as wskit's Rust and TypeScript clients
+    /// do with their `resume` option) can reconnect within the window and get what it
+    /// missed, its subscriptions restored; clients that do not ask are served exactly as
+    /// without it. The protocol, the bounds and why it is off by default:
+    /// [`resume`](crate::resume).
+    ///
+    /// ```
+    /// # use wskit::{message, router, Ctx, Error, Resume, Server};
+    /// # #[message("PING")] pub struct Ping;
+    /// # pub struct App;
+    /// # #[router] impl App { #[on] async fn ping(&self, _: &mut Ctx<()>, _: Ping) -> Result<(), Error> { Ok(()) } }
+    /// let server = Server::new(App).resume(Resume::enabled());
+    /// ```
+    pub fn resume(mut self, resume: Resume) -> Self {
+        self.resume = Some(resume);
+        self
+    }
+
     /// The origins browsers may connect from, e.g. `["https://app.example.com"]`. An
     /// upgrade whose `Origin` header is not in the list is refused with 403, which stops
     /// cross-site WebSocket hijacking. Requests without `Origin` (non-browser clients)
@@ -407,6 +429,7 @@ impl<R: Router> Server<R> {
                 route: self.route,
                 protocols: self.protocols,
                 deflate: self.deflate,
+                resume: self.resume,
                 unfinished: Budget::new(self.limits.max_unfinished_bytes),
                 limits: Arc::new(self.limits),
                 authenticate: self.authenticate,
@@ -490,6 +513,7 @@ struct Shared<R: Router> {
     route: Route,
     protocols: Vec<String>,
     deflate: Deflate,
+    resume: Option<Resume>,
     limits: Arc<Limits>,
     /// What all connections may hold for messages that have not fully arrived.
     unfinished: Budget,
@@ -651,7 +675,7 @@ impl<R: Router> Endpoint<R> {
                 return refused("authentication", Rejection::internal().response());
             }
         };
-        self.start(admitted, data, params, parts.uri.path())
+        self.start(admitted, data, params, &parts.uri)
     }
 
     /// Admits a well-formed upgrade request with `headers`, or refuses it: 503 while
@@ -695,9 +719,12 @@ impl<R: Router> Endpoint<R> {
         admitted: Admitted,
         data: R::Data,
         params: Vec<(String, String)>,
-        path: &str,
+        uri: &Uri,
     ) -> Response<Body> {
         let shared = &self.shared;
+        let path = uri.path();
+        let resume =
+            shared.resume.and_then(|settings| Some((resume::Ask::from_query(uri.query())?, settings)));
         let Admitted { accepted, protocol, deflate, peer, slot } = admitted;
         let client_id = uuid::Uuid::now_v7();
         let user = shared.user_of.as_ref().and_then(|user_of| user_of(&data));
@@ -737,6 +764,10 @@ impl<R: Router> Endpoint<R> {
                     Ok(parts) => (Either::Left(parts.io.into_inner()), parts.read_buf),
                     Err(upgraded) => (Either::Right(TokioIo::new(upgraded)), Bytes::new()),
                 };
+                if let Some((ask, settings)) = resume {
+                    let resumable = resume::open(ask, settings, connection.session_mut().ctx_mut()).await;
+                    connection.resume_with(resumable);
+                }
                 let held = shared.unfinished.share();
                 let mut socket = Socket::new(io, read, &shared.limits, held, agreed);
                 let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;

@@ -1,0 +1,294 @@
+//! Session resume: a client that loses its connection reconnects and gets what it missed.
+//!
+//! Off by default on both sides: a server offers it with
+//! [`Server::resume`](crate::Server::resume), and each client asks for it when it connects.
+//! A ws-kit client, which never asks, sees the plain protocol.
+//!
+//! # The wire contract
+//!
+//! **Asking.** The client adds the query parameter `wskit-resume` to the upgrade URL:
+//! `wskit-resume=new` starts a resumable session; `wskit-resume=<token>:<received>`
+//! resumes the session `<token>` (32 lowercase hex digits) after receiving `<received>`
+//! of its numbered frames. A server that does not offer resume ignores the parameter.
+//!
+//! **The first frame.** On a connection that asked, the server's first frame, before
+//! anything `#[on_open]` sends, says what became of the request:
+//!
+//! ```json
+//! {"type":"$ws:session","meta":{},"payload":{"token":"0f3c…","resumed":false}}
+//! {"type":"$ws:session","meta":{},"payload":{"token":"0f3c…","resumed":true,"replayed":3}}
+//! {"type":"$ws:session","meta":{},"payload":{"token":"9a41…","resumed":false,"reason":"expired"}}
+//! ```
+//!
+//! - `resumed: false` without `reason`: a new session, as asked.
+//! - `resumed: true`: the session's subscriptions are restored (before `#[on_open]`
+//!   runs, which sees them in [`Ctx::topics`](crate::Ctx::topics) and
+//!   [`Ctx::is_resumed`](crate::Ctx::is_resumed)), and the next `replayed` frames are those
+//!   the client missed, numbered `received + 1` on, in their original order, each once:
+//!   replies, sends and publishes alike. Live frames follow. The token stays the same.
+//! - `resumed: false` with a `reason`: the session could not be resumed, and this is a
+//!   new one (a new token, numbered from 1): the application must resync (subscribe again,
+//!   fetch what it shows). `reason` is one of
+//!   - `expired`: no such session, because its window passed, it was resumed already or
+//!     the token is unknown;
+//!   - `overflowed`: the client missed more than the server keeps;
+//!   - `invalid`: the parameter is malformed, or counts more frames than were sent;
+//!   - `denied`: the new connection belongs to another user than the session did
+//!     ([`Server::user`](crate::Server::user));
+//!   - `unavailable`: the instance that held the session did not hand it over in time
+//!     (Redis bus only).
+//!
+//! **Numbering.** Every data frame (text or binary) the server writes after `$ws:session`
+//! counts one; the first is 1, and numbering goes on across resumes of a session. Numbers
+//! are not on the wire, so a publish keeps the same bytes for all its subscribers: the
+//! client counts the data frames it receives after `$ws:session` (every one, also those
+//! it does not understand) and sends its count when it resumes. `$ws:session`, pings,
+//! pongs and close frames do not count.
+//!
+//! # What is kept, and for how long
+//!
+//! When a resumable connection ends, its session is kept for the [window](Resume::window)
+//! (2 minutes by default), unless the client closed with 1000 (it means to leave) or the
+//! server closed it (shutdown, policy, a slow consumer, a close from the application):
+//! a dropped socket, a stale connection and a client close with another code leave a
+//! session to resume. `#[on_close]` runs when the connection ends, as for any connection;
+//! a resumed connection is a new connection (a new client id, `#[on_open]` runs again) that
+//! inherits the session.
+//!
+//! While kept, the session stays subscribed to its topics: publishes to them and sends
+//! through a [`ClientHandle`](crate::ClientHandle) queue up for it within the outbound
+//! queue's limits ([`Limits::max_queued_frames`](crate::Limits::max_queued_frames),
+//! [`Limits::max_queued_bytes`](crate::Limits::max_queued_bytes)); a session whose queue
+//! overflows under [`SlowConsumer::Close`](crate::SlowConsumer::Close) cannot be resumed
+//! (`overflowed`), one under a dropping policy resumes with its drop notice. Of the frames
+//! written before the connection ended, the last [`Resume::replay_frames`] (and at most
+//! [`Resume::replay_bytes`]) are kept, since the client may not have received them; a
+//! client that missed older ones is refused (`overflowed`). A server keeps at most
+//! [`Resume::max_sessions`] sessions; beyond that, connections end without one.
+//!
+//! With the [Redis bus](crate::Hub::redis) a client may resume on another instance: the
+//! instance that kept the session hands it over through Redis (its subscriptions, and its
+//! frames in a Redis stream), at a point of the bus's order of publishes that the two
+//! instances agree on, so that no publish is lost or delivered twice. If that instance is
+//! gone (it shut down or crashed), the session cannot be resumed (`unavailable` or
+//! `expired`).
+//!
+//! # Why it is off by default
+//!
+//! A kept session holds memory and subscriptions for its window after its client left,
+//! and an application has to decide what a resumed connection means for it (presence,
+//! a welcome message in `#[on_open]`), so offering it is the application's choice. Each
+//! client asks separately, because a client that does not count frames cannot use it.
+
+mod handover;
+mod parked;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
+mod replay;
+
+pub(crate) use handover::{open, park};
+pub(crate) use parked::{ParkedSession, Sessions};
+pub(crate) use replay::Replay;
+
+use std::time::Duration;
+
+/// Session resume settings: [`Server::resume`](crate::Server::resume). See the
+/// [module docs](self) for the protocol and the bounds.
+///
+/// ```
+/// use std::time::Duration;
+/// use wskit::Resume;
+///
+/// let resume = Resume::enabled().window(Duration::from_secs(30)).replay_frames(500);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    pub(crate) window: Duration,
+    pub(crate) replay_frames: usize,
+    pub(crate) replay_bytes: usize,
+    pub(crate) max_sessions: usize,
+}
+
+impl Resume {
+    /// Resume offered with the default bounds: a 2-minute window, the last 1000 frames
+    /// and 1 MiB written kept per connection, at most 10,000 sessions kept.
+    pub fn enabled() -> Self {
+        Resume {
+            window: Duration::from_secs(120),
+            replay_frames: 1000,
+            replay_bytes: 1 << 20,
+            max_sessions: 10_000,
+        }
+    }
+
+    /// How long a session is kept after its connection ended.
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// How many of the frames written last a connection keeps to write again.
+    pub fn replay_frames(mut self, frames: usize) -> Self {
+        self.replay_frames = frames.max(1);
+        self
+    }
+
+    /// How many bytes of the frames written last a connection keeps (the newest frame is
+    /// kept whatever its size).
+    pub fn replay_bytes(mut self, bytes: usize) -> Self {
+        self.replay_bytes = bytes;
+        self
+    }
+
+    /// How many sessions a server keeps at once; a connection that ends beyond that
+    /// leaves none.
+    pub fn max_sessions(mut self, sessions: usize) -> Self {
+        self.max_sessions = sessions;
+        self
+    }
+
+    /// A fresh numbering within these bounds.
+    pub(crate) fn replay(&self) -> Replay {
+        Replay::new(self.replay_frames, self.replay_bytes)
+    }
+}
+
+/// The query parameter a client asks for resume with.
+pub(crate) const PARAMETER: &str = "wskit-resume";
+
+/// What a client asked for with [`PARAMETER`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ask {
+    /// A new resumable session.
+    New,
+    /// To resume the session `token` after receiving `received` frames of it.
+    Resume { token: String, received: u64 },
+    /// A value that is neither.
+    Invalid,
+}
+
+impl Ask {
+    /// What the query string `query` asks for; `None` when it does not ask.
+    pub(crate) fn from_query(query: Option<&str>) -> Option<Ask> {
+        let value = form_urlencoded_value(query?, PARAMETER)?;
+        if value == "new" {
+            return Some(Ask::New);
+        }
+        let parsed = value.split_once(':').and_then(|(token, received)| {
+            let token_ok =
+                token.len() == 32 && token.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'));
+            let received = received.parse::<u64>().ok()?;
+            token_ok.then(|| Ask::Resume { token: token.to_owned(), received })
+        });
+        Some(parsed.unwrap_or(Ask::Invalid))
+    }
+}
+
+/// The value of the first `name` parameter of `query`. Tokens and counts need no
+/// percent-decoding; a value that does is not one of them.
+fn form_urlencoded_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then_some(value)
+    })
+}
+
+/// Why a session could not be resumed: the `reason` of `$ws:session`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Expired,
+    Overflowed,
+    Invalid,
+    Denied,
+    Unavailable,
+}
+
+impl Refusal {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Expired => "expired",
+            Refusal::Overflowed => "overflowed",
+            Refusal::Invalid => "invalid",
+            Refusal::Denied => "denied",
+            Refusal::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A new session token: 128 random bits, as 32 lowercase hex digits.
+pub(crate) fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The `$ws:session` frame of a session `token`: resumed with `replayed` frames to
+/// follow, new, or new after `refusal`.
+pub(crate) fn greeting(token: &str, resumed: Result<usize, Option<Refusal>>) -> String {
+    let mut payload = serde_json::json!({ "token": token, "resumed": resumed.is_ok() });
+    match resumed {
+        Ok(replayed) => payload["replayed"] = replayed.into(),
+        Err(Some(refusal)) => payload["reason"] = refusal.as_str().into(),
+        Err(None) => {}
+    }
+    serde_json::json!({ "type": crate::protocol::SESSION, "meta": {}, "payload": payload }).to_string()
+}
+
+/// A resumable connection's part in resume: its token, the numbering of what it writes,
+/// and, until the connection opens, the greeting and the frames to write first.
+pub(crate) struct Resumable {
+    pub(crate) token: String,
+    pub(crate) replay: Replay,
+    pub(crate) settings: Resume,
+    /// `$ws:session` and the missed frames, written before anything else.
+    pub(crate) first: Option<(String, Vec<crate::outbox::Frame>)>,
+    pub(crate) hub: crate::pubsub::Hub,
+}
+
+impl Resumable {
+    /// Whether the connection's session is kept now that it ends: it lost its client
+    /// (`lost`), or a resume on another connection takes it over. A session not kept is
+    /// forgotten.
+    pub(crate) fn keeps_session(&self, lost: bool) -> bool {
+        self.hub.registry().sessions.keeps(&self.token, lost)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_parameter_asks_for_a_new_session_or_a_resume() {
+        assert_eq!(Ask::from_query(Some("access_token=x&wskit-resume=new")), Some(Ask::New));
+        let token = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            Ask::from_query(Some(&format!("wskit-resume={token}:42"))),
+            Some(Ask::Resume { token: token.into(), received: 42 })
+        );
+        assert_eq!(Ask::from_query(Some("access_token=x")), None);
+        assert_eq!(Ask::from_query(None), None);
+        for bad in [
+            "wskit-resume=",
+            "wskit-resume=abc:1",
+            &format!("wskit-resume={token}:-1"),
+            &format!("wskit-resume={}:1", token.to_uppercase()),
+        ] {
+            assert_eq!(Ask::from_query(Some(bad)), Some(Ask::Invalid), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_greeting_says_what_became_of_the_request() {
+        let parse = |text: String| serde_json::from_str::<serde_json::Value>(&text).unwrap();
+        assert_eq!(
+            parse(greeting("t", Ok(3))),
+            serde_json::json!({"type":"$ws:session","meta":{},"payload":{"token":"t","resumed":true,"replayed":3}})
+        );
+        assert_eq!(
+            parse(greeting("t", Err(None)))["payload"],
+            serde_json::json!({"token":"t","resumed":false})
+        );
+        assert_eq!(parse(greeting("t", Err(Some(Refusal::Expired))))["payload"]["reason"], "expired");
+        assert_eq!(new_token().len(), 32);
+        assert_ne!(new_token(), new_token());
+    }
+}
