@@ -6,8 +6,9 @@
 //! that asks), so that the client's resume can be tested.
 //!
 //! ```sh
-//! cargo run --example ts_client_peer            # a free port, printed on stdout
-//! PORT=4000 cargo run --example ts_client_peer  # port 4000
+//! cargo run --example ts_client_peer                   # a free port, printed on stdout
+//! PORT=4000 cargo run --example ts_client_peer         # port 4000
+//! PEER_RESUME=off cargo run --example ts_client_peer   # without session resume
 //! ```
 //!
 //! It prints `listening on ws://127.0.0.1:<port>/ws` once it accepts connections. Every
@@ -16,7 +17,7 @@
 
 use std::sync::Mutex;
 use std::time::Duration;
-use wskit::{message, router, token, Ctx, Error, Retry, Server};
+use wskit::{message, router, token, Ctx, Error, Resume, Retry, Server};
 
 /// Echoed back as [`Echoed`]. At most 64 characters, so that a test can trip validation.
 #[message("ECHO")]
@@ -232,6 +233,12 @@ async fn main() -> std::io::Result<()> {
         }
     })
     .path("/ws");
+    // A client's tests need a server that does not offer resume too.
+    let server = if std::env::var("PEER_RESUME").as_deref() == Ok("off") {
+        server
+    } else {
+        server.resume(Resume::enabled())
+    };
     println!("listening on ws://{}/ws", listener.local_addr()?);
     server.serve_with_shutdown(listener, std::future::pending()).await
 }

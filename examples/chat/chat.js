@@ -162,6 +162,8 @@ client.on("MEMBER_JOINED", (joined) => {
 
 client.on("MEMBER_LEFT", (left) => {
   roomOf(left.roomId).members.delete(left.member.id);
+  // This tab's own lost connection leaving, replayed by a resumed session: it is back.
+  if (left.member.id === state.me?.clientId) return;
   addLine(left.roomId, { event: `${left.member.name} left` });
 });
 

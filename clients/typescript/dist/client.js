@@ -264,7 +264,7 @@ export class WsKitClient {
             else if (token)
                 url.searchParams.set("access_token", token);
             if (this.#resume)
-                url.searchParams.set(session.RESUME_PARAM, session.resumeParam(this.#held));
+                session.askFor(url, this.#held);
         }
         catch (error) {
             return this.#failed(error);

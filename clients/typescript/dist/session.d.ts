@@ -7,8 +7,6 @@
  */
 /** The control frame that opens a resumable connection; never passed to the application. */
 export declare const SESSION = "$ws:session";
-/** The query parameter that asks for a resumable session. */
-export declare const RESUME_PARAM = "wskit-resume";
 /**
  * Why a resume was refused. The server's reasons: `expired` (the resume window passed, or
  * the token is unknown: the session ended), `overflowed` (more was missed than the server
@@ -50,8 +48,11 @@ export interface Held {
     token: string;
     received: number;
 }
-/** The value of {@link RESUME_PARAM} that asks for `held`, or for a new session. */
-export declare function resumeParam(held: Held | undefined): string;
+/**
+ * Adds {@link RESUME_PARAM}, asking for `held` or for a new session, to the query of `url`.
+ * Written as is, not form-encoded: servers read `<token>:<received>` with its colon.
+ */
+export declare function askFor(url: URL, held: Held | undefined): void;
 /**
  * Reads a `$ws:session` payload against the session the client asked to resume: what to
  * tell the application, and the session held from now on. `undefined` if the payload is

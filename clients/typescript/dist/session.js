@@ -8,11 +8,15 @@
 /** The control frame that opens a resumable connection; never passed to the application. */
 export const SESSION = "$ws:session";
 /** The query parameter that asks for a resumable session. */
-export const RESUME_PARAM = "wskit-resume";
+const RESUME_PARAM = "wskit-resume";
 const TOKEN = /^[0-9a-f]{32}$/;
-/** The value of {@link RESUME_PARAM} that asks for `held`, or for a new session. */
-export function resumeParam(held) {
-    return held ? `${held.token}:${held.received}` : "new";
+/**
+ * Adds {@link RESUME_PARAM}, asking for `held` or for a new session, to the query of `url`.
+ * Written as is, not form-encoded: servers read `<token>:<received>` with its colon.
+ */
+export function askFor(url, held) {
+    const ask = `${RESUME_PARAM}=${held ? `${held.token}:${held.received}` : "new"}`;
+    url.search = url.search ? `${url.search}&${ask}` : ask;
 }
 /**
  * Reads a `$ws:session` payload against the session the client asked to resume: what to

@@ -384,7 +384,7 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
       if (!this.#running) return;
       if (token && this.#auth?.attach === "protocol") protocols.unshift(`bearer.${token}`);
       else if (token) url.searchParams.set("access_token", token);
-      if (this.#resume) url.searchParams.set(session.RESUME_PARAM, session.resumeParam(this.#held));
+      if (this.#resume) session.askFor(url, this.#held);
     } catch (error) {
       return this.#failed(error);
     }

@@ -10,7 +10,7 @@
 export const SESSION = "$ws:session";
 
 /** The query parameter that asks for a resumable session. */
-export const RESUME_PARAM = "wskit-resume";
+const RESUME_PARAM = "wskit-resume";
 
 /**
  * Why a resume was refused. The server's reasons: `expired` (the resume window passed, or
@@ -57,9 +57,13 @@ export interface Held {
 
 const TOKEN = /^[0-9a-f]{32}$/;
 
-/** The value of {@link RESUME_PARAM} that asks for `held`, or for a new session. */
-export function resumeParam(held: Held | undefined): string {
-  return held ? `${held.token}:${held.received}` : "new";
+/**
+ * Adds {@link RESUME_PARAM}, asking for `held` or for a new session, to the query of `url`.
+ * Written as is, not form-encoded: servers read `<token>:<received>` with its colon.
+ */
+export function askFor(url: URL, held: Held | undefined): void {
+  const ask = `${RESUME_PARAM}=${held ? `${held.token}:${held.received}` : "new"}`;
+  url.search = url.search ? `${url.search}&${ask}` : ask;
 }
 
 /**

@@ -1,9 +1,11 @@
 // The chat page (examples/chat) in headless Chromium, as a user meets it: two people chat,
 // the server restarts under them, they send what the server refuses, use a phone-sized
-// window, reload the page, and a tab loses its connection for a while. Skipped when Chromium is missing, unless
+// window, reload the page, and a tab loses its connection for a while (its session resumed,
+// or refused). Skipped when Chromium is missing, unless
 // WSKIT_REQUIRE_CHROMIUM=1 (as in CI), which fails instead.
 
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
@@ -196,7 +198,51 @@ describe("the chat page", { skip: missing }, () => {
         .evaluateAll((lines) => lines.map((line) => line.lastElementChild.textContent));
       assert.deepEqual(said, ["before the outage", ...missed, "after the outage"]);
       assert.equal(await shown(dana, "missed message"), 0, "no history fetched after a resume");
+      assert.equal(await shown(dana, "dana left"), 0, "her own lost connection is not news to her");
       await dana.screenshot({ path: `${SCREENSHOTS}/chat-resumed.png` });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("a tab whose session could not be resumed fetches what it missed", async () => {
+    const proxy = await TcpProxy.start(server.port);
+    try {
+      const fay = await visit(undefined, `http://127.0.0.1:${proxy.port}/`);
+      const gus = await visit();
+      await enter(fay, "fay", "refused");
+      await enter(gus, "gus", "refused");
+      await say(gus, "before the outage");
+      await fay.locator("#messages li", { hasText: "before the outage" }).waitFor(WAIT);
+
+      proxy.cut();
+      const resuming = proxy.nextRequest("wskit-resume=");
+      await fay.waitForFunction(() => document.getElementById("status").textContent !== "connected", null, WAIT);
+      const missed = ["missed one", "missed two", "missed three"];
+      for (const text of missed) {
+        await say(gus, text);
+        await gus.locator("#messages li", { hasText: text }).waitFor(WAIT);
+      }
+      // Before Fay's tab gets through, another connection resumes its session (as a copy
+      // of the tab would) and ends it: the tab's own resume is refused, what was missed
+      // went elsewhere.
+      const [, ask] = /wskit-resume=([0-9a-f]{32}:\d+)/.exec(await resuming);
+      const other = new WebSocket(`ws://127.0.0.1:${server.port}/ws?wskit-resume=${ask}`);
+      const [first] = await once(other, "message");
+      assert.equal(JSON.parse(first.data).payload.resumed, true, first.data);
+      other.close(1000);
+      await once(other, "close");
+      proxy.restore();
+
+      await fay.locator("#messages li.event", { hasText: "3 missed messages loaded" }).waitFor(WAIT);
+      assert.deepEqual(await status(fay), { text: "connected", green: true });
+      await say(gus, "after the outage");
+      await fay.locator("#messages li", { hasText: "after the outage" }).waitFor(WAIT);
+      const said = await fay
+        .locator("#messages li:not(.event)")
+        .evaluateAll((lines) => lines.map((line) => line.lastElementChild.textContent));
+      assert.deepEqual(said, ["before the outage", ...missed, "after the outage"]);
+      await fay.screenshot({ path: `${SCREENSHOTS}/chat-refused.png` });
     } finally {
       await proxy.close();
     }

@@ -6,15 +6,17 @@ import net from "node:net";
 
 /** Forwards loopback connections on its own port to a server's port, until told otherwise. */
 export class TcpProxy {
-  /** The request line (`GET /path?query HTTP/1.1`) that opened each forwarded connection. */
+  /** The request line (`GET /path?query HTTP/1.1`) that opened each connection, held ones too. */
   requestLines = [];
 
   #server;
   #upstreamPort;
   /** The forwarded connections: `{ client, server, stalled }`. */
   #pairs = new Set();
-  /** Connections accepted while cut, forwarded on `restore()`. */
+  /** Connections accepted while cut, with what they sent, forwarded on `restore()`. */
   #held = [];
+  /** Who waits for a request line. */
+  #requestWaiters = new Set();
   #cut = false;
   /** What `stall()` kept from the clients, and who waits for some text in it. */
   #dropped = "";
@@ -24,8 +26,13 @@ export class TcpProxy {
     this.#upstreamPort = upstreamPort;
     this.#server = net.createServer((client) => {
       client.on("error", () => {});
-      if (this.#cut) this.#held.push(client);
-      else this.#forward(client);
+      // The request comes first: read its line, then forward or hold the connection.
+      client.once("data", (first) => {
+        client.pause();
+        this.#requested(first.toString("latin1").split("\r\n", 1)[0]);
+        if (this.#cut) this.#held.push({ client, first });
+        else this.#forward(client, first);
+      });
     });
   }
 
@@ -55,6 +62,11 @@ export class TcpProxy {
   query(index) {
     const [, target] = this.requestLines[index].split(" ");
     return new URL(target, "http://proxy").searchParams;
+  }
+
+  /** Resolves with the next request line (from now on) that contains `text`. */
+  nextRequest(text) {
+    return new Promise((resolve) => this.#requestWaiters.add({ text, resolve }));
   }
 
   /**
@@ -87,30 +99,35 @@ export class TcpProxy {
   /** Forwards the held connections and new ones again. */
   restore() {
     this.#cut = false;
-    for (const client of this.#held.splice(0)) this.#forward(client);
+    for (const { client, first } of this.#held.splice(0)) this.#forward(client, first);
   }
 
   /** Stops listening and resets every connection. */
   async close() {
     this.cut();
-    for (const client of this.#held.splice(0)) client.destroy();
+    for (const { client } of this.#held.splice(0)) client.destroy();
     this.#server.close();
     await once(this.#server, "close");
   }
 
-  #forward(client) {
+  #requested(line) {
+    this.requestLines.push(line);
+    for (const waiter of this.#requestWaiters) {
+      if (!line.includes(waiter.text)) continue;
+      this.#requestWaiters.delete(waiter);
+      waiter.resolve(line);
+    }
+  }
+
+  /** Connects `client`, which sent `first` so far, to the server, both ways. */
+  #forward(client, first) {
     const server = net.connect(this.#upstreamPort, "127.0.0.1");
     server.on("error", () => {});
     const pair = { client, server, stalled: false };
     this.#pairs.add(pair);
-    let first = true;
-    client.on("data", (chunk) => {
-      if (first) {
-        first = false;
-        this.requestLines.push(chunk.toString("latin1").split("\r\n", 1)[0]);
-      }
-      server.write(chunk);
-    });
+    server.write(first);
+    client.on("data", (chunk) => server.write(chunk));
+    client.resume();
     server.on("data", (chunk) => {
       if (!pair.stalled) return client.write(chunk);
       this.#dropped += chunk.toString("latin1");

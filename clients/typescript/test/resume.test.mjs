@@ -95,8 +95,10 @@ describe("resume", () => {
     assert.deepEqual(await missed, ["in flight", "away 1", "away 2", "away 3"].map((text) => ({ text })));
     // The session's token and what was received of it (SUBSCRIBED and one NOTE), the
     // other parameters kept.
-    const second = proxy.query(proxy.requestLines.length - 1);
-    assert.deepEqual([...second], [["room", "lobby"], ["access_token", "secret"], ["wskit-resume", `${started.token}:2`]]);
+    assert.equal(
+      proxy.requestLines.at(-1),
+      `GET /ws?room=lobby&access_token=secret&wskit-resume=${started.token}:2 HTTP/1.1`,
+    );
 
     // Live frames follow, numbered on; a round trip shows nothing else came.
     const live = collect(client, "NOTE", 1);
@@ -111,7 +113,7 @@ describe("resume", () => {
     proxy.cut();
     proxy.restore();
     assert.deepEqual(await again, { status: "resumed", token: started.token, replayed: 0 });
-    assert.equal(proxy.query(proxy.requestLines.length - 1).get("wskit-resume"), `${started.token}:9`);
+    assert.match(proxy.requestLines.at(-1), new RegExp(`&wskit-resume=${started.token}:9 `));
     await client.close();
     await proxy.close();
   });
