@@ -13,8 +13,8 @@ export const SESSION = "$ws:session";
 const RESUME_PARAM = "wskit-resume";
 
 /**
- * Why a resume was refused. The server's reasons: `expired` (the resume window passed, or
- * the token is unknown: the session ended), `overflowed` (more was missed than the server
+ * Why a resume was refused. The server's reasons: `expired` (no such session: the resume
+ * window passed, another connection resumed it, or it ended), `overflowed` (more was missed than the server
  * keeps), `invalid` (the server found the token or the count wrong), `denied` (the new
  * connection belongs to another user), `unavailable` (the instance that held the session did
  * not answer). The client's own: `unsupported` (the server answered without `$ws:session`:
