@@ -2,7 +2,8 @@
 //! as traffic is sent: connections, messages by type and outcome, handler times, error
 //! frames, refused upgrades, limits, publishes and deliveries.
 //!
-//! The recorder is one per process, so each check compares two scrapes.
+//! The recorder is one per process, so each check compares two scrapes, and the tests
+//! take turns.
 
 use serde_json::json;
 use std::collections::HashMap;
@@ -67,6 +68,10 @@ async fn scrape(server: &TestServer) -> HashMap<String, f64> {
         .collect()
 }
 
+/// Held by each test: the counters are the process's, and another test's traffic would
+/// move them.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How much `sample` grew between two scrapes.
 fn grew(before: &HashMap<String, f64>, after: &HashMap<String, f64>, sample: &str) -> f64 {
     after.get(sample).copied().unwrap_or(0.0) - before.get(sample).copied().unwrap_or(0.0)
@@ -74,6 +79,7 @@ fn grew(before: &HashMap<String, f64>, after: &HashMap<String, f64>, sample: &st
 
 #[tokio::test]
 async fn counters_move_with_the_traffic() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let limits = Limits::default().max_message_bytes(64);
     let server = TestServer::start(Server::new(App).path("/ws").limits(limits).metrics("/metrics")).await;
     let before = scrape(&server).await;
@@ -115,4 +121,37 @@ async fn counters_move_with_the_traffic() {
     alice.close().await;
     bob.close().await;
     server.stop().await;
+}
+
+#[tokio::test]
+async fn resumed_sessions_are_counted_by_outcome() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let server = Server::new(App).path("/ws").metrics("/metrics").resume(wskit::Resume::enabled());
+    let hub = server.hub_handle();
+    let server = TestServer::start(server).await;
+    let before = scrape(&server).await;
+
+    let mut client = RawClient::connect(&server.url("/ws?wskit-resume=new")).await;
+    let token = client.recv().await["payload"]["token"].as_str().unwrap().to_owned();
+    drop(client);
+    let kept = async {
+        while hub.kept_sessions() != 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(wskit_examples::RECV_TIMEOUT, kept).await.expect("the session is kept");
+    assert_eq!(scrape(&server).await["wskit_resume_sessions_kept"], 1.0);
+    let mut client = RawClient::connect(&server.url(&format!("/ws?wskit-resume={token}:0"))).await;
+    assert_eq!(client.recv().await["payload"]["resumed"], true);
+    let mut refused = RawClient::connect(&server.url("/ws?wskit-resume=bad")).await;
+    assert_eq!(refused.recv().await["payload"]["reason"], "invalid");
+    refused.close().await;
+
+    let after = scrape(&server).await;
+    for (outcome, count) in [("new", 1.0), ("resumed", 1.0), ("invalid", 1.0)] {
+        let sample = format!("wskit_resume_sessions_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(grew(&before, &after, &sample), count, "{sample}");
+    }
+    assert_eq!(after["wskit_resume_sessions_kept"], 0.0, "the kept session was resumed");
+    client.close().await;
 }

@@ -547,9 +547,9 @@ mod panics;
 mod protocol;
 mod pubsub;
 pub mod ratelimit;
-#[cfg(any(feature = "server", all(feature = "cloudflare", target_arch = "wasm32")))]
 #[cfg(feature = "server")]
 pub mod resume;
+#[cfg(any(feature = "server", all(feature = "cloudflare", target_arch = "wasm32")))]
 mod route;
 mod router;
 #[cfg(feature = "schema")]
@@ -580,11 +580,11 @@ pub use outbox::{ClientHandle, SlowConsumer};
 pub use pubsub::RedisOptions;
 pub use pubsub::{Broadcast, BusStatus, Delivery, Hub, Publish, TopicAction, TopicRules};
 #[cfg(feature = "server")]
-#[cfg(feature = "server")]
 pub use resume::Resume;
 pub use router::{Merge, MessageTypes, Router};
 #[cfg(feature = "axum")]
 pub use server::axum;
+#[cfg(feature = "server")]
 pub use server::{token, Body, Deflate, Endpoint, Rejection, Routes, Server, ShutdownReport};
 pub use validate::Validate;
 

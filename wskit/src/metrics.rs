@@ -23,6 +23,8 @@
 //! | `wskit_deliveries_total` | counter | | frames those publishes queued for subscribers |
 //! | `wskit_bus_connected` | gauge | | 1 while the Redis bus is connected, 0 while it reconnects |
 //! | `wskit_bus_disconnects_total` | counter | | times the Redis bus connection dropped |
+//! | `wskit_resume_sessions_total` | counter | `outcome` | sessions of connections that asked for [resume](crate::resume): `new`, `resumed`, or the refusal's reason (`expired`, `overflowed`, `invalid`, `denied`, `unavailable`) |
+//! | `wskit_resume_sessions_kept` | gauge | | sessions kept after their connection ended, waiting to be resumed |
 //!
 //! Labels only take values from bounded sets (the router's type strings, error codes,
 //! close codes, limit kinds, refusal reasons), never a topic, a user or text a client

@@ -138,3 +138,22 @@ pub(crate) fn bus_connected(connected: bool) {
     #[cfg(not(feature = "metrics"))]
     let _ = connected;
 }
+
+/// A connection that asked for session resume got its session: `new`, `resumed`, or the
+/// reason of a refusal.
+#[cfg(feature = "server")]
+pub(crate) fn session(outcome: &'static str) {
+    #[cfg(feature = "metrics")]
+    counter!("wskit_resume_sessions_total", "outcome" => outcome).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = outcome;
+}
+
+/// The server now keeps `kept` sessions of ended connections.
+#[cfg(feature = "server")]
+pub(crate) fn sessions_kept(kept: usize) {
+    #[cfg(feature = "metrics")]
+    gauge!("wskit_resume_sessions_kept").set(kept as f64);
+    #[cfg(not(feature = "metrics"))]
+    let _ = kept;
+}

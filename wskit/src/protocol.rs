@@ -17,6 +17,7 @@ pub(crate) const PROGRESS: &str = "$ws:rpc-progress";
 pub(crate) const ABORT: &str = "$ws:abort";
 
 /// The first frame of a connection that asked for session resume ([`crate::resume`]).
+#[cfg(feature = "server")]
 pub(crate) const SESSION: &str = "$ws:session";
 
 /// An error outside an RPC.

@@ -25,6 +25,11 @@ pub(crate) async fn open<D>(ask: Ask, settings: Resume, ctx: &mut Ctx<D>) -> Box
             Err(refusal) => Err(Some(refusal)),
         },
     };
+    crate::observe::session(match &resumed {
+        Ok(_) => "resumed",
+        Err(None) => "new",
+        Err(Some(refusal)) => refusal.as_str(),
+    });
     let (token, replay, first) = match resumed {
         Ok((token, Taken { replay, missed, topics })) => {
             ctx.restore_topics(topics);

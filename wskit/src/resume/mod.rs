@@ -71,7 +71,8 @@
 //! frames in a Redis stream), at a point of the bus's order of publishes that the two
 //! instances agree on, so that no publish is lost or delivered twice. If that instance is
 //! gone (it shut down or crashed), the session cannot be resumed (`unavailable` or
-//! `expired`).
+//! `expired`). Since any instance may hold a session, a resume of one that none holds is
+//! refused once no instance answered within a second.
 //!
 //! # Why it is off by default
 //!
@@ -110,13 +111,13 @@ pub struct Resume {
 }
 
 impl Resume {
-    /// Resume offered with the default bounds: a 2-minute window, the last 1000 frames
-    /// and 1 MiB written kept per connection, at most 10,000 sessions kept.
+    /// Resume offered with the default bounds: a 2-minute window, the last 256 frames
+    /// and 256 KiB written kept per connection, at most 10,000 sessions kept.
     pub fn enabled() -> Self {
         Resume {
             window: Duration::from_secs(120),
-            replay_frames: 1000,
-            replay_bytes: 1 << 20,
+            replay_frames: 256,
+            replay_bytes: 256 << 10,
             max_sessions: 10_000,
         }
     }
@@ -127,7 +128,11 @@ impl Resume {
         self
     }
 
-    /// How many of the frames written last a connection keeps to write again.
+    /// How many of the frames written last a resumable connection keeps to write again.
+    /// They are kept while the connection is open too (a client finds out late that its
+    /// connection died, and what was written meanwhile is lost with it), so this and
+    /// [`replay_bytes`](Self::replay_bytes) bound what resume adds to a connection's
+    /// memory; a publish's frame is shared with its other subscribers, not copied.
     pub fn replay_frames(mut self, frames: usize) -> Self {
         self.replay_frames = frames.max(1);
         self
@@ -174,7 +179,10 @@ impl Ask {
         if value == "new" {
             return Some(Ask::New);
         }
-        let parsed = value.split_once(':').and_then(|(token, received)| {
+        // Browsers' `URLSearchParams` write the colon percent-encoded.
+        let split =
+            value.split_once(':').or_else(|| value.split_once("%3A")).or_else(|| value.split_once("%3a"));
+        let parsed = split.and_then(|(token, received)| {
             let token_ok =
                 token.len() == 32 && token.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'));
             let received = received.parse::<u64>().ok()?;
@@ -184,8 +192,8 @@ impl Ask {
     }
 }
 
-/// The value of the first `name` parameter of `query`. Tokens and counts need no
-/// percent-decoding; a value that does is not one of them.
+/// The value of the first `name` parameter of `query`, as written: tokens and counts need
+/// no percent-decoding but for the colon between them.
 fn form_urlencoded_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -263,6 +271,10 @@ mod tests {
         assert_eq!(
             Ask::from_query(Some(&format!("wskit-resume={token}:42"))),
             Some(Ask::Resume { token: token.into(), received: 42 })
+        );
+        assert_eq!(
+            Ask::from_query(Some(&format!("wskit-resume={token}%3A7"))),
+            Some(Ask::Resume { token: token.into(), received: 7 })
         );
         assert_eq!(Ask::from_query(Some("access_token=x")), None);
         assert_eq!(Ask::from_query(None), None);

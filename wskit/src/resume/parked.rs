@@ -71,18 +71,24 @@ struct Entries {
 
 impl Entries {
     fn insert(&mut self, token: String, entry: Entry) {
-        self.kept += usize::from(matches!(entry, Entry::Kept(_)));
-        if let Some(Entry::Kept(_)) = self.by_token.insert(token, entry) {
-            self.kept -= 1;
-        }
+        let kept = self.kept + usize::from(matches!(entry, Entry::Kept(_)));
+        let replaced = self.by_token.insert(token, entry);
+        self.set_kept(kept - usize::from(matches!(replaced, Some(Entry::Kept(_)))));
     }
 
     fn remove(&mut self, token: &str) -> Option<(String, Entry)> {
         let removed = self.by_token.remove_entry(token);
         if let Some((_, Entry::Kept(_))) = removed {
-            self.kept -= 1;
+            self.set_kept(self.kept - 1);
         }
         removed
+    }
+
+    fn set_kept(&mut self, kept: usize) {
+        if kept != self.kept {
+            self.kept = kept;
+            crate::observe::sessions_kept(kept);
+        }
     }
 }
 

@@ -202,7 +202,7 @@ fn on_claim(registry: &Arc<Registry>, claim: String, token: &str, received: u64,
 
 /// Hands `session` over to the claim `claim` of a client that received `received` of its
 /// frames: publishes the cut, or the refusal.
-fn give(registry: &Registry, claim: String, mut session: ParkedSession, received: u64) {
+fn give(registry: &Arc<Registry>, claim: String, mut session: ParkedSession, received: u64) {
     let missed = match session.queue.has_overflowed() {
         true => Err(Refusal::Overflowed),
         false => session.replay.rewind(received),
@@ -211,7 +211,8 @@ fn give(registry: &Registry, claim: String, mut session: ParkedSession, received
         Ok(missed) => {
             let topics = session.topics.iter().map(|topic| topic.to_string()).collect();
             lock(&registry.handovers.giving).insert(claim.clone(), Giving { session, missed });
-            spawn_publish(registry, Step::Cut { claim, topics });
+            spawn_publish(registry, Step::Cut { claim: claim.clone(), topics });
+            abandon_after(registry, claim);
         }
         Err(refusal) => {
             registry.topics.leave_all(&session.topics, session.client_id);
@@ -219,6 +220,21 @@ fn give(registry: &Registry, claim: String, mut session: ParkedSession, received
             spawn_publish(registry, Step::Refused { claim, reason: refusal.as_str().to_owned() });
         }
     }
+}
+
+/// Ends the session handed over to `claim` if its cut has not come in time (the bus
+/// dropped the step): its taker gave up by then.
+fn abandon_after(registry: &Arc<Registry>, claim: String) {
+    let registry = Arc::downgrade(registry);
+    tokio::spawn(async move {
+        tokio::time::sleep(HANDOVER_TIMEOUT).await;
+        let Some(registry) = registry.upgrade() else { return };
+        let abandoned = lock(&registry.handovers.giving).remove(&claim);
+        if let Some(Giving { session, .. }) = abandoned {
+            registry.topics.leave_all(&session.topics, session.client_id);
+            session.end();
+        }
+    });
 }
 
 /// Writes what the client of a session handed over missed (`missed`, then what its queue
