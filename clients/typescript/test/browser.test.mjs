@@ -172,9 +172,9 @@ describe("the chat page", { skip: missing }, () => {
     // Dana's tab reaches the server through a proxy that the test cuts: no close frame, as
     // when a laptop sleeps or a network drops.
     const proxy = await TcpProxy.start(server.port);
+    const dana = await visit(undefined, `http://127.0.0.1:${proxy.port}/`);
+    const erin = await visit();
     try {
-      const dana = await visit(undefined, `http://127.0.0.1:${proxy.port}/`);
-      const erin = await visit();
       await enter(dana, "dana", "resume");
       await enter(erin, "erin", "resume");
       await say(erin, "before the outage");
@@ -201,15 +201,17 @@ describe("the chat page", { skip: missing }, () => {
       assert.equal(await shown(dana, "dana left"), 0, "her own lost connection is not news to her");
       await dana.screenshot({ path: `${SCREENSHOTS}/chat-resumed.png` });
     } finally {
+      // Closed first: a tab left reconnecting could reach a later proxy on the same port.
+      await Promise.all([dana, erin].map((page) => page.context().close()));
       await proxy.close();
     }
   });
 
   test("a tab whose session could not be resumed fetches what it missed", async () => {
     const proxy = await TcpProxy.start(server.port);
+    const fay = await visit(undefined, `http://127.0.0.1:${proxy.port}/`);
+    const gus = await visit();
     try {
-      const fay = await visit(undefined, `http://127.0.0.1:${proxy.port}/`);
-      const gus = await visit();
       await enter(fay, "fay", "refused");
       await enter(gus, "gus", "refused");
       await say(gus, "before the outage");
@@ -228,10 +230,10 @@ describe("the chat page", { skip: missing }, () => {
       // went elsewhere.
       const [, ask] = /wskit-resume=([0-9a-f]{32}:\d+)/.exec(await resuming);
       const other = new WebSocket(`ws://127.0.0.1:${server.port}/ws?wskit-resume=${ask}`);
-      const [first] = await once(other, "message");
+      const [first] = await once(other, "message", { signal: AbortSignal.timeout(WAIT.timeout) });
       assert.equal(JSON.parse(first.data).payload.resumed, true, first.data);
       other.close(1000);
-      await once(other, "close");
+      await once(other, "close", { signal: AbortSignal.timeout(WAIT.timeout) });
       proxy.restore();
 
       await fay.locator("#messages li.event", { hasText: "3 missed messages loaded" }).waitFor(WAIT);
@@ -244,6 +246,7 @@ describe("the chat page", { skip: missing }, () => {
       assert.deepEqual(said, ["before the outage", ...missed, "after the outage"]);
       await fay.screenshot({ path: `${SCREENSHOTS}/chat-refused.png` });
     } finally {
+      await Promise.all([fay, gus].map((page) => page.context().close()));
       await proxy.close();
     }
   });
