@@ -1,6 +1,7 @@
-//! Faults for the tests of the Redis bus: a Redis server of the test's own, which can be
-//! killed and restarted, and a TCP proxy that can fall silent like a network partition or
-//! slow like a congested link.
+//! Faults for the tests of the Redis bus and of reconnecting clients: a Redis server of the
+//! test's own, which can be killed and restarted, and a TCP proxy that can fall silent like
+//! a network partition, slow like a congested link, or cut its connections like a dropped
+//! network.
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
@@ -115,12 +116,15 @@ pub fn redis_host_port(url: &str) -> String {
 /// network partition: the connections open at that moment neither carry bytes nor close,
 /// ever again, and new ones hang until it speaks again. And it can delay every chunk of
 /// bytes, each way, like a slow link: bytes keep their order, and a chunk read while the
-/// delay is long still waits its full delay after the delay is shortened.
+/// delay is long still waits its full delay after the delay is shortened. And it can sever
+/// its connections, as a lost network does: no side gets a word (a WebSocket peer no close
+/// frame), the TCP connections just end.
 /// Every connection ends when the proxy is dropped.
 pub struct FaultProxy {
     addr: std::net::SocketAddr,
     silent: watch::Sender<bool>,
     delay: watch::Sender<Duration>,
+    severed: watch::Sender<()>,
     acceptor: JoinHandle<()>,
 }
 
@@ -131,15 +135,29 @@ impl FaultProxy {
         let addr = listener.local_addr().expect("bound address");
         let (silent, _) = watch::channel(false);
         let (delay, _) = watch::channel(Duration::ZERO);
+        let (severed, _) = watch::channel(());
         let acceptor = tokio::spawn({
-            let (silent, delay) = (silent.clone(), delay.clone());
+            let (silent, delay, severed) = (silent.clone(), delay.clone(), severed.clone());
             async move {
                 while let Ok((client, _)) = listener.accept().await {
-                    tokio::spawn(relay(client, upstream.clone(), silent.subscribe(), delay.subscribe()));
+                    let relay = relay(client, upstream.clone(), silent.subscribe(), delay.subscribe());
+                    let mut severed = severed.subscribe();
+                    tokio::spawn(async move {
+                        // Dropping the relay drops both of its sockets.
+                        tokio::select! {
+                            () = relay => {}
+                            _ = severed.changed() => {}
+                        }
+                    });
                 }
             }
         });
-        FaultProxy { addr, silent, delay, acceptor }
+        FaultProxy { addr, silent, delay, severed, acceptor }
+    }
+
+    /// The address the proxy listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
     }
 
     /// The `redis://` URL of the proxy.
@@ -155,6 +173,12 @@ impl FaultProxy {
     /// Delays each chunk read from now on by `delay` before it is written on.
     pub fn set_delay(&self, delay: Duration) {
         self.delay.send_replace(delay);
+    }
+
+    /// Ends every connection open now, relaying or not, by closing both of its sockets;
+    /// later connections are relayed as usual.
+    pub fn sever(&self) {
+        self.severed.send_replace(());
     }
 }
 

@@ -85,6 +85,9 @@
 //!   [several routes](#several-routes) from one server with [`Routes`].
 //! - Binary frames: an `#[on_binary]` handler and [`Ctx::send_binary`], a wskit extension
 //!   described [below](#extension-binary-frames).
+//! - [Session resume](resume) ([`Server::resume`], off by default): a client that loses
+//!   its connection reconnects within a window and gets what it missed, its subscriptions
+//!   restored, also on another instance through the Redis bus.
 //!
 //! ## Connections from outside handlers
 //!
@@ -367,6 +370,7 @@
 //! | frames handled before answers are flushed | 64 | the batch's answers are written, then reading goes on |
 //! | read buffer | 64 KiB per thread, not per connection | a connection keeps only the bytes of a message that has not fully arrived |
 //! | write buffer | 16 KiB | written out at once when full, before the batch ends |
+//! | frames kept to replay on a [resume](resume) ([`Resume::replay_frames`], [`Resume::replay_bytes`]) | 256 frames, 256 KiB (the newest frame always) | the oldest are forgotten; a client that missed one of them is refused `overflowed` |
 //!
 //! **Per server**
 //!
@@ -383,6 +387,7 @@
 //! | [`MemoryStore::max_keys`](ratelimit::MemoryStore::max_keys) | [100 000](ratelimit::MemoryStore::DEFAULT_MAX_KEYS) buckets | the least recently used bucket is evicted; with [`per_user_and_type`](ratelimit::RateLimiter::per_user_and_type), types the router does not handle share one bucket |
 //! | rate-limit buckets in Redis (`RedisStore`) | kept for one full refill | they expire |
 //! | the panic log | 1024 handler and type pairs, one line each every 10 s | the others are counted and reported as `suppressed` |
+//! | sessions kept for [resume](resume) ([`Resume::max_sessions`]) | 10 000, each for [`Resume::window`] (2 minutes) | a connection that ends beyond it keeps no session; at the window's end the session ends (its subscriptions and queue, bounded by `max_queued_frames` and `max_queued_bytes`, go) |
 //!
 //! **The Rust client** ([`client::ClientOptions`]), against the server it talks to
 //!
@@ -394,6 +399,7 @@
 //! | progress values a reader has not taken | 64 per request | further ones are dropped (the protocol allows it) |
 //! | [`ClientOptions::max_message_bytes`](client::ClientOptions::max_message_bytes) | 16 MiB | the connection fails, pending requests fail with `ConnectionClosed`, and the client reconnects |
 //! | frames matched to requests | only the ids of its own pending requests | frames with other ids are ignored; nothing is stored |
+//! | requests that failed with a lost socket, remembered while a resumed session replays ([`ClientOptions::resume`](client::ClientOptions::resume)) | `max_pending` ids, until the replay is over | the oldest are forgotten: a replayed reply to one of them goes to the handlers like any frame |
 //!
 //! ## permessage-deflate (RFC 7692)
 //!

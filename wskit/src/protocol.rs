@@ -16,9 +16,13 @@ pub(crate) const PROGRESS: &str = "$ws:rpc-progress";
 /// The client's request to cancel an in-flight RPC.
 pub(crate) const ABORT: &str = "$ws:abort";
 
-/// The first frame of a connection that asked for session resume ([`crate::resume`]).
-#[cfg(feature = "server")]
+/// The first frame of a connection that asked for session resume (section 8).
+#[cfg(any(feature = "client", feature = "server"))]
 pub(crate) const SESSION: &str = "$ws:session";
+
+/// The query parameter of the upgrade request that asks for session resume (section 8).
+#[cfg(any(feature = "client", feature = "server"))]
+pub(crate) const RESUME_PARAM: &str = "wskit-resume";
 
 /// An error outside an RPC.
 pub(crate) const ERROR: &str = "ERROR";

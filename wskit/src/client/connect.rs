@@ -1,6 +1,7 @@
 //! Opening one socket: the upgrade request with the token, protocols and headers.
 
 use super::{ClientError, ClientOptions, TokenTransport};
+use crate::protocol::RESUME_PARAM;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
@@ -24,13 +25,18 @@ pub(crate) fn parse_url(url: &str) -> Result<Url, ClientError> {
     }
 }
 
-/// Fetches a token and opens a socket; the error says why the attempt failed.
-pub(crate) async fn connect(options: &ClientOptions, url: &Url) -> Result<Socket, String> {
+/// Fetches a token and opens a socket, asking to resume with `resume` (the value of
+/// `wskit-resume`) if set; the error says why the attempt failed.
+pub(crate) async fn connect(
+    options: &ClientOptions,
+    url: &Url,
+    resume: Option<&str>,
+) -> Result<Socket, String> {
     let token = match &options.token {
         Some(fetch) => fetch().await,
         None => None,
     };
-    let request = upgrade_request(options, url, token.as_deref())?;
+    let request = upgrade_request(options, url, token.as_deref(), resume)?;
     let limit = Some(options.max_message_bytes);
     let config = WebSocketConfig::default().max_message_size(limit).max_frame_size(limit);
     let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
@@ -41,9 +47,24 @@ pub(crate) async fn connect(options: &ClientOptions, url: &Url) -> Result<Socket
     }
 }
 
-/// The upgrade request of one attempt, with `token` placed as configured.
-fn upgrade_request(options: &ClientOptions, url: &Url, token: Option<&str>) -> Result<Request, String> {
+/// The upgrade request of one attempt, with `token` placed as configured and `resume`
+/// appended to the query.
+fn upgrade_request(
+    options: &ClientOptions,
+    url: &Url,
+    token: Option<&str>,
+    resume: Option<&str>,
+) -> Result<Request, String> {
     let mut url = url.clone();
+    if let Some(resume) = resume {
+        // Written as the contract spells it (`<token>:<count>`, no `%3A`): the value is hex,
+        // digits and `:` only, which a query holds as they are.
+        let query = match url.query() {
+            Some(query) if !query.is_empty() => format!("{query}&{RESUME_PARAM}={resume}"),
+            _ => format!("{RESUME_PARAM}={resume}"),
+        };
+        url.set_query(Some(&query));
+    }
     let mut protocols = options.protocols.clone();
     match (token, options.token_transport) {
         (Some(token), TokenTransport::Query) => {
@@ -71,7 +92,7 @@ mod tests {
     use super::*;
 
     fn request(options: &ClientOptions, token: Option<&str>) -> Request {
-        upgrade_request(options, &parse_url(&options.url).unwrap(), token).unwrap()
+        upgrade_request(options, &parse_url(&options.url).unwrap(), token, None).unwrap()
     }
 
     #[test]
@@ -88,6 +109,20 @@ mod tests {
         assert_eq!(protocol.uri().query(), Some("room=a"));
         assert_eq!(protocol.headers()["sec-websocket-protocol"], "bearer.t1, chat");
         assert_eq!(request(&options, None).headers()["sec-websocket-protocol"], "chat");
+    }
+
+    #[test]
+    fn a_resume_joins_the_other_query_parameters() {
+        let options = ClientOptions::new("ws://127.0.0.1:1/ws?room=a");
+        let url = parse_url(&options.url).unwrap();
+        let token = "0123456789abcdef0123456789abcdef";
+        let request = upgrade_request(&options, &url, Some("t1"), Some(&format!("{token}:7"))).unwrap();
+        assert_eq!(
+            request.uri().query(),
+            Some(format!("room=a&wskit-resume={token}:7&access_token=t1").as_str())
+        );
+        let request = upgrade_request(&options, &url, None, Some("new")).unwrap();
+        assert_eq!(request.uri().query(), Some("room=a&wskit-resume=new"));
     }
 
     #[test]

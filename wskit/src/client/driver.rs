@@ -1,6 +1,7 @@
 //! The connection task: connect, run the socket, back off and reconnect, until stopped.
 
 use super::connect::connect;
+use super::resume::Resume;
 use super::session::{self, End};
 use super::shared::Shared;
 use super::State;
@@ -11,6 +12,7 @@ use url::Url;
 pub(crate) async fn run(shared: Arc<Shared>, url: Url) {
     let _finish = FinishOnExit(&shared);
     let backoff = shared.options.backoff;
+    let mut resume = shared.options.resume.then(|| Resume::new(shared.options.max_pending));
     // Failed attempts since the last open socket.
     let mut failures = 0;
     let mut first = true;
@@ -23,19 +25,23 @@ pub(crate) async fn run(shared: Arc<Shared>, url: Url) {
             }
         }
         first = false;
+        let asked = resume.as_mut().map(Resume::ask);
         let attempt = tokio::select! {
             _ = shared.stop.cancelled() => break,
-            attempt = connect(&shared.options, &url) => attempt,
+            attempt = connect(&shared.options, &url, asked.as_deref()) => attempt,
         };
         match attempt {
             Ok(socket) => {
                 failures = 0;
                 shared.opened();
                 tracing::debug!(%url, "connected");
-                if session::run(&shared, socket).await == End::Stopped {
+                if session::run(&shared, socket, resume.as_mut()).await == End::Stopped {
                     break;
                 }
-                shared.lost();
+                let failed = shared.lost();
+                if let Some(resume) = &mut resume {
+                    resume.orphan(failed);
+                }
             }
             Err(reason) => {
                 failures += 1;

@@ -1,9 +1,11 @@
 //! Typed subscriptions to inbound messages, and the hook for frames nothing else takes.
 
+use super::resume::SessionStart;
 use super::wire::InFrame;
 use super::Client;
 use crate::error::panic_message;
 use crate::limits::clip;
+use crate::protocol::SESSION;
 use crate::Message;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -13,13 +15,16 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 type Handler = Arc<dyn Fn(&InFrame, &Client) + Send + Sync>;
 type Unhandled = Arc<dyn Fn(Value, &Client) + Send + Sync>;
+type SessionHook = Arc<dyn Fn(SessionStart, &Client) + Send + Sync>;
 
-/// The callbacks registered with [`Client::on`](super::Client::on) and
-/// [`Client::on_unhandled`](super::Client::on_unhandled).
+/// The callbacks registered with [`Client::on`](super::Client::on),
+/// [`Client::on_unhandled`](super::Client::on_unhandled) and
+/// [`Client::on_session`](super::Client::on_session).
 #[derive(Default)]
 pub(crate) struct Handlers {
     by_type: RwLock<HashMap<&'static str, Vec<(u64, Handler)>>>,
     unhandled: RwLock<Option<Unhandled>>,
+    session: RwLock<Option<SessionHook>>,
     next_id: AtomicU64,
 }
 
@@ -45,6 +50,18 @@ impl Handlers {
 
     pub(crate) fn set_unhandled(&self, hook: impl Fn(Value, &Client) + Send + Sync + 'static) {
         *self.unhandled.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(hook));
+    }
+
+    pub(crate) fn set_session_hook(&self, hook: impl Fn(SessionStart, &Client) + Send + Sync + 'static) {
+        *self.session.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(hook));
+    }
+
+    /// Calls the session hook, if any, without a lock held; a panic is logged.
+    pub(crate) fn session_started(&self, start: SessionStart, client: &Client) {
+        let hook = self.session.read().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(hook) = hook {
+            guarded(SESSION, || hook(start, client));
+        }
     }
 
     /// Calls the callbacks of the frame's type, or the unhandled hook with the whole frame

@@ -18,6 +18,9 @@
 //!   that were out on a socket that drops fail with [`ClientError::ConnectionClosed`]
 //!   (they are not resent).
 //! - [`Client::states`] watches the [`State`]; [`Client::close`] closes for good.
+//! - With [`ClientOptions::resume`], a reconnect resumes the session: the server replays
+//!   what the client missed while away, and [`Client::on_session`] says after every
+//!   connect whether the session went on or must be set up again ([`SessionStart`]).
 //!
 //! ```no_run
 //! use wskit::client::{Client, ClientOptions};
@@ -67,6 +70,7 @@ mod handlers;
 mod options;
 mod pending;
 mod queue;
+mod resume;
 mod session;
 mod shared;
 mod state;
@@ -77,6 +81,7 @@ pub use call::Call;
 pub use error::{ClientError, ServerError};
 pub use options::{ClientOptions, TokenTransport};
 pub use queue::QueuePolicy;
+pub use resume::{Refusal, SessionStart};
 pub use state::State;
 
 use crate::{Message, Rpc};
@@ -282,6 +287,43 @@ impl Client {
     /// and a panic is logged.
     pub fn on_unhandled(&self, hook: impl Fn(Value, &Client) + Send + Sync + 'static) {
         self.shared.handlers.set_unhandled(hook);
+    }
+
+    /// Calls `hook` each time a socket opens and the server told how its session began,
+    /// before any other frame of that socket is routed. Only with
+    /// [`ClientOptions::resume`]; replaces the previous hook. Like [`on`](Self::on)'s
+    /// callbacks, it runs on the connection task, gets a handle that does not keep the
+    /// client running, and a panic is logged.
+    ///
+    /// Register it before the first socket opens (between [`Client::new`] and
+    /// [`opened`](Self::opened)) to see the first session too. Whatever the application
+    /// sets up on the server (topics to join, state to fetch) belongs in the hook, for
+    /// every start that is not [resumed](SessionStart::is_resumed): then it happens on
+    /// the first connect and again whenever the server could not resume. Frames queued
+    /// while offline go out as soon as the socket opens, before the hook runs.
+    ///
+    /// ```no_run
+    /// use wskit::client::{Client, ClientOptions, SessionStart};
+    /// use wskit::message;
+    ///
+    /// #[message("JOIN_ROOM")]
+    /// pub struct JoinRoom { pub room_id: String }
+    ///
+    /// # async fn run() -> Result<(), wskit::client::ClientError> {
+    /// let client = Client::new(ClientOptions::new("ws://127.0.0.1:3000/ws").resume(true))?;
+    /// client.on_session(|start: SessionStart, client: &Client| match start {
+    ///     SessionStart::Resumed { replayed } => println!("back, {replayed} missed messages follow"),
+    ///     other => {
+    ///         println!("{other}: joining again");
+    ///         let _ = client.send(&JoinRoom { room_id: "general".into() });
+    ///     }
+    /// });
+    /// client.opened().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_session(&self, hook: impl Fn(SessionStart, &Client) + Send + Sync + 'static) {
+        self.shared.handlers.set_session_hook(hook);
     }
 
     /// Closes the socket normally (1000) and stops reconnecting; pending requests fail

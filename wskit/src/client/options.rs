@@ -34,7 +34,8 @@ pub enum TokenTransport {
 ///     .token_transport(TokenTransport::Subprotocol)
 ///     .request_timeout(Duration::from_secs(5))
 ///     .queue(QueuePolicy::DropOldest, 100)
-///     .backoff(Backoff::default().max_attempts(10));
+///     .backoff(Backoff::default().max_attempts(10))
+///     .resume(true);
 /// ```
 #[derive(Clone)]
 pub struct ClientOptions {
@@ -53,13 +54,15 @@ pub struct ClientOptions {
     pub(crate) connect_timeout: Duration,
     pub(crate) write_timeout: Duration,
     pub(crate) max_message_bytes: usize,
+    pub(crate) resume: bool,
 }
 
 impl ClientOptions {
     /// Options for `url` (`ws://host:port/path`) with the defaults: 30 s request timeout,
     /// 1000 pending requests, an offline queue of 1000 frames dropping the newest, backoff
     /// from 300 ms to 10 s without an attempt limit, a ping every 15 s, dead after 30 s of
-    /// silence, 10 s to connect, 10 s for each write, messages of at most 16 MiB.
+    /// silence, 10 s to connect, 10 s for each write, messages of at most 16 MiB, no session
+    /// resume.
     pub fn new(url: impl Into<String>) -> Self {
         ClientOptions {
             url: url.into(),
@@ -77,6 +80,7 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             max_message_bytes: 16 * 1024 * 1024,
+            resume: false,
         }
     }
 
@@ -168,6 +172,23 @@ impl ClientOptions {
         self.max_message_bytes = bytes;
         self
     }
+
+    /// Session resume (PROTOCOL.md section 8), off by default. When on, every connect asks
+    /// the server to resume the session of the previous connection (`wskit-resume` in the
+    /// upgrade URL, next to the other query parameters): after a socket drops, the server
+    /// keeps the session's topic subscriptions and what was sent to it for a while, and
+    /// replays the missed frames, in order and each once, when the client is back. A server
+    /// without resume ignores the request.
+    ///
+    /// [`Client::on_session`](super::Client::on_session) tells after every connect whether
+    /// the session went on or the application must set things up again. Requests that
+    /// were out on the lost socket still fail with
+    /// [`ConnectionClosed`](super::ClientError::ConnectionClosed); their replayed replies
+    /// are ignored. [`Client::close`](super::Client::close) ends the session for good.
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
 }
 
 impl fmt::Debug for ClientOptions {
@@ -188,6 +209,7 @@ impl fmt::Debug for ClientOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("write_timeout", &self.write_timeout)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field("resume", &self.resume)
             .finish()
     }
 }

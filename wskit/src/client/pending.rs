@@ -86,17 +86,18 @@ impl Pending {
     }
 
     /// Fails the requests the writer took for the lost socket (or every request, when
-    /// `queued_too`) with [`ClientError::ConnectionClosed`].
-    pub(crate) fn fail_sent(&mut self, queued_too: bool) {
+    /// `queued_too`) with [`ClientError::ConnectionClosed`]; returns their ids.
+    pub(crate) fn fail_sent(&mut self, queued_too: bool) -> Vec<Arc<str>> {
         let lost: Vec<Arc<str>> = self
             .entries
             .iter()
             .filter(|(_, entry)| entry.sent || queued_too)
             .map(|(id, _)| id.clone())
             .collect();
-        for id in lost {
-            self.finish(&id, Err(ClientError::ConnectionClosed));
+        for id in &lost {
+            self.finish(id, Err(ClientError::ConnectionClosed));
         }
+        lost
     }
 }
 
@@ -115,7 +116,7 @@ mod tests {
         let mut pending = Pending::new(10);
         let mut sent = waiting(&mut pending, "sent", true);
         let mut queued = waiting(&mut pending, "queued", false);
-        pending.fail_sent(false);
+        assert_eq!(pending.fail_sent(false), vec![Arc::<str>::from("sent")]);
         assert!(matches!(sent.try_recv(), Ok(Err(ClientError::ConnectionClosed))));
         assert!(queued.try_recv().is_err(), "a queued request still waits");
         pending.fail_sent(true);

@@ -2,6 +2,7 @@
 //! routes what arrives, pings, and notices silence and writes that do not finish.
 
 use super::connect::Socket;
+use super::resume::{Inbound, Resume, SessionStart};
 use super::shared::Shared;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -32,8 +33,9 @@ pub(crate) enum End {
 
 /// Runs the socket until it ends, writing the outbox whenever [`Shared::writable`] wakes.
 /// Every write is bounded by the write timeout, so the loop always gets back to reading,
-/// to the silence timeout and to `close()`.
-pub(crate) async fn run(shared: &Arc<Shared>, socket: Socket) -> End {
+/// to the silence timeout and to `close()`. `resume` counts what arrives, when the client
+/// resumes sessions.
+pub(crate) async fn run(shared: &Arc<Shared>, socket: Socket, mut resume: Option<&mut Resume>) -> End {
     let (mut sink, mut stream) = socket.split();
     let options = &shared.options;
     let mut ping = tokio::time::interval_at(Instant::now() + options.ping_interval, options.ping_interval);
@@ -60,11 +62,10 @@ pub(crate) async fn run(shared: &Arc<Shared>, socket: Socket) -> End {
             frame = stream.next() => {
                 silence.as_mut().reset(Instant::now() + options.idle_timeout);
                 match frame {
-                    Some(Ok(Frame::Text(text))) => shared.receive(&text),
-                    Some(Ok(Frame::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                        Ok(text) => shared.receive(text),
-                        Err(_) => tracing::warn!("dropped a binary frame that is not UTF-8 JSON"),
-                    },
+                    Some(Ok(Frame::Text(text))) => inbound(shared, resume.as_deref_mut(), Some(&text)),
+                    Some(Ok(Frame::Binary(bytes))) => {
+                        inbound(shared, resume.as_deref_mut(), std::str::from_utf8(&bytes).ok());
+                    }
                     Some(Ok(Frame::Close(close))) => {
                         tracing::debug!(?close, "the server closed the socket");
                         return End::Lost;
@@ -88,6 +89,22 @@ pub(crate) async fn run(shared: &Arc<Shared>, socket: Socket) -> End {
                 return End::Lost;
             }
         }
+    }
+}
+
+/// Takes a data frame from the server (`text`: `None` for a binary frame that is not
+/// UTF-8): counted for the session first, then routed, unless it is the session's own.
+fn inbound(shared: &Arc<Shared>, mut resume: Option<&mut Resume>, text: Option<&str>) {
+    if let Some(resume) = resume.as_deref_mut() {
+        match resume.inbound(text) {
+            Inbound::Started(start) => return shared.session_started(start),
+            Inbound::NotOffered => shared.session_started(SessionStart::NotResumable),
+            Inbound::Route => {}
+        }
+    }
+    match text {
+        Some(text) => shared.receive(text, resume.as_deref()),
+        None => tracing::warn!("dropped a binary frame that is not UTF-8 JSON"),
     }
 }
 

@@ -5,8 +5,10 @@
 use super::handlers::Handlers;
 use super::pending::{Outcome, Pending};
 use super::queue::{Outbox, Outgoing, Refused};
+use super::resume::{Resume, SessionStart};
 use super::wire::{self, InFrame};
 use super::{Client, ClientError, ClientOptions, State};
+use crate::protocol::SESSION;
 use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
@@ -205,12 +207,14 @@ impl Shared {
     }
 
     /// The socket is gone: the requests the writer took fail (whether they reached the
-    /// server is unknown); frames not taken yet wait, in order, for the next socket.
-    pub(crate) fn lost(&self) {
+    /// server is unknown) and their ids are returned; frames not taken yet wait, in order,
+    /// for the next socket.
+    pub(crate) fn lost(&self) -> Vec<Arc<str>> {
         let mut core = self.core();
         core.open = false;
-        core.pending.fail_sent(false);
+        let failed = core.pending.fail_sent(false);
         self.advance(State::Reconnecting);
+        failed
     }
 
     /// The client stops for good: everything waiting fails, the outbox is discarded.
@@ -222,14 +226,25 @@ impl Shared {
         self.state.send_if_modified(|current| std::mem::replace(current, State::Closed) != State::Closed);
     }
 
+    /// Tells the application how the session of the open socket began.
+    pub(crate) fn session_started(self: &Arc<Self>, start: SessionStart) {
+        tracing::debug!(%start, "session");
+        self.handlers.session_started(start, &Client::for_callbacks(self.clone()));
+    }
+
     /// Routes a frame from the server: progress and terminal frames to their requests,
     /// everything else to the subscriptions (which get a handle that does not keep the
-    /// client running).
-    pub(crate) fn receive(self: &Arc<Self>, text: &str) {
+    /// client running). A reply to a request that was out on a lost socket, replayed by a
+    /// resumed session (`resume`), answers nobody and is dropped.
+    pub(crate) fn receive(self: &Arc<Self>, text: &str, resume: Option<&Resume>) {
         let Some(frame) = InFrame::parse(text) else {
             tracing::warn!(frame = text, "the server sent a frame that is not a JSON object with a `type`");
             return;
         };
+        if frame.ty == SESSION {
+            tracing::warn!("dropped a `$ws:session` frame that did not open its connection");
+            return;
+        }
         match frame.correlation_id() {
             Some(id) if frame.is_progress() => {
                 let id = id.to_owned();
@@ -243,8 +258,10 @@ impl Shared {
                     core.pending.finish(&id, Ok(frame));
                     return;
                 }
-                if frame.ty == crate::protocol::RPC_ERROR {
-                    // The end of a request already given up on (e.g. CANCELLED after an abort).
+                if frame.ty == crate::protocol::RPC_ERROR || resume.is_some_and(|resume| resume.is_orphan(id))
+                {
+                    // The end of a request already given up on (e.g. CANCELLED after an abort,
+                    // or a reply replayed after the request failed with its socket).
                     return;
                 }
             }
@@ -279,7 +296,7 @@ mod tests {
         let mut waiting = request(&shared, "waiting");
         assert_eq!(shared.take_batch(1).len(), 1, "the writer took the first request");
 
-        shared.lost();
+        assert_eq!(shared.lost(), vec![Arc::<str>::from("taken")]);
         assert!(matches!(taken.try_recv(), Ok(Err(ClientError::ConnectionClosed))));
         assert_eq!(waiting.try_recv().unwrap_err(), TryRecvError::Empty, "never written, so still waiting");
         shared.send("b".into()).unwrap();

@@ -60,16 +60,22 @@ pub(crate) struct Taker {
     pub(crate) client_id: Uuid,
     pub(crate) user: Option<Box<str>>,
     pub(crate) outbox: Outbox,
+    /// The bounds of the numbering a session taken over from another instance starts.
+    #[cfg(feature = "redis")]
     pub(crate) settings: Resume,
 }
 
 impl Taker {
     fn of<D>(ctx: &Ctx<D>, settings: Resume) -> Self {
+        // Only a session from another instance starts a numbering of its own.
+        #[cfg(not(feature = "redis"))]
+        let _ = settings;
         Taker {
             hub: ctx.hub().clone(),
             client_id: ctx.client_id(),
             user: ctx.user().map(Into::into),
             outbox: ctx.outbox().clone(),
+            #[cfg(feature = "redis")]
             settings,
         }
     }

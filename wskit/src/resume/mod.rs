@@ -91,6 +91,7 @@ pub(crate) use handover::{open, park};
 pub(crate) use parked::{ParkedSession, Sessions};
 pub(crate) use replay::Replay;
 
+use crate::protocol::RESUME_PARAM;
 use std::time::Duration;
 
 /// Session resume settings: [`Server::resume`](crate::Server::resume). See the
@@ -158,10 +159,7 @@ impl Resume {
     }
 }
 
-/// The query parameter a client asks for resume with.
-pub(crate) const PARAMETER: &str = "wskit-resume";
-
-/// What a client asked for with [`PARAMETER`].
+/// What a client asked for with `wskit-resume`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Ask {
     /// A new resumable session.
@@ -175,7 +173,7 @@ pub(crate) enum Ask {
 impl Ask {
     /// What the query string `query` asks for; `None` when it does not ask.
     pub(crate) fn from_query(query: Option<&str>) -> Option<Ask> {
-        let value = form_urlencoded_value(query?, PARAMETER)?;
+        let value = form_urlencoded_value(query?, RESUME_PARAM)?;
         if value == "new" {
             return Some(Ask::New);
         }
