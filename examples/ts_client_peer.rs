@@ -2,11 +2,13 @@
 //! router with a message of every kind a client meets — one-way messages and their
 //! answers, RPCs that succeed, fail, report progress or run until cancelled — and a way for
 //! a test to see what the server saw (the token of the connection, the requests it
-//! cancelled).
+//! cancelled), and topics to subscribe and publish to. Sessions are resumable (for a client
+//! that asks), so that the client's resume can be tested.
 //!
 //! ```sh
-//! cargo run --example ts_client_peer            # a free port, printed on stdout
-//! PORT=4000 cargo run --example ts_client_peer  # port 4000
+//! cargo run --example ts_client_peer                   # a free port, printed on stdout
+//! PORT=4000 cargo run --example ts_client_peer         # port 4000
+//! PEER_RESUME=off cargo run --example ts_client_peer   # without session resume
 //! ```
 //!
 //! It prints `listening on ws://127.0.0.1:<port>/ws` once it accepts connections. Every
@@ -15,7 +17,7 @@
 
 use std::sync::Mutex;
 use std::time::Duration;
-use wskit::{message, router, token, Ctx, Error, Retry, Server};
+use wskit::{message, router, token, Ctx, Error, Resume, Retry, Server};
 
 /// Echoed back as [`Echoed`]. At most 64 characters, so that a test can trip validation.
 #[message("ECHO")]
@@ -92,6 +94,35 @@ struct Identity {
 /// Closes this connection with 4000, as a server that drops a client would.
 #[message("KICK")]
 struct Kick;
+
+/// Subscribes this connection to `topic`; answered with [`Subscribed`].
+#[message("SUBSCRIBE", response = Subscribed)]
+struct Subscribe {
+    topic: String,
+}
+
+/// The answer to [`Subscribe`].
+#[message("SUBSCRIBED")]
+struct Subscribed {
+    topic: String,
+}
+
+/// Publishes a [`Note`] with `text` to `topic`; answered with [`Published`] once published.
+#[message("PUBLISH", response = Published)]
+struct PublishNote {
+    topic: String,
+    text: String,
+}
+
+/// The answer to [`PublishNote`].
+#[message("PUBLISHED")]
+struct Published;
+
+/// What [`PublishNote`] publishes.
+#[message("NOTE")]
+struct Note {
+    text: String,
+}
 
 /// How a connection authenticated.
 #[derive(Default)]
@@ -171,6 +202,18 @@ impl App {
         Ok(Identity { token: peer.token.clone(), transport: peer.transport.to_owned() })
     }
 
+    #[rpc]
+    async fn subscribe(&self, ctx: &mut Ctx<Peer>, req: Subscribe) -> Result<Subscribed, Error> {
+        ctx.subscribe(&req.topic).await?;
+        Ok(Subscribed { topic: req.topic })
+    }
+
+    #[rpc]
+    async fn publish(&self, ctx: &mut Ctx<Peer>, req: PublishNote) -> Result<Published, Error> {
+        ctx.publish(&req.topic, &Note { text: req.text }).await?;
+        Ok(Published)
+    }
+
     #[on]
     async fn kick(&self, ctx: &mut Ctx<Peer>, _msg: Kick) -> Result<(), Error> {
         ctx.close(4000, "kicked");
@@ -190,6 +233,12 @@ async fn main() -> std::io::Result<()> {
         }
     })
     .path("/ws");
+    // A client's tests need a server that does not offer resume too.
+    let server = if std::env::var("PEER_RESUME").as_deref() == Ok("off") {
+        server
+    } else {
+        server.resume(Resume::enabled())
+    };
     println!("listening on ws://{}/ws", listener.local_addr()?);
     server.serve_with_shutdown(listener, std::future::pending()).await
 }

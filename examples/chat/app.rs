@@ -6,7 +6,7 @@ mod router;
 
 use http::{header, Method, Request, Response, StatusCode};
 pub(crate) use router::*;
-use wskit::{Body, Limits, Server};
+use wskit::{Body, Limits, Resume, Server};
 
 /// What the server serves besides the WebSocket: the page at `/`, its script, and the
 /// typed client's committed JavaScript (`clients/typescript/dist`) at `/client/`, which the
@@ -20,6 +20,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("/client/errors.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/errors.js")),
     ("/client/outbox.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/outbox.js")),
     ("/client/protocol.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/protocol.js")),
+    ("/client/session.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/session.js")),
     ("/client/wire.js", JAVASCRIPT, include_str!("../../clients/typescript/dist/wire.js")),
 ];
 
@@ -42,10 +43,13 @@ async fn page<B>(request: Request<B>) -> Response<Body> {
     response
 }
 
-/// The chat server: the WebSocket at `/ws`, the page at `/`.
+/// The chat server: the WebSocket at `/ws`, the page at `/`. Sessions are resumable, so
+/// that a tab that lost its connection for a while (a laptop asleep, a train in a tunnel)
+/// gets the messages it missed when it reconnects within two minutes.
 pub(crate) fn server() -> Server<Chat> {
     Server::new(Chat::default())
         .path("/ws")
+        .resume(Resume::enabled())
         .limits(Limits::default().max_message_bytes(MAX_FRAME_BYTES))
         .fallback(page)
 }

@@ -8,6 +8,7 @@ import { createClient } from "@wskit/client";
 /** @typedef {import("./generated/chat").ChatProtocol} ChatProtocol */
 /** @typedef {import("./generated/chat").NewMessage} NewMessage */
 /** @typedef {import("@wskit/client").WsKitError} WsKitError */
+/** @typedef {import("@wskit/client").SessionEvent} SessionEvent */
 /**
  * A line of a room: a message, or an event such as a join.
  * @typedef {{ from: { id: string; name: string }; text: string; at: number } | { event: string }} Line
@@ -32,8 +33,10 @@ const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 /** @param {string} id */
 const input = (id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
 
+// With `resume`, a reconnect within the server's resume window takes the session back: the
+// messages sent to this tab meanwhile are replayed, in order, and simply appear.
 /** @type {import("@wskit/client").WsKitClient<ChatProtocol>} */
-const client = createClient({ url: "/ws", reconnect: { initialDelayMs: 300, maxDelayMs: 5_000 } });
+const client = createClient({ url: "/ws", resume: true, reconnect: { initialDelayMs: 300, maxDelayMs: 5_000 } });
 
 const state = {
   /** @type {{ clientId: string; name: string } | null} */
@@ -46,8 +49,14 @@ const state = {
   joining: null,
   /** @type {string | null} the input the last thing the user sent came from */
   lastField: null,
-  /** whether the socket was lost since the rooms were last joined */
-  reconnected: false,
+  /**
+   * The rooms shown when the socket was lost, until their ROOM_STATE after the reconnect,
+   * each with how many of its messages arrived since (replayed, when the session resumed).
+   * @type {Map<string, number>}
+   */
+  rejoining: new Map(),
+  /** @type {SessionEvent | null} what became of the session on the current socket */
+  session: null,
 };
 
 // ---- Remembered across reloads ----
@@ -81,7 +90,12 @@ client.onState((now, info) => {
       : now === "reconnecting" && info.delayMs !== undefined
         ? `reconnecting in ${(info.delayMs / 1000).toFixed(1)} s`
         : now;
-  if (now === "reconnecting") state.reconnected = true;
+  if (now === "reconnecting") {
+    state.session = null;
+    for (const roomId of state.rooms.keys()) {
+      if (!state.rejoining.has(roomId)) state.rejoining.set(roomId, 0);
+    }
+  }
   if (now === "open") {
     // The server knows nothing of a new connection: tell it who we are again; the
     // WELCOME handler then rejoins our rooms.
@@ -89,6 +103,13 @@ client.onState((now, info) => {
     if (name) client.send("SET_NAME", { name });
   }
   renderComposer();
+});
+
+client.onSession((event) => {
+  state.session = event;
+  // Refused: a new session, and what was sent meanwhile is lost; each room's ROOM_STATE
+  // (the rooms are rejoined on WELCOME) then fetches the history it missed.
+  if (event.status === "refused") console.info(`the session could not be resumed (${event.reason}); resyncing`);
 });
 
 // ---- Frames from the server ----
@@ -111,10 +132,18 @@ client.on("ROOM_STATE", (room) => {
   const known = state.rooms.get(room.roomId);
   const shown = roomOf(room.roomId);
   shown.members = new Map(room.members.map((member) => [member.id, member.name]));
-  if (known && state.reconnected) {
-    void reloadHistory(room.roomId);
-  } else {
+  const arrived = state.rejoining.get(room.roomId);
+  state.rejoining.delete(room.roomId);
+  if (!known || arrived === undefined) {
     shown.lines = room.history.map(messageLine);
+  } else if (state.session?.status === "resumed") {
+    // Nothing was lost: the messages sent meanwhile were replayed, and are shown already.
+    const note = arrived
+      ? `Reconnected. The ${arrived === 1 ? "message" : `${arrived} messages`} above arrived while you were away.`
+      : "Reconnected. Nothing was missed.";
+    addLine(room.roomId, { event: note });
+  } else {
+    void reloadHistory(room.roomId);
   }
   if (state.joining === room.roomId || !state.active) {
     state.active = room.roomId;
@@ -133,10 +162,16 @@ client.on("MEMBER_JOINED", (joined) => {
 
 client.on("MEMBER_LEFT", (left) => {
   roomOf(left.roomId).members.delete(left.member.id);
+  // This tab's own lost connection leaving, replayed by a resumed session: it is back.
+  if (left.member.id === state.me?.clientId) return;
   addLine(left.roomId, { event: `${left.member.name} left` });
 });
 
-client.on("NEW_MESSAGE", (message) => addLine(message.roomId, messageLine(message)));
+client.on("NEW_MESSAGE", (message) => {
+  const arrived = state.rejoining.get(message.roomId);
+  if (arrived !== undefined) state.rejoining.set(message.roomId, arrived + 1);
+  addLine(message.roomId, messageLine(message));
+});
 
 client.onError(showError);
 
@@ -163,7 +198,6 @@ async function reloadHistory(roomId) {
   } catch (error) {
     note = `Reconnected, but the history could not be loaded (${/** @type {Error} */ (error).message}).`;
   }
-  state.reconnected = false;
   addLine(roomId, { event: note });
 }
 
@@ -285,6 +319,7 @@ $("leave").onclick = () => {
   if (!state.active) return;
   client.send("LEAVE_ROOM", { roomId: state.active });
   state.rooms.delete(state.active);
+  state.rejoining.delete(state.active);
   state.active = state.rooms.keys().next().value ?? null;
   save();
   render();

@@ -9,7 +9,10 @@
 //! `generated/chat.ts`, written from the router's messages by `cargo run --example
 //! chat_schema`, types the client. `router.rs` holds the
 //! messages and the router, which `examples/cloudflare` also runs in a Durable Object;
-//! `app.rs` serves them and the page with the hyper host.
+//! `app.rs` serves them and the page with the hyper host, with session resume on: a tab
+//! that lost its connection (and the page's client, which asks for resume) gets the
+//! messages sent meanwhile when it is back within two minutes; later, it fetches the
+//! room's history instead.
 
 mod app;
 

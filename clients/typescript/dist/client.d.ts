@@ -7,6 +7,7 @@ import { type ReconnectOptions } from "./backoff.js";
 import { WsKitError } from "./errors.js";
 import { type QueuePolicy } from "./outbox.js";
 import type { AnyProtocol, ClientPayload, ClientType, PayloadArgs, Protocol, RequestType, ResponsePayload, ServerPayload, ServerType } from "./protocol.js";
+import type { SessionEvent } from "./session.js";
 import type { InboundFrame } from "./wire.js";
 /**
  * Where the connection stands: `closed` before `connect()`, after `close()` or once
@@ -61,6 +62,14 @@ export interface ClientOptions {
         /** `query` (`access_token` parameter, the default) or `protocol` (`bearer.<token>`). */
         attach?: "query" | "protocol";
     };
+    /**
+     * Session resume, against a wskit server that offers it (`Server::resume`). Default
+     * `false`. When on, every connect asks for a resumable session, and a reconnect asks the
+     * server to replay what the client missed while away: its subscriptions stay, and the
+     * frames sent to it meanwhile arrive, in order, each once. `onSession` tells the outcome
+     * of each connect; when it is not `resumed`, the application must resync.
+     */
+    resume?: boolean;
     /** Makes the socket; default the global `WebSocket`. */
     wsFactory?: (url: string, protocols: string[]) => WebSocket;
 }
@@ -105,6 +114,9 @@ export declare class WsKitClient<P extends Protocol = AnyProtocol> {
     /**
      * Closes the socket normally (1000) and stops reconnecting; pending requests reject
      * with {@link ConnectionClosedError}, queued frames are discarded. Resolves once closed.
+     * With `resume`, a close with 1000 ends the session (the server forgets it, and the next
+     * `connect()` starts a new one); any other code leaves it to be resumed by `connect()`
+     * within the server's resume window.
      */
     close(options?: {
         code?: number;
@@ -114,7 +126,8 @@ export declare class WsKitClient<P extends Protocol = AnyProtocol> {
     onState(listener: (state: ClientState, info: StateInfo) => void): Unsubscribe;
     /**
      * Calls `handler` with the payload of every inbound message of `type`, in arrival order.
-     * Returns the function that removes it.
+     * Frames that answer a request (they carry its `correlationId`) go to the request instead,
+     * and are dropped once it is settled. Returns the function that removes it.
      */
     on<K extends ServerType<P>>(type: K, handler: (payload: ServerPayload<P, K>, frame: InboundFrame) => void): Unsubscribe;
     /** Calls `listener` with every frame no `on` handler and no request takes. */
@@ -124,6 +137,19 @@ export declare class WsKitClient<P extends Protocol = AnyProtocol> {
      * it refused (validation, a handler's error, a frame over the size limit).
      */
     onError(listener: (error: WsKitError) => void): Unsubscribe;
+    /**
+     * With `resume`: calls `listener` once per socket with what became of the session (see
+     * {@link SessionEvent}), before any other frame of that socket reaches a handler. A server
+     * without resume is told by its silence: no event, or `refused` (`unsupported`) when the
+     * client held a session. Resync when a reconnect is not `resumed`:
+     *
+     * ```ts
+     * client.onSession((event) => {
+     *   if (event.status === "refused") rejoinAndRefetch(); // the missed frames are lost
+     * });
+     * ```
+     */
+    onSession(listener: (event: SessionEvent) => void): Unsubscribe;
     /**
      * Sends a message, stamped with `meta.timestamp`: written at once when open, queued
      * otherwise. Returns `false` if it was dropped: the client was closed with `close()`, or

@@ -6,6 +6,7 @@
 import { backoffDelay, RECONNECT_DEFAULTS } from "./backoff.js";
 import { ConnectionClosedError, RpcError, StateError, TimeoutError, WsKitError } from "./errors.js";
 import { Outbox } from "./outbox.js";
+import * as session from "./session.js";
 import * as wire from "./wire.js";
 /** How long `close()` waits for the server's close frame, in ms. */
 const CLOSE_GRACE_MS = 5_000;
@@ -30,6 +31,7 @@ export class WsKitClient {
     #connectTimeoutMs;
     #heartbeat;
     #auth;
+    #resume;
     #factory;
     #state = "closed";
     #outbox;
@@ -38,6 +40,7 @@ export class WsKitClient {
     #stateListeners = new Set();
     #unhandled = new Set();
     #errorListeners = new Set();
+    #sessionListeners = new Set();
     /** The open socket, or the one connecting. */
     #socket;
     /** Whether the client is meant to be connected (between `connect()` and `close()`). */
@@ -50,6 +53,12 @@ export class WsKitClient {
     #retryTimer;
     #heartbeatTimer;
     #silenceTimer;
+    /** With `resume`: the session the next connect asks to resume, if any. */
+    #held;
+    /** With `resume`: the socket asked for a session, and its first frame has not arrived. */
+    #awaitingSession = false;
+    /** Whether the open socket is resumable: its data frames count in `#held`. */
+    #counting = false;
     constructor(options) {
         this.#url = options.url;
         this.#protocols = options.protocols === undefined ? [] : [options.protocols].flat();
@@ -63,6 +72,7 @@ export class WsKitClient {
                 ? undefined
                 : { intervalMs: options.heartbeat?.intervalMs ?? 15_000, timeoutMs: options.heartbeat?.timeoutMs ?? 30_000 };
         this.#auth = options.auth;
+        this.#resume = options.resume ?? false;
         this.#factory = options.wsFactory ?? defaultFactory;
         if (options.autoConnect)
             void this.connect().catch(() => { });
@@ -110,9 +120,14 @@ export class WsKitClient {
     /**
      * Closes the socket normally (1000) and stops reconnecting; pending requests reject
      * with {@link ConnectionClosedError}, queued frames are discarded. Resolves once closed.
+     * With `resume`, a close with 1000 ends the session (the server forgets it, and the next
+     * `connect()` starts a new one); any other code leaves it to be resumed by `connect()`
+     * within the server's resume window.
      */
     async close(options = {}) {
         this.#closedByUser = true;
+        if ((options.code ?? 1000) === 1000)
+            this.#held = undefined;
         if (!this.#running)
             return;
         this.#running = false;
@@ -138,7 +153,8 @@ export class WsKitClient {
     }
     /**
      * Calls `handler` with the payload of every inbound message of `type`, in arrival order.
-     * Returns the function that removes it.
+     * Frames that answer a request (they carry its `correlationId`) go to the request instead,
+     * and are dropped once it is settled. Returns the function that removes it.
      */
     on(type, handler) {
         let handlers = this.#handlers.get(type);
@@ -159,6 +175,22 @@ export class WsKitClient {
     onError(listener) {
         this.#errorListeners.add(listener);
         return () => this.#errorListeners.delete(listener);
+    }
+    /**
+     * With `resume`: calls `listener` once per socket with what became of the session (see
+     * {@link SessionEvent}), before any other frame of that socket reaches a handler. A server
+     * without resume is told by its silence: no event, or `refused` (`unsupported`) when the
+     * client held a session. Resync when a reconnect is not `resumed`:
+     *
+     * ```ts
+     * client.onSession((event) => {
+     *   if (event.status === "refused") rejoinAndRefetch(); // the missed frames are lost
+     * });
+     * ```
+     */
+    onSession(listener) {
+        this.#sessionListeners.add(listener);
+        return () => this.#sessionListeners.delete(listener);
     }
     /**
      * Sends a message, stamped with `meta.timestamp`: written at once when open, queued
@@ -231,6 +263,8 @@ export class WsKitClient {
                 protocols.unshift(`bearer.${token}`);
             else if (token)
                 url.searchParams.set("access_token", token);
+            if (this.#resume)
+                session.askFor(url, this.#held);
         }
         catch (error) {
             return this.#failed(error);
@@ -243,6 +277,8 @@ export class WsKitClient {
             return this.#failed(error);
         }
         this.#socket = socket;
+        this.#awaitingSession = this.#resume;
+        this.#counting = false;
         let opened = false;
         const timer = setTimeout(() => {
             this.#detach(socket);
@@ -265,10 +301,7 @@ export class WsKitClient {
         };
         socket.onclose = (event) => ended(`the upgrade failed (close code ${event.code})`);
         socket.onerror = () => ended("the connection failed");
-        socket.onmessage = (event) => {
-            if (typeof event.data === "string")
-                this.#receive(event.data);
-        };
+        socket.onmessage = (event) => this.#receive(event.data);
     }
     /** A socket opened: flush the outbox in order, start the heartbeat. */
     #opened(socket) {
@@ -412,11 +445,50 @@ export class WsKitClient {
         else
             entry.reject(outcome.error);
     }
-    /** Routes a frame: progress and replies to their requests, the rest to the handlers. */
-    #receive(text) {
+    /**
+     * Takes a data frame: the session answer, counted for resume, then routed (text only):
+     * progress and replies to their requests, the rest to the handlers.
+     */
+    #receive(data) {
         this.#noteAlive();
-        const frame = wire.parse(text);
-        if (!frame || frame.type === wire.HEARTBEAT_ACK)
+        const frame = typeof data === "string" ? wire.parse(data) : undefined;
+        if (this.#awaitingSession) {
+            this.#awaitingSession = false;
+            if (this.#began(frame))
+                return;
+        }
+        else if (this.#counting && this.#held) {
+            // Every data frame counts, whatever it holds: the server numbers what it writes.
+            this.#held.received += 1;
+        }
+        this.#route(frame);
+    }
+    /**
+     * Reads the first frame of a socket that asked for a session; whether it was the
+     * session's answer. Anything else says that the socket is not resumable (and the session
+     * held so far is lost).
+     */
+    #began(frame) {
+        const outcome = frame?.type === session.SESSION ? session.answer(frame.payload, this.#held) : undefined;
+        if (outcome) {
+            this.#held = outcome.held;
+            this.#counting = true;
+            this.#tellSession(outcome.event);
+            return true;
+        }
+        const lost = this.#held;
+        this.#held = undefined;
+        if (lost)
+            this.#tellSession({ status: "refused", token: undefined, reason: "unsupported" });
+        return false;
+    }
+    #tellSession(event) {
+        for (const listener of [...this.#sessionListeners])
+            guarded(() => listener(event));
+    }
+    /** Routes a parsed frame: progress and replies to their requests, the rest to the handlers. */
+    #route(frame) {
+        if (!frame || frame.type === wire.HEARTBEAT_ACK || frame.type === session.SESSION)
             return;
         const id = wire.correlationIdOf(frame);
         if (frame.type === wire.PROGRESS) {
@@ -429,8 +501,10 @@ export class WsKitClient {
             const isError = frame.type === wire.RPC_ERROR || frame.type === wire.ERROR;
             return this.#settle(id, isError ? { error: new RpcError(frame.payload, id) } : { payload: frame.payload });
         }
-        // The end of a request already given up on (e.g. CANCELLED after an abort).
-        if (frame.type === wire.RPC_ERROR)
+        // Only requests carry a correlation id, so this answers one given up on: CANCELLED
+        // after an abort, a reply after the timeout, or a reply replayed by a resume to a
+        // request that failed when its socket closed.
+        if (id !== undefined)
             return;
         if (frame.type === wire.ERROR) {
             const error = new WsKitError(frame.payload);

@@ -11,5 +11,6 @@ export type { ReconnectOptions } from "./backoff.js";
 export { ConnectionClosedError, RpcError, StateError, TimeoutError, WsKitError } from "./errors.js";
 export type { ErrorCode, ErrorPayload, Issue, Refusal } from "./errors.js";
 export type { QueuePolicy } from "./outbox.js";
+export type { ResumeRefusal, SessionEvent } from "./session.js";
 export type { AnyProtocol, ClientPayload, ClientType, PayloadArgs, Protocol, RequestType, ResponsePayload, ServerPayload, ServerType, } from "./protocol.js";
 export type { InboundFrame } from "./wire.js";

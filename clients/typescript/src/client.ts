@@ -18,6 +18,8 @@ import type {
   ServerPayload,
   ServerType,
 } from "./protocol.js";
+import * as session from "./session.js";
+import type { Held, SessionEvent } from "./session.js";
 import * as wire from "./wire.js";
 import type { InboundFrame } from "./wire.js";
 
@@ -73,6 +75,14 @@ export interface ClientOptions {
     /** `query` (`access_token` parameter, the default) or `protocol` (`bearer.<token>`). */
     attach?: "query" | "protocol";
   };
+  /**
+   * Session resume, against a wskit server that offers it (`Server::resume`). Default
+   * `false`. When on, every connect asks for a resumable session, and a reconnect asks the
+   * server to replay what the client missed while away: its subscriptions stay, and the
+   * frames sent to it meanwhile arrive, in order, each once. `onSession` tells the outcome
+   * of each connect; when it is not `resumed`, the application must resync.
+   */
+  resume?: boolean;
   /** Makes the socket; default the global `WebSocket`. */
   wsFactory?: (url: string, protocols: string[]) => WebSocket;
 }
@@ -125,6 +135,7 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
   readonly #connectTimeoutMs: number;
   readonly #heartbeat: { intervalMs: number; timeoutMs: number } | undefined;
   readonly #auth: ClientOptions["auth"];
+  readonly #resume: boolean;
   readonly #factory: (url: string, protocols: string[]) => WebSocket;
 
   #state: ClientState = "closed";
@@ -134,6 +145,7 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
   readonly #stateListeners = new Set<(state: ClientState, info: StateInfo) => void>();
   readonly #unhandled = new Set<(frame: InboundFrame) => void>();
   readonly #errorListeners = new Set<(error: WsKitError) => void>();
+  readonly #sessionListeners = new Set<(event: SessionEvent) => void>();
 
   /** The open socket, or the one connecting. */
   #socket: WebSocket | undefined;
@@ -147,6 +159,12 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #silenceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** With `resume`: the session the next connect asks to resume, if any. */
+  #held: Held | undefined;
+  /** With `resume`: the socket asked for a session, and its first frame has not arrived. */
+  #awaitingSession = false;
+  /** Whether the open socket is resumable: its data frames count in `#held`. */
+  #counting = false;
 
   constructor(options: ClientOptions) {
     this.#url = options.url;
@@ -161,6 +179,7 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
         ? undefined
         : { intervalMs: options.heartbeat?.intervalMs ?? 15_000, timeoutMs: options.heartbeat?.timeoutMs ?? 30_000 };
     this.#auth = options.auth;
+    this.#resume = options.resume ?? false;
     this.#factory = options.wsFactory ?? defaultFactory;
     if (options.autoConnect) void this.connect().catch(() => {});
   }
@@ -210,9 +229,13 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
   /**
    * Closes the socket normally (1000) and stops reconnecting; pending requests reject
    * with {@link ConnectionClosedError}, queued frames are discarded. Resolves once closed.
+   * With `resume`, a close with 1000 ends the session (the server forgets it, and the next
+   * `connect()` starts a new one); any other code leaves it to be resumed by `connect()`
+   * within the server's resume window.
    */
   async close(options: { code?: number; reason?: string } = {}): Promise<void> {
     this.#closedByUser = true;
+    if ((options.code ?? 1000) === 1000) this.#held = undefined;
     if (!this.#running) return;
     this.#running = false;
     clearTimeout(this.#retryTimer);
@@ -239,7 +262,8 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
 
   /**
    * Calls `handler` with the payload of every inbound message of `type`, in arrival order.
-   * Returns the function that removes it.
+   * Frames that answer a request (they carry its `correlationId`) go to the request instead,
+   * and are dropped once it is settled. Returns the function that removes it.
    */
   on<K extends ServerType<P>>(
     type: K,
@@ -264,6 +288,23 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
   onError(listener: (error: WsKitError) => void): Unsubscribe {
     this.#errorListeners.add(listener);
     return () => this.#errorListeners.delete(listener);
+  }
+
+  /**
+   * With `resume`: calls `listener` once per socket with what became of the session (see
+   * {@link SessionEvent}), before any other frame of that socket reaches a handler. A server
+   * without resume is told by its silence: no event, or `refused` (`unsupported`) when the
+   * client held a session. Resync when a reconnect is not `resumed`:
+   *
+   * ```ts
+   * client.onSession((event) => {
+   *   if (event.status === "refused") rejoinAndRefetch(); // the missed frames are lost
+   * });
+   * ```
+   */
+  onSession(listener: (event: SessionEvent) => void): Unsubscribe {
+    this.#sessionListeners.add(listener);
+    return () => this.#sessionListeners.delete(listener);
   }
 
   /**
@@ -343,6 +384,7 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
       if (!this.#running) return;
       if (token && this.#auth?.attach === "protocol") protocols.unshift(`bearer.${token}`);
       else if (token) url.searchParams.set("access_token", token);
+      if (this.#resume) session.askFor(url, this.#held);
     } catch (error) {
       return this.#failed(error);
     }
@@ -353,6 +395,8 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
       return this.#failed(error);
     }
     this.#socket = socket;
+    this.#awaitingSession = this.#resume;
+    this.#counting = false;
     let opened = false;
     const timer = setTimeout(() => {
       this.#detach(socket);
@@ -373,9 +417,7 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
     };
     socket.onclose = (event) => ended(`the upgrade failed (close code ${event.code})`);
     socket.onerror = () => ended("the connection failed");
-    socket.onmessage = (event) => {
-      if (typeof event.data === "string") this.#receive(event.data);
-    };
+    socket.onmessage = (event) => this.#receive(event.data);
   }
 
   /** A socket opened: flush the outbox in order, start the heartbeat. */
@@ -513,11 +555,49 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
     else entry.reject(outcome.error);
   }
 
-  /** Routes a frame: progress and replies to their requests, the rest to the handlers. */
-  #receive(text: string): void {
+  /**
+   * Takes a data frame: the session answer, counted for resume, then routed (text only):
+   * progress and replies to their requests, the rest to the handlers.
+   */
+  #receive(data: unknown): void {
     this.#noteAlive();
-    const frame = wire.parse(text);
-    if (!frame || frame.type === wire.HEARTBEAT_ACK) return;
+    const frame = typeof data === "string" ? wire.parse(data) : undefined;
+    if (this.#awaitingSession) {
+      this.#awaitingSession = false;
+      if (this.#began(frame)) return;
+    } else if (this.#counting && this.#held) {
+      // Every data frame counts, whatever it holds: the server numbers what it writes.
+      this.#held.received += 1;
+    }
+    this.#route(frame);
+  }
+
+  /**
+   * Reads the first frame of a socket that asked for a session; whether it was the
+   * session's answer. Anything else says that the socket is not resumable (and the session
+   * held so far is lost).
+   */
+  #began(frame: InboundFrame | undefined): boolean {
+    const outcome = frame?.type === session.SESSION ? session.answer(frame.payload, this.#held) : undefined;
+    if (outcome) {
+      this.#held = outcome.held;
+      this.#counting = true;
+      this.#tellSession(outcome.event);
+      return true;
+    }
+    const lost = this.#held;
+    this.#held = undefined;
+    if (lost) this.#tellSession({ status: "refused", token: undefined, reason: "unsupported" });
+    return false;
+  }
+
+  #tellSession(event: SessionEvent): void {
+    for (const listener of [...this.#sessionListeners]) guarded(() => listener(event));
+  }
+
+  /** Routes a parsed frame: progress and replies to their requests, the rest to the handlers. */
+  #route(frame: InboundFrame | undefined): void {
+    if (!frame || frame.type === wire.HEARTBEAT_ACK || frame.type === session.SESSION) return;
     const id = wire.correlationIdOf(frame);
     if (frame.type === wire.PROGRESS) {
       const onProgress = id === undefined ? undefined : this.#pending.get(id)?.onProgress;
@@ -528,8 +608,10 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
       const isError = frame.type === wire.RPC_ERROR || frame.type === wire.ERROR;
       return this.#settle(id, isError ? { error: new RpcError(frame.payload, id) } : { payload: frame.payload });
     }
-    // The end of a request already given up on (e.g. CANCELLED after an abort).
-    if (frame.type === wire.RPC_ERROR) return;
+    // Only requests carry a correlation id, so this answers one given up on: CANCELLED
+    // after an abort, a reply after the timeout, or a reply replayed by a resume to a
+    // request that failed when its socket closed.
+    if (id !== undefined) return;
     if (frame.type === wire.ERROR) {
       const error = new WsKitError(frame.payload);
       for (const listener of [...this.#errorListeners]) guarded(() => listener(error));

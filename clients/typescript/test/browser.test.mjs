@@ -1,13 +1,16 @@
 // The chat page (examples/chat) in headless Chromium, as a user meets it: two people chat,
 // the server restarts under them, they send what the server refuses, use a phone-sized
-// window and reload the page. Skipped when Chromium is missing, unless
+// window, reload the page, and a tab loses its connection for a while (its session resumed,
+// or refused). Skipped when Chromium is missing, unless
 // WSKIT_REQUIRE_CHROMIUM=1 (as in CI), which fails instead.
 
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { exampleBinary, freePort, ROOT, ServerProcess } from "./peer.mjs";
+import { TcpProxy } from "./proxy.mjs";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const REQUIRED = process.env.WSKIT_REQUIRE_CHROMIUM === "1";
@@ -38,12 +41,12 @@ describe("the chat page", { skip: missing }, () => {
     await server?.kill();
   });
 
-  /** A new person (own storage) on the page, at `viewport`. */
-  async function visit(viewport = { width: 1100, height: 760 }) {
+  /** A new person (own storage) on the page, at `viewport`, loaded from `url`. */
+  async function visit(viewport = { width: 1100, height: 760 }, url = base) {
     const context = await browser.newContext({ viewport });
     const page = await context.newPage();
     page.on("pageerror", (error) => assert.fail(`the page threw: ${error}`));
-    await page.goto(base);
+    await page.goto(url);
     return page;
   }
 
@@ -163,5 +166,88 @@ describe("the chat page", { skip: missing }, () => {
     assert.equal(await alice.locator("#login").isHidden(), true, "no name asked again");
     await alice.locator("#room-list li", { hasText: "# general" }).click();
     await alice.locator("#messages li", { hasText: "typed during the outage" }).waitFor(WAIT);
+  });
+
+  test("a tab that lost its connection shows what was said meanwhile, once each, in order", async () => {
+    // Dana's tab reaches the server through a proxy that the test cuts: no close frame, as
+    // when a laptop sleeps or a network drops.
+    const proxy = await TcpProxy.start(server.port);
+    const dana = await visit(undefined, `http://127.0.0.1:${proxy.port}/`);
+    const erin = await visit();
+    try {
+      await enter(dana, "dana", "resume");
+      await enter(erin, "erin", "resume");
+      await say(erin, "before the outage");
+      await dana.locator("#messages li", { hasText: "before the outage" }).waitFor(WAIT);
+
+      proxy.cut();
+      await dana.waitForFunction(() => document.getElementById("status").textContent !== "connected", null, WAIT);
+      const missed = ["missed one", "missed two", "missed three"];
+      for (const text of missed) {
+        await say(erin, text);
+        await erin.locator("#messages li", { hasText: text }).waitFor(WAIT);
+      }
+      proxy.restore();
+      // Resumed: the messages were replayed, not fetched again.
+      await dana.locator("#messages li.event", { hasText: "The 3 messages above arrived while you were away." }).waitFor(WAIT);
+      assert.deepEqual(await status(dana), { text: "connected", green: true });
+      await say(erin, "after the outage");
+      await dana.locator("#messages li", { hasText: "after the outage" }).waitFor(WAIT);
+      const said = await dana
+        .locator("#messages li:not(.event)")
+        .evaluateAll((lines) => lines.map((line) => line.lastElementChild.textContent));
+      assert.deepEqual(said, ["before the outage", ...missed, "after the outage"]);
+      assert.equal(await shown(dana, "missed message"), 0, "no history fetched after a resume");
+      assert.equal(await shown(dana, "dana left"), 0, "her own lost connection is not news to her");
+      await dana.screenshot({ path: `${SCREENSHOTS}/chat-resumed.png` });
+    } finally {
+      // Closed first: a tab left reconnecting could reach a later proxy on the same port.
+      await Promise.all([dana, erin].map((page) => page.context().close()));
+      await proxy.close();
+    }
+  });
+
+  test("a tab whose session could not be resumed fetches what it missed", async () => {
+    const proxy = await TcpProxy.start(server.port);
+    const fay = await visit(undefined, `http://127.0.0.1:${proxy.port}/`);
+    const gus = await visit();
+    try {
+      await enter(fay, "fay", "refused");
+      await enter(gus, "gus", "refused");
+      await say(gus, "before the outage");
+      await fay.locator("#messages li", { hasText: "before the outage" }).waitFor(WAIT);
+
+      proxy.cut();
+      const resuming = proxy.nextRequest("wskit-resume=");
+      await fay.waitForFunction(() => document.getElementById("status").textContent !== "connected", null, WAIT);
+      const missed = ["missed one", "missed two", "missed three"];
+      for (const text of missed) {
+        await say(gus, text);
+        await gus.locator("#messages li", { hasText: text }).waitFor(WAIT);
+      }
+      // Before Fay's tab gets through, another connection resumes its session (as a copy
+      // of the tab would) and ends it: the tab's own resume is refused, what was missed
+      // went elsewhere.
+      const [, ask] = /wskit-resume=([0-9a-f]{32}:\d+)/.exec(await resuming);
+      const other = new WebSocket(`ws://127.0.0.1:${server.port}/ws?wskit-resume=${ask}`);
+      const [first] = await once(other, "message", { signal: AbortSignal.timeout(WAIT.timeout) });
+      assert.equal(JSON.parse(first.data).payload.resumed, true, first.data);
+      other.close(1000);
+      await once(other, "close", { signal: AbortSignal.timeout(WAIT.timeout) });
+      proxy.restore();
+
+      await fay.locator("#messages li.event", { hasText: "3 missed messages loaded" }).waitFor(WAIT);
+      assert.deepEqual(await status(fay), { text: "connected", green: true });
+      await say(gus, "after the outage");
+      await fay.locator("#messages li", { hasText: "after the outage" }).waitFor(WAIT);
+      const said = await fay
+        .locator("#messages li:not(.event)")
+        .evaluateAll((lines) => lines.map((line) => line.lastElementChild.textContent));
+      assert.deepEqual(said, ["before the outage", ...missed, "after the outage"]);
+      await fay.screenshot({ path: `${SCREENSHOTS}/chat-refused.png` });
+    } finally {
+      await Promise.all([fay, gus].map((page) => page.context().close()));
+      await proxy.close();
+    }
   });
 });
