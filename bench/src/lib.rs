@@ -21,9 +21,19 @@ pub fn listen_addr() -> String {
     std::env::args().nth(1).unwrap_or_else(|| DEFAULT_ADDR.to_owned())
 }
 
+/// `server` with the options of the environment: permessage-deflate ([`deflate`]) and
+/// session resume ([`resume`]).
+pub fn configure<R: wskit::Router>(server: wskit::Server<R>) -> io::Result<wskit::Server<R>> {
+    let server = server.deflate(deflate()?);
+    Ok(match resume() {
+        Some(resume) => server.resume(resume),
+        None => server,
+    })
+}
+
 /// The permessage-deflate settings of the wskit servers: off, or with `DEFLATE_THRESHOLD=N`
 /// on, compressing frames of at least N bytes.
-pub fn deflate() -> io::Result<wskit::Deflate> {
+fn deflate() -> io::Result<wskit::Deflate> {
     match std::env::var("DEFLATE_THRESHOLD") {
         Ok(value) => {
             value.parse().map(|threshold| wskit::Deflate::enabled().threshold(threshold)).map_err(|_| {
@@ -35,6 +45,12 @@ pub fn deflate() -> io::Result<wskit::Deflate> {
         }
         Err(_) => Ok(wskit::Deflate::default()),
     }
+}
+
+/// Session resume, offered with `RESUME=1`: every connection that asks for it
+/// (`loadgen --resume`) numbers and keeps what it writes.
+fn resume() -> Option<wskit::Resume> {
+    (std::env::var("RESUME").as_deref() == Ok("1")).then(wskit::Resume::enabled)
 }
 
 /// The runtime of a server: a multi-threaded runtime with `WORKERS` worker threads

@@ -3,7 +3,8 @@
 //! an `#[rpc]` handler.
 //!
 //! `wskit_echo [ADDR]` (default `127.0.0.1:9001`) serves `ws://ADDR/ws`; `WORKERS` sets the
-//! runtime's worker threads (default 1), `LIFETIME_SECS` how long it runs at most.
+//! runtime's worker threads (default 1), `LIFETIME_SECS` how long it runs at most, and
+//! `DEFLATE_THRESHOLD=N` and `RESUME=1` offer permessage-deflate and session resume.
 
 use tokio::net::TcpListener;
 use wskit::Server;
@@ -15,10 +16,7 @@ fn main() -> std::io::Result<()> {
     wskit_bench::run(&runtime, async move {
         let listener = TcpListener::bind(&addr).await?;
         println!("wskit_echo listening on ws://{}/ws", listener.local_addr()?);
-        let deflate = wskit_bench::deflate()?;
-        Server::new(EchoRouter)
-            .path("/ws")
-            .deflate(deflate)
+        wskit_bench::configure(Server::new(EchoRouter).path("/ws"))?
             .serve_with_shutdown(listener, wskit_bench::stop_signal())
             .await
     })

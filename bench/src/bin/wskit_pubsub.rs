@@ -8,7 +8,8 @@
 //! bus, or with the Redis bus at `REDIS_URL` when that is set (channel prefix
 //! `REDIS_PREFIX`, default `wskit-bench:`), so that several instances share publishes.
 //! `WORKERS` sets the runtime's worker threads (default 1), `LIFETIME_SECS` how long it runs
-//! at most.
+//! at most, and `DEFLATE_THRESHOLD=N` and `RESUME=1` offer permessage-deflate and session
+//! resume.
 
 use std::io;
 use tokio::net::TcpListener;
@@ -76,11 +77,7 @@ fn main() -> io::Result<()> {
         let listener = TcpListener::bind(&addr).await?;
         println!("wskit_pubsub ({bus} bus) listening on ws://{}/ws", listener.local_addr()?);
         let app = App.merge(EchoRouter);
-        let deflate = wskit_bench::deflate()?;
-        Server::new(app)
-            .path("/ws")
-            .hub(hub)
-            .deflate(deflate)
+        wskit_bench::configure(Server::new(app).path("/ws").hub(hub))?
             .serve_with_shutdown(listener, wskit_bench::stop_signal())
             .await
     })

@@ -208,13 +208,33 @@ pub(crate) fn new_token() -> String {
 /// The `$ws:session` frame of a session `token`: resumed with `replayed` frames to
 /// follow, new, or new after `refusal`.
 pub(crate) fn greeting(token: &str, resumed: Result<usize, Option<&Refusal>>) -> String {
-    let mut payload = serde_json::json!({ "token": token, "resumed": resumed.is_ok() });
-    match resumed {
-        Ok(replayed) => payload["replayed"] = replayed.into(),
-        Err(Some(refusal)) => payload["reason"] = refusal.as_str().into(),
-        Err(None) => {}
+    /// `$ws:session`, its keys in the order of every other frame's.
+    #[derive(serde::Serialize)]
+    struct Greeting<'a> {
+        #[serde(rename = "type")]
+        ty: &'static str,
+        meta: Meta,
+        payload: Payload<'a>,
     }
-    serde_json::json!({ "type": crate::protocol::SESSION, "meta": {}, "payload": payload }).to_string()
+    #[derive(serde::Serialize)]
+    struct Meta {}
+    #[derive(serde::Serialize)]
+    struct Payload<'a> {
+        token: &'a str,
+        resumed: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        replayed: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+    }
+    let payload = Payload {
+        token,
+        resumed: resumed.is_ok(),
+        replayed: resumed.ok(),
+        reason: resumed.err().flatten().map(Refusal::as_str),
+    };
+    let greeting = Greeting { ty: crate::protocol::SESSION, meta: Meta {}, payload };
+    serde_json::to_string(&greeting).expect("a greeting serializes")
 }
 
 /// A resumable connection's part in resume: its token, the numbering of what it writes,
@@ -268,6 +288,7 @@ mod tests {
     #[test]
     fn the_greeting_says_what_became_of_the_request() {
         let parse = |text: String| serde_json::from_str::<serde_json::Value>(&text).unwrap();
+        assert!(greeting("t", Err(None)).starts_with(r#"{"type":"$ws:session","meta":{},"payload":{"#));
         assert_eq!(
             parse(greeting("t", Ok(3))),
             serde_json::json!({"type":"$ws:session","meta":{},"payload":{"token":"t","resumed":true,"replayed":3}})

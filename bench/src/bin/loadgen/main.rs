@@ -7,7 +7,8 @@
 //! ```text
 //! loadgen echo [--url ws://127.0.0.1:9001/ws] [--conns 32] [--inflight 16] [--secs 10] [--warmup 2] [--pid PID]
 //!     (every mode also takes `--deflate`: offer permessage-deflate to a server started with
-//!     `DEFLATE_THRESHOLD=N`, and inflate the compressed messages it checks)
+//!     `DEFLATE_THRESHOLD=N`, and inflate the compressed messages it checks; and `--resume`:
+//!     ask a server started with `RESUME=1` for session resume on every connection)
 //! loadgen rpc [--url ws://127.0.0.1:9001/ws] [--conns 32] [--inflight 16] [--secs 10] [--warmup 2] [--pid PID]
 //! loadgen idle --pid PID [--url ws://127.0.0.1:9001/ws] [--conns 10000] [--talk]
 //! loadgen fanout [--url ws://127.0.0.1:9001/ws] [--subs 1000] [--inflight 16] [--secs 10] [--warmup 2] [--pid PID]
@@ -170,13 +171,17 @@ impl Options {
                 options.target.deflate = true;
                 continue;
             }
+            if flag == "--resume" {
+                options.target.resume = true;
+                continue;
+            }
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
             let number = || value.parse::<f64>().map_err(|_| format!("{flag}: not a number: {value}"));
             match flag.as_str() {
                 "--url" => {
-                    let deflate = options.target.deflate;
+                    let (deflate, resume) = (options.target.deflate, options.target.resume);
                     options.target = Target::parse(value)?;
-                    options.target.deflate = deflate;
+                    (options.target.deflate, options.target.resume) = (deflate, resume);
                 }
                 "--pub-url" => options.publisher = Some(Target::parse(value)?),
                 "--conns" => options.conns = number()? as usize,

@@ -23,6 +23,9 @@ pub(crate) struct Target {
     /// `--deflate`: offer permessage-deflate, and inflate the compressed messages that are
     /// checked (counted ones are only counted).
     pub(crate) deflate: bool,
+    /// `--resume`: ask for session resume (`wskit-resume=new`), and take the server's
+    /// `$ws:session` frame before anything else.
+    pub(crate) resume: bool,
 }
 
 impl Target {
@@ -39,13 +42,18 @@ impl Target {
         if !addr.ip().is_loopback() {
             return Err(format!("{url}: only loopback addresses are allowed"));
         }
-        Ok(Target { addr, host: authority.to_owned(), path: path.to_owned(), deflate: false })
+        Ok(Target { addr, host: authority.to_owned(), path: path.to_owned(), deflate: false, resume: false })
     }
 
     fn upgrade_request(&self) -> String {
         let offer = if self.deflate { "Sec-WebSocket-Extensions: permessage-deflate\r\n" } else { "" };
+        let resume = match (self.resume, self.path.contains('?')) {
+            (false, _) => "",
+            (true, false) => "?wskit-resume=new",
+            (true, true) => "&wskit-resume=new",
+        };
         format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            "GET {}{resume} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n",
             self.path, self.host
         )
@@ -129,6 +137,11 @@ impl Socket {
         }
         socket.buf.copy_within(end..socket.len, 0);
         socket.len -= end;
+        if target.resume && !socket.next_text().await?.starts_with(br#"{"type":"$ws:session""#) {
+            return Err(
+                "--resume: the server's first frame was not $ws:session (start it with RESUME=1)".into()
+            );
+        }
         Ok(socket)
     }
 
