@@ -19,7 +19,7 @@ fi
 cargo build --release --locked --target wasm32-unknown-unknown
 rm -rf build
 wasm-bindgen --target module --out-dir build --out-name index --no-typescript \
-  target/wasm32-unknown-unknown/release/wskit_cloudflare_example.wasm
+  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/wskit_cloudflare_example.wasm"
 # wasm-bindgen writes a source-phase import (`import source`), which wrangler's esbuild
 # cannot parse; a plain import of the .wasm gives the same WebAssembly.Module.
 sed -i 's/^import source wasmModule from/import wasmModule from/' build/index.js
