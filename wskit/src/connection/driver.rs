@@ -186,16 +186,9 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
         let flow = match self.stage {
             Stage::New => {
                 self.stage = Stage::Open;
-                #[cfg(feature = "server")]
-                let greeted = Box::pin(turn.greet()).await;
-                #[cfg(not(feature = "server"))]
-                let greeted = Ok(());
                 // Boxed, as `end` below: each runs once, and inline their futures would
                 // make every idle connection's as large as theirs.
-                match greeted {
-                    Ok(()) => Box::pin(turn.open()).await,
-                    Err(exit) => Err(exit),
-                }
+                Box::pin(turn.open()).await
             }
             Stage::Open => Ok(()),
             Stage::Ended => unreachable!("a connection is not driven after it ended"),
@@ -279,8 +272,11 @@ where
     X: Transport<Text = T>,
     C: Clock,
 {
-    /// Runs the `#[on_open]` hook and writes what it sent.
+    /// Runs the `#[on_open]` hook and writes what it sent; a resumable connection first
+    /// writes `$ws:session` and what its client missed.
     async fn open(&mut self) -> Flow {
+        #[cfg(feature = "server")]
+        self.greet().await?;
         let opened = tokio::select! {
             biased;
             flow = self.session.open() => flow,

@@ -723,8 +723,11 @@ impl<R: Router> Endpoint<R> {
     ) -> Response<Body> {
         let shared = &self.shared;
         let path = uri.path();
-        let resume =
-            shared.resume.and_then(|settings| Some((resume::Ask::from_query(uri.query())?, settings)));
+        // Boxed, as the opening of the session below: the connection's task holds both for
+        // its whole life, and inline they would grow every connection's by their size.
+        let resume = shared
+            .resume
+            .and_then(|settings| Some(Box::new((resume::Ask::from_query(uri.query())?, settings))));
         let Admitted { accepted, protocol, deflate, peer, slot } = admitted;
         let client_id = uuid::Uuid::now_v7();
         let user = shared.user_of.as_ref().and_then(|user_of| user_of(&data));
@@ -764,8 +767,10 @@ impl<R: Router> Endpoint<R> {
                     Ok(parts) => (Either::Left(parts.io.into_inner()), parts.read_buf),
                     Err(upgraded) => (Either::Right(TokioIo::new(upgraded)), Bytes::new()),
                 };
-                if let Some((ask, settings)) = resume {
-                    let resumable = resume::open(ask, settings, connection.session_mut().ctx_mut()).await;
+                if let Some(asked) = resume {
+                    let (ask, settings) = *asked;
+                    let opening = resume::open(ask, settings, connection.session_mut().ctx_mut());
+                    let resumable = Box::pin(opening).await;
                     connection.resume_with(resumable);
                 }
                 let held = shared.unfinished.share();
