@@ -572,11 +572,13 @@ where
     /// A resumable connection numbers and keeps it first.
     async fn send(&mut self, frame: Frame) -> Result<(), Close> {
         #[cfg(feature = "server")]
-        let frame = match &mut self.resume {
-            Some(resume) => resume.replay.record(frame),
-            None => frame,
+        let full = match &mut self.resume {
+            Some(resume) => self.transport.send_kept(resume.replay.record(frame)),
+            None => self.transport.send(frame),
         };
-        match self.transport.send(frame) {
+        #[cfg(not(feature = "server"))]
+        let full = self.transport.send(frame);
+        match full {
             true => self.flush().await,
             false => Ok(()),
         }

@@ -57,6 +57,14 @@ pub(crate) trait Transport: Send {
     /// write in progress but the flush's.
     fn send(&mut self, frame: Frame) -> bool;
 
+    /// Puts a copy of `frame`, which the caller keeps, into the write buffer, as
+    /// [`send`](Self::send) does: for the frames a resumable connection keeps to write
+    /// again. A host that copies frames into its buffer anyway copies only once.
+    #[cfg(feature = "server")]
+    fn send_kept(&mut self, frame: &Frame) -> bool {
+        self.send(frame.clone())
+    }
+
     /// Writes out the write buffer.
     fn flush(&mut self) -> impl Future<Output = Result<(), Close>> + Send;
 

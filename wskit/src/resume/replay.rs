@@ -2,7 +2,7 @@
 //! kept to be written again after a reconnect.
 
 use super::Refusal;
-use crate::outbox::{Frame, Published};
+use crate::outbox::Frame;
 use std::collections::VecDeque;
 
 /// Numbers the frames a resumable connection writes (the first is 1) and keeps the last
@@ -33,22 +33,17 @@ impl Replay {
         Replay { next: received + 1, ..Self::new(max_frames, max_bytes) }
     }
 
-    /// Numbers `frame` and keeps it; returns it to be written. A frame encoded for this
-    /// connection alone is turned into a shared one, so keeping it costs no copy.
-    pub(crate) fn record(&mut self, frame: Frame) -> Frame {
-        let frame = match frame {
-            Frame::Owned(text) => Frame::Shared(Published::from(text)),
-            shared => shared,
-        };
+    /// Numbers `frame` and keeps it; returns it, to be written from where it is kept.
+    pub(crate) fn record(&mut self, frame: Frame) -> &Frame {
         self.next += 1;
         self.bytes += frame.len();
-        self.kept.push_back(frame.clone());
+        self.kept.push_back(frame);
         while self.kept.len() > self.max_frames || (self.bytes > self.max_bytes && self.kept.len() > 1) {
             if let Some(oldest) = self.kept.pop_front() {
                 self.bytes -= oldest.len();
             }
         }
-        frame
+        self.kept.back().expect("the frame was just kept")
     }
 
     /// The number of frames written so far.

@@ -240,14 +240,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
     }
 
     fn send(&mut self, frame: Frame) -> bool {
+        self.send_kept(&frame)
+    }
+
+    fn send_kept(&mut self, frame: &Frame) -> bool {
         if self.out.capacity() == 0 {
             // The buffer is let go after each flush; starting it at a size that holds a
             // batch of small frames spares a chain of reallocations per batch.
             self.out.reserve(WRITE_BUFFER_START);
         }
         match &mut self.deflater {
-            Some(deflater) => deflater.write(&mut self.out, &frame),
-            None => frame::write_frame(&mut self.out, Opcode::of(&frame), frame.payload()),
+            Some(deflater) => deflater.write(&mut self.out, frame),
+            None => frame::write_frame(&mut self.out, Opcode::of(frame), frame.payload()),
         }
         self.out.len() >= WRITE_BUFFER
     }
