@@ -55,6 +55,12 @@
 //! a resumed connection is a new connection (a new client id, `#[on_open]` runs again) that
 //! inherits the session.
 //!
+//! A client often comes back before the server found its old connection dead (a dropped
+//! network sends nothing; the server learns of it at its next write or ping). A resume of
+//! a session whose connection is still open takes it over: that connection is closed with
+//! 1008 ("session resumed on another connection"), what was queued for it stays queued, and
+//! the session is handed to the new connection as if it had been kept.
+//!
 //! While kept, the session stays subscribed to its topics: publishes to them and sends
 //! through a [`ClientHandle`](crate::ClientHandle) queue up for it within the outbound
 //! queue's limits ([`Limits::max_queued_frames`](crate::Limits::max_queued_frames),
