@@ -21,8 +21,8 @@ pub fn listen_addr() -> String {
     std::env::args().nth(1).unwrap_or_else(|| DEFAULT_ADDR.to_owned())
 }
 
-/// `server` with the options of the environment: permessage-deflate ([`deflate`]) and
-/// session resume ([`resume`]).
+/// `server` with the options of the environment: `DEFLATE_THRESHOLD=N` offers
+/// permessage-deflate for frames of at least N bytes, `RESUME=1` session resume.
 pub fn configure<R: wskit::Router>(server: wskit::Server<R>) -> io::Result<wskit::Server<R>> {
     let server = server.deflate(deflate()?);
     Ok(match resume() {
