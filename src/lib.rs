@@ -250,6 +250,22 @@ impl RawClient {
         }
     }
 
+    /// The next text frame as it came, not parsed: for tests that read many frames and
+    /// check a part of each, where parsing every one would cost more than the server's
+    /// work. Panics on anything else, or after [`RECV_TIMEOUT`].
+    pub async fn recv_text(&mut self) -> String {
+        loop {
+            let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
+                .await
+                .expect("no frame from the server within the timeout");
+            match frame {
+                Some(Ok(Message::Text(text))) => return text.to_string(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
     /// The next binary frame; panics on anything else, or after [`RECV_TIMEOUT`].
     pub async fn recv_binary(&mut self) -> Vec<u8> {
         loop {
