@@ -24,6 +24,12 @@ pub(crate) const SESSION: &str = "$ws:session";
 #[cfg(any(feature = "client", feature = "server"))]
 pub(crate) const RESUME_PARAM: &str = "wskit-resume";
 
+/// Whether `token` has the form of a session token: 32 lowercase hex digits (128 bits).
+#[cfg(any(feature = "client", feature = "server"))]
+pub(crate) fn is_session_token(token: &str) -> bool {
+    token.len() == 32 && token.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// An error outside an RPC.
 pub(crate) const ERROR: &str = "ERROR";
 

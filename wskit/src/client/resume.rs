@@ -4,7 +4,7 @@
 //! how each connection's session began.
 
 use super::wire::InFrame;
-use crate::protocol::{Refusal, SESSION};
+use crate::protocol::{is_session_token, Refusal, SESSION};
 use serde::Deserialize;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -159,7 +159,9 @@ impl Resume {
     fn start(&mut self, frame: InFrame) -> SessionStart {
         let payload = frame.payload.map(serde_json::from_value::<SessionPayload>);
         let payload = match payload {
-            Some(Ok(payload)) if is_token(&payload.token) => payload,
+            // Anything but a token's form would not be safe to echo into a URL unchecked,
+            // and marks a server this client does not understand.
+            Some(Ok(payload)) if is_session_token(&payload.token) => payload,
             _ => {
                 tracing::warn!(
                     "the server's `$ws:session` frame is malformed; this connection is not resumable"
@@ -211,12 +213,6 @@ impl Resume {
     pub(crate) fn is_orphan(&self, id: &str) -> bool {
         self.orphans.contains(id)
     }
-}
-
-/// `$ws:session` tokens are 32 lowercase hex digits; anything else would not be safe to
-/// echo into a URL unchecked, and marks a server this client does not understand.
-fn is_token(token: &str) -> bool {
-    token.len() == 32 && token.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// A bounded set of correlation ids; the oldest go first.

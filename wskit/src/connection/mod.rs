@@ -54,7 +54,8 @@ impl Exit {
     #[cfg(feature = "server")]
     fn keeps_session(&self) -> bool {
         match self {
-            Exit::Left(close) => close.code != Close::NORMAL,
+            // 1013: the server gave up on a client that stopped reading (a slow consumer).
+            Exit::Left(close) => !matches!(close.code, Close::NORMAL | Close::TRY_AGAIN_LATER),
             Exit::Stale(_) => true,
             Exit::Close(_) => false,
         }
@@ -72,4 +73,20 @@ fn heartbeat_ack() -> String {
 /// The close of a connection the server shuts down.
 fn going_away() -> Close {
     Close::new(Close::GOING_AWAY, "server shutting down")
+}
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_is_kept_when_the_client_is_lost_not_when_it_leaves_or_is_sent_away() {
+        let close = |code| Close::new(code, "");
+        assert!(Exit::Left(close(Close::ABNORMAL)).keeps_session(), "the socket dropped");
+        assert!(Exit::Left(close(Close::GOING_AWAY)).keeps_session(), "a tab closed or navigated");
+        assert!(Exit::Stale(close(Close::INTERNAL)).keeps_session(), "no pong in time");
+        assert!(!Exit::Left(close(Close::NORMAL)).keeps_session(), "the client left");
+        assert!(!Exit::Left(close(Close::TRY_AGAIN_LATER)).keeps_session(), "a slow consumer given up on");
+        assert!(!Exit::Close(close(Close::POLICY)).keeps_session(), "closed by the server");
+    }
 }

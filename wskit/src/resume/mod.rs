@@ -98,7 +98,7 @@ pub(crate) use parked::{ParkedSession, Sessions};
 pub(crate) use replay::Replay;
 
 pub use crate::protocol::Refusal;
-use crate::protocol::RESUME_PARAM;
+use crate::protocol::{is_session_token, RESUME_PARAM};
 use std::time::Duration;
 
 /// Session resume settings: [`Server::resume`](crate::Server::resume). See the
@@ -180,30 +180,18 @@ pub(crate) enum Ask {
 impl Ask {
     /// What the query string `query` asks for; `None` when it does not ask.
     pub(crate) fn from_query(query: Option<&str>) -> Option<Ask> {
-        let value = form_urlencoded_value(query?, RESUME_PARAM)?;
+        // Decoded: browsers' `URLSearchParams` write the colon as `%3A`.
+        let (_, value) =
+            url::form_urlencoded::parse(query?.as_bytes()).find(|(key, _)| key == RESUME_PARAM)?;
         if value == "new" {
             return Some(Ask::New);
         }
-        // Browsers' `URLSearchParams` write the colon percent-encoded.
-        let split =
-            value.split_once(':').or_else(|| value.split_once("%3A")).or_else(|| value.split_once("%3a"));
-        let parsed = split.and_then(|(token, received)| {
-            let token_ok =
-                token.len() == 32 && token.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'));
+        let parsed = value.split_once(':').and_then(|(token, received)| {
             let received = received.parse::<u64>().ok()?;
-            token_ok.then(|| Ask::Resume { token: token.to_owned(), received })
+            is_session_token(token).then(|| Ask::Resume { token: token.to_owned(), received })
         });
         Some(parsed.unwrap_or(Ask::Invalid))
     }
-}
-
-/// The value of the first `name` parameter of `query`, as written: tokens and counts need
-/// no percent-decoding but for the colon between them.
-fn form_urlencoded_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
-    query.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then_some(value)
-    })
 }
 
 /// A new session token: 128 random bits, as 32 lowercase hex digits.

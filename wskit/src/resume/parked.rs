@@ -165,13 +165,13 @@ impl Sessions {
                 }
                 Ok(Take::Kept(session))
             }
-            Entry::Open { outbox, taken: None } => {
+            // A connection closing already (kicked, or over a limit) keeps no session.
+            Entry::Open { outbox, taken: None } if outbox.request_handover(superseded()) => {
                 let (sender, receiver) = oneshot::channel();
-                outbox.request_handover(superseded());
                 entries.insert(token, Entry::Open { outbox, taken: Some(sender) });
                 Ok(Take::Closing(receiver))
             }
-            // Another resume takes it over already.
+            // Closing, or another resume takes it over already.
             open @ Entry::Open { .. } => {
                 entries.insert(token, open);
                 Err(Refusal::Expired)

@@ -142,11 +142,9 @@ pub(crate) fn on_step(registry: &Arc<Registry>, bytes: &[u8]) {
     match step {
         Step::Claim { claim, token, received, user } => on_claim(registry, claim, &token, received, user),
         Step::Cut { claim, topics } => {
-            if let Some(Giving { session, missed }) = lock(&handovers.giving).remove(&claim) {
+            if let Some(Giving { mut session, missed }) = lock(&handovers.giving).remove(&claim) {
                 // From here on, publishes are the taker's: the queue takes no more.
-                let mut queue = session.queue;
-                queue.close();
-                let session = ParkedSession { queue, ..session };
+                session.queue.close();
                 tokio::spawn(ship(Arc::clone(registry), claim.clone(), session, missed));
             }
             if let Some(taker) = lock(&handovers.claims).get(&claim) {
