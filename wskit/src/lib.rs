@@ -541,6 +541,7 @@ mod connection;
 mod ctx;
 mod envelope;
 mod error;
+mod escape;
 mod limits;
 mod message;
 #[cfg(all(feature = "metrics", feature = "server"))]

@@ -62,22 +62,22 @@ impl OutMeta<'_> {
     /// Appends the meta object, with only the keys that are set.
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
         let mut separator = b'{';
-        let mut key = |out: &mut Vec<u8>, key: &str| {
+        // Each key with its quotes and colon, as constants: nothing to escape.
+        let mut key = |out: &mut Vec<u8>, quoted: &[u8]| {
             out.push(separator);
             separator = b',';
-            write_str(out, key);
-            out.push(b':');
+            out.extend_from_slice(quoted);
         };
         if let Some(timestamp) = self.timestamp {
-            key(out, "timestamp");
+            key(out, br#""timestamp":"#);
             out.extend_from_slice(timestamp.to_string().as_bytes());
         }
         if let Some(id) = self.correlation_id {
-            key(out, "correlationId");
+            key(out, br#""correlationId":"#);
             write_str(out, id);
         }
         if let Some(timeout) = self.timeout_ms {
-            key(out, "timeoutMs");
+            key(out, br#""timeoutMs":"#);
             out.extend_from_slice(timeout.to_string().as_bytes());
         }
         if separator == b'{' {
@@ -117,7 +117,7 @@ impl<P: Serialize + ?Sized> OutFrame<'_, P> {
 /// Appends `text` as a JSON string. Text without quotes, backslashes or control
 /// characters (message types, UUIDs) is copied as it is; the rest is escaped by serde_json.
 pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\') {
+    if crate::escape::plain_len(text.as_bytes()) == text.len() {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');

@@ -74,6 +74,9 @@ impl<'a> Envelope<'a> {
     /// `meta` is not an object or a standard key has the wrong type.
     pub(crate) fn meta(&self) -> Result<(Meta, Vec<ExtraMeta<'a>>), Error> {
         let Some(raw) = self.meta else { return Ok((Meta::default(), Vec::new())) };
+        if let Some(meta) = scan::meta(raw) {
+            return Ok((meta, Vec::new()));
+        }
         if let Ok(parsed) = serde_json::from_str::<ParsedMeta<'a>>(raw) {
             return Ok((parsed.meta, parsed.extra));
         }
@@ -169,7 +172,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for ParsedMeta<'a> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut meta = Meta::default();
                 let mut extra = Vec::new();
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     match &*key {
                         "timestamp" => meta.timestamp = map.next_value()?,
                         "correlationId" => {
@@ -194,6 +197,34 @@ impl<'de: 'a, 'a> Deserialize<'de> for ParsedMeta<'a> {
         }
 
         deserializer.deserialize_map(MetaVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A key of `meta`, borrowed from the frame unless it has escapes: serde's own `Cow`
+/// always copies, which would cost an allocation per key of every frame.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+        impl<'de: 'a, 'a> Visitor<'de> for KeyVisitor<'a> {
+            type Value = Key<'a>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor(std::marker::PhantomData))
     }
 }
 

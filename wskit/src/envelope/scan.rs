@@ -7,7 +7,9 @@
 //! Anything else returns `None` and goes through serde_json, which gives the same envelope
 //! or the error the frame deserves. The fuzz target `envelope` checks that both agree.
 
-use super::Envelope;
+use super::{Envelope, Meta};
+use crate::escape::plain_len;
+use crate::limits::Limits;
 use std::borrow::Cow;
 
 /// Nesting the scanner follows; deeper frames go through serde_json.
@@ -18,37 +20,68 @@ pub(super) fn scan(text: &str) -> Option<Envelope<'_>> {
     let mut scanner = Scanner { text, bytes: text.as_bytes(), at: 0 };
     let (mut ty, mut meta, mut payload) = (None, None, None);
     scanner.skip_ws();
-    scanner.eat(b'{')?;
-    scanner.skip_ws();
-    if scanner.peek()? != b'}' {
-        loop {
-            let key = scanner.string()?;
-            scanner.skip_ws();
-            scanner.eat(b':')?;
-            scanner.skip_ws();
-            let start = scanner.at;
-            match key {
-                "type" if ty.is_none() => ty = Some(scanner.string()?),
-                "meta" if meta.is_none() => meta = Some(scanner.value(start, 0)?),
-                "payload" if payload.is_none() => payload = Some(scanner.value(start, 0)?),
-                _ => return None,
-            }
-            scanner.skip_ws();
-            match scanner.next()? {
-                b',' => scanner.skip_ws(),
-                b'}' => break,
-                _ => return None,
-            }
+    scanner.object(|scanner, key| {
+        let start = scanner.at;
+        match key {
+            "type" if ty.is_none() => ty = Some(scanner.string()?),
+            "meta" if meta.is_none() => meta = Some(scanner.value(start, 0)?),
+            "payload" if payload.is_none() => payload = Some(scanner.value(start, 0)?),
+            _ => return None,
         }
-    } else {
-        scanner.at += 1;
-    }
-    scanner.skip_ws();
-    if scanner.at != text.len() {
-        return None;
-    }
+        Some(())
+    })?;
+    scanner.end()?;
     Some(Envelope { ty: Cow::Borrowed(ty?), meta: meta.flatten(), payload: payload.flatten() })
 }
+
+/// The standard keys of the `meta` object `raw`, if it holds nothing else and in forms
+/// the fast path is sure of: each key at most once, `correlationId` a string without
+/// escapes within [`Limits::MAX_CORRELATION_ID_BYTES`], `timestamp` an integer and
+/// `timeoutMs` a non-negative one, of at most [`MAX_DIGITS`] digits, or `null`. Anything
+/// else (extra keys among them) goes through serde_json.
+pub(super) fn meta(raw: &str) -> Option<Meta> {
+    let mut scanner = Scanner { text: raw, bytes: raw.as_bytes(), at: 0 };
+    let mut meta = Meta::default();
+    let mut seen = [false; 3];
+    scanner.skip_ws();
+    scanner.object(|scanner, key| {
+        let slot = match key {
+            "correlationId" => 0,
+            "timestamp" => 1,
+            "timeoutMs" => 2,
+            _ => return None,
+        };
+        if std::mem::replace(&mut seen[slot], true) {
+            return None;
+        }
+        if scanner.literal(b"null").is_some() {
+            return Some(());
+        }
+        match slot {
+            0 => {
+                let id = scanner.string()?;
+                if id.len() > Limits::MAX_CORRELATION_ID_BYTES {
+                    return None;
+                }
+                meta.correlation_id = Some(id.to_owned());
+            }
+            1 => {
+                let negative = scanner.peek() == Some(b'-');
+                scanner.at += usize::from(negative);
+                let magnitude = scanner.integer()? as f64;
+                meta.timestamp = Some(if negative { -magnitude } else { magnitude });
+            }
+            _ => meta.timeout_ms = Some(scanner.integer()?),
+        }
+        Some(())
+    })?;
+    scanner.end()?;
+    Some(meta)
+}
+
+/// Digits of the integers [`meta`] reads itself: below 2^53, so that an `f64` holds them
+/// exactly, as serde_json reads them.
+const MAX_DIGITS: usize = 15;
 
 struct Scanner<'a> {
     text: &'a str,
@@ -57,6 +90,48 @@ struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    /// Walks the object that starts here, calling `field` with each key once the value
+    /// is next; `field` reads the value.
+    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        self.skip_ws();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.skip_ws();
+            self.eat(b':')?;
+            self.skip_ws();
+            field(self, key)?;
+            self.skip_ws();
+            match self.next()? {
+                b',' => self.skip_ws(),
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Only whitespace is left.
+    fn end(&mut self) -> Option<()> {
+        self.skip_ws();
+        (self.at == self.bytes.len()).then_some(())
+    }
+
+    /// An unsigned JSON integer (`0` or no leading zero) of at most [`MAX_DIGITS`] digits.
+    /// What follows is for the caller to check: a fraction or exponent is no separator.
+    fn integer(&mut self) -> Option<u64> {
+        let start = self.at;
+        self.digits();
+        let digits = &self.bytes[start..self.at];
+        if digits.is_empty() || digits.len() > MAX_DIGITS || (digits[0] == b'0' && digits.len() > 1) {
+            return None;
+        }
+        Some(digits.iter().fold(0, |value, &digit| value * 10 + u64::from(digit - b'0')))
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
@@ -81,8 +156,7 @@ impl<'a> Scanner<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.at;
-        let length =
-            self.bytes[start..].iter().position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
+        let length = plain_len(&self.bytes[start..]);
         self.at = start + length;
         self.eat(b'"')?;
         // Between two ASCII quotes: on character boundaries, so `get` finds it whole.
@@ -93,10 +167,7 @@ impl<'a> Scanner<'a> {
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
         loop {
-            let plain = self.bytes[self.at..]
-                .iter()
-                .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
-            self.at += plain;
+            self.at += plain_len(&self.bytes[self.at..]);
             match self.next()? {
                 b'"' => return Some(()),
                 b'\\' => match self.next()? {
@@ -202,7 +273,8 @@ impl<'a> Scanner<'a> {
 }
 
 /// Whether the fast path takes `text`; panics if it takes a frame serde_json refuses, or
-/// reads one differently. For the unit tests and the `envelope` fuzz target.
+/// reads one differently, its meta included. For the unit tests and the `envelope` fuzz
+/// target.
 #[cfg(any(test, fuzzing))]
 pub(crate) fn fast_path_agrees(text: &str) -> bool {
     let slow = serde_json::from_str::<super::WireEnvelope<'_>>(text)
@@ -214,6 +286,19 @@ pub(crate) fn fast_path_agrees(text: &str) -> bool {
             assert_eq!(fast.ty, slow.ty, "{text}");
             assert_eq!(fast.meta, slow.meta.map(|raw| raw.get()), "{text}");
             assert_eq!(fast.payload, slow.payload.map(|raw| raw.get()), "{text}");
+            if let Some(fast_meta) = fast.meta.and_then(meta) {
+                let slow_meta = serde_json::from_str::<super::ParsedMeta<'_>>(fast.meta.unwrap_or_default());
+                let slow_meta = slow_meta.unwrap_or_else(|error| {
+                    panic!("the fast path took meta serde_json refuses ({error}): {text}")
+                });
+                assert!(slow_meta.extra.is_empty(), "{text}");
+                assert_eq!(fast_meta, slow_meta.meta, "{text}");
+                assert_eq!(
+                    fast_meta.timestamp.map(f64::to_bits),
+                    slow_meta.meta.timestamp.map(f64::to_bits),
+                    "{text}"
+                );
+            }
             true
         }
         (Some(_), None) => panic!("the fast path took a frame serde_json refuses: {text}"),
@@ -222,7 +307,7 @@ pub(crate) fn fast_path_agrees(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::fast_path_agrees as agrees;
+    use super::{fast_path_agrees as agrees, meta};
 
     #[test]
     fn takes_the_frames_clients_send() {
@@ -264,5 +349,49 @@ mod tests {
         }
         let deep = format!(r#"{{"type":"T","payload":{}{}}}"#, "[".repeat(100), "]".repeat(100));
         assert!(!agrees(&deep));
+    }
+
+    #[test]
+    fn reads_the_meta_clients_send_and_agrees_with_serde_json() {
+        for raw in [
+            r#"{}"#,
+            r#"{"correlationId":"4f1c2a9e"}"#,
+            r#" { "timestamp" : 1730450000000 , "correlationId" : "c-1", "timeoutMs": 5000 } "#,
+            r#"{"timestamp":-0,"timeoutMs":0,"correlationId":null}"#,
+            r#"{"timestamp":-12,"timeoutMs":null}"#,
+            r#"{"correlationId":"é✓"}"#,
+        ] {
+            assert!(meta(raw).is_some(), "declined {raw}");
+            assert!(agrees(&format!(r#"{{"type":"T","meta":{raw}}}"#)), "{raw}");
+        }
+        let read = meta(r#"{"timestamp":-7,"correlationId":"id","timeoutMs":250}"#).unwrap();
+        assert_eq!(read.timestamp, Some(-7.0));
+        assert_eq!(read.correlation_id.as_deref(), Some("id"));
+        assert_eq!(read.timeout_ms, Some(250));
+    }
+
+    #[test]
+    fn leaves_other_meta_to_serde_json() {
+        let long_id = format!(r#"{{"correlationId":"{}"}}"#, "x".repeat(129));
+        for raw in [
+            r#"{"correlationId":"a\"b"}"#,
+            r#"{"correlationId":1}"#,
+            r#"{"correlationId":"a","correlationId":"b"}"#,
+            r#"{"timestamp":1.5}"#,
+            r#"{"timestamp":1e3}"#,
+            r#"{"timestamp":1234567890123456}"#,
+            r#"{"timestamp":01}"#,
+            r#"{"timeoutMs":-1}"#,
+            r#"{"timeoutMs":"5"}"#,
+            r#"{"clientId":"x"}"#,
+            r#"{"custom":true}"#,
+            r#"{"timestamp":1,}"#,
+            r#"[]"#,
+            &long_id,
+        ] {
+            assert!(meta(raw).is_none(), "took {raw}");
+            // Where the envelope is taken, the meta check of the agreement passes too.
+            agrees(&format!(r#"{{"type":"T","meta":{raw}}}"#));
+        }
     }
 }
