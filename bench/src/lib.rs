@@ -4,6 +4,14 @@
 
 pub mod echo;
 
+/// Every benchmark binary allocates with mimalloc, the allocator Bun's runtime uses, so
+/// that the servers compared differ in how they serve, not in their allocator. Build
+/// with `--no-default-features` for the system allocator (bench/README.md gives both
+/// figures).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::future::Future;
 use std::io;
 use std::time::Duration;

@@ -366,6 +366,12 @@ impl Outbox {
         Ok(())
     }
 
+    /// Wakes the host, to look at what changed outside the queue
+    /// ([`OutboxReceiver::until`]).
+    pub(crate) fn wake(&self) {
+        self.queue.reader.wake();
+    }
+
     /// Whether the host stopped draining the queue: the connection has closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.queue.closed.load(Ordering::Acquire)
@@ -445,11 +451,8 @@ impl OutboxReceiver {
     /// The oldest queued frame, waiting for one; `None` once closed and drained.
     pub(crate) async fn recv(&self) -> Option<Frame> {
         std::future::poll_fn(|cx| {
-            if let Some(frame) = self.try_recv() {
-                return Poll::Ready(Some(frame));
-            }
+            // Registered before looking: a frame pushed in between wakes the host.
             self.queue.reader.register(cx.waker());
-            // Look again: a frame pushed before the registration woke nobody.
             match self.try_recv() {
                 Some(frame) => Poll::Ready(Some(frame)),
                 None if self.queue.closed.load(Ordering::Acquire) => Poll::Ready(None),
@@ -496,9 +499,16 @@ impl OutboxReceiver {
 
     /// Completes once `flag` is set; whoever sets it wakes the host.
     async fn raised(&self, flag: fn(&Queue) -> &AtomicBool) {
+        self.until(|| flag(&self.queue).load(Ordering::Acquire)).await
+    }
+
+    /// Completes once `done` holds, looking at each wake of the host
+    /// ([`Outbox::wake`]); whatever makes it hold must wake the host.
+    pub(crate) async fn until(&self, done: impl Fn() -> bool) {
         std::future::poll_fn(|cx| {
+            // Registered before looking: a change in between wakes the host.
             self.queue.reader.register(cx.waker());
-            match flag(&self.queue).load(Ordering::Acquire) {
+            match done() {
                 true => Poll::Ready(()),
                 false => Poll::Pending,
             }

@@ -305,6 +305,7 @@ where
     /// Handles frames until the connection ends (`Err`) or, for a drained transport,
     /// until it is idle (`Ok`).
     async fn serve(&mut self) -> Flow {
+        let shutdown = &self.io.signals.shutdown;
         loop {
             self.io.alarm.rearm(self.io.control.next_timer());
             let mut idle = false;
@@ -327,7 +328,10 @@ where
             } else {
                 tokio::select! {
                     biased;
-                    () = self.io.signals.shutdown.cancelled() => Err(Exit::Close(going_away())),
+                    // Not a wait on the token itself: that joins and leaves its list of
+                    // waiters, under its lock, at every event. The server wakes each
+                    // connection through its queue when it shuts down.
+                    () = self.io.outbox.until(|| shutdown.is_cancelled()) => Err(Exit::Close(going_away())),
                     () = self.io.alarm.fired() => {
                         let now = self.io.alarm.now();
                         self.io.on_timer(now)

@@ -80,6 +80,11 @@ impl Registry {
         read(&self.clients).keys().copied().collect()
     }
 
+    /// Wakes every open connection, e.g. to see that the server shuts down.
+    pub(crate) fn wake_all(&self) {
+        read(&self.clients).values().for_each(Outbox::wake);
+    }
+
     pub(crate) fn client_count(&self) -> usize {
         read(&self.clients).len()
     }

@@ -585,6 +585,9 @@ impl<R: Router> Endpoint<R> {
     pub async fn shutdown(&self) -> ShutdownReport {
         let shared = &self.shared;
         shared.signals.shutdown.cancel();
+        // Connections do not wait on the signal itself (`Connection::drive`): they look at
+        // it when woken.
+        shared.hub.registry().wake_all();
         shared.connections.close();
         let connections = shared.connections.len();
         if tokio::time::timeout(shared.shutdown_grace, shared.connections.wait()).await.is_err() {
