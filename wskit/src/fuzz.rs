@@ -18,7 +18,7 @@ pub struct DecodedEnvelope {
 /// Decodes `text` as the connection does before it routes a frame: the envelope, then its
 /// meta.
 pub fn envelope(text: &str) -> Result<DecodedEnvelope, Error> {
-    let envelope = Envelope::parse(text)?;
+    let mut envelope = Envelope::parse(text)?;
     let meta = envelope.meta().map(|(meta, extra)| {
         let extra = extra.into_iter().map(|(key, value)| (key.into_owned(), value.get().to_owned()));
         (meta, extra.collect())

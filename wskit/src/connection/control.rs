@@ -431,7 +431,7 @@ enum Kind {
 }
 
 fn classify(text: &str) -> Kind {
-    let Ok(envelope) = Envelope::parse(text) else { return Kind::Message(None) };
+    let Ok(mut envelope) = Envelope::parse(text) else { return Kind::Message(None) };
     let correlation_id = envelope.meta().ok().and_then(|(meta, _)| meta.correlation_id);
     match &*envelope.ty {
         protocol::HEARTBEAT => Kind::Heartbeat,

@@ -100,7 +100,7 @@ impl<R: Router> Session<R> {
         if text.len() > self.limits.max_message_bytes {
             return self.oversize(text.len(), Some(text));
         }
-        let envelope = match Envelope::parse(text) {
+        let mut envelope = match Envelope::parse(text) {
             Ok(envelope) => envelope,
             Err(error) => return self.reject(text, error),
         };

@@ -26,6 +26,8 @@ pub(crate) struct Envelope<'a> {
     pub(crate) ty: Cow<'a, str>,
     pub(crate) meta: Option<&'a str>,
     pub(crate) payload: Option<&'a str>,
+    /// `meta`, read already by the fast path if it holds only standard keys.
+    standard_meta: Option<Meta>,
 }
 
 /// The envelope as serde_json reads it, for frames the fast path (`scan`) declines.
@@ -65,6 +67,7 @@ impl<'a> Envelope<'a> {
             ty: envelope.ty,
             meta: envelope.meta.map(RawValue::get),
             payload: envelope.payload.map(RawValue::get),
+            standard_meta: None,
         })
     }
 
@@ -72,11 +75,11 @@ impl<'a> Envelope<'a> {
     ///
     /// Fails with INVALID_ARGUMENT and `details.issues` (e.g. at `meta.correlationId`) when
     /// `meta` is not an object or a standard key has the wrong type.
-    pub(crate) fn meta(&self) -> Result<(Meta, Vec<ExtraMeta<'a>>), Error> {
-        let Some(raw) = self.meta else { return Ok((Meta::default(), Vec::new())) };
-        if let Some(meta) = scan::meta(raw) {
+    pub(crate) fn meta(&mut self) -> Result<(Meta, Vec<ExtraMeta<'a>>), Error> {
+        if let Some(meta) = self.standard_meta.take() {
             return Ok((meta, Vec::new()));
         }
+        let Some(raw) = self.meta else { return Ok((Meta::default(), Vec::new())) };
         if let Ok(parsed) = serde_json::from_str::<ParsedMeta<'a>>(raw) {
             return Ok((parsed.meta, parsed.extra));
         }
@@ -469,7 +472,7 @@ mod tests {
     #[test]
     fn borrows_type_and_keeps_payload_raw() {
         let text = r#"{"type":"JOIN","meta":{"timestamp":1,"correlationId":"c-1","clientId":"x","trace":"t"},"payload":{"roomId":"a"}}"#;
-        let envelope = Envelope::parse(text).unwrap();
+        let mut envelope = Envelope::parse(text).unwrap();
         assert!(matches!(envelope.ty, Cow::Borrowed("JOIN")));
         assert_eq!(envelope.payload.unwrap(), r#"{"roomId":"a"}"#);
         let (meta, extra) = envelope.meta().unwrap();
@@ -481,7 +484,7 @@ mod tests {
 
     #[test]
     fn null_meta_and_payload_are_absent() {
-        let envelope = Envelope::parse(r#"{"type":"A","meta":null,"payload":null}"#).unwrap();
+        let mut envelope = Envelope::parse(r#"{"type":"A","meta":null,"payload":null}"#).unwrap();
         assert!(envelope.meta.is_none() && envelope.payload.is_none());
         assert_eq!(envelope.meta().unwrap().0, Meta::default());
     }
@@ -506,7 +509,7 @@ mod tests {
 
     #[test]
     fn rejects_a_malformed_correlation_id() {
-        let envelope = Envelope::parse(r#"{"type":"A","meta":{"correlationId":5}}"#).unwrap();
+        let mut envelope = Envelope::parse(r#"{"type":"A","meta":{"correlationId":5}}"#).unwrap();
         assert!(envelope.meta().is_err());
     }
 
@@ -514,7 +517,7 @@ mod tests {
     fn refuses_a_correlation_id_above_its_limit_without_keeping_it() {
         let max = Limits::MAX_CORRELATION_ID_BYTES;
         let at_limit = format!(r#"{{"type":"A","meta":{{"correlationId":"{}"}}}}"#, "c".repeat(max));
-        let envelope = Envelope::parse(&at_limit).unwrap();
+        let mut envelope = Envelope::parse(&at_limit).unwrap();
         assert_eq!(envelope.meta().unwrap().0.correlation_id.map(|id| id.len()), Some(max));
 
         let long = "c".repeat(1 << 20);

@@ -15,74 +15,55 @@ use std::borrow::Cow;
 /// Nesting the scanner follows; deeper frames go through serde_json.
 const MAX_DEPTH: usize = 64;
 
-/// The envelope of `text`, if it is a frame the fast path is sure of.
+/// The envelope of `text`, if it is a frame the fast path is sure of, with its `meta`
+/// read too if the fast path is sure of that ([`Scanner::standard_meta`]).
 pub(super) fn scan(text: &str) -> Option<Envelope<'_>> {
     let mut scanner = Scanner { text, bytes: text.as_bytes(), at: 0 };
-    let (mut ty, mut meta, mut payload) = (None, None, None);
+    let (mut ty, mut meta, mut payload, mut standard) = (None, None, None, None);
     scanner.skip_ws();
     scanner.object(|scanner, key| {
         let start = scanner.at;
         match key {
             "type" if ty.is_none() => ty = Some(scanner.string()?),
-            "meta" if meta.is_none() => meta = Some(scanner.value(start, 0)?),
+            "meta" if meta.is_none() => {
+                let mut reader = *scanner;
+                standard = reader.standard_meta();
+                if standard.is_some() {
+                    scanner.at = reader.at;
+                    meta = Some(scanner.text.get(start..scanner.at));
+                } else {
+                    meta = Some(scanner.value(start, 0)?);
+                }
+            }
             "payload" if payload.is_none() => payload = Some(scanner.value(start, 0)?),
             _ => return None,
         }
         Some(())
     })?;
     scanner.end()?;
-    Some(Envelope { ty: Cow::Borrowed(ty?), meta: meta.flatten(), payload: payload.flatten() })
+    Some(Envelope {
+        ty: Cow::Borrowed(ty?),
+        meta: meta.flatten(),
+        payload: payload.flatten(),
+        standard_meta: standard,
+    })
 }
 
-/// The standard keys of the `meta` object `raw`, if it holds nothing else and in forms
-/// the fast path is sure of: each key at most once, `correlationId` a string without
-/// escapes within [`Limits::MAX_CORRELATION_ID_BYTES`], `timestamp` an integer and
-/// `timeoutMs` a non-negative one, of at most [`MAX_DIGITS`] digits, or `null`. Anything
-/// else (extra keys among them) goes through serde_json.
-pub(super) fn meta(raw: &str) -> Option<Meta> {
+/// The standard keys of the `meta` object `raw`, as [`Scanner::standard_meta`] reads them.
+#[cfg(any(test, fuzzing))]
+fn meta(raw: &str) -> Option<Meta> {
     let mut scanner = Scanner { text: raw, bytes: raw.as_bytes(), at: 0 };
-    let mut meta = Meta::default();
-    let mut seen = [false; 3];
     scanner.skip_ws();
-    scanner.object(|scanner, key| {
-        let slot = match key {
-            "correlationId" => 0,
-            "timestamp" => 1,
-            "timeoutMs" => 2,
-            _ => return None,
-        };
-        if std::mem::replace(&mut seen[slot], true) {
-            return None;
-        }
-        if scanner.literal(b"null").is_some() {
-            return Some(());
-        }
-        match slot {
-            0 => {
-                let id = scanner.string()?;
-                if id.len() > Limits::MAX_CORRELATION_ID_BYTES {
-                    return None;
-                }
-                meta.correlation_id = Some(id.to_owned());
-            }
-            1 => {
-                let negative = scanner.peek() == Some(b'-');
-                scanner.at += usize::from(negative);
-                let magnitude = scanner.integer()? as f64;
-                meta.timestamp = Some(if negative { -magnitude } else { magnitude });
-            }
-            _ => meta.timeout_ms = Some(scanner.integer()?),
-        }
-        Some(())
-    })?;
+    let meta = scanner.standard_meta()?;
     scanner.end()?;
     Some(meta)
 }
 
-/// Digits of the integers [`meta`] reads itself: below 2^53, so that an `f64` holds them
+/// Digits of the integers [`Scanner::standard_meta`] reads: below 2^53, so that an `f64` holds them
 /// exactly, as serde_json reads them.
 const MAX_DIGITS: usize = 15;
 
+#[derive(Clone, Copy)]
 struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -118,6 +99,48 @@ impl<'a> Scanner<'a> {
     fn end(&mut self) -> Option<()> {
         self.skip_ws();
         (self.at == self.bytes.len()).then_some(())
+    }
+
+    /// The `meta` object that starts here, if it holds only standard keys in forms the
+    /// fast path is sure of: each key at most once, `correlationId` a string without
+    /// escapes within [`Limits::MAX_CORRELATION_ID_BYTES`], `timestamp` an integer and
+    /// `timeoutMs` a non-negative one, of at most [`MAX_DIGITS`] digits, or `null`.
+    /// Anything else (extra keys among them) is left to serde_json.
+    fn standard_meta(&mut self) -> Option<Meta> {
+        let mut meta = Meta::default();
+        let mut seen = [false; 3];
+        self.object(|scanner, key| {
+            let slot = match key {
+                "correlationId" => 0,
+                "timestamp" => 1,
+                "timeoutMs" => 2,
+                _ => return None,
+            };
+            if std::mem::replace(&mut seen[slot], true) {
+                return None;
+            }
+            if scanner.literal(b"null").is_some() {
+                return Some(());
+            }
+            match slot {
+                0 => {
+                    let id = scanner.string()?;
+                    if id.len() > Limits::MAX_CORRELATION_ID_BYTES {
+                        return None;
+                    }
+                    meta.correlation_id = Some(id.to_owned());
+                }
+                1 => {
+                    let negative = scanner.peek() == Some(b'-');
+                    scanner.at += usize::from(negative);
+                    let magnitude = scanner.integer()? as f64;
+                    meta.timestamp = Some(if negative { -magnitude } else { magnitude });
+                }
+                _ => meta.timeout_ms = Some(scanner.integer()?),
+            }
+            Some(())
+        })?;
+        Some(meta)
     }
 
     /// An unsigned JSON integer (`0` or no leading zero) of at most [`MAX_DIGITS`] digits.
@@ -283,6 +306,7 @@ pub(crate) fn fast_path_agrees(text: &str) -> bool {
     match (scan(text), slow) {
         (None, _) => false,
         (Some(fast), Some(slow)) => {
+            assert_eq!(fast.standard_meta, fast.meta.and_then(meta), "{text}");
             assert_eq!(fast.ty, slow.ty, "{text}");
             assert_eq!(fast.meta, slow.meta.map(|raw| raw.get()), "{text}");
             assert_eq!(fast.payload, slow.payload.map(|raw| raw.get()), "{text}");
