@@ -8,8 +8,9 @@
 # Each run measures, each on a fresh server: echo round trips per second of every server
 # (and of BASELINE_ECHO); RPC round trips per second of wskit and the peers; fan-out
 # deliveries per second to FANOUT_SUBS subscribers of wskit and the peers; the server memory
-# per idle connection of every server. The servers take turns at going first. At the end it
-# prints the medians per figure and server, and each one's ratio to raw Bun.
+# per idle connection of every server; the open-loop round-trip latency of wskit and raw Bun
+# at half of raw Bun's echo maximum of the same run. The servers take turns at going first.
+# At the end it prints the medians per figure and server, and each one's ratio to raw Bun.
 #
 # Settings (environment):
 #   RUNS=5            runs (or the first argument)
@@ -20,6 +21,8 @@
 #   FANOUT_INFLIGHT=16  publishes in flight (not yet delivered to every subscriber)
 #   IDLE_CONNS=10000  connections of the idle measurement (0 skips it)
 #   IDLE_BARE=1       also measure bare_echo's idle memory (0 skips it)
+#   LATENCY=1         measure p50/p99 round trips of wskit and raw Bun, open loop, at half of
+#                     raw Bun's echo round trips of the same run (0 skips it; needs the peers)
 #   PEERS=auto        the Bun peers: measured if bench/peers is installed or npm can install
 #                     it (`npm ci`), skipped with a message otherwise; PEERS=1 requires
 #                     them, PEERS=0 skips them
@@ -44,6 +47,7 @@ FANOUT_SUBS="${FANOUT_SUBS:-1000}"
 FANOUT_INFLIGHT="${FANOUT_INFLIGHT:-16}"
 IDLE_CONNS="${IDLE_CONNS:-10000}"
 IDLE_BARE="${IDLE_BARE:-1}"
+LATENCY="${LATENCY:-1}"
 export WORKERS="${WORKERS:-1}"
 SERVER_CPU="${SERVER_CPU:-0}"
 LOADGEN_CPU="${LOADGEN_CPU:-1}"
@@ -248,6 +252,22 @@ idle_kib() {
     RESULT="$(field kib_per_conn "$line")"
 }
 
+# paced SERVER: sets RESULT to SERVER's median round trip in µs at PACED_RATE requests per
+# second, open loop (`loadgen paced`), and RESULT_P99 to its 99th percentile; a run that
+# lost replies (the server fell behind the rate) is marked with '*'.
+paced() {
+    wait_quiet
+    start_server "$1" echo
+    local line
+    line="$(taskset -c "$LOADGEN_CPU" "$BIN/loadgen" paced --url "$URL" --rate "$PACED_RATE" \
+        --conns "$CONNS" --secs "$SECS" --warmup "$WARMUP" || true)"
+    stop_server
+    echo "   $1: $line"
+    local mark=""
+    [[ "$(field lost "$line")" == 0 ]] || mark="*"
+    RESULT="$(field p50_us "$line")$mark" RESULT_P99="$(field p99_us "$line")$mark"
+}
+
 # measure FIGURE SERVER: sets RESULT to SERVER's FIGURE (see FIGURES).
 measure() {
     local echo_args=(--conns "$CONNS" --inflight "$INFLIGHT" --secs "$SECS" --warmup "$WARMUP")
@@ -264,6 +284,8 @@ measure() {
         # KiB per idle connection, right after the upgrade and after one echo each.
         idle) idle_kib "$2" ;;
         talk) idle_kib "$2" --talk ;;
+        # Round-trip latency at a fixed load; p99 comes with it (RESULT_P99).
+        p50) paced "$2" ;;
     esac
 }
 
@@ -272,6 +294,10 @@ FIGURES=(echo)
 if ((MEASURE_RPC)); then FIGURES+=(rpc); fi
 if ((FANOUT_SUBS > 0)); then FIGURES+=(fanout); fi
 if ((IDLE_CONNS > 0)); then FIGURES+=(idle talk); fi
+if ((LATENCY && PEERS)); then FIGURES+=(p50); fi
+# Rows of the table: the figures, and p99, measured with p50.
+ROWS=("${FIGURES[@]}")
+if ((LATENCY && PEERS)); then ROWS+=(p99); fi
 declare -A NAME=([wskit]=wskit [bare]="bare tokio-tungstenite" [baseline]="baseline wskit"
     [raw_bun]="raw Bun" [wskit_bun]="ws-kit on Bun")
 declare -A LABEL=(
@@ -280,6 +306,8 @@ declare -A LABEL=(
     [fanout]="fan-out deliveries/s to $FANOUT_SUBS"
     [idle]="KiB per idle conn"
     [talk]="KiB per idle conn after one echo"
+    [p50]="p50 µs at half of raw Bun's echo (open loop)"
+    [p99]="p99 µs at half of raw Bun's echo (open loop)"
 )
 
 # figure_servers FIGURE: sets SERVERS to the servers measured for FIGURE. The bare server
@@ -291,7 +319,11 @@ figure_servers() {
         idle | talk) if ((IDLE_BARE)); then SERVERS+=(bare); fi ;;
     esac
     if ((PEERS)); then
-        SERVERS+=(raw_bun wskit_bun)
+        case "$1" in
+            # ws-kit on Bun serves a twentieth of that rate: it would only queue.
+            p50 | p99) SERVERS+=(raw_bun) ;;
+            *) SERVERS+=(raw_bun wskit_bun) ;;
+        esac
     fi
 }
 
@@ -325,11 +357,15 @@ for run in $(seq "$RUNS"); do
         if ! ((run % 2)); then
             mapfile -t SERVERS < <(printf '%s\n' "${SERVERS[@]}" | tac)
         fi
-        declare -A this_run=()
+        declare -A this_run=() this_run_p99=()
         for server in "${SERVERS[@]}"; do
             measure "$figure" "$server"
             this_run[$server]="$RESULT"
             RESULTS["$figure $server"]+="$RESULT "
+            if [[ "$figure" == p50 ]]; then
+                this_run_p99[$server]="$RESULT_P99"
+                RESULTS["p99 $server"]+="$RESULT_P99 "
+            fi
         done
         summary+="; ${LABEL[$figure]}:"
         figure_servers "$figure"
@@ -338,14 +374,22 @@ for run in $(seq "$RUNS"); do
             if [[ -n "${this_run[raw_bun]:-}" ]]; then
                 RATIOS["$figure $server"]+="$(ratio "${this_run[$server]}" "${this_run[raw_bun]}") "
             fi
+            if [[ "$figure" == p50 ]]; then
+                summary+=" (p99 ${this_run_p99[$server]})"
+                RATIOS["p99 $server"]+="$(ratio "${this_run_p99[$server]}" "${this_run_p99[raw_bun]}") "
+            fi
         done
+        if [[ "$figure" == echo && -n "${this_run[raw_bun]:-}" ]]; then
+            # The latency figures' load: half of what raw Bun served in this run.
+            PACED_RATE="$(awk -v r="${this_run[raw_bun]%\*}" 'BEGIN { printf "%.0f", r / 2 }')"
+        fi
         if [[ "$figure" == echo ]]; then
             RATIOS["wskit/bare"]+="$(ratio "${this_run[wskit]}" "${this_run[bare]}") "
             if [[ -n "$BASELINE_ECHO" ]]; then
                 RATIOS["wskit/baseline"]+="$(ratio "${this_run[wskit]}" "${this_run[baseline]}") "
             fi
         fi
-        unset this_run
+        unset this_run this_run_p99
     done
     echo "run $run:${summary#;}"
 done
@@ -365,7 +409,7 @@ for server in "${SERVERS[@]}"; do
 done
 echo "$header"
 echo "$rule"
-for figure in "${FIGURES[@]}"; do
+for figure in "${ROWS[@]}"; do
     row="| ${LABEL[$figure]} |"
     figure_servers echo
     for server in "${SERVERS[@]}"; do

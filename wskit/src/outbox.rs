@@ -435,8 +435,11 @@ impl OutboxReceiver {
         let queue = &*self.queue;
         let mut frames = queue.frames();
         let frame = frames.pop()?;
-        let has_room = frames.queue.len() * 2 <= queue.capacity().frames;
-        if frames.dropped > 0 && has_room && !queue.closing.load(Ordering::Acquire) {
+        // Checked first: frames are rarely dropped, and the rest costs more to look at.
+        if frames.dropped > 0
+            && frames.queue.len() * 2 <= queue.capacity().frames
+            && !queue.closing.load(Ordering::Acquire)
+        {
             if let Some(policy) = queue.policy.dropping() {
                 let dropped = std::mem::take(&mut frames.dropped);
                 frames.push(drop_notice(dropped, policy));
