@@ -40,7 +40,9 @@ pub struct Ctx<D> {
     /// When the message being handled arrived (or the connection opened).
     arrived: Instant,
     outbox: Outbox,
-    closing: Option<Close>,
+    /// The close a handler asked for; boxed, as it is rare and every connection holds the
+    /// field.
+    closing: Option<Box<Close>>,
     hub: Hub,
     topics: Vec<Box<str>>,
     authorize: Option<Authorize<D>>,
@@ -136,7 +138,7 @@ impl<D> Ctx<D> {
             ran,
             answered: self.answered,
             correlation_id: self.meta.correlation_id.take(),
-            close: self.closing.take(),
+            close: self.closing.take().map(|close| *close),
         })
     }
 
@@ -501,7 +503,7 @@ impl<D> Ctx<D> {
     /// Codes that an application may not send (1004-1006, 1015, outside 1000-4999) are
     /// replaced by 1008 (policy).
     pub fn close(&mut self, code: u16, reason: impl Into<std::borrow::Cow<'static, str>>) {
-        self.closing.get_or_insert(Close::application(code, reason));
+        self.closing.get_or_insert_with(|| Box::new(Close::application(code, reason)));
     }
 
     pub(crate) fn enqueue(&mut self, frame: String) -> Result<(), Error> {
@@ -580,9 +582,9 @@ impl<D> Ctx<D> {
     pub(crate) fn take_close(&mut self) -> Option<Close> {
         if let (Some(overflow), None) = (self.outbox.overflow(), &self.closing) {
             self.limits.exceeded(overflow.kind, overflow.observed, overflow.limit, Some(self.client_id));
-            self.closing = Some(crate::outbox::slow_consumer_close());
+            self.closing = Some(Box::new(crate::outbox::slow_consumer_close()));
         }
-        self.closing.take().or_else(|| self.outbox.take_close_request())
+        self.closing.take().map(|close| *close).or_else(|| self.outbox.take_close_request())
     }
 }
 

@@ -500,6 +500,11 @@ impl OutboxReceiver {
         self.raised(|queue| &queue.close_pending).await
     }
 
+    /// Whether a close was requested from outside the handlers and not taken yet.
+    pub(crate) fn is_close_requested(&self) -> bool {
+        self.queue.close_pending.load(Ordering::Acquire)
+    }
+
     /// Completes once `flag` is set; whoever sets it wakes the host.
     async fn raised(&self, flag: fn(&Queue) -> &AtomicBool) {
         self.until(|| flag(&self.queue).load(Ordering::Acquire)).await

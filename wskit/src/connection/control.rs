@@ -123,7 +123,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
         outbox: Outbox,
         limits: Arc<Limits>,
         client_id: Uuid,
-        liveness: Option<Liveness>,
+        liveness: Option<Arc<Liveness>>,
         now: Instant,
         binary: bool,
     ) -> Self {

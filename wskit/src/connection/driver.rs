@@ -32,6 +32,7 @@ use futures_util::{FutureExt, StreamExt};
 
 use std::future::Future;
 use std::pin::{pin, Pin};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -96,7 +97,7 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
     pub(crate) fn new(
         session: Session<R>,
         outbox: OutboxReceiver,
-        liveness: Option<Liveness>,
+        liveness: Option<Arc<Liveness>>,
         now: Instant,
     ) -> Self {
         let control = session.control(liveness, now);
@@ -126,7 +127,7 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
     pub(crate) fn reopened(
         mut session: Session<R>,
         outbox: OutboxReceiver,
-        liveness: Option<Liveness>,
+        liveness: Option<Arc<Liveness>>,
         now: Instant,
     ) -> Self {
         session.ctx_mut().attach();
@@ -167,8 +168,8 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
         C: Clock,
     {
         let now = clock.now();
-        let mut timer = pin!(clock.timer(now + NEVER));
-        let alarm = Alarm { clock, timer: timer.as_mut(), armed: None };
+        let timer = pin!(clock.timer(now + NEVER));
+        let alarm = Alarm { clock, timer, armed: None };
         let mut turn = Turn {
             session: &mut self.session,
             io: Io {
@@ -183,21 +184,13 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
                 resume: self.resume.as_deref_mut(),
             },
         };
-        let flow = match self.stage {
-            Stage::New => {
-                self.stage = Stage::Open;
-                // Boxed, as `end` below: each runs once, and inline their futures would
-                // make every idle connection's as large as theirs.
-                Box::pin(turn.open()).await
-            }
-            Stage::Open => Ok(()),
+        let opens = match self.stage {
+            Stage::New => true,
+            Stage::Open => false,
             Stage::Ended => unreachable!("a connection is not driven after it ended"),
         };
-        let served = match flow {
-            Ok(()) => turn.serve().await,
-            Err(exit) => Err(exit),
-        };
-        let Err(exit) = served else { return Outcome::Paused };
+        self.stage = Stage::Open;
+        let Err(exit) = turn.open_and_serve(opens).await else { return Outcome::Paused };
         self.stage = Stage::Ended;
         #[cfg(feature = "server")]
         let keep = turn.io.resume.as_ref().is_some_and(|resume| resume.keeps_session(exit.keeps_session()));
@@ -272,6 +265,17 @@ where
     X: Transport<Text = T>,
     C: Clock,
 {
+    /// Opens the connection if `opens`, then serves it. One function, so that nothing of
+    /// the opening stays in the future while the connection is served.
+    async fn open_and_serve(&mut self, opens: bool) -> Flow {
+        if opens {
+            // Boxed, as `end`: each runs once, and inline their futures would make every
+            // idle connection's as large as theirs.
+            Box::pin(self.open()).await?;
+        }
+        self.serve().await
+    }
+
     /// Runs the `#[on_open]` hook and writes what it sent; a resumable connection first
     /// writes `$ws:session` and what its client missed.
     async fn open(&mut self) -> Flow {
@@ -328,10 +332,16 @@ where
             } else {
                 tokio::select! {
                     biased;
-                    // Not a wait on the token itself: that joins and leaves its list of
-                    // waiters, under its lock, at every event. The server wakes each
-                    // connection through its queue when it shuts down.
-                    () = self.io.outbox.until(|| shutdown.is_cancelled()) => Err(Exit::Close(going_away())),
+                    // A shutdown, or a close asked for from outside (taken below, with the
+                    // closes handlers ask for). Not a wait on the shutdown token itself:
+                    // that joins and leaves its list of waiters, under its lock, at every
+                    // event; the server wakes each connection through its queue instead.
+                    () = self.io.outbox.until(|| shutdown.is_cancelled() || self.io.outbox.is_close_requested()) => {
+                        match shutdown.is_cancelled() {
+                            true => Err(Exit::Close(going_away())),
+                            false => Ok(()),
+                        }
+                    }
                     () = self.io.alarm.fired() => {
                         let now = self.io.alarm.now();
                         self.io.on_timer(now)
@@ -341,8 +351,6 @@ where
                     // allocation per batch of frames, not per frame.
                     received = self.io.transport.recv() => Box::pin(self.handle_batch(received)).await,
                     Some(frame) = self.io.outbox.recv() => self.io.send(frame).await.map_err(Exit::Left),
-                    // Taken below, with the closes handlers ask for.
-                    () = self.io.outbox.close_requested() => Ok(()),
                     (id, finished) = next_fork(self.io.forks), if self.io.control.has_forks() => {
                         self.io.control.fork_ended(id, *finished);
                         Ok(())

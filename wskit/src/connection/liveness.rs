@@ -58,7 +58,8 @@ pub(super) enum PingStep {
 /// The protocol ping schedule of one connection: a ping every interval, and a
 /// connection that sends nothing within the timeout after a ping is stale.
 pub(super) struct Pings {
-    liveness: Option<Liveness>,
+    /// The server's settings, shared by its connections.
+    liveness: Option<Arc<Liveness>>,
     last_heard: Instant,
     /// When the unanswered ping went out.
     sent: Option<Instant>,
@@ -67,7 +68,7 @@ pub(super) struct Pings {
 }
 
 impl Pings {
-    pub(super) fn new(liveness: Option<Liveness>, now: Instant) -> Self {
+    pub(super) fn new(liveness: Option<Arc<Liveness>>, now: Instant) -> Self {
         let next = liveness.as_ref().map(|liveness| now + liveness.interval);
         Pings { liveness, last_heard: now, sent: None, next }
     }
@@ -85,10 +86,10 @@ impl Pings {
     /// What to do at `now`; a ping is due once the interval has passed since the last
     /// one was answered.
     pub(super) fn due(&mut self, now: Instant) -> PingStep {
-        let (Some(Liveness { interval, timeout, .. }), Some(next)) = (&self.liveness, self.next) else {
+        let (Some(liveness), Some(next)) = (&self.liveness, self.next) else {
             return PingStep::Wait;
         };
-        let (interval, timeout) = (*interval, *timeout);
+        let (interval, timeout) = (liveness.interval, liveness.timeout);
         if now < next {
             return PingStep::Wait;
         }
@@ -134,7 +135,7 @@ mod tests {
             timeout: Duration::from_millis(30),
             stale: StalePolicy::default(),
         };
-        let mut pings = Pings::new(Some(liveness), start);
+        let mut pings = Pings::new(Some(Arc::new(liveness)), start);
         assert_eq!(pings.next(), Some(at(100)));
         assert_eq!(pings.due(at(50)), PingStep::Wait);
         assert_eq!(pings.due(at(100)), PingStep::Send);

@@ -54,7 +54,7 @@ impl<R: Router> Session<R> {
     /// The [`Control`] of this session's connection, opened at `now`.
     pub(crate) fn control<T: AsRef<str> + From<String>>(
         &self,
-        liveness: Option<Liveness>,
+        liveness: Option<Arc<Liveness>>,
         now: Instant,
     ) -> Control<T> {
         let outbox = self.ctx.outbox().clone();

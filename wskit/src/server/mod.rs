@@ -422,7 +422,8 @@ impl<R: Router> Server<R> {
             self.hub.on_broadcast(move |broadcast| hook(broadcast));
         }
         let stale = self.stale;
-        let liveness = self.heartbeat.map(|(interval, timeout)| Liveness { interval, timeout, stale });
+        let liveness =
+            self.heartbeat.map(|(interval, timeout)| Arc::new(Liveness { interval, timeout, stale }));
         Endpoint {
             shared: Arc::new(Shared {
                 router: Arc::new(self.router),
@@ -521,7 +522,7 @@ struct Shared<R: Router> {
     on_upgrade: Option<UpgradeHook>,
     user_of: Option<UserOf<R::Data>>,
     origins: Option<Vec<String>>,
-    liveness: Option<Liveness>,
+    liveness: Option<Arc<Liveness>>,
     /// Connections admitted and not yet closed, against `Limits::max_connections`.
     open: Arc<AtomicUsize>,
     fallback: Option<Fallback>,

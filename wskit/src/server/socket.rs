@@ -27,6 +27,7 @@ use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::{pin, Pin};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -65,8 +66,9 @@ pub(crate) struct Socket<S> {
     held: Held,
     /// When the message that has begun to arrive must be complete.
     due: Option<tokio::time::Instant>,
-    message_timeout: Duration,
-    write_timeout: Duration,
+    /// The server's limits: the message and write timeouts (shared, rather than copied
+    /// into every connection).
+    limits: Arc<Limits>,
     /// Our close frame is sent: the peer's close needs no answer.
     closing: bool,
 }
@@ -88,7 +90,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
     ///
     /// `read` is taken, copied and let go here: it is a view of the HTTP server's read
     /// buffer, which it would otherwise keep alive for as long as the connection lives.
-    pub(crate) fn new(io: S, read: Bytes, limits: &Limits, held: Held, deflate: Option<Agreed>) -> Self {
+    pub(crate) fn new(io: S, read: Bytes, limits: &Arc<Limits>, held: Held, deflate: Option<Agreed>) -> Self {
         let mut inbox = Inbox::default();
         inbox.bytes.extend_from_slice(&read);
         drop(read);
@@ -104,8 +106,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
             deflater: deflate.map(|agreed| Box::new(Deflater::new(agreed))),
             held,
             due: None,
-            message_timeout: limits.message_timeout,
-            write_timeout: limits.write_timeout,
+            limits: Arc::clone(limits),
             closing: false,
         }
     }
@@ -148,7 +149,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
         self.held.resize(self.held_bytes()).map_err(Ended::OverBudget)?;
         let unfinished = !self.inbox.is_empty() || self.reader.is_mid_message();
         match (unfinished, self.due) {
-            (true, None) => self.due = Some(tokio::time::Instant::now() + self.message_timeout),
+            (true, None) => self.due = Some(tokio::time::Instant::now() + self.limits.message_timeout),
             (false, Some(_)) => self.due = None,
             _ => {}
         }
@@ -230,7 +231,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
                 close: Close::new(Close::TRY_AGAIN_LATER, "the server holds too much unfinished data"),
             },
             Err(Ended::Late) => {
-                let limit = self.message_timeout.as_millis().try_into().unwrap_or(usize::MAX);
+                let limit = self.limits.message_timeout.as_millis().try_into().unwrap_or(usize::MAX);
                 Received::OverLimit {
                     kind: LimitKind::MessageTime,
                     observed: limit,
@@ -263,7 +264,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
         if self.out.is_empty() {
             return Ok(());
         }
-        bounded(self.write_timeout, self.write_out()).await
+        bounded(self.limits.write_timeout, self.write_out()).await
     }
 
     fn ping(&mut self) {
