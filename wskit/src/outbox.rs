@@ -368,6 +368,7 @@ impl Outbox {
 
     /// Wakes the host, to look at what changed outside the queue
     /// ([`OutboxReceiver::until`]).
+    #[cfg(feature = "server")]
     pub(crate) fn wake(&self) {
         self.queue.reader.wake();
     }

@@ -581,19 +581,21 @@ where
     }
 
     /// Buffers `frame`, and writes the buffer out once the transport says it is full.
-    /// A resumable connection numbers and keeps it first.
     async fn send(&mut self, frame: Frame) -> Result<(), Close> {
-        #[cfg(feature = "server")]
-        let full = match &mut self.resume {
-            Some(resume) => self.transport.send_kept(resume.replay.record(frame)),
-            None => self.transport.send(frame),
-        };
-        #[cfg(not(feature = "server"))]
-        let full = self.transport.send(frame);
-        match full {
+        match self.buffer(frame) {
             true => self.flush().await,
             false => Ok(()),
         }
+    }
+
+    /// Buffers `frame` in the transport, numbered and kept first on a resumable
+    /// connection; `true` once the transport's buffer is full and must be written out.
+    fn buffer(&mut self, frame: Frame) -> bool {
+        #[cfg(feature = "server")]
+        if let Some(resume) = &mut self.resume {
+            return self.transport.send_kept(resume.replay.record(frame));
+        }
+        self.transport.send(frame)
     }
 
     /// Writes out what the transport buffered. Boxed: a flush that waits on the client
@@ -628,7 +630,11 @@ where
         let mut queued = 0;
         while let Some(frame) = self.outbox.try_recv() {
             queued += 1;
-            self.send(frame).await.map_err(Exit::Left)?;
+            // Not through `send`: most frames only go into the buffer, and an await per
+            // frame would cost a future's setup for each of them.
+            if self.buffer(frame) {
+                self.flush().await.map_err(Exit::Left)?;
+            }
         }
         if queued > 0 {
             crate::observe::outbound_queue(queued);

@@ -81,6 +81,7 @@ impl Registry {
     }
 
     /// Wakes every open connection, e.g. to see that the server shuts down.
+    #[cfg(feature = "server")]
     pub(crate) fn wake_all(&self) {
         read(&self.clients).values().for_each(Outbox::wake);
     }
