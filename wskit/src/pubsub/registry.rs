@@ -3,6 +3,7 @@
 
 use crate::outbox::{Frame, Outbox};
 use crate::panics::{self, Site};
+use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use uuid::Uuid;
@@ -93,9 +94,10 @@ impl Registry {
 
 /// Connections grouped by name: the subscribers of each topic, the connections of each
 /// user. A group exists while it has a member, so the map holds only live connections.
+/// Members are kept in an insertion-ordered map, which a publish walks as a dense array.
 #[derive(Default)]
 pub(crate) struct Groups {
-    map: RwLock<HashMap<Box<str>, HashMap<Uuid, Outbox>>>,
+    map: RwLock<HashMap<Box<str>, IndexMap<Uuid, Outbox>>>,
 }
 
 impl Groups {
@@ -106,7 +108,7 @@ impl Groups {
                 members.insert(client_id, outbox.clone());
             }
             None => {
-                map.insert(group.into(), HashMap::from([(client_id, outbox.clone())]));
+                map.insert(group.into(), IndexMap::from([(client_id, outbox.clone())]));
             }
         }
     }
@@ -123,7 +125,7 @@ impl Groups {
         for group in groups {
             let group = group.as_ref();
             if let Some(members) = map.get_mut(group) {
-                members.remove(&client_id);
+                members.swap_remove(&client_id);
                 if members.is_empty() {
                     map.remove(group);
                 }
@@ -139,7 +141,7 @@ impl Groups {
         let mut map = write(&self.map);
         for group in groups {
             if let Some(members) = map.get_mut(&**group) {
-                members.remove(&from);
+                members.swap_remove(&from);
                 members.insert(to, outbox.clone());
             }
         }
@@ -182,7 +184,7 @@ impl Groups {
     }
 
     pub(crate) fn count(&self, group: &str) -> usize {
-        read(&self.map).get(group).map_or(0, HashMap::len)
+        read(&self.map).get(group).map_or(0, IndexMap::len)
     }
 }
 
