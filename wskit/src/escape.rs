@@ -7,6 +7,10 @@
 //! word test is the classic "has a zero byte" bit trick: it may also flag bytes after a
 //! real hit (a borrow runs upward), never before one, so the lowest flagged byte is the
 //! first special byte.
+//!
+//! Written here because the crates that search bytes quickly (`memchr`) look for up to
+//! three given bytes, not for a range such as the control characters; serde_json has the
+//! same test inside, but does not export it.
 
 /// Eight copies of `byte`.
 const fn lanes(byte: u8) -> u64 {

@@ -6,6 +6,9 @@
 //! without escapes, no `\u` escapes anywhere and no nesting deeper than [`MAX_DEPTH`].
 //! Anything else returns `None` and goes through serde_json, which gives the same envelope
 //! or the error the frame deserves. The fuzz target `envelope` checks that both agree.
+//!
+//! A `meta` that holds only the standard keys, in the forms clients send, is read here too
+//! ([`Scanner::standard_meta`]), so that it is not walked a second time.
 
 use super::{Envelope, Meta};
 use crate::escape::plain_len;
@@ -59,8 +62,8 @@ fn meta(raw: &str) -> Option<Meta> {
     Some(meta)
 }
 
-/// Digits of the integers [`Scanner::standard_meta`] reads: below 2^53, so that an `f64` holds them
-/// exactly, as serde_json reads them.
+/// Digits of the integers [`Scanner::standard_meta`] reads: below 2^53, so that an `f64`
+/// holds them exactly, as serde_json reads them.
 const MAX_DIGITS: usize = 15;
 
 #[derive(Clone, Copy)]
