@@ -254,28 +254,29 @@ impl RawClient {
     /// check a part of each, where parsing every one would cost more than the server's
     /// work. Panics on anything else, or after [`RECV_TIMEOUT`].
     pub async fn recv_text(&mut self) -> String {
-        loop {
-            let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
-                .await
-                .expect("no frame from the server within the timeout");
-            match frame {
-                Some(Ok(Message::Text(text))) => return text.to_string(),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                other => panic!("expected a text frame, got {other:?}"),
-            }
+        match self.next_data().await {
+            Some(Ok(Message::Text(text))) => text.to_string(),
+            other => panic!("expected a text frame, got {other:?}"),
         }
     }
 
     /// The next binary frame; panics on anything else, or after [`RECV_TIMEOUT`].
     pub async fn recv_binary(&mut self) -> Vec<u8> {
+        match self.next_data().await {
+            Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
+            other => panic!("expected a binary frame, got {other:?}"),
+        }
+    }
+
+    /// The next frame that is not a ping or pong, as it came; panics after
+    /// [`RECV_TIMEOUT`].
+    async fn next_data(&mut self) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
         loop {
             let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
                 .await
                 .expect("no frame from the server within the timeout");
-            match frame {
-                Some(Ok(Message::Binary(bytes))) => return bytes.to_vec(),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                other => panic!("expected a binary frame, got {other:?}"),
+            if !matches!(frame, Some(Ok(Message::Ping(_) | Message::Pong(_)))) {
+                return frame;
             }
         }
     }
