@@ -466,9 +466,9 @@ impl OutboxReceiver {
         .await
     }
 
-    /// Wakes `waker` at the next push.
-    #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
-    pub(crate) fn register(&self, waker: &std::task::Waker) {
+    /// Wakes `waker` at the next push, and at every other wake of the host
+    /// ([`Outbox::wake`]).
+    pub(crate) fn watch(&self, waker: &std::task::Waker) {
         self.queue.reader.register(waker);
     }
 

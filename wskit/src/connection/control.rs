@@ -247,6 +247,12 @@ impl<T: AsRef<str> + From<String>> Control<T> {
         }
     }
 
+    /// Whether errors were answered while the last handler ran.
+    pub(crate) fn has_answered(&self) -> bool {
+        // Every answered error is kept or counted as unobserved, strike or not.
+        !self.answered.is_empty() || self.unobserved > 0
+    }
+
     /// The errors answered while the last handler ran, to report now that it has returned.
     pub(crate) fn take_answered(&mut self) -> Vec<Error> {
         self.strikes = 0;

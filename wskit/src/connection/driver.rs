@@ -33,7 +33,7 @@ use futures_util::{FutureExt, StreamExt};
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -151,7 +151,7 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
     /// Wakes `waker` when a frame is queued while nothing drives the connection.
     #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
     pub(crate) fn watch_queue(&mut self, waker: &std::task::Waker) {
-        self.outbox.register(waker);
+        self.outbox.watch(waker);
     }
 
     /// The session, to configure it before the connection opens.
@@ -231,11 +231,17 @@ impl<C: Clock> Alarm<'_, C> {
 
     /// Completes when the armed timer fires; never while disarmed.
     async fn fired(&mut self) {
+        std::future::poll_fn(|cx| self.poll_fired(cx)).await
+    }
+
+    /// Ready when the armed timer fires, which disarms it; never while disarmed.
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.armed.is_none() {
-            return std::future::pending().await;
+            return Poll::Pending;
         }
-        self.timer.as_mut().await;
+        ready!(self.timer.as_mut().poll(cx));
         self.armed = None;
+        Poll::Ready(())
     }
 }
 
@@ -309,57 +315,61 @@ where
     /// Handles frames until the connection ends (`Err`) or, for a drained transport,
     /// until it is idle (`Ok`).
     async fn serve(&mut self) -> Flow {
-        let shutdown = &self.io.signals.shutdown;
         loop {
             self.io.alarm.rearm(self.io.control.next_timer());
             let mut idle = false;
-            let step = if let Some((frame, arrived)) = self.io.control.next_waiting() {
-                // Messages that arrived while a handler ran go first, in order.
-                match self.io.signals.shutdown.is_cancelled() {
-                    true => Err(Exit::Close(going_away())),
-                    false => Box::pin(self.handle(frame, arrived)).await,
-                }
-            } else if self.io.transport.is_drained() && !self.io.control.has_forks() {
-                let now = self.io.alarm.now();
-                match self.io.alarm.armed {
-                    Some(at) if at <= now => self.io.on_timer(now),
-                    // Idle: hand the connection back once what is queued is written.
-                    _ => {
-                        idle = true;
-                        Ok(())
+            let step = 'step: {
+                if self.io.control.has_waiting() {
+                    // Messages that arrived while a handler ran go first, in order.
+                    match self.io.signals.shutdown.is_cancelled() {
+                        true => Err(Exit::Close(going_away())),
+                        false => Box::pin(self.handle_waiting()).await,
                     }
-                }
-            } else {
-                tokio::select! {
-                    biased;
-                    // A shutdown, or a close asked for from outside (taken below, with the
-                    // closes handlers ask for). Not a wait on the shutdown token itself:
-                    // that joins and leaves its list of waiters, under its lock, at every
-                    // event; the server wakes each connection through its queue instead.
-                    () = self.io.outbox.until(|| shutdown.is_cancelled() || self.io.outbox.is_close_requested()) => {
-                        match shutdown.is_cancelled() {
-                            true => Err(Exit::Close(going_away())),
-                            false => Ok(()),
+                } else if self.io.transport.is_drained() && !self.io.control.has_forks() {
+                    let now = self.io.alarm.now();
+                    match self.io.alarm.armed {
+                        Some(at) if at <= now => self.io.on_timer(now),
+                        // Idle: hand the connection back once what is queued is written.
+                        _ => {
+                            idle = true;
+                            Ok(())
                         }
                     }
-                    () = self.io.alarm.fired() => {
-                        let now = self.io.alarm.now();
-                        self.io.on_timer(now)
-                    }
-                    // Boxed: handling frames takes a larger future than waiting for them,
-                    // and inline every idle connection would hold its size. One
-                    // allocation per batch of frames, not per frame.
-                    received = self.io.transport.recv() => Box::pin(self.handle_batch(received)).await,
-                    Some(frame) = self.io.outbox.recv() => self.io.send(frame).await.map_err(Exit::Left),
-                    (id, finished) = next_fork(self.io.forks), if self.io.control.has_forks() => {
-                        self.io.control.fork_ended(id, *finished);
-                        Ok(())
-                    }
+                } else {
+                    // One poll function over every source, rather than a select over a future
+                    // for each: an idle connection waits here, and holds only this.
+                    let batch = match std::future::poll_fn(|cx| self.io.poll_wake(cx)).await {
+                        // Boxed: handling frames takes a larger future than waiting for them,
+                        // and inline every idle connection would hold its size. One
+                        // allocation per batch of frames, not per frame. (Made here and awaited
+                        // below, so that the connection holds no `Wake` meanwhile.)
+                        Wake::Received(received) => Box::pin(self.handle_batch(received)),
+                        Wake::Shutdown => break 'step Err(Exit::Close(going_away())),
+                        // Taken below, with the closes handlers ask for.
+                        Wake::CloseRequested => break 'step Ok(()),
+                        Wake::Timer => {
+                            let now = self.io.alarm.now();
+                            break 'step self.io.on_timer(now);
+                        }
+                        // Written by the flush below, with the rest of the queue.
+                        Wake::Queued(frame) => {
+                            self.io.buffer(frame);
+                            break 'step Ok(());
+                        }
+                        Wake::ForkEnded(id, finished) => {
+                            self.io.control.fork_ended(id, *finished);
+                            break 'step Ok(());
+                        }
+                    };
+                    batch.await
                 }
             };
             // Errors answered while a handler ran reach `#[on_error]` now, also on the way out.
-            let reported = self.report_answered().await;
-            step.and(reported)?;
+            let step = match self.io.control.has_answered() {
+                true => Box::pin(self.report_answered(step)).await,
+                false => step,
+            };
+            step?;
             self.io.flush_queued().await?;
             self.session.flow()?;
             if let Some(close) = self.io.control.take_close() {
@@ -383,12 +393,20 @@ where
                 break;
             }
             self.io.buffer_queued().await?;
-            match self.io.transport.recv().now_or_never() {
+            match std::future::poll_fn(|cx| self.io.transport.poll_recv(cx)).now_or_never() {
                 Some(received) => self.handle_received(received, arrived).await?,
                 None => break,
             }
         }
         Ok(())
+    }
+
+    /// Handles the oldest message that waited for its turn.
+    async fn handle_waiting(&mut self) -> Flow {
+        match self.io.control.next_waiting() {
+            Some((frame, arrived)) => self.handle(frame, arrived).await,
+            None => Ok(()),
+        }
     }
 
     async fn handle_received(&mut self, received: Received<T>, arrived: Instant) -> Flow {
@@ -451,12 +469,17 @@ where
         }
     }
 
-    /// Reports the errors answered while the last handler ran to the `#[on_error]` hook.
-    async fn report_answered(&mut self) -> Flow {
+    /// Reports the errors answered while the last handler ran to the `#[on_error]` hook,
+    /// after the `step` that ran it, which ends the connection first if it does.
+    async fn report_answered(&mut self, step: Flow) -> Flow {
+        let mut reported = Ok(());
         for error in self.io.control.take_answered() {
-            Box::pin(self.session.observe(error)).await?;
+            reported = Box::pin(self.session.observe(error)).await;
+            if reported.is_err() {
+                break;
+            }
         }
-        Ok(())
+        step.and(reported)
     }
 
     /// Closes the connection: writes what is queued and our close frame (unless the peer
@@ -502,12 +525,54 @@ enum Ended {
     Stopped(Exit),
 }
 
+/// What an idle connection woke for ([`Io::poll_wake`]).
+enum Wake<T> {
+    Shutdown,
+    CloseRequested,
+    Timer,
+    Received(Received<T>),
+    Queued(Frame),
+    ForkEnded(u64, Box<Finished>),
+}
+
 impl<T, X, C> Io<'_, T, X, C>
 where
     T: AsRef<str> + From<String> + Send,
     X: Transport<Text = T>,
     C: Clock,
 {
+    /// Waits for what an idle connection acts on next, looking at its sources in order: a
+    /// shutdown or a close asked for from outside, its timer, a frame from the peer, a
+    /// queued frame, a concurrent handler that ended.
+    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake<T>> {
+        // Registered before looking: whatever changes in between wakes the connection.
+        // Not a wait on the shutdown token itself: that joins and leaves its list of
+        // waiters, under its lock, at every event; the server wakes each connection
+        // through its queue instead.
+        self.outbox.watch(cx.waker());
+        if self.signals.shutdown.is_cancelled() {
+            return Poll::Ready(Wake::Shutdown);
+        }
+        if self.outbox.is_close_requested() {
+            return Poll::Ready(Wake::CloseRequested);
+        }
+        if self.alarm.poll_fired(cx).is_ready() {
+            return Poll::Ready(Wake::Timer);
+        }
+        if let Poll::Ready(received) = self.transport.poll_recv(cx) {
+            return Poll::Ready(Wake::Received(received));
+        }
+        if let Some(frame) = self.outbox.try_recv() {
+            return Poll::Ready(Wake::Queued(frame));
+        }
+        if let Some(forks) = self.forks {
+            if let Poll::Ready(Some((id, finished))) = forks.poll_next_unpin(cx) {
+                return Poll::Ready(Wake::ForkEnded(id, finished));
+            }
+        }
+        Poll::Pending
+    }
+
     /// Polls a running handler to its end while the connection keeps reading and writing.
     async fn while_busy(&mut self, mut handling: Pin<&mut impl Future<Output = Flow>>) -> Ended {
         loop {
@@ -543,8 +608,14 @@ where
                 (id, finished) = next_fork(self.forks), if self.control.has_forks() => {
                     self.control.fork_ended(id, *finished);
                 }
-                received = self.transport.recv(), if self.control.accepts_frames() => {
+                received = std::future::poll_fn(|cx| self.transport.poll_recv(cx)), if self.control.accepts_frames() => {
                     let now = self.alarm.now();
+                    // A ping's answer goes out now, not when the handler returns.
+                    if matches!(received, Received::Control) {
+                        if let Err(gone) = self.flush().await {
+                            return Ended::Stopped(Exit::Left(gone));
+                        }
+                    }
                     let busy = match self.control.read(received, now) {
                         Ok(Some(frame)) => self.control.arrive(frame, now),
                         Ok(None) => Ok(Busy::Continue),
@@ -601,9 +672,9 @@ where
     /// Writes out what the transport buffered. Boxed: a flush that waits on the client
     /// holds a timer and the write in progress, which inline would grow every idle
     /// connection's future by their size.
-    async fn flush(&mut self) -> Result<(), Close> {
+    fn flush(&mut self) -> Pin<Box<impl Future<Output = Result<(), Close>> + Send + '_>> {
         let write = self.transport.flush();
-        Box::pin(watched(self.outbox, self.alarm.clock, self.control.stall_limit(), write)).await
+        Box::pin(watched(self.outbox, self.alarm.clock, self.control.stall_limit(), write))
     }
 
     /// Buffers a ping when one is due (the loop flushes it); closes a stale connection.
@@ -624,27 +695,40 @@ where
         Exit::Close(going_away())
     }
 
-    /// Moves every queued frame into the transport's write buffer, without flushing: the
-    /// queue stays short while a batch of frames is handled.
+    /// Moves every queued frame into the transport's write buffer, writing the buffer out
+    /// whenever it is full, without a final flush: the queue stays short while a batch of
+    /// frames is handled.
     async fn buffer_queued(&mut self) -> Flow {
+        while self.buffer_some_queued() {
+            self.flush().await.map_err(Exit::Left)?;
+        }
+        Ok(())
+    }
+
+    /// Moves queued frames into the transport's write buffer until the queue is empty
+    /// (`false`) or the buffer is full (`true`). Not an await per frame: most frames only
+    /// go into the buffer, and a future per frame would cost its setup for each of them.
+    fn buffer_some_queued(&mut self) -> bool {
         let mut queued = 0;
+        let mut full = false;
         while let Some(frame) = self.outbox.try_recv() {
             queued += 1;
-            // Not through `send`: most frames only go into the buffer, and an await per
-            // frame would cost a future's setup for each of them.
             if self.buffer(frame) {
-                self.flush().await.map_err(Exit::Left)?;
+                full = true;
+                break;
             }
         }
         if queued > 0 {
             crate::observe::outbound_queue(queued);
         }
-        Ok(())
+        full
     }
 
     /// Writes every queued frame, then flushes once.
     async fn flush_queued(&mut self) -> Flow {
-        self.buffer_queued().await?;
+        while self.buffer_some_queued() {
+            self.flush().await.map_err(Exit::Left)?;
+        }
         self.flush().await.map_err(Exit::Left)
     }
 }

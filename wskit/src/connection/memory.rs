@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 /// What passes between an event-driven host and its connection.
 #[derive(Default)]
@@ -81,19 +81,16 @@ impl MemoryTransport {
 impl Transport for MemoryTransport {
     type Text = String;
 
-    async fn recv(&mut self) -> Received<String> {
-        std::future::poll_fn(|cx| {
-            if let Some(received) = lock(&self.wire.inbox).pop_front() {
-                return Poll::Ready(received);
-            }
-            self.wire.reader.register(cx.waker());
-            // Look again: a frame pushed before the registration woke nobody.
-            match lock(&self.wire.inbox).pop_front() {
-                Some(received) => Poll::Ready(received),
-                None => Poll::Pending,
-            }
-        })
-        .await
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Received<String>> {
+        if let Some(received) = lock(&self.wire.inbox).pop_front() {
+            return Poll::Ready(received);
+        }
+        self.wire.reader.register(cx.waker());
+        // Look again: a frame pushed before the registration woke nobody.
+        match lock(&self.wire.inbox).pop_front() {
+            Some(received) => Poll::Ready(received),
+            None => Poll::Pending,
+        }
     }
 
     fn send(&mut self, frame: Frame) -> bool {

@@ -7,6 +7,7 @@ use crate::outbox::Frame;
 use crate::time::Instant;
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// What a host's socket delivered.
 #[derive(Debug)]
@@ -35,7 +36,8 @@ pub(crate) enum Received<T> {
     /// The peer broke the WebSocket protocol (a reserved opcode or bit, an unmasked
     /// frame, a text frame that is not UTF-8, ...): close with this close.
     Broken(Close),
-    /// The peer closed the connection with this close; the transport answered it.
+    /// The peer closed the connection with this close; the transport answered it, as far
+    /// as the socket took the answer at once.
     Closed(Close),
     /// The socket failed or ended without a close frame.
     Dropped,
@@ -48,8 +50,11 @@ pub(crate) trait Transport: Send {
     /// frames handled as text become one.
     type Text: AsRef<str> + From<String> + Send;
 
-    /// The next frame from the peer.
-    fn recv(&mut self) -> impl Future<Output = Received<Self::Text>> + Send;
+    /// Polls for the next frame from the peer. A poll function rather than a future, so
+    /// that a connection waiting for its next frame holds no future for that wait.
+    /// Answers the transport owes the peer (a pong) go into the write buffer, for the
+    /// connection's next [`flush`](Self::flush).
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Received<Self::Text>>;
 
     /// Puts `frame` into the write buffer, to go out at the next flush. Returns `true`
     /// once the buffer holds enough to be written out before more is added. Buffering
@@ -76,7 +81,7 @@ pub(crate) trait Transport: Send {
 
     /// Whether nothing received is waiting. Event-driven hosts, which hold a connection
     /// between events, say so to get the connection back when it is idle; a socket host
-    /// waits in [`recv`](Self::recv) instead and never is drained.
+    /// waits in [`poll_recv`](Self::poll_recv) instead and never is drained.
     fn is_drained(&self) -> bool {
         false
     }

@@ -35,6 +35,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
+use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use socket::{Socket, TokioClock};
 use std::future::Future;
@@ -727,11 +728,8 @@ impl<R: Router> Endpoint<R> {
     ) -> Response<Body> {
         let shared = &self.shared;
         let path = uri.path();
-        // Boxed, as the opening of the session below: the connection's task holds both for
-        // its whole life, and inline they would grow every connection's by their size.
-        let resume = shared
-            .resume
-            .and_then(|settings| Some(Box::new((resume::Ask::from_query(uri.query())?, settings))));
+        let resume =
+            shared.resume.and_then(|settings| Some((resume::Ask::from_query(uri.query())?, settings)));
         let Admitted { accepted, protocol, deflate, peer, slot } = admitted;
         let client_id = uuid::Uuid::now_v7();
         let user = shared.user_of.as_ref().and_then(|user_of| user_of(&data));
@@ -757,28 +755,13 @@ impl<R: Router> Endpoint<R> {
             Connection::new(session, outbox_receiver, shared.liveness.clone(), TokioClock.now());
         let shared = Arc::clone(shared);
         let span = tracing::debug_span!("ws", client_id = %client_id, path);
+        // What only the opening uses, in one box: every value the task's future takes keeps
+        // its place in it for the connection's whole life, used or not.
+        let opening = Box::new(Opening { on_upgrade, resume, agreed });
         self.shared.connections.spawn(
             async move {
                 let _slot = slot;
-                let upgraded = match on_upgrade.await {
-                    Ok(upgraded) => upgraded,
-                    Err(error) => return tracing::debug!(%error, "upgrade failed"),
-                };
-                tracing::debug!("connection open");
-                // The plain server's own TCP stream comes back without hyper's wrapper;
-                // other hyper and axum servers' connections are used as they are.
-                let (io, read) = match upgraded.downcast::<TokioIo<TcpStream>>() {
-                    Ok(parts) => (Either::Left(parts.io.into_inner()), parts.read_buf),
-                    Err(upgraded) => (Either::Right(TokioIo::new(upgraded)), Bytes::new()),
-                };
-                if let Some(asked) = resume {
-                    let (ask, settings) = *asked;
-                    let opening = resume::open(ask, settings, connection.session_mut().ctx_mut());
-                    let resumable = Box::pin(opening).await;
-                    connection.resume_with(resumable);
-                }
-                let held = shared.unfinished.share();
-                let mut socket = Socket::new(io, read, &shared.limits, held, agreed);
+                let Some(mut socket) = Box::pin(opening.open(&mut connection, &shared)).await else { return };
                 let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;
                 if let Outcome::Ended { abandoned: true, .. } = outcome {
                     shared.abandoned.fetch_add(1, Ordering::AcqRel);
@@ -787,6 +770,45 @@ impl<R: Router> Endpoint<R> {
             .instrument(span),
         );
         response
+    }
+}
+
+/// What the task of a connection that [`Endpoint::start`] started needs only to open it.
+struct Opening {
+    on_upgrade: OnUpgrade,
+    resume: Option<(resume::Ask, Resume)>,
+    agreed: Option<deflate::Agreed>,
+}
+
+impl Opening {
+    /// Waits for the upgrade of `connection`, sets up its session resume if its client
+    /// asked for it, and returns its socket; `None` if the upgrade failed.
+    async fn open<R: Router>(
+        self: Box<Self>,
+        connection: &mut Connection<R, String>,
+        shared: &Shared<R>,
+    ) -> Option<Socket<Either<TcpStream, TokioIo<Upgraded>>>> {
+        let Opening { on_upgrade, resume, agreed } = *self;
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => {
+                tracing::debug!(%error, "upgrade failed");
+                return None;
+            }
+        };
+        tracing::debug!("connection open");
+        // The plain server's own TCP stream comes back without hyper's wrapper; other
+        // hyper and axum servers' connections are used as they are.
+        let (io, read) = match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => (Either::Left(parts.io.into_inner()), parts.read_buf),
+            Err(upgraded) => (Either::Right(TokioIo::new(upgraded)), Bytes::new()),
+        };
+        if let Some((ask, settings)) = resume {
+            let resumable = resume::open(ask, settings, connection.session_mut().ctx_mut()).await;
+            connection.resume_with(resumable);
+        }
+        let held = shared.unfinished.share();
+        Some(Socket::new(io, read, &shared.limits, held, agreed))
     }
 }
 

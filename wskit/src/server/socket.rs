@@ -64,8 +64,9 @@ pub(crate) struct Socket<S> {
     deflater: Option<Box<Deflater>>,
     /// This connection's share of the server's budget for unfinished messages.
     held: Held,
-    /// When the message that has begun to arrive must be complete.
-    due: Option<tokio::time::Instant>,
+    /// Fires when the message that has begun to arrive is late. Boxed: a message that has
+    /// begun is rare, and inline the timer would grow every connection by its size.
+    late: Option<Pin<Box<tokio::time::Sleep>>>,
     /// The server's limits: the message and write timeouts (shared, rather than copied
     /// into every connection).
     limits: Arc<Limits>,
@@ -105,14 +106,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
             out: Vec::new(),
             deflater: deflate.map(|agreed| Box::new(Deflater::new(agreed))),
             held,
-            due: None,
+            late: None,
             limits: Arc::clone(limits),
             closing: false,
         }
     }
 
-    /// The next complete message or control frame.
-    async fn next_event(&mut self) -> Result<Event, Ended> {
+    /// The next complete message or control frame, reading the socket as far as needed.
+    /// A poll function, not a future: a connection waits for its next frame beside its
+    /// other sources, and a future held for that wait would be held by every idle
+    /// connection.
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<Event, Ended>> {
         loop {
             while !self.inbox.is_empty() {
                 match self.reader.read(self.inbox.unread()).map_err(Ended::Fault)? {
@@ -120,22 +124,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
                     Step::Frame { used, event } => {
                         self.inbox.consume(used);
                         if let Some(event) = event {
-                            return Ok(event);
+                            return Poll::Ready(Ok(event));
                         }
                     }
                 }
             }
             self.settle()?;
-            let due = self.due;
-            let fill = poll_fn(|cx| self.poll_fill(cx));
-            let filled = match due {
-                None => fill.await,
-                // Boxed: a message that has begun is rare, and inline its timer would grow
-                // the future every read creates.
-                Some(due) => Box::pin(tokio::time::timeout_at(due, fill)).await.map_err(|_| Ended::Late)?,
-            };
-            if !filled? {
-                return Err(Ended::Gone);
+            match self.poll_fill(cx) {
+                Poll::Ready(Ok(true)) => {}
+                Poll::Ready(Ok(false)) => return Poll::Ready(Err(Ended::Gone)),
+                Poll::Ready(Err(ended)) => return Poll::Ready(Err(ended)),
+                Poll::Pending => {
+                    if let Some(late) = &mut self.late {
+                        ready!(late.as_mut().poll(cx));
+                        return Poll::Ready(Err(Ended::Late));
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }
@@ -148,9 +153,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
         self.inbox.release_if_empty();
         self.held.resize(self.held_bytes()).map_err(Ended::OverBudget)?;
         let unfinished = !self.inbox.is_empty() || self.reader.is_mid_message();
-        match (unfinished, self.due) {
-            (true, None) => self.due = Some(tokio::time::Instant::now() + self.limits.message_timeout),
-            (false, Some(_)) => self.due = None,
+        match (unfinished, &self.late) {
+            (true, None) => self.late = Some(Box::pin(tokio::time::sleep(self.limits.message_timeout))),
+            (false, Some(_)) => self.late = None,
             _ => {}
         }
         Ok(())
@@ -184,35 +189,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
         self.io.flush().await
     }
 
-    /// Answers a ping or a close of the peer at once.
-    async fn answer(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), Close> {
-        frame::write_frame(&mut self.out, opcode, payload);
-        self.flush_boxed().await
-    }
-
-    /// A flush on a rare path of [`recv`](Transport::recv), boxed: inline, its timer would
-    /// grow the future that every read creates, and that is moved on every read.
-    fn flush_boxed(&mut self) -> Pin<Box<dyn Future<Output = Result<(), Close>> + Send + '_>> {
-        Box::pin(self.flush())
+    /// Writes as much of the write buffer as the socket takes without waiting.
+    fn write_now(&mut self, cx: &mut Context<'_>) {
+        while !self.out.is_empty() {
+            match Pin::new(&mut self.io).poll_write(cx, &self.out) {
+                Poll::Ready(Ok(written)) if written > 0 => drop(self.out.drain(..written)),
+                _ => return,
+            }
+        }
+        let _ = Pin::new(&mut self.io).poll_flush(cx);
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
     type Text = String;
 
-    async fn recv(&mut self) -> Received<String> {
-        match self.next_event().await {
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Received<String>> {
+        Poll::Ready(match ready!(self.poll_event(cx)) {
             Ok(Event::Text(text)) => Received::Text(text),
             Ok(Event::Binary(bytes)) => Received::Binary(bytes),
-            Ok(Event::Ping(payload)) => match self.answer(Opcode::Pong, &payload).await {
-                Ok(()) => Received::Control,
-                Err(_) => Received::Dropped,
-            },
+            // Answered at the connection's next flush, which follows every frame read.
+            Ok(Event::Ping(payload)) => {
+                frame::write_frame(&mut self.out, Opcode::Pong, &payload);
+                Received::Control
+            }
             Ok(Event::Pong) => Received::Control,
             Ok(Event::Close(close)) => {
                 if !self.closing {
                     self.closing = true;
-                    let _ = self.answer(Opcode::Close, &close.code.to_be_bytes()).await;
+                    // The connection ends here, with no flush to come: the answer (behind
+                    // any frames still buffered) goes out as far as the socket takes it
+                    // now. A peer that sent a close and stopped reading does not get it.
+                    frame::write_frame(&mut self.out, Opcode::Close, &close.code.to_be_bytes());
+                    self.write_now(cx);
                 }
                 Received::Closed(close)
             }
@@ -240,7 +249,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
                 }
             }
             Err(Ended::Gone) => Received::Dropped,
-        }
+        })
     }
 
     fn send(&mut self, frame: Frame) -> bool {
@@ -278,13 +287,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
             return;
         }
         // Wait briefly for the peer's close frame, then end TCP from our side.
-        let peer_closed = async {
-            while let Ok(event) = self.next_event().await {
-                if let Event::Close(_) = event {
-                    break;
-                }
+        let peer_closed = poll_fn(|cx| loop {
+            match ready!(self.poll_event(cx)) {
+                Ok(Event::Close(_)) | Err(_) => return Poll::Ready(()),
+                Ok(_) => {}
             }
-        };
+        });
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, peer_closed).await;
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.io.shutdown()).await;
     }
