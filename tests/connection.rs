@@ -487,3 +487,52 @@ async fn a_closed_connection_cannot_subscribe_from_on_close() {
     assert_eq!(refused.unwrap_err().code(), &wskit::Code::FailedPrecondition);
     assert_eq!(hub.topics().len(), 0, "no subscription outlives its connection");
 }
+
+#[message("HOLD")]
+struct Hold;
+
+#[message("HELD")]
+struct Held;
+
+/// Holds each `HOLD` until the test releases it.
+struct Holding {
+    release: Arc<tokio::sync::Notify>,
+}
+
+#[router]
+impl Holding {
+    #[on]
+    async fn hold(&self, ctx: &mut Ctx<()>, _: Hold) -> Result<(), Error> {
+        self.release.notified().await;
+        ctx.reply(&Held)
+    }
+}
+
+#[tokio::test]
+async fn a_ping_is_answered_while_a_handler_runs() {
+    use wskit_examples::raw::{self, client_frame};
+    let release = Arc::new(tokio::sync::Notify::new());
+    let server = TestServer::start(Server::new(Holding { release: Arc::clone(&release) }).path("/ws")).await;
+    let (mut stream, _) = raw::upgrade(server.addr, "/ws", "").await;
+    stream.write_all(&client_frame(0x81, br#"{"type":"HOLD"}"#)).await.unwrap();
+    stream.write_all(&client_frame(0x89, b"still there?")).await.unwrap();
+    // The pong comes while the handler still holds its message.
+    let (opcode, pong) = tokio::time::timeout(Duration::from_secs(5), raw::read_frame(&mut stream))
+        .await
+        .expect("no pong while the handler ran");
+    assert_eq!((opcode, &pong[..]), (0xA, &b"still there?"[..]));
+    release.notify_one();
+    let held: serde_json::Value = serde_json::from_str(&raw::read_text(&mut stream).await).unwrap();
+    assert_eq!(held["type"], "HELD");
+}
+
+#[tokio::test]
+async fn the_clients_close_is_answered_with_its_code() {
+    use wskit_examples::raw::{self, client_frame};
+    let (app, _) = TestApp::new();
+    let server = TestServer::start(Server::new(app).path("/ws")).await;
+    let (mut stream, _) = raw::upgrade(server.addr, "/ws", "").await;
+    stream.write_all(&client_frame(0x88, &4321u16.to_be_bytes())).await.unwrap();
+    let (opcode, payload) = raw::read_frame(&mut stream).await;
+    assert_eq!((opcode, &payload[..]), (0x8, &4321u16.to_be_bytes()[..]));
+}
