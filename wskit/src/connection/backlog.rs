@@ -15,24 +15,25 @@ struct Waiting<T> {
 }
 
 /// Messages waiting behind the running handler, bounded by count (the in-flight limit,
-/// the running message included) and by bytes.
+/// the running message included) and by bytes. The limits are the caller's (the server's
+/// shared ones), not copies kept by every connection.
 pub(super) struct Backlog<T> {
     waiting: VecDeque<Waiting<T>>,
     bytes: usize,
-    max_in_flight: usize,
-    max_bytes: usize,
+}
+
+impl<T> Default for Backlog<T> {
+    fn default() -> Self {
+        Backlog { waiting: VecDeque::new(), bytes: 0 }
+    }
 }
 
 impl<T: AsRef<str>> Backlog<T> {
-    pub(super) fn new(max_in_flight: usize, max_bytes: usize) -> Self {
-        Backlog { waiting: VecDeque::new(), bytes: 0, max_in_flight, max_bytes }
-    }
-
-    /// Whether another message may wait: fewer than the in-flight limit besides the
-    /// running one and `concurrent` concurrent handlers. Beyond it, a message is answered
-    /// with RESOURCE_EXHAUSTED.
-    pub(super) fn has_slot(&self, concurrent: usize) -> bool {
-        self.waiting.len() + 1 + concurrent < self.max_in_flight
+    /// Whether another message may wait: fewer than `max_in_flight` besides the running
+    /// one and `concurrent` concurrent handlers. Beyond it, a message is answered with
+    /// RESOURCE_EXHAUSTED.
+    pub(super) fn has_slot(&self, concurrent: usize, max_in_flight: usize) -> bool {
+        self.waiting.len() + 1 + concurrent < max_in_flight
     }
 
     /// Whether messages are waiting for their turn.
@@ -40,15 +41,10 @@ impl<T: AsRef<str>> Backlog<T> {
         !self.waiting.is_empty()
     }
 
-    /// The in-flight limit.
-    pub(super) fn max_in_flight(&self) -> usize {
-        self.max_in_flight
-    }
-
     /// Whether to go on reading while a handler runs: not while the waiting messages
-    /// hold their byte budget (the transport then holds the client back).
-    pub(super) fn accepts_bytes(&self) -> bool {
-        self.bytes < self.max_bytes
+    /// hold their byte budget, `max_bytes` (the transport then holds the client back).
+    pub(super) fn accepts_bytes(&self, max_bytes: usize) -> bool {
+        self.bytes < max_bytes
     }
 
     pub(super) fn push(&mut self, frame: Arrived<T>, correlation_id: Option<String>, arrived: Instant) {
@@ -82,16 +78,22 @@ mod tests {
     #[test]
     fn bounded_by_count_and_bytes() {
         let now = Instant::now();
-        let mut backlog = Backlog::new(3, 10);
-        assert!(backlog.has_slot(0) && backlog.accepts_bytes() && !backlog.has_waiting());
-        assert!(backlog.has_slot(1) && !backlog.has_slot(2), "concurrent handlers count");
+        let (max_in_flight, max_bytes) = (3, 10);
+        let mut backlog = Backlog::default();
+        assert!(
+            backlog.has_slot(0, max_in_flight) && backlog.accepts_bytes(max_bytes) && !backlog.has_waiting()
+        );
+        assert!(
+            backlog.has_slot(1, max_in_flight) && !backlog.has_slot(2, max_in_flight),
+            "concurrent handlers count"
+        );
         backlog.push(Arrived::Text("abcdef".to_owned()), Some("a".into()), now);
-        assert!(backlog.has_slot(0) && backlog.accepts_bytes());
+        assert!(backlog.has_slot(0, max_in_flight) && backlog.accepts_bytes(max_bytes));
         backlog.push(Arrived::Binary(b"ghijk".to_vec()), None, now);
-        assert!(!backlog.has_slot(0), "two waiting and one running make three in flight");
-        assert!(!backlog.accepts_bytes(), "11 bytes are over the budget of 10");
+        assert!(!backlog.has_slot(0, max_in_flight), "two waiting and one running make three in flight");
+        assert!(!backlog.accepts_bytes(max_bytes), "11 bytes are over the budget of 10");
         assert!(backlog.remove("a") && !backlog.remove("a"));
-        assert!(backlog.accepts_bytes());
+        assert!(backlog.accepts_bytes(max_bytes));
         assert!(matches!(backlog.pop(), Some((Arrived::Binary(bytes), _)) if bytes == b"ghijk"));
         assert!(backlog.pop().is_none());
     }

@@ -116,6 +116,8 @@ pub(crate) struct Control<T> {
     client_id: Uuid,
     /// Whether the router has an `#[on_binary]` handler, which takes every binary frame.
     binary: bool,
+    /// Whether a running handler was abandoned at the end of a shutdown's grace period.
+    abandoned: bool,
 }
 
 impl<T: AsRef<str> + From<String>> Control<T> {
@@ -128,7 +130,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
         binary: bool,
     ) -> Self {
         Control {
-            backlog: Backlog::new(limits.max_in_flight, limits.max_message_bytes),
+            backlog: Backlog::default(),
             pings: Pings::new(liveness, now),
             running: None,
             forks: None,
@@ -139,7 +141,18 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             limits,
             client_id,
             binary,
+            abandoned: false,
         }
+    }
+
+    /// Marks the running handler as abandoned at the end of a shutdown's grace period.
+    pub(crate) fn abandon(&mut self) {
+        self.abandoned = true;
+    }
+
+    /// Whether a running handler was abandoned ([`abandon`](Self::abandon)).
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.abandoned
     }
 
     /// Sorts what the transport delivered at `now`: a frame to handle, nothing (a ping or
@@ -207,8 +220,10 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             Kind::Abort(Some(id)) if self.interrupt_fork(&id) => {}
             Kind::Abort(Some(id)) if self.backlog.remove(&id) => self.answer(aborted(), Some(&id)),
             Kind::Abort(_) => {}
-            Kind::Message(correlation_id) if !self.backlog.has_slot(self.running_forks().len()) => {
-                let limit = self.backlog.max_in_flight();
+            Kind::Message(correlation_id)
+                if !self.backlog.has_slot(self.running_forks().len(), self.limits.max_in_flight) =>
+            {
+                let limit = self.limits.max_in_flight;
                 self.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(self.client_id));
                 self.answer(in_flight_exceeded(limit), correlation_id.as_deref());
             }
@@ -278,7 +293,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
     /// Whether to read on while a handler runs: not while waiting messages hold their
     /// byte budget.
     pub(crate) fn accepts_frames(&self) -> bool {
-        self.backlog.accepts_bytes()
+        self.backlog.accepts_bytes(self.limits.max_message_bytes)
     }
 
     /// How long a write may wait on the client before it counts as not reading.

@@ -89,7 +89,6 @@ pub(crate) struct Connection<R: Router, T> {
     #[cfg(feature = "server")]
     resume: Option<Box<Resumable>>,
     stage: Stage,
-    abandoned: bool,
 }
 
 impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
@@ -109,7 +108,6 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
             #[cfg(feature = "server")]
             resume: None,
             stage: Stage::New,
-            abandoned: false,
         }
     }
 
@@ -179,7 +177,6 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
                 transport,
                 alarm,
                 signals,
-                abandoned: &mut self.abandoned,
                 #[cfg(feature = "server")]
                 resume: self.resume.as_deref_mut(),
             },
@@ -203,7 +200,7 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
         }
         #[cfg(not(feature = "server"))]
         drop(topics);
-        Outcome::Ended { close, abandoned: self.abandoned }
+        Outcome::Ended { close, abandoned: self.control.is_abandoned() }
     }
 }
 
@@ -259,7 +256,6 @@ struct Io<'c, T, X, C: Clock> {
     transport: &'c mut X,
     alarm: Alarm<'c, C>,
     signals: &'c Signals,
-    abandoned: &'c mut bool,
     #[cfg(feature = "server")]
     resume: Option<&'c mut Resumable>,
 }
@@ -691,7 +687,7 @@ where
     /// how its connection ends.
     fn abandon(&mut self) -> Exit {
         tracing::warn!("shutdown grace period over: abandoning a running handler");
-        *self.abandoned = true;
+        self.control.abandon();
         Exit::Close(going_away())
     }
 

@@ -74,8 +74,9 @@ struct Header {
 
 /// Reads the frames of one client's connection, and joins the fragments of its messages.
 pub(crate) struct Reader {
-    /// The message whose fragments are arriving, if any.
-    fragments: Option<Fragments>,
+    /// The message whose fragments are arriving, if any. Boxed: fragmented messages are
+    /// rare, and every connection holds the field.
+    fragments: Option<Box<Fragments>>,
     /// The largest message, in bytes, that the reader accepts (inflated, if the client
     /// compressed it).
     limit: usize,
@@ -171,7 +172,7 @@ impl Reader {
         if fin {
             return message(binary, bytes).map(Some);
         }
-        self.fragments = Some(Fragments { binary, compressed, bytes });
+        self.fragments = Some(Box::new(Fragments { binary, compressed, bytes }));
         Ok(None)
     }
 
@@ -191,7 +192,7 @@ impl Reader {
         if !fin {
             return Ok(None);
         }
-        let Fragments { binary, bytes, .. } = self.fragments.take().expect("checked above");
+        let Fragments { binary, bytes, .. } = *self.fragments.take().expect("checked above");
         message(binary, bytes).map(Some)
     }
 

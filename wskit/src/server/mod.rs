@@ -758,17 +758,20 @@ impl<R: Router> Endpoint<R> {
         // What only the opening uses, in one box: every value the task's future takes keeps
         // its place in it for the connection's whole life, used or not.
         let opening = Box::new(Opening { on_upgrade, resume, agreed });
-        self.shared.connections.spawn(
-            async move {
-                let _slot = slot;
-                let Some(mut socket) = Box::pin(opening.open(&mut connection, &shared)).await else { return };
-                let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;
-                if let Outcome::Ended { abandoned: true, .. } = outcome {
-                    shared.abandoned.fetch_add(1, Ordering::AcqRel);
-                }
+        let task = async move {
+            let _slot = slot;
+            let Some(mut socket) = Box::pin(opening.open(&mut connection, &shared)).await else { return };
+            let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;
+            if let Outcome::Ended { abandoned: true, .. } = outcome {
+                shared.abandoned.fetch_add(1, Ordering::AcqRel);
             }
-            .instrument(span),
-        );
+        };
+        // Without a subscriber for the span, no span: every connection's task would hold
+        // one (40 bytes) for its whole life.
+        match span.is_disabled() {
+            true => self.shared.connections.spawn(task),
+            false => self.shared.connections.spawn(task.instrument(span)),
+        };
         response
     }
 }
