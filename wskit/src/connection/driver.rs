@@ -722,9 +722,7 @@ where
 
     /// Writes every queued frame, then flushes once.
     async fn flush_queued(&mut self) -> Flow {
-        while self.buffer_some_queued() {
-            self.flush().await.map_err(Exit::Left)?;
-        }
+        self.buffer_queued().await?;
         self.flush().await.map_err(Exit::Left)
     }
 }
