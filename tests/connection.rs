@@ -533,6 +533,8 @@ async fn the_clients_close_is_answered_with_its_code() {
     let server = TestServer::start(Server::new(app).path("/ws")).await;
     let (mut stream, _) = raw::upgrade(server.addr, "/ws", "").await;
     stream.write_all(&client_frame(0x88, &4321u16.to_be_bytes())).await.unwrap();
-    let (opcode, payload) = raw::read_frame(&mut stream).await;
+    let (opcode, payload) = tokio::time::timeout(Duration::from_secs(5), raw::read_frame(&mut stream))
+        .await
+        .expect("no answer to the close");
     assert_eq!((opcode, &payload[..]), (0x8, &4321u16.to_be_bytes()[..]));
 }
