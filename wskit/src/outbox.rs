@@ -366,8 +366,8 @@ impl Outbox {
         Ok(())
     }
 
-    /// Wakes the host, to look at what changed outside the queue
-    /// ([`OutboxReceiver::until`]).
+    /// Wakes the host, to look at what changed outside the queue: an idle connection
+    /// waits with its waker [watched](OutboxReceiver::watch) here.
     #[cfg(feature = "server")]
     pub(crate) fn wake(&self) {
         self.queue.reader.wake();
