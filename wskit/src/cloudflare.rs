@@ -264,7 +264,7 @@ where
         let Some((mut connection, ws, wire)) = taken else { return };
         let mut transport = MemoryTransport::new(Arc::clone(&wire));
         let outcome = {
-            let mut driving = pin!(connection.drive(&mut transport, &JsClock, &self.signals));
+            let mut driving = pin!(connection.drive(&mut transport, JsClock, &self.signals));
             std::future::poll_fn(|cx| {
                 let outcome = driving.as_mut().poll(cx);
                 send_all(&ws, wire.take_frames());
@@ -340,9 +340,9 @@ where
         data: R::Data,
         params: Vec<(String, String)>,
     ) -> (Session<R>, OutboxReceiver) {
-        let (outbox, receiver) = Outbox::new(&self.limits);
-        let ctx = Ctx::new(data, id, params, outbox, self.hub.clone(), Arc::clone(&self.limits));
-        (Session::new(Arc::clone(&self.router), Arc::new([]), ctx, Arc::clone(&self.limits)), receiver)
+        let (outbox, receiver) = Outbox::new(id, &self.limits);
+        let ctx = Ctx::new(data, params, outbox, self.hub.clone(), Arc::clone(&self.limits));
+        (Session::new(Arc::clone(&self.router), Arc::default(), ctx), receiver)
     }
 
     fn insert(&self, id: Uuid, ws: WebSocket, connection: Connection<R, String>) {

@@ -24,7 +24,6 @@ use uuid::Uuid;
 /// the meta of the message being handled, and the connection's outbound queue.
 pub struct Ctx<D> {
     data: D,
-    client_id: Uuid,
     params: Vec<(String, String)>,
     /// The client's address, where the host knows it.
     peer: Option<SocketAddr>,
@@ -34,11 +33,9 @@ pub struct Ctx<D> {
     user: Option<Box<str>>,
     /// Whether the connection is registered with the hub (from its opening to its close).
     attached: bool,
-    /// The type of the message being handled: the router's own copy for routed types.
-    message_type: Option<Cow<'static, str>>,
-    meta: Meta,
-    /// When the message being handled arrived (or the connection opened).
-    arrived: Instant,
+    /// The message being handled. Boxed, and let go while the connection is idle: every
+    /// idle connection would otherwise hold its size.
+    handling: Option<Box<Handling>>,
     outbox: Outbox,
     /// The close a handler asked for; boxed, as it is rare and every connection holds the
     /// field.
@@ -46,13 +43,6 @@ pub struct Ctx<D> {
     hub: Hub,
     topics: Vec<Box<str>>,
     authorize: Option<Authorize<D>>,
-    /// When the RPC request being handled must be answered; `None` for other messages.
-    deadline: Option<Instant>,
-    /// The cancellation token of the message being handled, made when first asked for.
-    cancellation: Option<CancellationToken>,
-    /// Whether the RPC request being handled has had its terminal frame (its reply or
-    /// `RPC_ERROR`): nothing more is sent for it.
-    answered: bool,
     limits: Arc<Limits>,
     /// Whether this is the context of a concurrent handler ([`fork`](Self::fork)), which
     /// cannot change the connection's subscriptions.
@@ -61,10 +51,43 @@ pub struct Ctx<D> {
     resumed: bool,
 }
 
+/// What a context knows about the message being handled, from [`Ctx::begin`] until the
+/// connection is idle again ([`Ctx::rest`]).
+#[derive(Clone)]
+struct Handling {
+    /// The message's type: the router's own copy for routed types.
+    message_type: Option<Cow<'static, str>>,
+    meta: Meta,
+    /// When the message arrived.
+    arrived: Instant,
+    /// When the RPC request must be answered; `None` for other messages.
+    deadline: Option<Instant>,
+    /// The message's cancellation token, made when first asked for.
+    cancellation: Option<CancellationToken>,
+    /// Whether the RPC request has had its terminal frame (its reply or `RPC_ERROR`):
+    /// nothing more is sent for it.
+    answered: bool,
+}
+
+impl Handling {
+    fn new(arrived: Instant) -> Self {
+        Handling {
+            message_type: None,
+            meta: Meta::default(),
+            arrived,
+            deadline: None,
+            cancellation: None,
+            answered: false,
+        }
+    }
+}
+
+/// The meta of no message, for a context between messages.
+static NO_META: Meta = Meta { timestamp: None, correlation_id: None, timeout_ms: None };
+
 impl<D> Ctx<D> {
     pub(crate) fn new(
         data: D,
-        client_id: Uuid,
         params: Vec<(String, String)>,
         outbox: Outbox,
         hub: Hub,
@@ -72,23 +95,17 @@ impl<D> Ctx<D> {
     ) -> Self {
         Ctx {
             data,
-            client_id,
             params,
             peer: None,
             protocol: None,
             user: None,
             attached: false,
-            message_type: None,
-            meta: Meta::default(),
-            arrived: Instant::now(),
+            handling: None,
             outbox,
             closing: None,
             hub,
             topics: Vec::new(),
             authorize: None,
-            deadline: None,
-            cancellation: None,
-            answered: false,
             limits,
             forked: false,
             resumed: false,
@@ -103,28 +120,24 @@ impl<D> Ctx<D> {
     where
         D: Clone,
     {
-        let token = self.cancellation.take().unwrap_or_default();
-        self.answered = true;
+        let handling = self.handling_mut();
+        let token = handling.cancellation.take().unwrap_or_default();
+        handling.answered = true;
+        let handling = Handling { cancellation: Some(token.clone()), answered: false, ..handling.clone() };
         let fork = Ctx {
             data: self.data.clone(),
-            client_id: self.client_id,
             params: self.params.clone(),
             peer: self.peer,
             protocol: self.protocol.clone(),
             user: self.user.clone(),
             // Not registered with the hub: the connection's own context is.
             attached: false,
-            message_type: self.message_type.clone(),
-            meta: self.meta.clone(),
-            arrived: self.arrived,
+            handling: Some(Box::new(handling)),
             outbox: self.outbox.clone(),
             closing: None,
             hub: self.hub.clone(),
             topics: Vec::new(),
             authorize: self.authorize.clone(),
-            deadline: self.deadline,
-            cancellation: Some(token.clone()),
-            answered: false,
             limits: Arc::clone(&self.limits),
             forked: true,
             resumed: self.resumed,
@@ -136,8 +149,8 @@ impl<D> Ctx<D> {
     pub(crate) fn finish_fork(mut self, ran: crate::concurrent::Ran) -> Box<crate::concurrent::Finished> {
         Box::new(crate::concurrent::Finished {
             ran,
-            answered: self.answered,
-            correlation_id: self.meta.correlation_id.take(),
+            answered: self.handling.as_ref().is_some_and(|handling| handling.answered),
+            correlation_id: self.handling.as_mut().and_then(|handling| handling.meta.correlation_id.take()),
             close: self.closing.take().map(|close| *close),
         })
     }
@@ -154,7 +167,7 @@ impl<D> Ctx<D> {
     }
 
     /// The server's limits.
-    pub(crate) fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &Arc<Limits> {
         &self.limits
     }
 
@@ -174,7 +187,7 @@ impl<D> Ctx<D> {
     #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
     pub(crate) fn resubscribe(&mut self, topics: Vec<String>) {
         for topic in topics {
-            self.hub.subscribe(&topic, self.client_id, &self.outbox);
+            self.hub.subscribe(&topic, self.client_id(), &self.outbox);
             self.topics.push(topic.into());
         }
     }
@@ -194,12 +207,12 @@ impl<D> Ctx<D> {
 
     /// Records the type of the message being handled.
     pub(crate) fn set_message_type(&mut self, message_type: Cow<'static, str>) {
-        self.message_type = Some(message_type);
+        self.handling_mut().message_type = Some(message_type);
     }
 
     /// The type of the message being handled, if the router handles it.
     pub(crate) fn routed_type(&self) -> Option<&'static str> {
-        match self.message_type {
+        match self.handling.as_ref()?.message_type {
             Some(Cow::Borrowed(routed)) => Some(routed),
             _ => None,
         }
@@ -213,7 +226,7 @@ impl<D> Ctx<D> {
 
     fn authorize(&self, topic: &str, action: TopicAction) -> Result<(), Error> {
         match &self.authorize {
-            Some(authorize) => authorize(&self.data, self.client_id, topic, action),
+            Some(authorize) => authorize(&self.data, self.client_id(), topic, action),
             None => Ok(()),
         }
     }
@@ -231,7 +244,7 @@ impl<D> Ctx<D> {
     /// The connection's id: a UUIDv7, also sent to the client in the `x-client-id` header
     /// of the upgrade response.
     pub fn client_id(&self) -> Uuid {
-        self.client_id
+        self.outbox.client_id()
     }
 
     /// A parameter of the upgrade path, e.g. `room` for a server at `/rooms/:room`.
@@ -257,7 +270,7 @@ impl<D> Ctx<D> {
     /// failed), also for types the router does not handle; `None` in `#[on_open]` and
     /// `#[on_close]`, and for a frame that had no readable type.
     pub fn message_type(&self) -> Option<&str> {
-        self.message_type.as_deref()
+        self.handling.as_ref()?.message_type.as_deref()
     }
 
     /// The user this connection belongs to, if tagged ([`set_user`](Self::set_user),
@@ -273,7 +286,7 @@ impl<D> Ctx<D> {
     pub fn set_user(&mut self, user: impl Into<String>) {
         let user: Box<str> = user.into().into_boxed_str();
         if self.attached {
-            self.hub.tag_user(self.client_id, &self.outbox, &user, self.user.as_deref());
+            self.hub.tag_user(self.client_id(), &self.outbox, &user, self.user.as_deref());
         }
         self.user = Some(user);
     }
@@ -281,19 +294,20 @@ impl<D> Ctx<D> {
     /// A cloneable handle that sends to this connection from anywhere, e.g. to keep in a
     /// room registry that other connections' handlers broadcast to.
     pub fn handle(&self) -> ClientHandle {
-        ClientHandle::new(self.client_id, self.outbox.clone())
+        ClientHandle::new(self.outbox.clone())
     }
 
     /// The standard meta of the message being handled (empty in `#[on_open]`).
     pub fn meta(&self) -> &Meta {
-        &self.meta
+        self.handling.as_ref().map_or(&NO_META, |handling| &handling.meta)
     }
 
-    /// When the server received the message being handled (or opened the connection), on
-    /// the wall clock. Derived when asked, so that no message pays for a clock read it
-    /// does not use.
+    /// When the server received the message being handled, on the wall clock (in
+    /// `#[on_open]` and `#[on_close]`: now). Derived when asked, so that no message pays
+    /// for a clock read it does not use.
     pub fn received_at(&self) -> SystemTime {
-        SystemTime::now() - self.arrived.elapsed()
+        let waited = self.handling.as_ref().map_or(Duration::ZERO, |handling| handling.arrived.elapsed());
+        SystemTime::now() - waited
     }
 
     /// When the RPC request being handled must be answered: its `meta.timeoutMs`, capped
@@ -304,12 +318,12 @@ impl<D> Ctx<D> {
     /// DEADLINE_EXCEEDED; pass the remaining time on to slow calls so that they give up
     /// in time.
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.handling.as_ref()?.deadline
     }
 
     /// The time left until [`deadline`](Self::deadline), zero once it has passed.
     pub fn time_remaining(&self) -> Option<Duration> {
-        self.deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()))
+        self.deadline().map(|deadline| deadline.saturating_duration_since(Instant::now()))
     }
 
     /// A token cancelled when the message being handled is cancelled: by the client's
@@ -320,7 +334,7 @@ impl<D> Ctx<D> {
     /// `tokio::select!`), so code after that point does not run; give a clone of the token
     /// to tasks the handler starts, so that they stop too.
     pub fn cancellation(&mut self) -> CancellationToken {
-        self.cancellation.get_or_insert_with(CancellationToken::new).clone()
+        self.handling_mut().cancellation.get_or_insert_with(CancellationToken::new).clone()
     }
 
     /// Sends a `$ws:rpc-progress` frame for the RPC request being handled, carrying
@@ -331,14 +345,10 @@ impl<D> Ctx<D> {
     /// handler, when the connection's outbound queue is half full (the client is slow to
     /// read; the terminal reply must still fit), or once the connection is closing.
     pub fn progress<T: Serialize + ?Sized>(&mut self, value: &T) -> bool {
-        if self.deadline.is_none()
-            || self.answered
-            || self.closing.is_some()
-            || self.outbox.is_backpressured()
-        {
+        if !self.is_unanswered_request() || self.closing.is_some() || self.outbox.is_backpressured() {
             return false;
         }
-        match envelope::encode_progress(value, self.meta.correlation_id.as_deref()) {
+        match envelope::encode_progress(value, self.correlation_id()) {
             Ok(frame) => self.outbox.push(Frame::Owned(frame)).is_ok(),
             Err(error) => {
                 tracing::error!(%error, "failed to serialize a progress value");
@@ -375,7 +385,7 @@ impl<D> Ctx<D> {
     /// errors for the request fail with FAILED_PRECONDITION and send nothing.
     pub fn reply<M: Message>(&mut self, message: &M) -> Result<(), Error> {
         self.answer()?;
-        let frame = envelope::encode(message, self.meta.correlation_id.as_deref())?;
+        let frame = envelope::encode(message, self.correlation_id())?;
         self.enqueue(frame)
     }
 
@@ -389,28 +399,33 @@ impl<D> Ctx<D> {
     /// [`reply`](Self::reply).
     pub fn error(&mut self, error: &Error) -> Result<(), Error> {
         self.answer()?;
-        let ends_request = self.deadline.is_some();
-        let frame = envelope::encode_error(error, self.meta.correlation_id.as_deref(), ends_request);
+        let ends_request = self.deadline().is_some();
+        let frame = envelope::encode_error(error, self.correlation_id(), ends_request);
         self.enqueue(frame)
     }
 
     /// Whether the message being handled is an RPC request still without its terminal
     /// frame.
     pub(crate) fn is_unanswered_request(&self) -> bool {
-        self.deadline.is_some() && !self.answered
+        self.handling.as_ref().is_some_and(|handling| handling.deadline.is_some() && !handling.answered)
+    }
+
+    /// The correlation id of the message being handled.
+    fn correlation_id(&self) -> Option<&str> {
+        self.meta().correlation_id.as_deref()
     }
 
     /// Records the terminal frame of an RPC request, refusing a second one.
     fn answer(&mut self) -> Result<(), Error> {
-        if self.deadline.is_none() {
+        let Some(handling) = self.handling.as_mut().filter(|handling| handling.deadline.is_some()) else {
             return Ok(());
-        }
-        if self.answered {
+        };
+        if handling.answered {
             return Err(Error::failed_precondition(
                 "this RPC request was already answered; a request gets exactly one reply or error",
             ));
         }
-        self.answered = true;
+        handling.answered = true;
         Ok(())
     }
 
@@ -438,14 +453,14 @@ impl<D> Ctx<D> {
         self.authorize(topic, TopicAction::Subscribe)?;
         let limit = self.hub.rules().limit();
         if self.topics.len() >= limit {
-            self.limits.exceeded(LimitKind::Topics, self.topics.len() + 1, limit, Some(self.client_id));
+            self.limits.exceeded(LimitKind::Topics, self.topics.len() + 1, limit, Some(self.client_id()));
             return Err(Error::resource_exhausted(format!(
                 "a connection subscribes to at most {limit} topics; unsubscribe from one first"
             ))
             .with_detail("limit", limit)
             .with_detail("current", self.topics.len()));
         }
-        self.hub.subscribe(topic, self.client_id, &self.outbox);
+        self.hub.subscribe(topic, self.client_id(), &self.outbox);
         self.topics.push(topic.into());
         Ok(())
     }
@@ -456,7 +471,7 @@ impl<D> Ctx<D> {
         self.check_not_forked()?;
         if let Some(index) = self.topics.iter().position(|held| **held == *topic) {
             self.topics.swap_remove(index);
-            self.hub.unsubscribe(topic, self.client_id);
+            self.hub.unsubscribe(topic, self.client_id());
         }
         Ok(())
     }
@@ -489,7 +504,7 @@ impl<D> Ctx<D> {
     ) -> Result<Delivery, Error> {
         self.hub.rules().check(topic)?;
         self.authorize(topic, TopicAction::Publish)?;
-        self.hub.publish_checked(Some(self.client_id), topic, message, options).await
+        self.hub.publish_checked(Some(self.client_id()), topic, message, options).await
     }
 
     /// The server's hub: publish, send to other connections, count connections.
@@ -520,23 +535,32 @@ impl<D> Ctx<D> {
     /// Starts handling a frame that arrived at `arrived`: stamps its arrival and forgets
     /// what belonged to the previous one.
     pub(crate) fn begin(&mut self, arrived: Instant) {
-        self.meta = Meta::default();
-        self.message_type = None;
-        self.arrived = arrived;
-        self.deadline = None;
-        self.cancellation = None;
-        self.answered = false;
+        match &mut self.handling {
+            // The box of the last message, if the connection has not rested since.
+            Some(handling) => **handling = Handling::new(arrived),
+            None => self.handling = Some(Box::new(Handling::new(arrived))),
+        }
+    }
+
+    /// Lets go of what belonged to the last message: the connection is idle.
+    pub(crate) fn rest(&mut self) {
+        self.handling = None;
+    }
+
+    /// The message being handled; a message of now if none was begun.
+    fn handling_mut(&mut self) -> &mut Handling {
+        self.handling.get_or_insert_with(|| Box::new(Handling::new(Instant::now())))
     }
 
     /// Marks the message being handled as an RPC request due by `deadline`.
     pub(crate) fn start_request(&mut self, deadline: Instant) {
-        self.deadline = Some(deadline);
+        self.handling_mut().deadline = Some(deadline);
     }
 
     /// Lets go of the cancellation token of the message being handled; with `cancel`, it
     /// fires first (the handler was stopped).
     pub(crate) fn release_cancellation(&mut self, cancel: bool) {
-        if let Some(token) = self.cancellation.take() {
+        if let Some(token) = self.handling.as_mut().and_then(|handling| handling.cancellation.take()) {
             if cancel {
                 token.cancel();
             }
@@ -545,14 +569,14 @@ impl<D> Ctx<D> {
 
     /// Sets the meta of the frame being handled, once it is decoded.
     pub(crate) fn set_meta(&mut self, meta: Meta) {
-        self.meta = meta;
+        self.handling_mut().meta = meta;
     }
 
     /// Registers the connection with the hub, so that it can be sent to.
     pub(crate) fn attach(&mut self) {
-        self.hub.connect(self.client_id, self.outbox.clone());
+        self.hub.connect(self.client_id(), self.outbox.clone());
         if let Some(user) = &self.user {
-            self.hub.tag_user(self.client_id, &self.outbox, user, None);
+            self.hub.tag_user(self.client_id(), &self.outbox, user, None);
         }
         self.attached = true;
     }
@@ -563,7 +587,7 @@ impl<D> Ctx<D> {
         self.attached = false;
         let topics = std::mem::take(&mut self.topics);
         let leaving: &[Box<str>] = if keep_topics { &[] } else { &topics };
-        self.hub.disconnect(self.client_id, leaving, self.user.as_deref());
+        self.hub.disconnect(self.client_id(), leaving, self.user.as_deref());
         match keep_topics {
             true => topics,
             false => Vec::new(),
@@ -581,7 +605,7 @@ impl<D> Ctx<D> {
     /// a close asked for from outside the handlers ([`ClientHandle::close`]).
     pub(crate) fn take_close(&mut self) -> Option<Close> {
         if let (Some(overflow), None) = (self.outbox.overflow(), &self.closing) {
-            self.limits.exceeded(overflow.kind, overflow.observed, overflow.limit, Some(self.client_id));
+            self.limits.exceeded(overflow.kind, overflow.observed, overflow.limit, Some(self.client_id()));
             self.closing = Some(Box::new(crate::outbox::slow_consumer_close()));
         }
         self.closing.take().map(|close| *close).or_else(|| self.outbox.take_close_request())
@@ -591,9 +615,9 @@ impl<D> Ctx<D> {
 impl<D: std::fmt::Debug> std::fmt::Debug for Ctx<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ctx")
-            .field("client_id", &self.client_id)
+            .field("client_id", &self.client_id())
             .field("data", &self.data)
-            .field("meta", &self.meta)
+            .field("meta", self.meta())
             .finish_non_exhaustive()
     }
 }

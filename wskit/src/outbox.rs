@@ -142,6 +142,9 @@ impl SlowConsumer {
 /// [`KEPT_CAPACITY`] slots: a connection that never had a frame queued holds no queue
 /// memory, one that had a burst does not keep the burst's.
 struct Queue {
+    /// The connection's id: the queue is the one part of a connection that all who
+    /// reach it share (its context, its host, the hub), so they read it here.
+    client_id: Uuid,
     frames: Mutex<Frames>,
     /// The host's task while it waits for something to write, woken by the next frame.
     reader: AtomicWaker,
@@ -311,9 +314,11 @@ pub(crate) struct OutboxReceiver {
 }
 
 impl Outbox {
-    /// A queue bounded by `limits` (frames, bytes, the slow-consumer policy).
-    pub(crate) fn new(limits: &Limits) -> (Self, OutboxReceiver) {
+    /// The queue of the connection `client_id`, bounded by `limits` (frames, bytes, the
+    /// slow-consumer policy).
+    pub(crate) fn new(client_id: Uuid, limits: &Limits) -> (Self, OutboxReceiver) {
         let queue = Arc::new(Queue {
+            client_id,
             frames: Mutex::default(),
             reader: AtomicWaker::new(),
             capacity: Capacity { frames: limits.max_queued_frames, bytes: limits.max_queued_bytes },
@@ -371,6 +376,11 @@ impl Outbox {
     #[cfg(feature = "server")]
     pub(crate) fn wake(&self) {
         self.queue.reader.wake();
+    }
+
+    /// The id of the connection this queue belongs to.
+    pub(crate) fn client_id(&self) -> Uuid {
+        self.queue.client_id
     }
 
     /// Whether the host stopped draining the queue: the connection has closed.
@@ -545,18 +555,17 @@ impl OutboxReceiver {
 /// then closed with 1013).
 #[derive(Clone)]
 pub struct ClientHandle {
-    client_id: Uuid,
     outbox: Outbox,
 }
 
 impl ClientHandle {
-    pub(crate) fn new(client_id: Uuid, outbox: Outbox) -> Self {
-        ClientHandle { client_id, outbox }
+    pub(crate) fn new(outbox: Outbox) -> Self {
+        ClientHandle { outbox }
     }
 
     /// The id of the connection this handle sends to.
     pub fn client_id(&self) -> Uuid {
-        self.client_id
+        self.outbox.client_id()
     }
 
     /// Queues `message` for the connection.
@@ -586,7 +595,7 @@ impl ClientHandle {
 
 impl std::fmt::Debug for ClientHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientHandle").field("client_id", &self.client_id).finish_non_exhaustive()
+        f.debug_struct("ClientHandle").field("client_id", &self.client_id()).finish_non_exhaustive()
     }
 }
 
@@ -601,7 +610,7 @@ mod tests {
     #[test]
     fn a_reading_client_s_queue_holds_eight_times_the_bytes_of_a_stalled_one() {
         let limits = Limits::default().max_queued_bytes(100);
-        let (outbox, receiver) = Outbox::new(&limits);
+        let (outbox, receiver) = Outbox::new(Uuid::nil(), &limits);
         for _ in 0..8 {
             outbox.push(frame(100)).unwrap();
         }
@@ -612,7 +621,7 @@ mod tests {
         assert_eq!(outbox.overflow(), Some(overflow));
         drop(receiver);
 
-        let (outbox, receiver) = Outbox::new(&limits);
+        let (outbox, receiver) = Outbox::new(Uuid::nil(), &limits);
         receiver.set_stalled(true);
         outbox.push(frame(60)).unwrap();
         assert!(outbox.push(frame(60)).is_err());
@@ -622,7 +631,7 @@ mod tests {
     #[test]
     fn a_frame_above_the_byte_limit_goes_into_an_empty_queue_and_bytes_are_given_back() {
         let limits = Limits::default().max_queued_bytes(100).on_slow_consumer(SlowConsumer::Drop);
-        let (outbox, receiver) = Outbox::new(&limits);
+        let (outbox, receiver) = Outbox::new(Uuid::nil(), &limits);
         receiver.set_stalled(true);
         outbox.push(frame(500)).unwrap();
         assert!(outbox.push(frame(1)).is_err(), "dropped: the queue holds 500 bytes");
@@ -660,7 +669,7 @@ mod tests {
 
     fn stalled_queue(policy: SlowConsumer) -> (Outbox, OutboxReceiver) {
         let (outbox, receiver) =
-            Outbox::new(&Limits::default().max_queued_frames(2).on_slow_consumer(policy));
+            Outbox::new(Uuid::nil(), &Limits::default().max_queued_frames(2).on_slow_consumer(policy));
         receiver.set_stalled(true);
         (outbox, receiver)
     }
@@ -715,7 +724,7 @@ mod tests {
     #[test]
     fn drop_oldest_keeps_the_byte_limit_and_takes_a_frame_above_it_alone() {
         let limits = Limits::default().max_queued_bytes(100).on_slow_consumer(SlowConsumer::DropOldest);
-        let (outbox, receiver) = Outbox::new(&limits);
+        let (outbox, receiver) = Outbox::new(Uuid::nil(), &limits);
         receiver.set_stalled(true);
         for _ in 0..3 {
             outbox.push(frame(40)).unwrap();

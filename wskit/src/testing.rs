@@ -142,10 +142,10 @@ impl<R: Router> TestConnection<R> {
 
     /// A connection on `hub` (to test publishing between connections) with `limits`.
     pub fn with_hub(router: R, data: R::Data, hub: Hub, limits: Limits) -> Self {
-        let (outbox, receiver) = Outbox::new(&limits);
+        let (outbox, receiver) = Outbox::new(uuid::Uuid::now_v7(), &limits);
         let limits = Arc::new(limits);
-        let ctx = Ctx::new(data, uuid::Uuid::now_v7(), Vec::new(), outbox, hub, Arc::clone(&limits));
-        let session = Session::new(Arc::new(router), Arc::new([]), ctx, limits);
+        let ctx = Ctx::new(data, Vec::new(), outbox, hub, limits);
+        let session = Session::new(Arc::new(router), Arc::default(), ctx);
         let clock = ManualClock::default();
         let connection = Connection::new(session, receiver, None, clock.now());
         let wire = Arc::new(Wire::default());
@@ -287,7 +287,7 @@ impl<R: Router> TestConnection<R> {
             State::Parked((mut connection, mut transport)) => {
                 let (clock, signals) = (self.clock.clone(), self.signals.clone());
                 Box::pin(async move {
-                    let outcome = connection.drive(&mut transport, &clock, &signals).await;
+                    let outcome = connection.drive(&mut transport, clock.clone(), &signals).await;
                     ((connection, transport), outcome)
                 }) as Driving<R>
             }

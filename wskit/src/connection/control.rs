@@ -107,13 +107,12 @@ pub(crate) struct Control<T> {
     /// Errors answered while a handler ran, for the `#[on_error]` hook once it returns: the
     /// first [`MAX_ANSWERED`], and how many more.
     answered: Vec<Error>,
-    unobserved: usize,
+    unobserved: u32,
     /// How many of them were the client's fault, toward the consecutive-error limit.
     strikes: u32,
     /// Where answers go while a handler runs, behind what the handler sent.
     outbox: Outbox,
     limits: Arc<Limits>,
-    client_id: Uuid,
     /// Whether the router has an `#[on_binary]` handler, which takes every binary frame.
     binary: bool,
     /// Whether a running handler was abandoned at the end of a shutdown's grace period.
@@ -124,7 +123,6 @@ impl<T: AsRef<str> + From<String>> Control<T> {
     pub(crate) fn new(
         outbox: Outbox,
         limits: Arc<Limits>,
-        client_id: Uuid,
         liveness: Option<Arc<Liveness>>,
         now: Instant,
         binary: bool,
@@ -139,7 +137,6 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             strikes: 0,
             outbox,
             limits,
-            client_id,
             binary,
             abandoned: false,
         }
@@ -170,7 +167,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             })),
             Received::Control => Ok(None),
             Received::OverLimit { kind, observed, limit, close } => {
-                self.limits.exceeded(kind, observed, limit, Some(self.client_id));
+                self.limits.exceeded(kind, observed, limit, Some(self.outbox.client_id()));
                 Err(Exit::Close(close))
             }
             Received::Broken(close) => {
@@ -224,7 +221,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
                 if !self.backlog.has_slot(self.running_forks().len(), self.limits.max_in_flight) =>
             {
                 let limit = self.limits.max_in_flight;
-                self.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(self.client_id));
+                self.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(self.outbox.client_id()));
                 self.answer(in_flight_exceeded(limit), correlation_id.as_deref());
             }
             Kind::Message(correlation_id) => self.backlog.push(arrived, correlation_id, now),
@@ -256,7 +253,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
     }
 
     fn check_strikes(&self) -> Result<(), Exit> {
-        match too_many_errors(&self.limits, self.strikes, self.client_id) {
+        match too_many_errors(&self.limits, self.strikes, self.outbox.client_id()) {
             Some(close) => Err(Exit::Close(close)),
             None => Ok(()),
         }
@@ -331,7 +328,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             PingStep::Send => Ok(Due::Ping),
             PingStep::Wait => Ok(Due::Nothing),
             PingStep::Stale => {
-                Err(Exit::Stale(self.pings.stale(self.client_id, now, self.limits.quiet_panics)))
+                Err(Exit::Stale(self.pings.stale(self.outbox.client_id(), now, self.limits.quiet_panics)))
             }
         }
     }
@@ -496,9 +493,9 @@ mod tests {
 
     #[test]
     fn keeps_a_bounded_number_of_errors_for_the_hook_while_a_handler_runs() {
-        let (outbox, frames) = Outbox::new(&Limits::default().max_queued_frames(16));
+        let (outbox, frames) = Outbox::new(Uuid::nil(), &Limits::default().max_queued_frames(16));
         let now = Instant::now();
-        let mut control = Control::<String>::new(outbox, Arc::default(), Uuid::nil(), None, now, false);
+        let mut control = Control::<String>::new(outbox, Arc::default(), None, now, false);
         control.start(None, None);
         let rounds = MAX_ANSWERED * 4;
         let mut cancelled = 0;

@@ -79,16 +79,22 @@ enum Stage {
     Ended,
 }
 
-/// One connection: its session, its control, and the outbound queue it drains.
+/// One connection: its session, and what its reading and writing work with.
 pub(crate) struct Connection<R: Router, T> {
     session: Session<R>,
+    state: IoState<T>,
+    stage: Stage,
+}
+
+/// What a connection's reading and writing ([`Io`]) work with, beside the session that a
+/// running handler holds: one reference for [`Io`] to keep, not one per part.
+struct IoState<T> {
     control: Control<T>,
     outbox: OutboxReceiver,
     forks: Forks,
     /// The connection's part in session resume, if its client asked for it.
     #[cfg(feature = "server")]
     resume: Option<Box<Resumable>>,
-    stage: Stage,
 }
 
 impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
@@ -102,11 +108,13 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
         let control = session.control(liveness, now);
         Connection {
             session,
-            control,
-            outbox,
-            forks: None,
-            #[cfg(feature = "server")]
-            resume: None,
+            state: IoState {
+                control,
+                outbox,
+                forks: None,
+                #[cfg(feature = "server")]
+                resume: None,
+            },
             stage: Stage::New,
         }
     }
@@ -116,7 +124,7 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
     /// its session when it ends by losing its client.
     #[cfg(feature = "server")]
     pub(crate) fn resume_with(&mut self, resumable: Box<Resumable>) {
-        self.resume = Some(resumable);
+        self.state.resume = Some(resumable);
     }
 
     /// A connection of `session` that opened before (`#[on_open]` ran), e.g. before its
@@ -143,13 +151,13 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
     /// other connections), for a host that writes them itself.
     #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
     pub(crate) fn take_queued(&mut self) -> impl Iterator<Item = Frame> + '_ {
-        std::iter::from_fn(|| self.outbox.try_recv())
+        std::iter::from_fn(|| self.state.outbox.try_recv())
     }
 
     /// Wakes `waker` when a frame is queued while nothing drives the connection.
     #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
     pub(crate) fn watch_queue(&mut self, waker: &std::task::Waker) {
-        self.outbox.watch(waker);
+        self.state.outbox.watch(waker);
     }
 
     /// The session, to configure it before the connection opens.
@@ -160,7 +168,7 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
     /// Runs the connection: opens it (the `#[on_open]` hook) on the first call, then
     /// handles what `transport` receives until the connection ends, or, for a transport
     /// that gets drained, until it is idle.
-    pub(crate) async fn drive<X, C>(&mut self, transport: &mut X, clock: &C, signals: &Signals) -> Outcome
+    pub(crate) async fn drive<X, C>(&mut self, transport: &mut X, clock: C, signals: &Signals) -> Outcome
     where
         X: Transport<Text = T>,
         C: Clock,
@@ -168,45 +176,37 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
         let now = clock.now();
         let timer = pin!(clock.timer(now + NEVER));
         let alarm = Alarm { clock, timer, armed: None };
-        let mut turn = Turn {
-            session: &mut self.session,
-            io: Io {
-                control: &mut self.control,
-                outbox: &mut self.outbox,
-                forks: &mut self.forks,
-                transport,
-                alarm,
-                signals,
-                #[cfg(feature = "server")]
-                resume: self.resume.as_deref_mut(),
-            },
-        };
+        let mut turn =
+            Turn { session: &mut self.session, io: Io { state: &mut self.state, transport, alarm, signals } };
         let opens = match self.stage {
             Stage::New => true,
             Stage::Open => false,
             Stage::Ended => unreachable!("a connection is not driven after it ended"),
         };
         self.stage = Stage::Open;
-        let Err(exit) = turn.open_and_serve(opens).await else { return Outcome::Paused };
+        let Err(exit) = turn.serve(opens).await else { return Outcome::Paused };
         self.stage = Stage::Ended;
         #[cfg(feature = "server")]
-        let keep = turn.io.resume.as_ref().is_some_and(|resume| resume.keeps_session(exit.keeps_session()));
+        let keep =
+            turn.io.state.resume.as_ref().is_some_and(|resume| resume.keeps_session(exit.keeps_session()));
         #[cfg(not(feature = "server"))]
         let keep = false;
         let (close, topics) = Box::pin(turn.end(exit, keep)).await;
         #[cfg(feature = "server")]
-        if let (true, Some(resumable)) = (keep, self.resume.take()) {
-            crate::resume::park(self.session.ctx(), *resumable, topics, self.outbox.keep());
+        if let (true, Some(resumable)) = (keep, self.state.resume.take()) {
+            crate::resume::park(self.session.ctx(), *resumable, topics, self.state.outbox.keep());
         }
         #[cfg(not(feature = "server"))]
         drop(topics);
-        Outcome::Ended { close, abandoned: self.control.is_abandoned() }
+        Outcome::Ended { close, abandoned: self.state.control.is_abandoned() }
     }
 }
 
 /// The host's timer, armed at the next instant [`Control`] needs it.
 struct Alarm<'c, C: Clock> {
-    clock: &'c C,
+    /// By value: a host's clock is a unit or a handle, and a reference would take room
+    /// in every connection's future.
+    clock: C,
     timer: Pin<&'c mut C::Timer>,
     armed: Option<Instant>,
 }
@@ -250,14 +250,10 @@ struct Turn<'c, R: Router, T, X, C: Clock> {
 
 /// Everything but the session: usable while a handler holds the session.
 struct Io<'c, T, X, C: Clock> {
-    control: &'c mut Control<T>,
-    outbox: &'c mut OutboxReceiver,
-    forks: &'c mut Forks,
+    state: &'c mut IoState<T>,
     transport: &'c mut X,
     alarm: Alarm<'c, C>,
     signals: &'c Signals,
-    #[cfg(feature = "server")]
-    resume: Option<&'c mut Resumable>,
 }
 
 impl<R, T, X, C> Turn<'_, R, T, X, C>
@@ -267,17 +263,6 @@ where
     X: Transport<Text = T>,
     C: Clock,
 {
-    /// Opens the connection if `opens`, then serves it. One function, so that nothing of
-    /// the opening stays in the future while the connection is served.
-    async fn open_and_serve(&mut self, opens: bool) -> Flow {
-        if opens {
-            // Boxed, as `end`: each runs once, and inline their futures would make every
-            // idle connection's as large as theirs.
-            Box::pin(self.open()).await?;
-        }
-        self.serve().await
-    }
-
     /// Runs the `#[on_open]` hook and writes what it sent; a resumable connection first
     /// writes `$ws:session` and what its client missed.
     async fn open(&mut self) -> Flow {
@@ -295,7 +280,8 @@ where
     /// Writes `$ws:session` and the frames a resumed client missed, before anything else.
     #[cfg(feature = "server")]
     async fn greet(&mut self) -> Flow {
-        let Some((greeting, missed)) = self.io.resume.as_mut().and_then(|resume| resume.first.take()) else {
+        let Some((greeting, missed)) = self.io.state.resume.as_mut().and_then(|resume| resume.first.take())
+        else {
             return Ok(());
         };
         // Not numbered: the count starts after it.
@@ -308,20 +294,29 @@ where
         Ok(())
     }
 
-    /// Handles frames until the connection ends (`Err`) or, for a drained transport,
-    /// until it is idle (`Ok`).
-    async fn serve(&mut self) -> Flow {
+    /// Opens the connection if `opens`, then handles frames until it ends (`Err`) or, for
+    /// a drained transport, until it is idle (`Ok`). One function for both, so that the
+    /// opening takes no room of its own in the future while the connection is served.
+    async fn serve(&mut self, opens: bool) -> Flow {
+        if opens {
+            // Boxed, as `end`: each runs once, and inline their futures would make every
+            // idle connection's as large as theirs.
+            Box::pin(self.open()).await?;
+        }
         loop {
-            self.io.alarm.rearm(self.io.control.next_timer());
+            // The last message is done with (its errors reported): an idle connection
+            // holds nothing of it.
+            self.session.rest();
+            self.io.alarm.rearm(self.io.state.control.next_timer());
             let mut idle = false;
             let step = 'step: {
-                if self.io.control.has_waiting() {
+                if self.io.state.control.has_waiting() {
                     // Messages that arrived while a handler ran go first, in order.
                     match self.io.signals.shutdown.is_cancelled() {
                         true => Err(Exit::Close(going_away())),
                         false => Box::pin(self.handle_waiting()).await,
                     }
-                } else if self.io.transport.is_drained() && !self.io.control.has_forks() {
+                } else if self.io.transport.is_drained() && !self.io.state.control.has_forks() {
                     let now = self.io.alarm.now();
                     match self.io.alarm.armed {
                         Some(at) if at <= now => self.io.on_timer(now),
@@ -353,7 +348,7 @@ where
                             break 'step Ok(());
                         }
                         Wake::ForkEnded(id, finished) => {
-                            self.io.control.fork_ended(id, *finished);
+                            self.io.state.control.fork_ended(id, *finished);
                             break 'step Ok(());
                         }
                     };
@@ -361,14 +356,14 @@ where
                 }
             };
             // Errors answered while a handler ran reach `#[on_error]` now, also on the way out.
-            let step = match self.io.control.has_answered() {
+            let step = match self.io.state.control.has_answered() {
                 true => Box::pin(self.report_answered(step)).await,
                 false => step,
             };
             step?;
             self.io.flush_queued().await?;
             self.session.flow()?;
-            if let Some(close) = self.io.control.take_close() {
+            if let Some(close) = self.io.state.control.take_close() {
                 return Err(Exit::Close(close));
             }
             if idle {
@@ -385,7 +380,7 @@ where
         let arrived = self.io.alarm.now();
         self.handle_received(received, arrived).await?;
         for _ in 1..MAX_BATCH {
-            if self.io.control.has_waiting() {
+            if self.io.state.control.has_waiting() {
                 break;
             }
             self.io.buffer_queued().await?;
@@ -399,14 +394,14 @@ where
 
     /// Handles the oldest message that waited for its turn.
     async fn handle_waiting(&mut self) -> Flow {
-        match self.io.control.next_waiting() {
+        match self.io.state.control.next_waiting() {
             Some((frame, arrived)) => self.handle(frame, arrived).await,
             None => Ok(()),
         }
     }
 
     async fn handle_received(&mut self, received: Received<T>, arrived: Instant) -> Flow {
-        match self.io.control.read(received, arrived)? {
+        match self.io.state.control.read(received, arrived)? {
             Some(frame) => self.handle(frame, arrived).await,
             None => Ok(()),
         }
@@ -421,7 +416,7 @@ where
             Arrived::Text(frame) => {
                 text = frame;
                 // With no in-order handler running, an abort of a concurrent one lands here.
-                if self.io.control.has_forks() && self.io.control.abort_fork(text.as_ref()) {
+                if self.io.state.control.has_forks() && self.io.state.control.abort_fork(text.as_ref()) {
                     return Ok(());
                 }
                 self.session.prepare(text.as_ref(), arrived)
@@ -440,18 +435,18 @@ where
             drop(job);
             return Box::pin(self.session.interrupt(deadline_exceeded())).await;
         }
-        self.io.control.start(deadline, self.session.correlation_id());
+        self.io.state.control.start(deadline, self.session.correlation_id());
         // Inline: this runs inside the boxed future of a batch of frames, which idle
         // connections do not hold, so the handler's future costs no allocation per frame.
         let ended = {
-            let mut handling = pin!(self.session.run(job, self.io.control.can_fork()));
+            let mut handling = pin!(self.session.run(job, self.io.state.control.can_fork()));
             match futures_util::poll!(handling.as_mut()) {
                 Poll::Ready(flow) => Ended::Done(flow),
                 // The handler waits: keep reading meanwhile.
                 Poll::Pending => Box::pin(self.io.while_busy(handling)).await,
             }
         };
-        self.io.control.finish();
+        self.io.state.control.finish();
         if let Some(forked) = self.session.take_forked() {
             self.io.spawn(*forked, deadline, self.session.correlation_id());
         }
@@ -469,7 +464,7 @@ where
     /// after the `step` that ran it, which ends the connection first if it does.
     async fn report_answered(&mut self, step: Flow) -> Flow {
         let mut reported = Ok(());
-        for error in self.io.control.take_answered() {
+        for error in self.io.state.control.take_answered() {
             reported = Box::pin(self.session.observe(error)).await;
             if reported.is_err() {
                 break;
@@ -485,11 +480,11 @@ where
         // From here on nothing more is accepted: what is queued is all that can still go
         // out. A kept session's queue takes on what is sent to it, for its next connection.
         if !keep {
-            self.io.outbox.close();
+            self.io.state.outbox.close();
         }
         // Concurrent handlers still running are cancelled with the connection.
-        self.io.control.cancel_forks();
-        *self.io.forks = None;
+        self.io.state.control.cancel_forks();
+        self.io.state.forks = None;
         let close = match exit {
             Exit::Close(close) | Exit::Stale(close) => {
                 // Frames queued before the close were accepted: deliver them if the client
@@ -531,7 +526,7 @@ enum Wake<T> {
     ForkEnded(u64, Box<Finished>),
 }
 
-impl<T, X, C> Io<'_, T, X, C>
+impl<'c, T, X, C> Io<'c, T, X, C>
 where
     T: AsRef<str> + From<String> + Send,
     X: Transport<Text = T>,
@@ -545,11 +540,11 @@ where
         // Not a wait on the shutdown token itself: that joins and leaves its list of
         // waiters, under its lock, at every event; the server wakes each connection
         // through its queue instead.
-        self.outbox.watch(cx.waker());
+        self.state.outbox.watch(cx.waker());
         if self.signals.shutdown.is_cancelled() {
             return Poll::Ready(Wake::Shutdown);
         }
-        if self.outbox.is_close_requested() {
+        if self.state.outbox.is_close_requested() {
             return Poll::Ready(Wake::CloseRequested);
         }
         if self.alarm.poll_fired(cx).is_ready() {
@@ -558,10 +553,10 @@ where
         if let Poll::Ready(received) = self.transport.poll_recv(cx) {
             return Poll::Ready(Wake::Received(received));
         }
-        if let Some(frame) = self.outbox.try_recv() {
+        if let Some(frame) = self.state.outbox.try_recv() {
             return Poll::Ready(Wake::Queued(frame));
         }
-        if let Some(forks) = self.forks {
+        if let Some(forks) = &mut self.state.forks {
             if let Poll::Ready(Some((id, finished))) = forks.poll_next_unpin(cx) {
                 return Poll::Ready(Wake::ForkEnded(id, finished));
             }
@@ -572,14 +567,14 @@ where
     /// Polls a running handler to its end while the connection keeps reading and writing.
     async fn while_busy(&mut self, mut handling: Pin<&mut impl Future<Output = Flow>>) -> Ended {
         loop {
-            self.alarm.rearm(self.control.next_timer());
+            self.alarm.rearm(self.state.control.next_timer());
             tokio::select! {
                 biased;
                 flow = &mut handling => return Ended::Done(flow),
                 () = self.signals.cut_off.cancelled() => return Ended::Stopped(self.abandon()),
                 () = self.alarm.fired() => {
                     let now = self.alarm.now();
-                    match self.control.on_timer(now) {
+                    match self.state.control.on_timer(now) {
                         Ok(Due::Interrupt(error)) => return Ended::Interrupted(error),
                         Ok(Due::Ping) => {
                             if let Err(gone) = self.ping_now().await {
@@ -590,21 +585,21 @@ where
                         Err(exit) => return Ended::Stopped(exit),
                     }
                 }
-                Some(frame) = self.outbox.recv() => {
+                Some(frame) = self.state.outbox.recv() => {
                     if let Err(gone) = self.send_now(frame).await {
                         return Ended::Stopped(Exit::Left(gone));
                     }
                 }
                 // Closed from outside (a kick): the handler is stopped, not waited for.
-                () = self.outbox.close_requested() => {
-                    if let Some(close) = self.outbox.take_close_request() {
+                () = self.state.outbox.close_requested() => {
+                    if let Some(close) = self.state.outbox.take_close_request() {
                         return Ended::Stopped(Exit::Close(close));
                     }
                 }
-                (id, finished) = next_fork(self.forks), if self.control.has_forks() => {
-                    self.control.fork_ended(id, *finished);
+                (id, finished) = next_fork(&mut self.state.forks), if self.state.control.has_forks() => {
+                    self.state.control.fork_ended(id, *finished);
                 }
-                received = std::future::poll_fn(|cx| self.transport.poll_recv(cx)), if self.control.accepts_frames() => {
+                received = std::future::poll_fn(|cx| self.transport.poll_recv(cx)), if self.state.control.accepts_frames() => {
                     let now = self.alarm.now();
                     // A ping's answer goes out now, not when the handler returns.
                     if matches!(received, Received::Control) {
@@ -612,8 +607,8 @@ where
                             return Ended::Stopped(Exit::Left(gone));
                         }
                     }
-                    let busy = match self.control.read(received, now) {
-                        Ok(Some(frame)) => self.control.arrive(frame, now),
+                    let busy = match self.state.control.read(received, now) {
+                        Ok(Some(frame)) => self.state.control.arrive(frame, now),
                         Ok(None) => Ok(Busy::Continue),
                         Err(exit) => Err(exit),
                     };
@@ -631,8 +626,8 @@ where
     /// `deadline`, beside the connection's other messages.
     fn spawn(&mut self, forked: Forked, deadline: Option<Instant>, correlation_id: Option<&str>) {
         let Forked { token, job } = forked;
-        let id = self.control.fork(deadline, correlation_id, token);
-        let forks = self.forks.get_or_insert_with(Box::default);
+        let id = self.state.control.fork(deadline, correlation_id, token);
+        let forks = self.state.forks.get_or_insert_with(Box::default);
         forks.push(Box::pin(job.map(move |finished| (id, finished))));
     }
 
@@ -659,7 +654,7 @@ where
     /// connection; `true` once the transport's buffer is full and must be written out.
     fn buffer(&mut self, frame: Frame) -> bool {
         #[cfg(feature = "server")]
-        if let Some(resume) = &mut self.resume {
+        if let Some(resume) = &mut self.state.resume {
             return self.transport.send_kept(resume.replay.record(frame));
         }
         self.transport.send(frame)
@@ -669,13 +664,18 @@ where
     /// holds a timer and the write in progress, which inline would grow every idle
     /// connection's future by their size.
     fn flush(&mut self) -> Pin<Box<impl Future<Output = Result<(), Close>> + Send + '_>> {
+        Box::pin(self.write_out())
+    }
+
+    /// Writes out what the transport buffered, watching for a client that stopped reading.
+    fn write_out(&mut self) -> impl Future<Output = Result<(), Close>> + Send + '_ {
         let write = self.transport.flush();
-        Box::pin(watched(self.outbox, self.alarm.clock, self.control.stall_limit(), write))
+        watched(&self.state.outbox, &self.alarm.clock, self.state.control.stall_limit(), write)
     }
 
     /// Buffers a ping when one is due (the loop flushes it); closes a stale connection.
     fn on_timer(&mut self, now: Instant) -> Flow {
-        match self.control.on_timer(now)? {
+        match self.state.control.on_timer(now)? {
             Due::Ping => self.transport.ping(),
             // Deadlines belong to running handlers, which `while_busy` watches.
             Due::Nothing | Due::Interrupt(_) => {}
@@ -687,7 +687,7 @@ where
     /// how its connection ends.
     fn abandon(&mut self) -> Exit {
         tracing::warn!("shutdown grace period over: abandoning a running handler");
-        self.control.abandon();
+        self.state.control.abandon();
         Exit::Close(going_away())
     }
 
@@ -707,7 +707,7 @@ where
     fn buffer_some_queued(&mut self) -> bool {
         let mut queued = 0;
         let mut full = false;
-        while let Some(frame) = self.outbox.try_recv() {
+        while let Some(frame) = self.state.outbox.try_recv() {
             queued += 1;
             if self.buffer(frame) {
                 full = true;
@@ -720,10 +720,19 @@ where
         full
     }
 
-    /// Writes every queued frame, then flushes once.
-    async fn flush_queued(&mut self) -> Flow {
-        self.buffer_queued().await?;
-        self.flush().await.map_err(Exit::Left)
+    /// Writes every queued frame, then flushes once. One box, as [`flush`](Self::flush):
+    /// the read loop awaits this after every wake, and inline its future would grow
+    /// every idle connection's.
+    fn flush_queued(&mut self) -> Pin<Box<impl Future<Output = Flow> + Send + use<'_, 'c, T, X, C>>> {
+        Box::pin(async move {
+            loop {
+                let full = self.buffer_some_queued();
+                self.write_out().await.map_err(Exit::Left)?;
+                if !full {
+                    return Ok(());
+                }
+            }
+        })
     }
 }
 

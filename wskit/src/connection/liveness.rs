@@ -61,21 +61,22 @@ pub(super) struct Pings {
     /// The server's settings, shared by its connections.
     liveness: Option<Arc<Liveness>>,
     last_heard: Instant,
-    /// When the unanswered ping went out.
-    sent: Option<Instant>,
-    /// When to look again.
-    next: Option<Instant>,
+    /// When the current round began: at the opening, or when its ping went out.
+    round: Instant,
+    /// Whether the round's ping went out and waits for its answer.
+    pinged: bool,
 }
 
 impl Pings {
     pub(super) fn new(liveness: Option<Arc<Liveness>>, now: Instant) -> Self {
-        let next = liveness.as_ref().map(|liveness| now + liveness.interval);
-        Pings { liveness, last_heard: now, sent: None, next }
+        Pings { liveness, last_heard: now, round: now, pinged: false }
     }
 
-    /// When the schedule needs the host's attention; `None` without pings.
+    /// When the schedule needs the host's attention: the answer's timeout after a ping,
+    /// else the next ping; `None` without pings.
     pub(super) fn next(&self) -> Option<Instant> {
-        self.next
+        let liveness = self.liveness.as_ref()?;
+        Some(self.round + if self.pinged { liveness.timeout } else { liveness.interval })
     }
 
     /// Any frame from the client proves it alive.
@@ -86,23 +87,19 @@ impl Pings {
     /// What to do at `now`; a ping is due once the interval has passed since the last
     /// one was answered.
     pub(super) fn due(&mut self, now: Instant) -> PingStep {
-        let (Some(liveness), Some(next)) = (&self.liveness, self.next) else {
-            return PingStep::Wait;
-        };
-        let (interval, timeout) = (liveness.interval, liveness.timeout);
-        if now < next {
+        if self.next().is_none_or(|next| now < next) {
             return PingStep::Wait;
         }
-        match self.sent {
-            Some(sent) if self.last_heard < sent => PingStep::Stale,
-            Some(sent) => {
-                self.sent = None;
-                self.next = Some(sent + interval);
+        match self.pinged {
+            true if self.last_heard < self.round => PingStep::Stale,
+            // Answered: the next ping is an interval after this one.
+            true => {
+                self.pinged = false;
                 self.due(now)
             }
-            None => {
-                self.sent = Some(now);
-                self.next = Some(now + timeout);
+            false => {
+                self.round = now;
+                self.pinged = true;
                 PingStep::Send
             }
         }

@@ -29,26 +29,21 @@ pub(crate) struct Session<R: Router> {
     router: Arc<R>,
     layers: Layers<R::Data>,
     ctx: Ctx<R::Data>,
-    limits: Arc<Limits>,
     /// Protocol errors in a row, toward the consecutive-error limit.
     strikes: u32,
     /// The handler of the concurrent request just taken, for the connection to run.
     forked: Option<Box<Forked>>,
 }
 
-/// The server's middleware layers, shared by its connections.
-pub(crate) type Layers<D> = Arc<[Arc<dyn Middleware<D>>]>;
+/// The server's middleware layers, shared by its connections. A `Vec` behind the `Arc`,
+/// not a slice: a thin pointer, half the room in every connection.
+pub(crate) type Layers<D> = Arc<Vec<Arc<dyn Middleware<D>>>>;
 
 impl<R: Router> Session<R> {
-    pub(crate) fn new(
-        router: Arc<R>,
-        layers: Layers<R::Data>,
-        ctx: Ctx<R::Data>,
-        limits: Arc<Limits>,
-    ) -> Self {
+    pub(crate) fn new(router: Arc<R>, layers: Layers<R::Data>, ctx: Ctx<R::Data>) -> Self {
         // The router's compile-time checks fail the build of any host serving it.
         const { R::CHECK };
-        Session { router, layers, ctx, limits, strikes: 0, forked: None }
+        Session { router, layers, ctx, strikes: 0, forked: None }
     }
 
     /// The [`Control`] of this session's connection, opened at `now`.
@@ -58,8 +53,7 @@ impl<R: Router> Session<R> {
         now: Instant,
     ) -> Control<T> {
         let outbox = self.ctx.outbox().clone();
-        let (limits, client_id) = (Arc::clone(&self.limits), self.ctx.client_id());
-        Control::new(outbox, limits, client_id, liveness, now, R::HANDLES_BINARY)
+        Control::new(outbox, Arc::clone(self.ctx.limits()), liveness, now, R::HANDLES_BINARY)
     }
 
     /// The connection's context.
@@ -77,7 +71,8 @@ impl<R: Router> Session<R> {
     pub(crate) async fn open(&mut self) -> Flow {
         self.ctx.attach();
         observe::connection_opened();
-        let outcome = panics::catch(self.router.on_open(&mut self.ctx), self.limits.quiet_panics).await;
+        let quiet = self.ctx.limits().quiet_panics;
+        let outcome = panics::catch(self.router.on_open(&mut self.ctx), quiet).await;
         let error = match outcome {
             Ok(Ok(())) => return self.flow(),
             Ok(Err(error)) => error,
@@ -97,7 +92,7 @@ impl<R: Router> Session<R> {
     /// turn.
     pub(crate) fn prepare<'t>(&mut self, text: &'t str, arrived: Instant) -> Step<'t> {
         self.ctx.begin(arrived);
-        if text.len() > self.limits.max_message_bytes {
+        if text.len() > self.ctx.limits().max_message_bytes {
             return self.oversize(text.len(), Some(text));
         }
         let mut envelope = match Envelope::parse(text) {
@@ -123,8 +118,8 @@ impl<R: Router> Session<R> {
             return Step::Fail(envelope::unknown_type(&envelope.ty));
         }
         if self.router.is_rpc(&envelope.ty) {
-            let timeout = timeout_ms.map_or(self.limits.rpc_timeout, Duration::from_millis);
-            self.ctx.start_request(arrived + timeout.min(self.limits.rpc_timeout));
+            let timeout = timeout_ms.map_or(self.ctx.limits().rpc_timeout, Duration::from_millis);
+            self.ctx.start_request(arrived + timeout.min(self.ctx.limits().rpc_timeout));
         }
         Step::Run(Job::Message(Routed { ty: envelope.ty, payload: envelope.payload, extra_meta }))
     }
@@ -133,7 +128,7 @@ impl<R: Router> Session<R> {
     /// handler, against the message size limit.
     pub(crate) fn prepare_binary(&mut self, bytes: Vec<u8>, arrived: Instant) -> Step<'static> {
         self.ctx.begin(arrived);
-        if bytes.len() > self.limits.max_message_bytes {
+        if bytes.len() > self.ctx.limits().max_message_bytes {
             return self.oversize(bytes.len(), None);
         }
         Step::Run(Job::Binary(bytes.into()))
@@ -155,9 +150,9 @@ impl<R: Router> Session<R> {
             handler_us = tracing::field::Empty,
         );
         let started = (observe::TIMES_HANDLERS || !span.is_disabled()).then(Instant::now);
-        let (router, layers, ctx) = (&*self.router, &*self.layers, &mut self.ctx);
-        let (shared, limits, forked) = (&self.router, &*self.limits, &mut self.forked);
-        let quiet = self.limits.quiet_panics;
+        let (router, layers, ctx) = (&*self.router, self.layers.as_slice(), &mut self.ctx);
+        let (shared, forked) = (&self.router, &mut self.forked);
+        let quiet = ctx.limits().quiet_panics;
         // The message's parts live here while its handler borrows them.
         let message: Routed<'_>;
         let (ty, outcome) = match job {
@@ -174,7 +169,7 @@ impl<R: Router> Session<R> {
                     let inbound = Inbound::new(ty, *payload, extra_meta);
                     if router.is_concurrent(ty) {
                         if !can_fork {
-                            return Err(concurrency_exhausted(limits, ctx.client_id()));
+                            return Err(concurrency_exhausted(ctx.limits(), ctx.client_id()));
                         }
                         // Boxed: inline, it would grow the future of every message.
                         *forked =
@@ -221,6 +216,11 @@ impl<R: Router> Session<R> {
                 self.fail(panicked(&*panic, Site::Message, routed.unwrap_or(panics::UNROUTED))).await
             }
         }
+    }
+
+    /// Lets go of what belonged to the last message, before the connection waits.
+    pub(crate) fn rest(&mut self) {
+        self.ctx.rest();
     }
 
     /// The handler of the concurrent request [`run`](Self::run) just took, to run beside
@@ -279,9 +279,9 @@ impl<R: Router> Session<R> {
     /// (`RPC_ERROR` if a correlation id can be read from its `text`), or close 1009 if so
     /// configured.
     fn oversize(&mut self, observed: usize, text: Option<&str>) -> Step<'static> {
-        let limit = self.limits.max_message_bytes;
-        self.limits.exceeded(LimitKind::MessageSize, observed, limit, Some(self.ctx.client_id()));
-        if self.limits.oversize == crate::Oversize::Close {
+        let limit = self.ctx.limits().max_message_bytes;
+        self.ctx.limits().exceeded(LimitKind::MessageSize, observed, limit, Some(self.ctx.client_id()));
+        if self.ctx.limits().oversize == crate::Oversize::Close {
             return Step::Done(Err(Exit::Close(Close::new(Close::TOO_BIG, "message too big"))));
         }
         let error =
@@ -310,8 +310,9 @@ impl<R: Router> Session<R> {
         // A handler the host abandoned (the client left, or shutdown ran out of time).
         self.ctx.release_cancellation(true);
         let topics = self.ctx.detach(keep_topics);
+        let quiet = self.ctx.limits().quiet_panics;
         let hook = self.router.on_close(&mut self.ctx, close);
-        if let Err(panic) = panics::catch(hook, self.limits.quiet_panics).await {
+        if let Err(panic) = panics::catch(hook, quiet).await {
             panicked(&*panic, Site::OnClose, panics::NO_TYPE);
         }
         topics
@@ -343,15 +344,16 @@ impl<R: Router> Session<R> {
     }
 
     async fn notify(&mut self, error: &Error) {
+        let quiet = self.ctx.limits().quiet_panics;
         let hook = self.router.on_error(&mut self.ctx, error);
-        if let Err(panic) = panics::catch(hook, self.limits.quiet_panics).await {
+        if let Err(panic) = panics::catch(hook, quiet).await {
             panicked(&*panic, Site::OnError, panics::NO_TYPE);
         }
     }
 
     /// Whether to go on after an error: closes once too many protocol errors came in a row.
     fn verdict(&mut self) -> Flow {
-        if let Some(close) = too_many_errors(&self.limits, self.strikes, self.ctx.client_id()) {
+        if let Some(close) = too_many_errors(self.ctx.limits(), self.strikes, self.ctx.client_id()) {
             return Err(Exit::Close(close));
         }
         self.flow()

@@ -450,7 +450,7 @@ impl<R: Router> Server<R> {
                 handshake_timeout: self.handshake_timeout,
                 hub: self.hub,
                 authorize: self.authorize,
-                layers: self.layers.into(),
+                layers: Arc::new(self.layers),
             }),
         }
     }
@@ -734,21 +734,15 @@ impl<R: Router> Endpoint<R> {
         let client_id = uuid::Uuid::now_v7();
         let user = shared.user_of.as_ref().and_then(|user_of| user_of(&data));
         let (agreed, extensions) = deflate.unzip();
-        let (outbox, outbox_receiver) = Outbox::new(&shared.limits);
-        let mut ctx =
-            Ctx::new(data, client_id, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
+        let (outbox, outbox_receiver) = Outbox::new(client_id, &shared.limits);
+        let mut ctx = Ctx::new(data, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
         ctx.set_origin(peer, protocol.as_ref().and_then(|protocol| protocol.to_str().ok()));
         if let Some(user) = user {
             ctx.set_user(user);
         }
         let (response, on_upgrade) = accepted.respond(protocol, extensions, &client_id);
         ctx.set_authorizer(shared.authorize.clone());
-        let session = Session::new(
-            Arc::clone(&shared.router),
-            Arc::clone(&shared.layers),
-            ctx,
-            Arc::clone(&shared.limits),
-        );
+        let session = Session::new(Arc::clone(&shared.router), Arc::clone(&shared.layers), ctx);
         // Made here, not in the task: a value the task's future moves from keeps its place
         // in the future for the connection's whole life.
         let mut connection =
@@ -759,12 +753,15 @@ impl<R: Router> Endpoint<R> {
         // its place in it for the connection's whole life, used or not.
         let opening = Box::new(Opening { on_upgrade, resume, agreed });
         let task = async move {
-            let _slot = slot;
             let Some(mut socket) = Box::pin(opening.open(&mut connection, &shared)).await else { return };
-            let outcome = connection.drive(&mut socket, &TokioClock, &shared.signals).await;
+            let outcome = connection.drive(&mut socket, TokioClock, &shared.signals).await;
             if let Outcome::Ended { abandoned: true, .. } = outcome {
                 shared.abandoned.fetch_add(1, Ordering::AcqRel);
             }
+            // Held until here: the connection counts against the server's limit until
+            // it has ended. (Not moved into a local: that would be a second place for it
+            // in the future.)
+            drop(slot);
         };
         // Without a subscriber for the span, no span: every connection's task would hold
         // one (40 bytes) for its whole life.
