@@ -24,11 +24,11 @@ use uuid::Uuid;
 /// the meta of the message being handled, and the connection's outbound queue.
 pub struct Ctx<D> {
     data: D,
-    params: Vec<(String, String)>,
     /// The client's address, where the host knows it.
     peer: Option<SocketAddr>,
-    /// The subprotocol selected at the upgrade.
-    protocol: Option<Box<str>>,
+    /// `None` when the upgrade carried neither path parameters nor a subprotocol, as for
+    /// most connections: boxed, so that those hold only a pointer.
+    upgrade: Option<Box<Upgrade>>,
     /// The user the connection belongs to, for the hub's index of users.
     user: Option<Box<str>>,
     /// Whether the connection is registered with the hub (from its opening to its close).
@@ -49,6 +49,15 @@ pub struct Ctx<D> {
     forked: bool,
     /// Whether the connection resumed a session ([`crate::resume`]).
     resumed: bool,
+}
+
+/// What the upgrade request carried beyond the client's address.
+#[derive(Clone, Default)]
+struct Upgrade {
+    /// The parameters of the upgrade path.
+    params: Vec<(String, String)>,
+    /// The subprotocol selected.
+    protocol: Option<Box<str>>,
 }
 
 /// What a context knows about the message being handled, from [`Ctx::begin`] until the
@@ -95,9 +104,8 @@ impl<D> Ctx<D> {
     ) -> Self {
         Ctx {
             data,
-            params,
             peer: None,
-            protocol: None,
+            upgrade: (!params.is_empty()).then(|| Box::new(Upgrade { params, protocol: None })),
             user: None,
             attached: false,
             handling: None,
@@ -126,9 +134,8 @@ impl<D> Ctx<D> {
         let handling = Handling { cancellation: Some(token.clone()), answered: false, ..handling.clone() };
         let fork = Ctx {
             data: self.data.clone(),
-            params: self.params.clone(),
+            upgrade: self.upgrade.clone(),
             peer: self.peer,
-            protocol: self.protocol.clone(),
             user: self.user.clone(),
             // Not registered with the hub: the connection's own context is.
             attached: false,
@@ -177,9 +184,8 @@ impl<D> Ctx<D> {
     }
 
     /// The parameters of the upgrade path.
-    #[cfg(all(feature = "cloudflare", target_arch = "wasm32"))]
     pub(crate) fn params(&self) -> &[(String, String)] {
-        &self.params
+        self.upgrade.as_ref().map_or(&[], |upgrade| &upgrade.params)
     }
 
     /// Subscribes again to `topics`, which the connection held before its host slept: on
@@ -194,7 +200,7 @@ impl<D> Ctx<D> {
 
     /// Adds a parameter of the upgrade path.
     pub(crate) fn add_param(&mut self, name: String, value: String) {
-        self.params.push((name, value));
+        self.upgrade.get_or_insert_default().params.push((name, value));
     }
 
     /// Records what the upgrade told about the client: its address and the subprotocol
@@ -202,7 +208,9 @@ impl<D> Ctx<D> {
     #[cfg(feature = "server")]
     pub(crate) fn set_origin(&mut self, peer: Option<SocketAddr>, protocol: Option<&str>) {
         self.peer = peer;
-        self.protocol = protocol.map(Into::into);
+        if let Some(protocol) = protocol {
+            self.upgrade.get_or_insert_default().protocol = Some(protocol.into());
+        }
     }
 
     /// Records the type of the message being handled.
@@ -249,7 +257,7 @@ impl<D> Ctx<D> {
 
     /// A parameter of the upgrade path, e.g. `room` for a server at `/rooms/:room`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.params().iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
 
     /// The client's IP address and port, as the host saw it: the TCP peer for the built-in
@@ -263,7 +271,7 @@ impl<D> Ctx<D> {
     /// The subprotocol the server selected at the upgrade from those the client offered
     /// ([`Server::protocols`](crate::Server::protocols)), if any.
     pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
+        self.upgrade.as_ref()?.protocol.as_deref()
     }
 
     /// The type of the message being handled (in `#[on_error]`: of the message that

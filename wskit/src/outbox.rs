@@ -165,15 +165,16 @@ struct Queue {
     close_pending: AtomicBool,
 }
 
-/// The queued frames, and how many bytes they hold.
+/// The queued frames, and how many bytes they hold. What ends a connection (an overflow,
+/// a close asked for) is boxed: rare, and every connection's queue holds the fields.
 #[derive(Default)]
 struct Frames {
     queue: VecDeque<Frame>,
     bytes: usize,
     /// The limit the queue overflowed at, once it has.
-    overflow: Option<Overflow>,
+    overflow: Option<Box<Overflow>>,
     /// A close requested from outside the handlers, until the host takes it.
-    close: Option<Close>,
+    close: Option<Box<Close>>,
     /// Frames dropped by a dropping [`SlowConsumer`] policy and not yet reported to the
     /// client ([drop notice](SlowConsumer#drop-notice)).
     dropped: usize,
@@ -204,7 +205,7 @@ impl Queue {
         if !self.close_pending.swap(false, Ordering::AcqRel) {
             return None;
         }
-        self.frames().close.take()
+        self.frames().close.take().map(|close| *close)
     }
 
     fn frames(&self) -> MutexGuard<'_, Frames> {
@@ -339,8 +340,8 @@ impl Outbox {
         let queue = &*self.queue;
         {
             let mut frames = queue.frames();
-            if let Some(overflow) = frames.overflow {
-                return Err(full(overflow));
+            if let Some(overflow) = frames.overflow.as_deref() {
+                return Err(full(*overflow));
             }
             if self.is_closed() {
                 return Err(Error::unavailable("the connection is closed"));
@@ -352,7 +353,7 @@ impl Outbox {
             if let Some(overflow) = frames.would_overflow(&frame, capacity) {
                 match queue.policy {
                     SlowConsumer::Close => {
-                        frames.overflow = Some(overflow);
+                        frames.overflow = Some(Box::new(overflow));
                         queue.overflowed.store(true, Ordering::Relaxed);
                         // The host closes the connection on its next turn: make sure it has one.
                         queue.reader.wake();
@@ -411,7 +412,7 @@ impl Outbox {
             if self.is_closed() || queue.closing.load(Ordering::Acquire) || frames.close.is_some() {
                 return false;
             }
-            frames.close = Some(close);
+            frames.close = Some(Box::new(close));
             queue.closing.store(refuse_frames, Ordering::Release);
             queue.close_pending.store(true, Ordering::Release);
         }
@@ -435,7 +436,7 @@ impl Outbox {
         if !self.queue.overflowed.load(Ordering::Relaxed) {
             return None;
         }
-        self.queue.frames().overflow
+        self.queue.frames().overflow.as_deref().copied()
     }
 }
 

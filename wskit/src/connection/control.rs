@@ -72,8 +72,26 @@ const MAX_ANSWERED: usize = 64;
 
 /// The running RPC request, as aborts and deadlines find it.
 struct Running {
-    correlation_id: Option<String>,
+    correlation_id: Option<Box<str>>,
     deadline: Instant,
+}
+
+/// What a connection keeps of the frames that arrived while a handler ran: the messages
+/// waiting for their turn, and the errors answered meanwhile for the `#[on_error]` hook.
+/// Made for the first such frame and let go once all of it is handled and reported.
+struct Meanwhile<T> {
+    backlog: Backlog<T>,
+    /// The first [`MAX_ANSWERED`] errors answered, and how many more.
+    answered: Vec<Error>,
+    unobserved: u32,
+    /// How many of them were the client's fault, toward the consecutive-error limit.
+    strikes: u32,
+}
+
+impl<T> Default for Meanwhile<T> {
+    fn default() -> Self {
+        Meanwhile { backlog: Backlog::default(), answered: Vec::new(), unobserved: 0, strikes: 0 }
+    }
 }
 
 /// What a connection keeps of its concurrent handlers.
@@ -98,18 +116,14 @@ struct Fork {
 
 /// One connection's decisions outside its handlers.
 pub(crate) struct Control<T> {
-    backlog: Backlog<T>,
+    /// Boxed: most connections never have frames arrive while a handler runs, and every
+    /// connection holds the field.
+    meanwhile: Option<Box<Meanwhile<T>>>,
     pings: Pings,
     running: Option<Running>,
     /// The concurrent handlers running and the close one asked for; made with the first,
     /// and let go once they are done, so that other connections hold only a pointer.
     forks: Option<Box<Forks>>,
-    /// Errors answered while a handler ran, for the `#[on_error]` hook once it returns: the
-    /// first [`MAX_ANSWERED`], and how many more.
-    answered: Vec<Error>,
-    unobserved: u32,
-    /// How many of them were the client's fault, toward the consecutive-error limit.
-    strikes: u32,
     /// Where answers go while a handler runs, behind what the handler sent.
     outbox: Outbox,
     limits: Arc<Limits>,
@@ -128,13 +142,10 @@ impl<T: AsRef<str> + From<String>> Control<T> {
         binary: bool,
     ) -> Self {
         Control {
-            backlog: Backlog::default(),
+            meanwhile: None,
             pings: Pings::new(liveness, now),
             running: None,
             forks: None,
-            answered: Vec::new(),
-            unobserved: 0,
-            strikes: 0,
             outbox,
             limits,
             binary,
@@ -183,7 +194,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
     /// by its correlation id.
     pub(crate) fn start(&mut self, deadline: Option<Instant>, correlation_id: Option<&str>) {
         self.running =
-            deadline.map(|deadline| Running { correlation_id: correlation_id.map(str::to_owned), deadline });
+            deadline.map(|deadline| Running { correlation_id: correlation_id.map(Box::from), deadline });
     }
 
     /// The running handler ended.
@@ -215,18 +226,43 @@ impl<T: AsRef<str> + From<String>> Control<T> {
                 return Ok(Busy::Interrupt(aborted()));
             }
             Kind::Abort(Some(id)) if self.interrupt_fork(&id) => {}
-            Kind::Abort(Some(id)) if self.backlog.remove(&id) => self.answer(aborted(), Some(&id)),
-            Kind::Abort(_) => {}
-            Kind::Message(correlation_id)
-                if !self.backlog.has_slot(self.running_forks().len(), self.limits.max_in_flight) =>
+            Kind::Abort(Some(id))
+                if self.meanwhile.as_mut().is_some_and(|meanwhile| meanwhile.backlog.remove(&id)) =>
             {
+                self.answer(aborted(), Some(&id))
+            }
+            Kind::Abort(_) => {}
+            Kind::Message(correlation_id) if !self.has_slot() => {
                 let limit = self.limits.max_in_flight;
                 self.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(self.outbox.client_id()));
                 self.answer(in_flight_exceeded(limit), correlation_id.as_deref());
             }
-            Kind::Message(correlation_id) => self.backlog.push(arrived, correlation_id, now),
+            Kind::Message(correlation_id) => self.meanwhile().backlog.push(arrived, correlation_id, now),
         }
         self.check_strikes().map(|()| Busy::Continue)
+    }
+
+    /// What arrives while a handler runs is kept here.
+    fn meanwhile(&mut self) -> &mut Meanwhile<T> {
+        self.meanwhile.get_or_insert_with(Box::default)
+    }
+
+    /// Lets go of what arrived while a handler ran, once all of it is handled and reported.
+    fn settle(&mut self) {
+        if self.meanwhile.as_ref().is_some_and(|meanwhile| {
+            !meanwhile.backlog.has_waiting() && meanwhile.answered.is_empty() && meanwhile.unobserved == 0
+        }) {
+            self.meanwhile = None;
+        }
+    }
+
+    /// Whether another message may wait for its turn (the in-flight limit).
+    fn has_slot(&self) -> bool {
+        let (concurrent, max_in_flight) = (self.running_forks().len(), self.limits.max_in_flight);
+        match &self.meanwhile {
+            Some(meanwhile) => meanwhile.backlog.has_slot(concurrent, max_in_flight),
+            None => Backlog::<T>::default().has_slot(concurrent, max_in_flight),
+        }
     }
 
     fn is_running(&self, correlation_id: &str) -> bool {
@@ -244,16 +280,18 @@ impl<T: AsRef<str> + From<String>> Control<T> {
 
     /// Keeps `error`, answered already, for the `#[on_error]` hook.
     fn record(&mut self, error: Error) {
-        self.strikes += u32::from(error.is_protocol_error());
-        if self.answered.len() < MAX_ANSWERED {
-            self.answered.push(error);
+        let meanwhile = self.meanwhile();
+        meanwhile.strikes += u32::from(error.is_protocol_error());
+        if meanwhile.answered.len() < MAX_ANSWERED {
+            meanwhile.answered.push(error);
         } else {
-            self.unobserved += 1;
+            meanwhile.unobserved += 1;
         }
     }
 
     fn check_strikes(&self) -> Result<(), Exit> {
-        match too_many_errors(&self.limits, self.strikes, self.outbox.client_id()) {
+        let strikes = self.meanwhile.as_ref().map_or(0, |meanwhile| meanwhile.strikes);
+        match too_many_errors(&self.limits, strikes, self.outbox.client_id()) {
             Some(close) => Err(Exit::Close(close)),
             None => Ok(()),
         }
@@ -262,35 +300,43 @@ impl<T: AsRef<str> + From<String>> Control<T> {
     /// Whether errors were answered while the last handler ran.
     pub(crate) fn has_answered(&self) -> bool {
         // Every answered error is kept or counted as unobserved, strike or not.
-        !self.answered.is_empty() || self.unobserved > 0
+        self.meanwhile
+            .as_ref()
+            .is_some_and(|meanwhile| !meanwhile.answered.is_empty() || meanwhile.unobserved > 0)
     }
 
     /// The errors answered while the last handler ran, to report now that it has returned.
     pub(crate) fn take_answered(&mut self) -> Vec<Error> {
-        self.strikes = 0;
-        if self.unobserved > 0 {
+        let Some(meanwhile) = &mut self.meanwhile else { return Vec::new() };
+        meanwhile.strikes = 0;
+        if meanwhile.unobserved > 0 {
             tracing::debug!(
-                unobserved = std::mem::take(&mut self.unobserved),
+                unobserved = std::mem::take(&mut meanwhile.unobserved),
                 "errors answered while a handler ran, beyond those reported to #[on_error]"
             );
         }
-        std::mem::take(&mut self.answered)
+        let answered = std::mem::take(&mut meanwhile.answered);
+        self.settle();
+        answered
     }
 
     /// The next message that waited for its turn, and when it arrived.
     pub(crate) fn next_waiting(&mut self) -> Option<(Arrived<T>, Instant)> {
-        self.backlog.pop()
+        let next = self.meanwhile.as_mut()?.backlog.pop();
+        self.settle();
+        next
     }
 
     /// Whether messages wait for their turn.
     pub(crate) fn has_waiting(&self) -> bool {
-        self.backlog.has_waiting()
+        self.meanwhile.as_ref().is_some_and(|meanwhile| meanwhile.backlog.has_waiting())
     }
 
     /// Whether to read on while a handler runs: not while waiting messages hold their
     /// byte budget.
     pub(crate) fn accepts_frames(&self) -> bool {
-        self.backlog.accepts_bytes(self.limits.max_message_bytes)
+        let max_bytes = self.limits.max_message_bytes;
+        self.meanwhile.as_ref().is_none_or(|meanwhile| meanwhile.backlog.accepts_bytes(max_bytes))
     }
 
     /// How long a write may wait on the client before it counts as not reading.

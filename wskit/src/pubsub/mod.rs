@@ -57,8 +57,9 @@ pub enum TopicAction {
 }
 
 /// Decides whether a connection, given its data, may subscribe or publish to a topic.
+/// A box behind the `Arc`: a thin pointer, as every connection holds one.
 pub(crate) type Authorize<D> =
-    Arc<dyn Fn(&D, uuid::Uuid, &str, TopicAction) -> Result<(), Error> + Send + Sync>;
+    Arc<Box<dyn Fn(&D, uuid::Uuid, &str, TopicAction) -> Result<(), Error> + Send + Sync>>;
 
 /// Options of a publish: [`Ctx::publish_with`](crate::Ctx::publish_with),
 /// [`Hub::publish_with`].

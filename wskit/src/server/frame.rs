@@ -73,13 +73,14 @@ struct Header {
 }
 
 /// Reads the frames of one client's connection, and joins the fragments of its messages.
+///
+/// The largest message it accepts, in bytes (inflated, if the client compressed it), is
+/// the caller's: the server's shared limit, not a copy kept by every connection.
+#[derive(Default)]
 pub(crate) struct Reader {
     /// The message whose fragments are arriving, if any. Boxed: fragmented messages are
     /// rare, and every connection holds the field.
     fragments: Option<Box<Fragments>>,
-    /// The largest message, in bytes, that the reader accepts (inflated, if the client
-    /// compressed it).
-    limit: usize,
     /// Present once permessage-deflate was agreed: messages may then be compressed. Boxed:
     /// every connection's reader lives in its task, most without deflate.
     inflater: Option<Box<Inflater>>,
@@ -94,18 +95,14 @@ struct Fragments {
 }
 
 impl Reader {
-    /// A reader of messages of at most `limit` bytes.
-    pub(crate) fn new(limit: usize) -> Self {
-        Reader { fragments: None, limit, inflater: None }
-    }
-
     /// The reader of a connection that agreed on permessage-deflate.
     pub(crate) fn inflating(self, inflater: Inflater) -> Self {
         Reader { inflater: Some(Box::new(inflater)), ..self }
     }
 
-    /// Reads the frame at the start of `buf`, if it is complete.
-    pub(crate) fn read(&mut self, buf: &[u8]) -> Result<Step, Fault> {
+    /// Reads the frame at the start of `buf`, if it is complete, of a message of at most
+    /// `limit` bytes.
+    pub(crate) fn read(&mut self, buf: &[u8], limit: usize) -> Result<Step, Fault> {
         let Some(header) = parse_header(buf)? else { return Ok(Step::More) };
         let is_control = header.opcode & 0x8 != 0;
         if header.rsv1 {
@@ -120,8 +117,8 @@ impl Reader {
             // Refuse a frame that cannot fit before reading any of it.
             let held = self.fragments.as_ref().map_or(0, |fragments| fragments.bytes.len());
             let size = usize::try_from(header.payload).unwrap_or(usize::MAX).saturating_add(held);
-            if size > self.limit {
-                return Err(Fault::TooBig { size, limit: self.limit });
+            if size > limit {
+                return Err(Fault::TooBig { size, limit });
             }
         }
         // Fits in usize: a control frame's is at most 125, a data frame's was checked.
@@ -134,9 +131,9 @@ impl Reader {
         unmask(&mut payload, header.mask);
         let event = match header.opcode {
             OP_TEXT | OP_BINARY => {
-                self.start(header.opcode == OP_BINARY, header.rsv1, header.fin, payload)?
+                self.start(header.opcode == OP_BINARY, header.rsv1, header.fin, payload, limit)?
             }
-            OP_CONTINUATION => self.extend(header.fin, payload)?,
+            OP_CONTINUATION => self.extend(header.fin, payload, limit)?,
             OP_PING => Some(Event::Ping(payload)),
             OP_PONG => Some(Event::Pong),
             _ => Some(Event::Close(close_of(&payload)?)),
@@ -161,12 +158,13 @@ impl Reader {
         compressed: bool,
         fin: bool,
         payload: Vec<u8>,
+        limit: usize,
     ) -> Result<Option<Event>, Fault> {
         if self.fragments.is_some() {
             return Err(broken("a new message began before the last one ended"));
         }
         let bytes = match compressed {
-            true => self.inflate(Vec::new(), &payload, fin)?,
+            true => self.inflate(Vec::new(), &payload, fin, limit)?,
             false => payload,
         };
         if fin {
@@ -177,13 +175,13 @@ impl Reader {
     }
 
     /// A continuation frame.
-    fn extend(&mut self, fin: bool, payload: Vec<u8>) -> Result<Option<Event>, Fault> {
+    fn extend(&mut self, fin: bool, payload: Vec<u8>, limit: usize) -> Result<Option<Event>, Fault> {
         let Some(fragments) = &mut self.fragments else {
             return Err(broken("a continuation frame without a message to continue"));
         };
         if fragments.compressed {
             let so_far = std::mem::take(&mut fragments.bytes);
-            let bytes = self.inflate(so_far, &payload, fin)?;
+            let bytes = self.inflate(so_far, &payload, fin, limit)?;
             self.fragments.as_mut().expect("checked above").bytes = bytes;
         } else {
             // Grows as fragments arrive (doubling, capped by the size check before).
@@ -197,12 +195,18 @@ impl Reader {
     }
 
     /// Inflates a compressed frame's `payload` onto the message so far, and ends the
-    /// message after its `last` frame.
-    fn inflate(&mut self, mut message: Vec<u8>, payload: &[u8], last: bool) -> Result<Vec<u8>, Fault> {
+    /// message after its `last` frame; the message may inflate to `limit` bytes.
+    fn inflate(
+        &mut self,
+        mut message: Vec<u8>,
+        payload: &[u8],
+        last: bool,
+        limit: usize,
+    ) -> Result<Vec<u8>, Fault> {
         let inflater = self.inflater.as_mut().expect("RSV1 frames are refused without an inflater");
-        inflater.inflate(payload, &mut message, self.limit)?;
+        inflater.inflate(payload, &mut message, limit)?;
         if last {
-            inflater.finish(&mut message, self.limit)?;
+            inflater.finish(&mut message, limit)?;
         }
         Ok(message)
     }
@@ -391,7 +395,21 @@ mod tests {
         frame
     }
 
-    fn read_all(reader: &mut Reader, mut buf: &[u8]) -> Result<Vec<Event>, Fault> {
+    /// A reader, and the limit its reads pass.
+    struct Limited(Reader, usize);
+
+    impl Limited {
+        fn read(&mut self, buf: &[u8]) -> Result<Step, Fault> {
+            self.0.read(buf, self.1)
+        }
+    }
+
+    /// A reader of messages of at most `limit` bytes.
+    fn reader(limit: usize) -> Limited {
+        Limited(Reader::default(), limit)
+    }
+
+    fn read_all(reader: &mut Limited, mut buf: &[u8]) -> Result<Vec<Event>, Fault> {
         let mut events = Vec::new();
         while let Step::Frame { used, event } = reader.read(buf)? {
             events.extend(event);
@@ -405,7 +423,7 @@ mod tests {
         for len in [0, 5, 125, 126, 1000, 0xFFFF, 0x10000] {
             let text = "x".repeat(len);
             let frame = client_frame(0x81, text.as_bytes());
-            let mut reader = Reader::new(1 << 20);
+            let mut reader = reader(1 << 20);
             assert_eq!(
                 reader.read(&frame),
                 Ok(Step::Frame { used: frame.len(), event: Some(Event::Text(text)) })
@@ -418,9 +436,9 @@ mod tests {
         // Section 5.7: a masked "Hello".
         let frame = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
         let event = Some(Event::Text("Hello".into()));
-        assert_eq!(Reader::new(100).read(&frame), Ok(Step::Frame { used: 11, event }));
+        assert_eq!(reader(100).read(&frame), Ok(Step::Frame { used: 11, event }));
         let long = client_frame(0x81, "0123456789abcdef-xyz".as_bytes());
-        let Ok(Step::Frame { event: Some(Event::Text(text)), .. }) = Reader::new(100).read(&long) else {
+        let Ok(Step::Frame { event: Some(Event::Text(text)), .. }) = reader(100).read(&long) else {
             panic!("no text frame");
         };
         assert_eq!(text, "0123456789abcdef-xyz");
@@ -429,7 +447,7 @@ mod tests {
     #[test]
     fn waits_for_every_byte_of_a_frame() {
         let frame = client_frame(0x81, b"{\"type\":\"PING\"}");
-        let mut reader = Reader::new(1 << 20);
+        let mut reader = reader(1 << 20);
         for end in 0..frame.len() {
             assert_eq!(reader.read(&frame[..end]), Ok(Step::More), "after {end} bytes");
         }
@@ -440,8 +458,7 @@ mod tests {
         for len in 0..40 {
             let payload: Vec<u8> = (0..len as u8).collect();
             let frame = client_frame(0x82, &payload);
-            let Ok(Step::Frame { event: Some(Event::Binary(bytes)), .. }) = Reader::new(100).read(&frame)
-            else {
+            let Ok(Step::Frame { event: Some(Event::Binary(bytes)), .. }) = reader(100).read(&frame) else {
                 panic!("no binary frame of {len} bytes");
             };
             assert_eq!(bytes, payload);
@@ -454,27 +471,27 @@ mod tests {
         buf.extend(client_frame(0x89, b"p"));
         buf.extend(client_frame(0x00, b"lo "));
         buf.extend(client_frame(0x80, "wörld".as_bytes()));
-        let mut reader = Reader::new(100);
+        let mut reader = reader(100);
         let events = read_all(&mut reader, &buf).unwrap();
         assert_eq!(events, [Event::Ping(b"p".to_vec()), Event::Text("hello wörld".into())]);
-        assert!(!reader.is_mid_message());
-        assert_eq!(reader.held_bytes(), 0);
+        assert!(!reader.0.is_mid_message());
+        assert_eq!(reader.0.held_bytes(), 0);
     }
 
     #[test]
     fn refuses_a_frame_above_the_limit_from_its_header_alone() {
         let header = &client_frame(0x81, &vec![b'x'; 2000])[..8];
-        assert_eq!(Reader::new(1000).read(header), Err(Fault::TooBig { size: 2000, limit: 1000 }));
+        assert_eq!(reader(1000).read(header), Err(Fault::TooBig { size: 2000, limit: 1000 }));
         let huge = [0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0];
-        assert!(matches!(Reader::new(1000).read(&huge), Err(Fault::TooBig { .. })));
+        assert!(matches!(reader(1000).read(&huge), Err(Fault::TooBig { .. })));
     }
 
     #[test]
     fn refuses_fragments_that_add_up_above_the_limit() {
-        let mut reader = Reader::new(10);
+        let mut reader = reader(10);
         let first = client_frame(0x01, b"123456");
         assert!(matches!(reader.read(&first), Ok(Step::Frame { event: None, .. })));
-        assert!(reader.is_mid_message());
+        assert!(reader.0.is_mid_message());
         assert_eq!(reader.read(&client_frame(0x80, b"78901")), Err(Fault::TooBig { size: 11, limit: 10 }));
     }
 
@@ -493,12 +510,12 @@ mod tests {
             (client_frame(0x81, &[0xff, 0xfe]), Close::INVALID_DATA),
         ];
         for (frame, code) in cases {
-            match Reader::new(100).read(&frame) {
+            match reader(100).read(&frame) {
                 Err(Fault::Broken(close)) => assert_eq!(close.code, code, "{frame:02x?}"),
                 other => panic!("{frame:02x?}: {other:?}"),
             }
         }
-        let mut reader = Reader::new(100);
+        let mut reader = reader(100);
         reader.read(&client_frame(0x01, b"a")).unwrap();
         assert!(matches!(reader.read(&client_frame(0x81, b"b")), Err(Fault::Broken(_))));
     }
@@ -507,9 +524,9 @@ mod tests {
     fn reads_close_frames() {
         let mut body = 4001u16.to_be_bytes().to_vec();
         body.extend_from_slice(b"bye");
-        let events = read_all(&mut Reader::new(100), &client_frame(0x88, &body)).unwrap();
+        let events = read_all(&mut reader(100), &client_frame(0x88, &body)).unwrap();
         assert_eq!(events, [Event::Close(Close::new(4001, "bye"))]);
-        let events = read_all(&mut Reader::new(100), &client_frame(0x88, b"")).unwrap();
+        let events = read_all(&mut reader(100), &client_frame(0x88, b"")).unwrap();
         assert_eq!(events, [Event::Close(Close::new(Close::NORMAL, ""))]);
     }
 
@@ -536,14 +553,14 @@ mod tests {
         assert!(std::str::from_utf8(&out[4..]).is_ok());
     }
 
-    fn inflating_reader() -> Reader {
+    fn inflating_reader() -> Limited {
         let agreed = crate::server::deflate::Agreed {
             server_no_context_takeover: true,
             client_no_context_takeover: false,
             server_max_window_bits: 15,
             threshold: 0,
         };
-        Reader::new(1 << 20).inflating(Inflater::new(&agreed))
+        Limited(Reader::default().inflating(Inflater::new(&agreed)), 1 << 20)
     }
 
     #[test]

@@ -268,7 +268,7 @@ impl<R: Router> Server<R> {
             + Sync
             + 'static,
     ) -> Self {
-        self.authorize = Some(Arc::new(authorize));
+        self.authorize = Some(Arc::new(Box::new(authorize)));
         self
     }
 

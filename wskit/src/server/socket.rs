@@ -95,7 +95,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
         let mut inbox = Inbox::default();
         inbox.bytes.extend_from_slice(&read);
         drop(read);
-        let mut reader = Reader::new(limits.hard_message_bytes());
+        let mut reader = Reader::default();
         if let Some(agreed) = &deflate {
             reader = reader.inflating(Inflater::new(agreed));
         }
@@ -119,7 +119,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket<S> {
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<Event, Ended>> {
         loop {
             while !self.inbox.is_empty() {
-                match self.reader.read(self.inbox.unread()).map_err(Ended::Fault)? {
+                match self
+                    .reader
+                    .read(self.inbox.unread(), self.limits.hard_message_bytes())
+                    .map_err(Ended::Fault)?
+                {
                     Step::More => break,
                     Step::Frame { used, event } => {
                         self.inbox.consume(used);
