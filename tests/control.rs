@@ -74,8 +74,15 @@ struct Subscribe {
 /// What the app's hooks saw, in order.
 #[derive(Debug, Clone, PartialEq)]
 enum Event {
-    Closed { client_id: Uuid, code: u16 },
-    Failed { message_type: Option<String> },
+    /// `message_type` is what `#[on_close]` saw: no message is being handled then.
+    Closed {
+        client_id: Uuid,
+        code: u16,
+        message_type: Option<String>,
+    },
+    Failed {
+        message_type: Option<String>,
+    },
     Cancelled,
     Waiting,
 }
@@ -169,7 +176,9 @@ impl App {
     #[on_close]
     async fn closed(&self, ctx: &mut Ctx<Session>, close: Close) {
         self.handles.lock().unwrap().remove(&ctx.client_id());
-        let _ = self.events.send(Event::Closed { client_id: ctx.client_id(), code: close.code });
+        let message_type = ctx.message_type().map(str::to_owned);
+        let _ =
+            self.events.send(Event::Closed { client_id: ctx.client_id(), code: close.code, message_type });
     }
 }
 
@@ -201,7 +210,7 @@ impl Events {
     /// The next close event (skipping others).
     async fn closed(&mut self) -> (Uuid, u16) {
         loop {
-            if let Event::Closed { client_id, code } = self.next().await {
+            if let Event::Closed { client_id, code, .. } = self.next().await {
                 return (client_id, code);
             }
         }
@@ -280,7 +289,7 @@ async fn a_stored_handle_closes_its_connection_and_stops_the_running_handler() {
     bob.close().await;
     let mut seen = vec![events.next().await, events.next().await];
     seen.sort_by_key(|event| matches!(event, Event::Closed { .. }));
-    assert_eq!(seen, [Event::Cancelled, Event::Closed { client_id: bob_id, code: 1000 }]);
+    assert_eq!(seen, [Event::Cancelled, Event::Closed { client_id: bob_id, code: 1000, message_type: None }]);
     assert!(handle.is_closed());
     assert!(handle.send(&Note { text: "too late".into() }).is_err());
     // A code an application may not send becomes 1008.
@@ -399,6 +408,12 @@ async fn ctx_tells_the_peer_the_subprotocol_and_the_message_type() {
     client.send_text("not json").await;
     assert_eq!(client.recv().await["payload"]["code"], "INVALID_ARGUMENT");
     assert_eq!(events.next().await, Event::Failed { message_type: None });
+
+    // `#[on_close]` handles no message: the last one handled is gone by then.
+    assert_eq!(client.request(json!({"type": "WHOAMI"})).await["payload"]["messageType"], "WHOAMI");
+    let id = client_id(&client);
+    client.close().await;
+    assert_eq!(events.next().await, Event::Closed { client_id: id, code: 1000, message_type: None });
 }
 
 #[tokio::test]

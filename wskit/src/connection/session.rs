@@ -309,6 +309,8 @@ impl<R: Router> Session<R> {
         observe::connection_closed(close.code);
         // A handler the host abandoned (the client left, or shutdown ran out of time).
         self.ctx.release_cancellation(true);
+        // `#[on_close]` handles no message: not the one that was running, either.
+        self.ctx.rest();
         let topics = self.ctx.detach(keep_topics);
         let quiet = self.ctx.limits().quiet_panics;
         let hook = self.router.on_close(&mut self.ctx, close);
