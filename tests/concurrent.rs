@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use wskit::testing::TestConnection;
 use wskit::{message, router, Ctx, Error, Limits, Server};
-use wskit_examples::{RawClient, TestServer};
+use wskit_examples::{RawClient, TestServer, RECV_TIMEOUT};
 
 #[message("SLOW", response = Done)]
 struct Slow {
@@ -247,4 +247,48 @@ async fn a_disconnect_cancels_the_running_concurrent_handlers() {
     client.close().await;
     app.ended.notified().await;
     assert_eq!(app.cancelled.load(Ordering::SeqCst), 1, "the handler saw its token fire");
+}
+
+/// Starts `app` with `grace`, connects, and starts a concurrent `SLOW` request on it.
+async fn slow_request_running(app: &App, grace: Duration) -> (TestServer, RawClient) {
+    let server = Server::new(app.clone()).path("/ws").shutdown_grace(grace);
+    let server = TestServer::start(server).await;
+    let mut client = RawClient::connect(&server.url("/ws")).await;
+    client.send(json!({"type": "SLOW", "meta": {"correlationId": "s"}, "payload": {"id": 1}})).await;
+    // Answered after the slow request's turn: its handler has started.
+    assert_eq!(client.request(json!({"type": "FAST", "payload": {"id": 2}})).await["payload"]["id"], 2);
+    (server, client)
+}
+
+/// Waits until the server, stopping, refuses new connections.
+async fn until_refused(url: &str) {
+    let connect = || tokio::time::timeout(RECV_TIMEOUT, tokio_tungstenite::connect_async(url));
+    while connect().await.expect("the server answers or refuses").is_ok() {}
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_a_running_concurrent_handler_finish() {
+    let app = App::default();
+    let (server, mut client) = slow_request_running(&app, Duration::from_secs(10)).await;
+    let url = server.url("/ws");
+    let stopping = tokio::spawn(server.stop());
+    until_refused(&url).await;
+    app.release.notify_one();
+    let slow = client.recv().await;
+    assert_eq!(slow, json!({"type": "DONE", "meta": {"correlationId": "s"}, "payload": {"id": 1}}));
+    assert_eq!(client.closed().await.0, 1001);
+    stopping.await.unwrap();
+    assert_eq!(app.cancelled.load(Ordering::SeqCst), 0, "the handler finished, not cancelled");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_cancels_a_concurrent_handler_still_running_after_the_grace_period() {
+    let app = App::default();
+    let (server, mut client) = slow_request_running(&app, Duration::from_millis(200)).await;
+    let ended = app.ended.notified();
+    let stopping = tokio::spawn(server.stop());
+    assert_eq!(client.closed().await.0, 1001);
+    ended.await;
+    assert_eq!(app.cancelled.load(Ordering::SeqCst), 1, "the handler saw its token fire");
+    tokio::time::timeout(RECV_TIMEOUT, stopping).await.expect("shutdown ends").unwrap();
 }

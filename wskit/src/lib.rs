@@ -759,9 +759,10 @@ pub use wskit_macros::payload;
 ///   correlation id and its deadline cancel it (its future is dropped, its
 ///   [cancellation token](Ctx::cancellation) fires, `RPC_ERROR` CANCELLED or
 ///   DEADLINE_EXCEEDED is sent unless it had answered), an error or a panic becomes its
-///   `RPC_ERROR` and reaches `#[on_error]`. When the connection closes, for any reason
-///   (graceful shutdown included, which does not wait for them), concurrent handlers still
-///   running are cancelled without an answer.
+///   `RPC_ERROR` and reaches `#[on_error]`. A graceful shutdown lets them finish within its
+///   grace period, their answers written as they come (the connection reads nothing more
+///   meanwhile); when the connection closes for another reason, or the grace period ends,
+///   concurrent handlers still running are cancelled without an answer.
 /// - Bound: [`Limits::max_concurrent_handlers`] (16) per connection. A concurrent request
 ///   whose turn comes while that many run is refused at once with `RPC_ERROR`
 ///   RESOURCE_EXHAUSTED (retryable); the connection is not held back. Running concurrent

@@ -51,7 +51,7 @@ const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 /// The server's signals to its connections.
 #[derive(Clone, Default)]
 pub(crate) struct Signals {
-    /// Close with 1001 once the running handler (if any) has returned.
+    /// Close with 1001 once the running handlers (if any) have returned.
     pub(crate) shutdown: CancellationToken,
     /// Close with 1001 at once, abandoning a running handler.
     pub(crate) cut_off: CancellationToken,
@@ -477,6 +477,21 @@ where
     /// left), then runs the `#[on_close]` hook. With `keep` the session is kept to be
     /// resumed: its queue stays open and its subscriptions stay, returned.
     async fn end(&mut self, exit: Exit, keep: bool) -> (Close, Vec<Box<str>>) {
+        let exit = match exit {
+            // A shutdown lets the concurrent handlers still running finish first, within
+            // its grace period, as it lets an in-order one.
+            Exit::Close(close)
+                if self.io.signals.shutdown.is_cancelled() && self.io.state.control.has_forks() =>
+            {
+                let finished = self.io.finish_forks().await;
+                let reported = match self.io.state.control.has_answered() {
+                    true => self.report_answered(finished).await,
+                    false => finished,
+                };
+                reported.err().unwrap_or(Exit::Close(close))
+            }
+            exit => exit,
+        };
         // From here on nothing more is accepted: what is queued is all that can still go
         // out. A kept session's queue takes on what is sent to it, for its next connection.
         if !keep {
@@ -620,6 +635,29 @@ where
                 }
             }
         }
+    }
+
+    /// Waits for the concurrent handlers still running to end, writing what they send as
+    /// it comes, without reading on: the connection is shutting down. Ends early when the
+    /// shutdown's grace period is over, abandoning them, and when the client is gone.
+    async fn finish_forks(&mut self) -> Flow {
+        while self.state.control.has_forks() {
+            self.alarm.rearm(self.state.control.next_timer());
+            tokio::select! {
+                biased;
+                () = self.signals.cut_off.cancelled() => return Err(self.abandon()),
+                (id, finished) = next_fork(&mut self.state.forks) => {
+                    self.state.control.fork_ended(id, *finished);
+                }
+                // Deadlines cancel the handlers that pass them, which then end.
+                () = self.alarm.fired() => {
+                    let now = self.alarm.now();
+                    self.on_timer(now)?;
+                }
+                Some(frame) = self.state.outbox.recv() => self.send_now(frame).await.map_err(Exit::Left)?,
+            }
+        }
+        self.flush_queued().await
     }
 
     /// Runs the concurrent handler `forked` of the request with `correlation_id`, due by

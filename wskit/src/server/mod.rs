@@ -580,7 +580,8 @@ impl<R: Router> Endpoint<R> {
     }
 
     /// Shuts the endpoint down: new upgrades are refused with 503, and every connection
-    /// is closed with 1001 once its running handler (if any) returns. Handlers still
+    /// is closed with 1001 once its running handlers (if any, concurrent ones included)
+    /// return. Handlers still
     /// running after the grace period are abandoned (their futures dropped, their
     /// cancellation tokens fired) and their connections closed with 1001 too. Returns what
     /// was cut off.
