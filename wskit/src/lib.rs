@@ -358,7 +358,7 @@
 //! | bytes of messages waiting behind a running handler | `max_message_bytes`, plus the one message that passes it | the connection stops reading until the handler returns (TCP holds the client back) |
 //! | errors answered while a handler runs, kept for `#[on_error]` | 64 | answered all the same; the hook sees the first 64 |
 //! | [`Limits::max_consecutive_errors`] | 10 protocol errors in a row | close 1008 (hook `ConsecutiveErrors`) |
-//! | [`Limits::max_queued_frames`] | 1024 frames | the client is not reading: [`Ctx::send`] fails with RESOURCE_EXHAUSTED and the connection closes with 1013 (hook `OutboundQueue`), or frames are dropped, the newest or the oldest ([`Limits::on_slow_consumer`]), and the client gets an `ERROR` RESOURCE_EXHAUSTED with `details {dropped, policy}` once its queue is half empty ([drop notice](SlowConsumer#drop-notice)) |
+//! | [`Limits::max_queued_frames`] | 1024 frames | the client is not reading: [`Ctx::send`] fails with RESOURCE_EXHAUSTED and the connection closes with 1013 (hook `OutboundQueue`), or frames are dropped, the newest or the oldest ([`Limits::on_slow_consumer`]), and the client gets an `ERROR` RESOURCE_EXHAUSTED with `details {dropped, policy}` once its queue is half empty ([drop notice](SlowConsumer#drop-notice); the hook is told then, once per notice) |
 //! | [`Limits::max_queued_bytes`] | 4 MiB | as above (hook `OutboundBytes`); a single larger frame still goes into an empty queue |
 //! | the queue of a client that reads | 8 x `max_queued_frames`, 8 x `max_queued_bytes` | as above |
 //! | [`Limits::max_write_stall`] | 1 s | a write that waits this long marks the client as not reading: the queue bound above drops to `max_queued_frames` |

@@ -107,6 +107,10 @@ impl From<String> for Published {
 ///
 /// `policy` is `drop-newest` or `drop-oldest`. It is a plain error frame of the ws-kit
 /// protocol, so every client reads it as it reads other errors.
+///
+/// [`Limits::on_exceeded`](crate::Limits::on_exceeded) is told once per notice, as it is
+/// queued: `OutboundQueue` or `OutboundBytes`, with the limit the first of the dropped
+/// frames passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SlowConsumer {
     /// Close the connection with 1013 (the default): whatever a client receives, it
@@ -148,8 +152,9 @@ struct Queue {
     frames: Mutex<Frames>,
     /// The host's task while it waits for something to write, woken by the next frame.
     reader: AtomicWaker,
-    capacity: Capacity,
-    policy: SlowConsumer,
+    /// The server's limits: the queue's capacity, its slow-consumer policy, and the hook
+    /// told of frames dropped.
+    limits: Arc<Limits>,
     /// Set when a push found the queue full under [`SlowConsumer::Close`] (how full is in
     /// [`Frames::overflow`]): the connection is then closed with 1013.
     overflowed: AtomicBool,
@@ -178,6 +183,9 @@ struct Frames {
     /// Frames dropped by a dropping [`SlowConsumer`] policy and not yet reported to the
     /// client ([drop notice](SlowConsumer#drop-notice)).
     dropped: usize,
+    /// The limit the first of them passed, reported to [`Limits::on_exceeded`] with the
+    /// notice.
+    first_dropped: Option<Box<Overflow>>,
 }
 
 /// A limit an outbound queue reached.
@@ -216,9 +224,9 @@ impl Queue {
     /// What the queue holds now: its capacity while the client is not taking what it
     /// was sent, [`BEHIND_ALLOWANCE`] times that while it is.
     fn capacity(&self) -> Capacity {
-        let Capacity { frames, bytes } = self.capacity;
+        let (frames, bytes) = (self.limits.max_queued_frames, self.limits.max_queued_bytes);
         match self.stalled.load(Ordering::Acquire) {
-            true => self.capacity,
+            true => Capacity { frames, bytes },
             false => Capacity {
                 frames: frames.saturating_mul(BEHIND_ALLOWANCE),
                 bytes: bytes.saturating_mul(BEHIND_ALLOWANCE),
@@ -317,13 +325,12 @@ pub(crate) struct OutboxReceiver {
 impl Outbox {
     /// The queue of the connection `client_id`, bounded by `limits` (frames, bytes, the
     /// slow-consumer policy).
-    pub(crate) fn new(client_id: Uuid, limits: &Limits) -> (Self, OutboxReceiver) {
+    pub(crate) fn new(client_id: Uuid, limits: &Arc<Limits>) -> (Self, OutboxReceiver) {
         let queue = Arc::new(Queue {
             client_id,
             frames: Mutex::default(),
             reader: AtomicWaker::new(),
-            capacity: Capacity { frames: limits.max_queued_frames, bytes: limits.max_queued_bytes },
-            policy: limits.slow_consumer,
+            limits: Arc::clone(limits),
             overflowed: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -351,7 +358,10 @@ impl Outbox {
             }
             let capacity = queue.capacity();
             if let Some(overflow) = frames.would_overflow(&frame, capacity) {
-                match queue.policy {
+                if frames.dropped == 0 && queue.limits.slow_consumer.dropping().is_some() {
+                    frames.first_dropped = Some(Box::new(overflow));
+                }
+                match queue.limits.slow_consumer {
                     SlowConsumer::Close => {
                         frames.overflow = Some(Box::new(overflow));
                         queue.overflowed.store(true, Ordering::Relaxed);
@@ -428,7 +438,7 @@ impl Outbox {
     /// Whether the queue is at least half full: the client reads slower than it is sent
     /// to, and best-effort frames (RPC progress) are dropped to keep room for the rest.
     pub(crate) fn is_backpressured(&self) -> bool {
-        self.queue.frames().queue.len() * 2 >= self.queue.capacity.frames
+        self.queue.frames().queue.len() * 2 >= self.queue.limits.max_queued_frames
     }
 
     /// The limit at which a push found the queue full, if one did.
@@ -447,18 +457,27 @@ impl OutboxReceiver {
         let queue = &*self.queue;
         let mut frames = queue.frames();
         let frame = frames.pop()?;
+        let mut first_dropped = None;
         // Checked first: frames are rarely dropped, and the rest costs more to look at.
         if frames.dropped > 0
             && frames.queue.len() * 2 <= queue.capacity().frames
             && !queue.closing.load(Ordering::Acquire)
         {
-            if let Some(policy) = queue.policy.dropping() {
+            if let Some(policy) = queue.limits.slow_consumer.dropping() {
                 let dropped = std::mem::take(&mut frames.dropped);
                 frames.push(drop_notice(dropped, policy));
+                first_dropped = frames.first_dropped.take();
             }
         }
         if frames.queue.is_empty() && frames.queue.capacity() > KEPT_CAPACITY {
             frames.queue.shrink_to(KEPT_CAPACITY);
+        }
+        drop(frames);
+        // Told with the notice, on the connection's own task, and out of the queue's lock:
+        // the hook may send to the client.
+        if let Some(overflow) = first_dropped {
+            let Overflow { kind, observed, limit } = *overflow;
+            queue.limits.exceeded(kind, observed, limit, Some(queue.client_id));
         }
         Some(frame)
     }
@@ -610,7 +629,7 @@ mod tests {
 
     #[test]
     fn a_reading_client_s_queue_holds_eight_times_the_bytes_of_a_stalled_one() {
-        let limits = Limits::default().max_queued_bytes(100);
+        let limits = Arc::new(Limits::default().max_queued_bytes(100));
         let (outbox, receiver) = Outbox::new(Uuid::nil(), &limits);
         for _ in 0..8 {
             outbox.push(frame(100)).unwrap();
@@ -632,7 +651,7 @@ mod tests {
     #[test]
     fn a_frame_above_the_byte_limit_goes_into_an_empty_queue_and_bytes_are_given_back() {
         let limits = Limits::default().max_queued_bytes(100).on_slow_consumer(SlowConsumer::Drop);
-        let (outbox, receiver) = Outbox::new(Uuid::nil(), &limits);
+        let (outbox, receiver) = Outbox::new(Uuid::nil(), &Arc::new(limits));
         receiver.set_stalled(true);
         outbox.push(frame(500)).unwrap();
         assert!(outbox.push(frame(1)).is_err(), "dropped: the queue holds 500 bytes");
@@ -669,8 +688,10 @@ mod tests {
     }
 
     fn stalled_queue(policy: SlowConsumer) -> (Outbox, OutboxReceiver) {
-        let (outbox, receiver) =
-            Outbox::new(Uuid::nil(), &Limits::default().max_queued_frames(2).on_slow_consumer(policy));
+        let (outbox, receiver) = Outbox::new(
+            Uuid::nil(),
+            &Arc::new(Limits::default().max_queued_frames(2).on_slow_consumer(policy)),
+        );
         receiver.set_stalled(true);
         (outbox, receiver)
     }
@@ -725,7 +746,7 @@ mod tests {
     #[test]
     fn drop_oldest_keeps_the_byte_limit_and_takes_a_frame_above_it_alone() {
         let limits = Limits::default().max_queued_bytes(100).on_slow_consumer(SlowConsumer::DropOldest);
-        let (outbox, receiver) = Outbox::new(Uuid::nil(), &limits);
+        let (outbox, receiver) = Outbox::new(Uuid::nil(), &Arc::new(limits));
         receiver.set_stalled(true);
         for _ in 0..3 {
             outbox.push(frame(40)).unwrap();

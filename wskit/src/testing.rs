@@ -142,8 +142,8 @@ impl<R: Router> TestConnection<R> {
 
     /// A connection on `hub` (to test publishing between connections) with `limits`.
     pub fn with_hub(router: R, data: R::Data, hub: Hub, limits: Limits) -> Self {
-        let (outbox, receiver) = Outbox::new(uuid::Uuid::now_v7(), &limits);
         let limits = Arc::new(limits);
+        let (outbox, receiver) = Outbox::new(uuid::Uuid::now_v7(), &limits);
         let ctx = Ctx::new(data, Vec::new(), outbox, hub, limits);
         let session = Session::new(Arc::new(router), Arc::default(), ctx);
         let clock = ManualClock::default();

@@ -539,7 +539,7 @@ mod tests {
 
     #[test]
     fn keeps_a_bounded_number_of_errors_for_the_hook_while_a_handler_runs() {
-        let (outbox, frames) = Outbox::new(Uuid::nil(), &Limits::default().max_queued_frames(16));
+        let (outbox, frames) = Outbox::new(Uuid::nil(), &Arc::new(Limits::default().max_queued_frames(16)));
         let now = Instant::now();
         let mut control = Control::<String>::new(outbox, Arc::default(), None, now, false);
         control.start(None, None);
