@@ -74,7 +74,7 @@ pub fn bus_message(bytes: &[u8]) -> Option<BusDelivery> {
 /// The server's WebSocket frame reader, fed as the socket feeds it: the bytes read so far
 /// that did not make a frame yet, followed by the next read.
 #[cfg(feature = "server")]
-pub struct FrameReader(crate::server::frame::Reader);
+pub struct FrameReader(crate::server::frame::Reader, usize);
 
 /// What [`FrameReader::read`] found at the start of the bytes.
 #[cfg(feature = "server")]
@@ -102,7 +102,7 @@ pub enum FrameStep {
 impl FrameReader {
     /// A reader of messages of at most `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        FrameReader(crate::server::frame::Reader::new(limit))
+        FrameReader(crate::server::frame::Reader::default(), limit)
     }
 
     /// A reader of messages of at most `limit` bytes, inflated, from a client that agreed
@@ -115,13 +115,13 @@ impl FrameReader {
             server_max_window_bits: 15,
             threshold: 0,
         };
-        FrameReader(crate::server::frame::Reader::new(limit).inflating(Inflater::new(&agreed)))
+        FrameReader(crate::server::frame::Reader::default().inflating(Inflater::new(&agreed)), limit)
     }
 
     /// Reads the frame at the start of `bytes`.
     pub fn read(&mut self, bytes: &[u8]) -> FrameStep {
         use crate::server::frame::{Event, Fault, Step};
-        match self.0.read(bytes) {
+        match self.0.read(bytes, self.1) {
             Ok(Step::More) => FrameStep::More,
             Ok(Step::Frame { used, event }) => {
                 let (mut text, mut binary, mut close) = (None, None, None);
