@@ -341,7 +341,7 @@ where
         params: Vec<(String, String)>,
     ) -> (Session<R>, OutboxReceiver) {
         let (outbox, receiver) = Outbox::new(id, &self.limits);
-        let ctx = Ctx::new(data, params, outbox, self.hub.clone(), Arc::clone(&self.limits));
+        let ctx = Ctx::new(data, params, outbox, self.hub.clone());
         (Session::new(Arc::clone(&self.router), Arc::default(), ctx), receiver)
     }
 

@@ -43,7 +43,6 @@ pub struct Ctx<D> {
     hub: Hub,
     topics: Vec<Box<str>>,
     authorize: Option<Authorize<D>>,
-    limits: Arc<Limits>,
     /// Whether this is the context of a concurrent handler ([`fork`](Self::fork)), which
     /// cannot change the connection's subscriptions.
     forked: bool,
@@ -95,13 +94,7 @@ impl Handling {
 static NO_META: Meta = Meta { timestamp: None, correlation_id: None, timeout_ms: None };
 
 impl<D> Ctx<D> {
-    pub(crate) fn new(
-        data: D,
-        params: Vec<(String, String)>,
-        outbox: Outbox,
-        hub: Hub,
-        limits: Arc<Limits>,
-    ) -> Self {
+    pub(crate) fn new(data: D, params: Vec<(String, String)>, outbox: Outbox, hub: Hub) -> Self {
         Ctx {
             data,
             peer: None,
@@ -114,7 +107,6 @@ impl<D> Ctx<D> {
             hub,
             topics: Vec::new(),
             authorize: None,
-            limits,
             forked: false,
             resumed: false,
         }
@@ -145,11 +137,10 @@ impl<D> Ctx<D> {
             hub: self.hub.clone(),
             topics: Vec::new(),
             authorize: self.authorize.clone(),
-            limits: Arc::clone(&self.limits),
             forked: true,
             resumed: self.resumed,
         };
-        (fork, token, self.limits.quiet_panics)
+        (fork, token, self.limits().quiet_panics)
     }
 
     /// What the concurrent handler of this forked context left behind once it `ran`.
@@ -173,9 +164,9 @@ impl<D> Ctx<D> {
         }
     }
 
-    /// The server's limits.
+    /// The server's limits (its outbound queue's: read there rather than copied).
     pub(crate) fn limits(&self) -> &Arc<Limits> {
-        &self.limits
+        self.outbox.limits()
     }
 
     /// The connection's outbound queue.
@@ -461,7 +452,7 @@ impl<D> Ctx<D> {
         self.authorize(topic, TopicAction::Subscribe)?;
         let limit = self.hub.rules().limit();
         if self.topics.len() >= limit {
-            self.limits.exceeded(LimitKind::Topics, self.topics.len() + 1, limit, Some(self.client_id()));
+            self.limits().exceeded(LimitKind::Topics, self.topics.len() + 1, limit, Some(self.client_id()));
             return Err(Error::resource_exhausted(format!(
                 "a connection subscribes to at most {limit} topics; unsubscribe from one first"
             ))
@@ -613,7 +604,7 @@ impl<D> Ctx<D> {
     /// a close asked for from outside the handlers ([`ClientHandle::close`]).
     pub(crate) fn take_close(&mut self) -> Option<Close> {
         if let (Some(overflow), None) = (self.outbox.overflow(), &self.closing) {
-            self.limits.exceeded(overflow.kind, overflow.observed, overflow.limit, Some(self.client_id()));
+            self.limits().exceeded(overflow.kind, overflow.observed, overflow.limit, Some(self.client_id()));
             self.closing = Some(Box::new(crate::outbox::slow_consumer_close()));
         }
         self.closing.take().map(|close| *close).or_else(|| self.outbox.take_close_request())

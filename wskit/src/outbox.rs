@@ -249,9 +249,19 @@ impl Frames {
 
     /// Drops the oldest frames until `frame` fits, counting them.
     fn make_room(&mut self, frame: &Frame, capacity: Capacity) {
-        while self.would_overflow(frame, capacity).is_some() && self.pop().is_some() {
-            self.dropped = self.dropped.saturating_add(1);
+        while let Some(overflow) = self.would_overflow(frame, capacity) {
+            if self.pop().is_none() {
+                break;
+            }
+            self.count_dropped(overflow);
         }
+    }
+
+    /// Counts a frame dropped at `overflow`, the first since the last notice kept for
+    /// the limits hook.
+    fn count_dropped(&mut self, overflow: Overflow) {
+        self.first_dropped.get_or_insert_with(|| Box::new(overflow));
+        self.dropped = self.dropped.saturating_add(1);
     }
 
     /// The limit that `frame` would pass, if any. A frame larger than the byte limit
@@ -358,9 +368,6 @@ impl Outbox {
             }
             let capacity = queue.capacity();
             if let Some(overflow) = frames.would_overflow(&frame, capacity) {
-                if frames.dropped == 0 && queue.limits.slow_consumer.dropping().is_some() {
-                    frames.first_dropped = Some(Box::new(overflow));
-                }
                 match queue.limits.slow_consumer {
                     SlowConsumer::Close => {
                         frames.overflow = Some(Box::new(overflow));
@@ -370,7 +377,7 @@ impl Outbox {
                         return Err(full(overflow));
                     }
                     SlowConsumer::Drop => {
-                        frames.dropped = frames.dropped.saturating_add(1);
+                        frames.count_dropped(overflow);
                         return Err(full(overflow));
                     }
                     SlowConsumer::DropOldest => frames.make_room(&frame, capacity),
@@ -392,6 +399,11 @@ impl Outbox {
     /// The id of the connection this queue belongs to.
     pub(crate) fn client_id(&self) -> Uuid {
         self.queue.client_id
+    }
+
+    /// The server's limits, which bound the queue.
+    pub(crate) fn limits(&self) -> &Arc<Limits> {
+        &self.queue.limits
     }
 
     /// Whether the host stopped draining the queue: the connection has closed.

@@ -144,7 +144,7 @@ impl<R: Router> TestConnection<R> {
     pub fn with_hub(router: R, data: R::Data, hub: Hub, limits: Limits) -> Self {
         let limits = Arc::new(limits);
         let (outbox, receiver) = Outbox::new(uuid::Uuid::now_v7(), &limits);
-        let ctx = Ctx::new(data, Vec::new(), outbox, hub, limits);
+        let ctx = Ctx::new(data, Vec::new(), outbox, hub);
         let session = Session::new(Arc::new(router), Arc::default(), ctx);
         let clock = ManualClock::default();
         let connection = Connection::new(session, receiver, None, clock.now());

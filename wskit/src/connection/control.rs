@@ -126,7 +126,6 @@ pub(crate) struct Control<T> {
     forks: Option<Box<Forks>>,
     /// Where answers go while a handler runs, behind what the handler sent.
     outbox: Outbox,
-    limits: Arc<Limits>,
     /// Whether the router has an `#[on_binary]` handler, which takes every binary frame.
     binary: bool,
     /// Whether a running handler was abandoned at the end of a shutdown's grace period.
@@ -134,23 +133,21 @@ pub(crate) struct Control<T> {
 }
 
 impl<T: AsRef<str> + From<String>> Control<T> {
-    pub(crate) fn new(
-        outbox: Outbox,
-        limits: Arc<Limits>,
-        liveness: Option<Arc<Liveness>>,
-        now: Instant,
-        binary: bool,
-    ) -> Self {
+    pub(crate) fn new(outbox: Outbox, liveness: Option<Arc<Liveness>>, now: Instant, binary: bool) -> Self {
         Control {
             meanwhile: None,
             pings: Pings::new(liveness, now),
             running: None,
             forks: None,
             outbox,
-            limits,
             binary,
             abandoned: false,
         }
+    }
+
+    /// The server's limits, read from the outbound queue.
+    fn limits(&self) -> &Limits {
+        self.outbox.limits()
     }
 
     /// Marks the running handler as abandoned at the end of a shutdown's grace period.
@@ -178,7 +175,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             })),
             Received::Control => Ok(None),
             Received::OverLimit { kind, observed, limit, close } => {
-                self.limits.exceeded(kind, observed, limit, Some(self.outbox.client_id()));
+                self.limits().exceeded(kind, observed, limit, Some(self.outbox.client_id()));
                 Err(Exit::Close(close))
             }
             Received::Broken(close) => {
@@ -233,8 +230,8 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             }
             Kind::Abort(_) => {}
             Kind::Message(correlation_id) if !self.has_slot() => {
-                let limit = self.limits.max_in_flight;
-                self.limits.exceeded(LimitKind::InFlight, limit + 1, limit, Some(self.outbox.client_id()));
+                let limit = self.limits().max_in_flight;
+                self.limits().exceeded(LimitKind::InFlight, limit + 1, limit, Some(self.outbox.client_id()));
                 self.answer(in_flight_exceeded(limit), correlation_id.as_deref());
             }
             Kind::Message(correlation_id) => self.meanwhile().backlog.push(arrived, correlation_id, now),
@@ -258,7 +255,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
 
     /// Whether another message may wait for its turn (the in-flight limit).
     fn has_slot(&self) -> bool {
-        let (concurrent, max_in_flight) = (self.running_forks().len(), self.limits.max_in_flight);
+        let (concurrent, max_in_flight) = (self.running_forks().len(), self.limits().max_in_flight);
         match &self.meanwhile {
             Some(meanwhile) => meanwhile.backlog.has_slot(concurrent, max_in_flight),
             None => Backlog::<T>::default().has_slot(concurrent, max_in_flight),
@@ -291,7 +288,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
 
     fn check_strikes(&self) -> Result<(), Exit> {
         let strikes = self.meanwhile.as_ref().map_or(0, |meanwhile| meanwhile.strikes);
-        match too_many_errors(&self.limits, strikes, self.outbox.client_id()) {
+        match too_many_errors(self.limits(), strikes, self.outbox.client_id()) {
             Some(close) => Err(Exit::Close(close)),
             None => Ok(()),
         }
@@ -335,13 +332,13 @@ impl<T: AsRef<str> + From<String>> Control<T> {
     /// Whether to read on while a handler runs: not while waiting messages hold their
     /// byte budget.
     pub(crate) fn accepts_frames(&self) -> bool {
-        let max_bytes = self.limits.max_message_bytes;
+        let max_bytes = self.limits().max_message_bytes;
         self.meanwhile.as_ref().is_none_or(|meanwhile| meanwhile.backlog.accepts_bytes(max_bytes))
     }
 
     /// How long a write may wait on the client before it counts as not reading.
     pub(crate) fn stall_limit(&self) -> Duration {
-        self.limits.max_write_stall
+        self.limits().max_write_stall
     }
 
     /// When the timer must fire next: the running request's deadline, a concurrent
@@ -374,7 +371,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
             PingStep::Send => Ok(Due::Ping),
             PingStep::Wait => Ok(Due::Nothing),
             PingStep::Stale => {
-                Err(Exit::Stale(self.pings.stale(self.outbox.client_id(), now, self.limits.quiet_panics)))
+                Err(Exit::Stale(self.pings.stale(self.outbox.client_id(), now, self.limits().quiet_panics)))
             }
         }
     }
@@ -386,7 +383,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
 impl<T: AsRef<str> + From<String>> Control<T> {
     /// Whether another concurrent handler may start.
     pub(crate) fn can_fork(&self) -> bool {
-        self.running_forks().len() < self.limits.max_concurrent_handlers
+        self.running_forks().len() < self.limits().max_concurrent_handlers
     }
 
     /// Whether concurrent handlers are running.
@@ -541,7 +538,7 @@ mod tests {
     fn keeps_a_bounded_number_of_errors_for_the_hook_while_a_handler_runs() {
         let (outbox, frames) = Outbox::new(Uuid::nil(), &Arc::new(Limits::default().max_queued_frames(16)));
         let now = Instant::now();
-        let mut control = Control::<String>::new(outbox, Arc::default(), None, now, false);
+        let mut control = Control::<String>::new(outbox, None, now, false);
         control.start(None, None);
         let rounds = MAX_ANSWERED * 4;
         let mut cancelled = 0;

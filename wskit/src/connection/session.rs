@@ -53,7 +53,7 @@ impl<R: Router> Session<R> {
         now: Instant,
     ) -> Control<T> {
         let outbox = self.ctx.outbox().clone();
-        Control::new(outbox, Arc::clone(self.ctx.limits()), liveness, now, R::HANDLES_BINARY)
+        Control::new(outbox, liveness, now, R::HANDLES_BINARY)
     }
 
     /// The connection's context.

@@ -736,7 +736,7 @@ impl<R: Router> Endpoint<R> {
         let user = shared.user_of.as_ref().and_then(|user_of| user_of(&data));
         let (agreed, extensions) = deflate.unzip();
         let (outbox, outbox_receiver) = Outbox::new(client_id, &shared.limits);
-        let mut ctx = Ctx::new(data, params, outbox, shared.hub.clone(), Arc::clone(&shared.limits));
+        let mut ctx = Ctx::new(data, params, outbox, shared.hub.clone());
         ctx.set_origin(peer, protocol.as_ref().and_then(|protocol| protocol.to_str().ok()));
         if let Some(user) = user {
             ctx.set_user(user);
