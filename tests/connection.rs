@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use wskit::{message, router, Close, Ctx, Error, Limits, Server};
-use wskit_examples::{RawClient, Received, TestServer};
+use wskit_examples::{raw, RawClient, Received, TestServer, RECV_TIMEOUT};
 
 /// Sends a raw HTTP/1.1 request and returns the response head and body.
 async fn http(addr: std::net::SocketAddr, request: &str) -> String {
@@ -322,6 +322,29 @@ async fn the_endpoint_mounts_inside_a_hyper_service() {
     let report = endpoint.shutdown().await;
     assert_eq!((report.connections, report.abandoned), (1, 0));
     assert_eq!(client.closed().await.0, 1001);
+}
+
+/// The server's ticker, which runs the ping schedules, starts on the runtime of the
+/// first connection: once that runtime has shut down, the next connection starts it again.
+#[test]
+fn pings_go_on_after_the_runtime_that_started_them_shut_down() {
+    let (app, observed) = TestApp::new();
+    let endpoint = Server::new(app)
+        .path("/live/:name")
+        .heartbeat(Duration::from_millis(20), Duration::from_millis(40))
+        .into_endpoint();
+    for round in 0..2 {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let addr = mount(endpoint.clone()).await;
+            // A socket that reads nothing and so answers no ping.
+            let (_silent, head) = raw::upgrade(addr, "/live/silent", "").await;
+            assert_eq!(raw::status(&head), 101);
+            let closed = tokio::time::timeout(RECV_TIMEOUT, observed.closed.notified()).await;
+            closed.unwrap_or_else(|_| panic!("round {round}: the silent connection was not found stale"));
+            assert_eq!(observed.closes.lock().unwrap()[round].code, 1011);
+        });
+    }
 }
 
 #[tokio::test]

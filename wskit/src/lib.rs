@@ -566,6 +566,7 @@ mod sends;
 mod server;
 pub mod testing;
 pub mod validate;
+mod wakeup;
 
 /// The clock wskit reads and reports ([`Ctx::received_at`], [`Ctx::deadline`]): `std::time`
 /// natively; on wasm32, where `std::time` has no clock, the JavaScript one (the

@@ -6,6 +6,10 @@ use crate::envelope;
 use crate::error::Error;
 use crate::limits::{LimitKind, Limits};
 use crate::message::Message;
+use crate::time::Instant;
+#[cfg(feature = "server")]
+use crate::wakeup::Millis;
+use crate::wakeup::WakeUp;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
@@ -168,6 +172,9 @@ struct Queue {
     closing: AtomicBool,
     /// Set while that close waits for the host to take it.
     close_pending: AtomicBool,
+    /// When the host wants its task woken for the connection's ping schedule, on hosts
+    /// that ring it from a ticker of their own.
+    wake_up: WakeUp,
 }
 
 /// The queued frames, and how many bytes they hold. What ends a connection (an overflow,
@@ -346,6 +353,7 @@ impl Outbox {
             closed: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             close_pending: AtomicBool::new(false),
+            wake_up: WakeUp::default(),
         });
         (Outbox { queue: Arc::clone(&queue) }, OutboxReceiver { queue })
     }
@@ -394,6 +402,15 @@ impl Outbox {
     #[cfg(feature = "server")]
     pub(crate) fn wake(&self) {
         self.queue.reader.wake();
+    }
+
+    /// Wakes the host if the wake-up it asked for is due at `now`
+    /// ([`OutboxReceiver::wake_at`]).
+    #[cfg(feature = "server")]
+    pub(crate) fn wake_if_due(&self, now: Millis) {
+        if self.queue.wake_up.ring_if_due(now) {
+            self.queue.reader.wake();
+        }
     }
 
     /// The id of the connection this queue belongs to.
@@ -512,6 +529,18 @@ impl OutboxReceiver {
     /// ([`Outbox::wake`]).
     pub(crate) fn watch(&self, waker: &std::task::Waker) {
         self.queue.reader.register(waker);
+    }
+
+    /// Asks the host's ticker to wake the connection at `at` (give or take its tick), or
+    /// not at all; [`take_wake_up`](Self::take_wake_up) tells when it did.
+    pub(crate) fn wake_at(&self, at: Option<Instant>) {
+        self.queue.wake_up.set(at);
+    }
+
+    /// Whether the host's ticker woke the connection for the wake-up it asked for, since
+    /// the last call.
+    pub(crate) fn take_wake_up(&self) -> bool {
+        self.queue.wake_up.take_rung()
     }
 
     /// Whether a push found the queue full under [`SlowConsumer::Close`].

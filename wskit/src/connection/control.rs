@@ -341,16 +341,22 @@ impl<T: AsRef<str> + From<String>> Control<T> {
         self.limits().max_write_stall
     }
 
-    /// When the timer must fire next: the running request's deadline, a concurrent
-    /// handler's, or the ping schedule, whichever comes first.
-    pub(crate) fn next_timer(&self) -> Option<Instant> {
+    /// The next deadline of a handler: the running request's, or a concurrent handler's,
+    /// whichever comes first.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let running = self.running.as_ref().map(|running| running.deadline);
         let forks = self
             .running_forks()
             .iter()
             .filter(|fork| fork.interrupted.is_none())
             .filter_map(|fork| fork.deadline);
-        running.into_iter().chain(forks).chain(self.pings.next()).min()
+        running.into_iter().chain(forks).min()
+    }
+
+    /// When the ping schedule needs attention next: a ping to send, or the timeout of
+    /// the one sent.
+    pub(crate) fn next_ping(&self) -> Option<Instant> {
+        self.pings.next()
     }
 
     /// What is due at `now`: a deadline passed, a ping to send, or a stale connection

@@ -45,9 +45,6 @@ const MAX_BATCH: usize = 64;
 /// with the first, so that other connections hold no more than a pointer for them.
 type Forks = Option<Box<FuturesUnordered<Pin<Box<dyn Future<Output = (u64, Box<Finished>)> + Send>>>>>;
 
-/// Where an unarmed timer points; it is never awaited there.
-const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
-
 /// The server's signals to its connections.
 #[derive(Clone, Default)]
 pub(crate) struct Signals {
@@ -173,9 +170,7 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
         X: Transport<Text = T>,
         C: Clock,
     {
-        let now = clock.now();
-        let timer = pin!(clock.timer(now + NEVER));
-        let alarm = Alarm { clock, timer, armed: None };
+        let alarm = Alarm { clock, armed: None };
         let mut turn =
             Turn { session: &mut self.session, io: Io { state: &mut self.state, transport, alarm, signals } };
         let opens = match self.stage {
@@ -192,6 +187,7 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
         #[cfg(not(feature = "server"))]
         let keep = false;
         let (close, topics) = Box::pin(turn.end(exit, keep)).await;
+        self.state.outbox.wake_at(None);
         #[cfg(feature = "server")]
         if let (true, Some(resumable)) = (keep, self.state.resume.take()) {
             crate::resume::park(self.session.ctx(), *resumable, topics, self.state.outbox.keep());
@@ -202,41 +198,64 @@ impl<R: Router, T: AsRef<str> + From<String> + Send> Connection<R, T> {
     }
 }
 
-/// The host's timer, armed at the next instant [`Control`] needs it.
-struct Alarm<'c, C: Clock> {
+/// The host's timer, armed at the next instant [`Control`] needs it; on a host with a
+/// ticker of its own ([`Clock::SHARED_TICKER`]), the ping schedule is left to the ticker
+/// and the timer serves the handlers' deadlines alone.
+struct Alarm<C: Clock> {
     /// By value: a host's clock is a unit or a handle, and a reference would take room
     /// in every connection's future.
     clock: C,
-    timer: Pin<&'c mut C::Timer>,
-    armed: Option<Instant>,
+    /// The instant the timer is armed for, and the timer: made when armed, let go when it
+    /// fires or is disarmed, so that a connection without a deadline holds no timer.
+    armed: Option<(Instant, Pin<Box<C::Timer>>)>,
 }
 
-impl<C: Clock> Alarm<'_, C> {
+impl<C: Clock> Alarm<C> {
     fn now(&self) -> Instant {
         self.clock.now()
     }
 
+    /// The instant the timer is armed for, if it is.
+    fn armed_at(&self) -> Option<Instant> {
+        self.armed.as_ref().map(|(at, _)| *at)
+    }
+
     /// Points the timer at `at`, or disarms it.
     fn rearm(&mut self, at: Option<Instant>) {
-        if at != self.armed {
-            if let Some(at) = at {
-                self.clock.reset(self.timer.as_mut(), at);
+        match (at, &mut self.armed) {
+            (Some(at), Some((armed, timer))) => {
+                if *armed != at {
+                    self.clock.reset(timer.as_mut(), at);
+                    *armed = at;
+                }
             }
-            self.armed = at;
+            (Some(at), None) => self.armed = Some((at, Box::pin(self.clock.timer(at)))),
+            (None, _) => self.armed = None,
         }
     }
 
-    /// Completes when the armed timer fires; never while disarmed.
-    async fn fired(&mut self) {
-        std::future::poll_fn(|cx| self.poll_fired(cx)).await
+    /// Completes when the armed timer fires or the ticker rang `outbox`'s wake-up, as
+    /// [`poll_fired`](Self::poll_fired) tells.
+    async fn fired(&mut self, outbox: &OutboxReceiver) {
+        std::future::poll_fn(|cx| {
+            if C::SHARED_TICKER {
+                // The ticker rings through the queue: registered before looking.
+                outbox.watch(cx.waker());
+            }
+            self.poll_fired(outbox, cx)
+        })
+        .await
     }
 
-    /// Ready when the armed timer fires, which disarms it; never while disarmed.
-    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.armed.is_none() {
-            return Poll::Pending;
+    /// Ready when the armed timer fires, which disarms it, or, on a host with a ticker of
+    /// its own, when the ticker rang `outbox`'s wake-up (the caller watches `outbox`);
+    /// never while neither is armed.
+    fn poll_fired(&mut self, outbox: &OutboxReceiver, cx: &mut Context<'_>) -> Poll<()> {
+        if C::SHARED_TICKER && outbox.take_wake_up() {
+            return Poll::Ready(());
         }
-        ready!(self.timer.as_mut().poll(cx));
+        let Some((_, timer)) = &mut self.armed else { return Poll::Pending };
+        ready!(timer.as_mut().poll(cx));
         self.armed = None;
         Poll::Ready(())
     }
@@ -252,7 +271,7 @@ struct Turn<'c, R: Router, T, X, C: Clock> {
 struct Io<'c, T, X, C: Clock> {
     state: &'c mut IoState<T>,
     transport: &'c mut X,
-    alarm: Alarm<'c, C>,
+    alarm: Alarm<C>,
     signals: &'c Signals,
 }
 
@@ -307,7 +326,7 @@ where
             // The last message is done with (its errors reported): an idle connection
             // holds nothing of it.
             self.session.rest();
-            self.io.alarm.rearm(self.io.state.control.next_timer());
+            self.io.rearm();
             let mut idle = false;
             let step = 'step: {
                 if self.io.state.control.has_waiting() {
@@ -318,7 +337,7 @@ where
                     }
                 } else if self.io.transport.is_drained() && !self.io.state.control.has_forks() {
                     let now = self.io.alarm.now();
-                    match self.io.alarm.armed {
+                    match self.io.alarm.armed_at() {
                         Some(at) if at <= now => self.io.on_timer(now),
                         // Idle: hand the connection back once what is queued is written.
                         _ => {
@@ -562,7 +581,7 @@ where
         if self.state.outbox.is_close_requested() {
             return Poll::Ready(Wake::CloseRequested);
         }
-        if self.alarm.poll_fired(cx).is_ready() {
+        if self.alarm.poll_fired(&self.state.outbox, cx).is_ready() {
             return Poll::Ready(Wake::Timer);
         }
         if let Poll::Ready(received) = self.transport.poll_recv(cx) {
@@ -582,12 +601,12 @@ where
     /// Polls a running handler to its end while the connection keeps reading and writing.
     async fn while_busy(&mut self, mut handling: Pin<&mut impl Future<Output = Flow>>) -> Ended {
         loop {
-            self.alarm.rearm(self.state.control.next_timer());
+            self.rearm();
             tokio::select! {
                 biased;
                 flow = &mut handling => return Ended::Done(flow),
                 () = self.signals.cut_off.cancelled() => return Ended::Stopped(self.abandon()),
-                () = self.alarm.fired() => {
+                () = self.alarm.fired(&self.state.outbox) => {
                     let now = self.alarm.now();
                     match self.state.control.on_timer(now) {
                         Ok(Due::Interrupt(error)) => return Ended::Interrupted(error),
@@ -642,7 +661,7 @@ where
     /// shutdown's grace period is over, abandoning them, and when the client is gone.
     async fn finish_forks(&mut self) -> Flow {
         while self.state.control.has_forks() {
-            self.alarm.rearm(self.state.control.next_timer());
+            self.rearm();
             tokio::select! {
                 biased;
                 () = self.signals.cut_off.cancelled() => return Err(self.abandon()),
@@ -650,7 +669,7 @@ where
                     self.state.control.fork_ended(id, *finished);
                 }
                 // Deadlines cancel the handlers that pass them, which then end.
-                () = self.alarm.fired() => {
+                () = self.alarm.fired(&self.state.outbox) => {
                     let now = self.alarm.now();
                     self.on_timer(now)?;
                 }
@@ -709,6 +728,19 @@ where
     fn write_out(&mut self) -> impl Future<Output = Result<(), Close>> + Send + '_ {
         let write = self.transport.flush();
         watched(&self.state.outbox, &self.alarm.clock, self.state.control.stall_limit(), write)
+    }
+
+    /// Arms the timer for the next deadline of a handler and the ping schedule; on a host
+    /// with a ticker of its own, the ping schedule is the ticker's, through the queue.
+    fn rearm(&mut self) {
+        let control = &self.state.control;
+        let (deadline, ping) = (control.next_deadline(), control.next_ping());
+        if C::SHARED_TICKER {
+            self.state.outbox.wake_at(ping);
+            self.alarm.rearm(deadline);
+        } else {
+            self.alarm.rearm(deadline.into_iter().chain(ping).min());
+        }
     }
 
     /// Buffers a ping when one is due (the loop flushes it); closes a stale connection.

@@ -92,6 +92,12 @@ pub(crate) trait Clock: Send + Sync {
     /// A timer, reset as deadlines move.
     type Timer: Future<Output = ()> + Send;
 
+    /// Whether the host wakes its connections for their ping schedules from one ticker
+    /// of its own, at the wake-up each asks for in its queue
+    /// ([`OutboxReceiver::wake_at`](crate::outbox::OutboxReceiver::wake_at)), within the
+    /// ticker's period. Otherwise the ping schedule runs on the connection's own timer.
+    const SHARED_TICKER: bool = false;
+
     /// The current instant.
     fn now(&self) -> Instant;
 

@@ -3,6 +3,8 @@
 
 use crate::outbox::{Frame, Outbox};
 use crate::panics::{self, Site};
+#[cfg(feature = "server")]
+use crate::wakeup::Millis;
 use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -85,6 +87,13 @@ impl Registry {
     #[cfg(feature = "server")]
     pub(crate) fn wake_all(&self) {
         read(&self.clients).values().for_each(Outbox::wake);
+    }
+
+    /// Wakes every open connection whose wake-up is due at `now`: the ping schedules of
+    /// a host's connections, run from one ticker. One look at a word per connection.
+    #[cfg(feature = "server")]
+    pub(crate) fn wake_due(&self, now: Millis) {
+        read(&self.clients).values().for_each(|outbox| outbox.wake_if_due(now));
     }
 
     pub(crate) fn client_count(&self) -> usize {

@@ -12,6 +12,7 @@ pub(crate) mod handshake;
 mod listen;
 mod routes;
 mod socket;
+mod ticker;
 
 pub use admission::{token, Rejection};
 pub use deflate::Deflate;
@@ -45,6 +46,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use ticker::Ticker;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio_util::either::Either;
 use tokio_util::task::TaskTracker;
@@ -438,6 +440,7 @@ impl<R: Router> Server<R> {
                 on_upgrade: self.on_upgrade,
                 user_of: self.user_of,
                 origins: self.origins,
+                ticker: liveness.as_deref().map(Ticker::new),
                 liveness,
                 open: Arc::default(),
                 fallback: self.fallback,
@@ -524,6 +527,8 @@ struct Shared<R: Router> {
     user_of: Option<UserOf<R::Data>>,
     origins: Option<Vec<String>>,
     liveness: Option<Arc<Liveness>>,
+    /// Wakes the connections whose ping schedule is due; with `liveness`.
+    ticker: Option<Ticker>,
     /// Connections admitted and not yet closed, against `Limits::max_connections`.
     open: Arc<AtomicUsize>,
     fallback: Option<Fallback>,
@@ -748,6 +753,9 @@ impl<R: Router> Endpoint<R> {
         // in the future for the connection's whole life.
         let mut connection =
             Connection::new(session, outbox_receiver, shared.liveness.clone(), TokioClock.now());
+        if let Some(ticker) = &shared.ticker {
+            ticker.run(&shared.hub);
+        }
         let shared = Arc::clone(shared);
         let span = tracing::debug_span!("ws", client_id = %client_id, path);
         // What only the opening uses, in one box: every value the task's future takes keeps

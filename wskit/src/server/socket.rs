@@ -374,6 +374,9 @@ pub(crate) struct TokioClock;
 impl Clock for TokioClock {
     type Timer = tokio::time::Sleep;
 
+    /// The server's [`Ticker`](super::ticker::Ticker).
+    const SHARED_TICKER: bool = true;
+
     fn now(&self) -> Instant {
         Instant::now()
     }
