@@ -13,7 +13,7 @@ use crate::wakeup::WakeUp;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 use uuid::Uuid;
@@ -159,40 +159,72 @@ struct Queue {
     /// The server's limits: the queue's capacity, its slow-consumer policy, and the hook
     /// told of frames dropped.
     limits: Arc<Limits>,
-    /// Set when a push found the queue full under [`SlowConsumer::Close`] (how full is in
-    /// [`Frames::overflow`]): the connection is then closed with 1013.
-    overflowed: AtomicBool,
-    /// Set while the host waits for the socket to take a write: the client is not
-    /// reading what it was sent.
-    stalled: AtomicBool,
-    /// Set once the host stops draining: the connection has closed.
-    closed: AtomicBool,
-    /// Set once a close was requested from outside the handlers ([`Outbox::request_close`]):
-    /// the queue takes nothing more.
-    closing: AtomicBool,
-    /// Set while that close waits for the host to take it.
-    close_pending: AtomicBool,
+    /// What the queue's state is, read without its lock.
+    flags: Flags,
     /// When the host wants its task woken for the connection's ping schedule, on hosts
     /// that ring it from a ticker of their own.
     wake_up: WakeUp,
 }
 
-/// The queued frames, and how many bytes they hold. What ends a connection (an overflow,
-/// a close asked for) is boxed: rare, and every connection's queue holds the fields.
+/// The flags of a queue, in one byte: each is set and read on its own.
+#[derive(Default)]
+struct Flags(AtomicU8);
+
+impl Flags {
+    /// A push found the queue full under [`SlowConsumer::Close`] (how full is in
+    /// [`Troubles::overflow`]): the connection is then closed with 1013.
+    const OVERFLOWED: u8 = 1;
+    /// The host waits for the socket to take a write: the client is not reading what it
+    /// was sent.
+    const STALLED: u8 = 1 << 1;
+    /// The host stopped draining: the connection has closed.
+    const CLOSED: u8 = 1 << 2;
+    /// A close was requested from outside the handlers ([`Outbox::request_close`]): the
+    /// queue takes nothing more.
+    const CLOSING: u8 = 1 << 3;
+    /// That close waits for the host to take it.
+    const CLOSE_PENDING: u8 = 1 << 4;
+
+    fn is_set(&self, flag: u8) -> bool {
+        self.0.load(Ordering::Acquire) & flag != 0
+    }
+
+    fn set(&self, flag: u8, on: bool) {
+        match on {
+            true => self.0.fetch_or(flag, Ordering::AcqRel),
+            false => self.0.fetch_and(!flag, Ordering::AcqRel),
+        };
+    }
+
+    /// Clears `flag`; whether it was set.
+    fn take(&self, flag: u8) -> bool {
+        self.0.fetch_and(!flag, Ordering::AcqRel) & flag != 0
+    }
+}
+
+/// The queued frames, and how many bytes they hold.
 #[derive(Default)]
 struct Frames {
     queue: VecDeque<Frame>,
     bytes: usize,
+    /// What goes wrong, boxed: rare, and every connection's queue holds the field.
+    troubles: Option<Box<Troubles>>,
+}
+
+/// What a queue holds when something went wrong: it overflowed, a close was asked for,
+/// frames were dropped.
+#[derive(Default)]
+struct Troubles {
     /// The limit the queue overflowed at, once it has.
-    overflow: Option<Box<Overflow>>,
+    overflow: Option<Overflow>,
     /// A close requested from outside the handlers, until the host takes it.
-    close: Option<Box<Close>>,
+    close: Option<Close>,
     /// Frames dropped by a dropping [`SlowConsumer`] policy and not yet reported to the
     /// client ([drop notice](SlowConsumer#drop-notice)).
     dropped: usize,
     /// The limit the first of them passed, reported to [`Limits::on_exceeded`] with the
     /// notice.
-    first_dropped: Option<Box<Overflow>>,
+    first_dropped: Option<Overflow>,
 }
 
 /// A limit an outbound queue reached.
@@ -217,10 +249,10 @@ struct Capacity {
 impl Queue {
     /// The close requested from outside the handlers, once.
     fn take_close_request(&self) -> Option<Close> {
-        if !self.close_pending.swap(false, Ordering::AcqRel) {
+        if !self.flags.take(Flags::CLOSE_PENDING) {
             return None;
         }
-        self.frames().close.take().map(|close| *close)
+        self.frames().troubles.as_mut()?.close.take()
     }
 
     fn frames(&self) -> MutexGuard<'_, Frames> {
@@ -232,7 +264,7 @@ impl Queue {
     /// was sent, [`BEHIND_ALLOWANCE`] times that while it is.
     fn capacity(&self) -> Capacity {
         let (frames, bytes) = (self.limits.max_queued_frames, self.limits.max_queued_bytes);
-        match self.stalled.load(Ordering::Acquire) {
+        match self.flags.is_set(Flags::STALLED) {
             true => Capacity { frames, bytes },
             false => Capacity {
                 frames: frames.saturating_mul(BEHIND_ALLOWANCE),
@@ -243,6 +275,15 @@ impl Queue {
 }
 
 impl Frames {
+    /// The limit the queue overflowed at, if it has.
+    fn overflow(&self) -> Option<Overflow> {
+        self.troubles.as_ref()?.overflow
+    }
+
+    fn troubles(&mut self) -> &mut Troubles {
+        self.troubles.get_or_insert_with(Box::default)
+    }
+
     fn push(&mut self, frame: Frame) {
         self.bytes += frame.len();
         self.queue.push_back(frame);
@@ -267,8 +308,18 @@ impl Frames {
     /// Counts a frame dropped at `overflow`, the first since the last notice kept for
     /// the limits hook.
     fn count_dropped(&mut self, overflow: Overflow) {
-        self.first_dropped.get_or_insert_with(|| Box::new(overflow));
-        self.dropped = self.dropped.saturating_add(1);
+        let troubles = self.troubles();
+        troubles.first_dropped.get_or_insert(overflow);
+        troubles.dropped = troubles.dropped.saturating_add(1);
+    }
+
+    /// Takes the count of frames dropped and not yet reported, with the limit the first
+    /// of them passed.
+    fn take_dropped(&mut self) -> Option<(usize, Overflow)> {
+        let troubles = self.troubles.as_mut()?;
+        let dropped = std::mem::take(&mut troubles.dropped);
+        let first = troubles.first_dropped.take();
+        Some((dropped, first?))
     }
 
     /// The limit that `frame` would pass, if any. A frame larger than the byte limit
@@ -348,11 +399,7 @@ impl Outbox {
             frames: Mutex::default(),
             reader: AtomicWaker::new(),
             limits: Arc::clone(limits),
-            overflowed: AtomicBool::new(false),
-            stalled: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            closing: AtomicBool::new(false),
-            close_pending: AtomicBool::new(false),
+            flags: Flags::default(),
             wake_up: WakeUp::default(),
         });
         (Outbox { queue: Arc::clone(&queue) }, OutboxReceiver { queue })
@@ -365,21 +412,21 @@ impl Outbox {
         let queue = &*self.queue;
         {
             let mut frames = queue.frames();
-            if let Some(overflow) = frames.overflow.as_deref() {
-                return Err(full(*overflow));
+            if let Some(overflow) = frames.overflow() {
+                return Err(full(overflow));
             }
             if self.is_closed() {
                 return Err(Error::unavailable("the connection is closed"));
             }
-            if queue.closing.load(Ordering::Acquire) {
+            if queue.flags.is_set(Flags::CLOSING) {
                 return Err(Error::unavailable("the connection is closing"));
             }
             let capacity = queue.capacity();
             if let Some(overflow) = frames.would_overflow(&frame, capacity) {
                 match queue.limits.slow_consumer {
                     SlowConsumer::Close => {
-                        frames.overflow = Some(Box::new(overflow));
-                        queue.overflowed.store(true, Ordering::Relaxed);
+                        frames.troubles().overflow = Some(overflow);
+                        queue.flags.set(Flags::OVERFLOWED, true);
                         // The host closes the connection on its next turn: make sure it has one.
                         queue.reader.wake();
                         return Err(full(overflow));
@@ -425,7 +472,7 @@ impl Outbox {
 
     /// Whether the host stopped draining the queue: the connection has closed.
     pub(crate) fn is_closed(&self) -> bool {
-        self.queue.closed.load(Ordering::Acquire)
+        self.queue.flags.is_set(Flags::CLOSED)
     }
 
     /// Asks the host to close the connection with `close` once the frames queued before
@@ -448,12 +495,15 @@ impl Outbox {
         let queue = &*self.queue;
         {
             let mut frames = queue.frames();
-            if self.is_closed() || queue.closing.load(Ordering::Acquire) || frames.close.is_some() {
+            if self.is_closed()
+                || queue.flags.is_set(Flags::CLOSING)
+                || frames.troubles.as_ref().is_some_and(|troubles| troubles.close.is_some())
+            {
                 return false;
             }
-            frames.close = Some(Box::new(close));
-            queue.closing.store(refuse_frames, Ordering::Release);
-            queue.close_pending.store(true, Ordering::Release);
+            frames.troubles().close = Some(close);
+            queue.flags.set(Flags::CLOSING, refuse_frames);
+            queue.flags.set(Flags::CLOSE_PENDING, true);
         }
         queue.reader.wake();
         true
@@ -472,10 +522,10 @@ impl Outbox {
 
     /// The limit at which a push found the queue full, if one did.
     pub(crate) fn overflow(&self) -> Option<Overflow> {
-        if !self.queue.overflowed.load(Ordering::Relaxed) {
+        if !self.queue.flags.is_set(Flags::OVERFLOWED) {
             return None;
         }
-        self.queue.frames().overflow.as_deref().copied()
+        self.queue.frames().overflow()
     }
 }
 
@@ -488,14 +538,15 @@ impl OutboxReceiver {
         let frame = frames.pop()?;
         let mut first_dropped = None;
         // Checked first: frames are rarely dropped, and the rest costs more to look at.
-        if frames.dropped > 0
+        if frames.troubles.as_ref().is_some_and(|troubles| troubles.dropped > 0)
             && frames.queue.len() * 2 <= queue.capacity().frames
-            && !queue.closing.load(Ordering::Acquire)
+            && !queue.flags.is_set(Flags::CLOSING)
         {
             if let Some(policy) = queue.limits.slow_consumer.dropping() {
-                let dropped = std::mem::take(&mut frames.dropped);
-                frames.push(drop_notice(dropped, policy));
-                first_dropped = frames.first_dropped.take();
+                if let Some((dropped, first)) = frames.take_dropped() {
+                    frames.push(drop_notice(dropped, policy));
+                    first_dropped = Some(first);
+                }
             }
         }
         if frames.queue.is_empty() && frames.queue.capacity() > KEPT_CAPACITY {
@@ -505,7 +556,7 @@ impl OutboxReceiver {
         // Told with the notice, on the connection's own task, and out of the queue's lock:
         // the hook may send to the client.
         if let Some(overflow) = first_dropped {
-            let Overflow { kind, observed, limit } = *overflow;
+            let Overflow { kind, observed, limit } = overflow;
             queue.limits.exceeded(kind, observed, limit, Some(queue.client_id));
         }
         Some(frame)
@@ -518,7 +569,7 @@ impl OutboxReceiver {
             self.queue.reader.register(cx.waker());
             match self.try_recv() {
                 Some(frame) => Poll::Ready(Some(frame)),
-                None if self.queue.closed.load(Ordering::Acquire) => Poll::Ready(None),
+                None if self.queue.flags.is_set(Flags::CLOSED) => Poll::Ready(None),
                 None => Poll::Pending,
             }
         })
@@ -546,7 +597,7 @@ impl OutboxReceiver {
     /// Whether a push found the queue full under [`SlowConsumer::Close`].
     #[cfg(feature = "server")]
     pub(crate) fn has_overflowed(&self) -> bool {
-        self.queue.overflowed.load(Ordering::Relaxed)
+        self.queue.flags.is_set(Flags::OVERFLOWED)
     }
 
     /// A second receiver of the same queue, for the session of a connection that ended
@@ -558,28 +609,28 @@ impl OutboxReceiver {
 
     /// Marks the socket as not taking writes (`true`) or taking them again.
     pub(crate) fn set_stalled(&self, stalled: bool) {
-        self.queue.stalled.store(stalled, Ordering::Release);
+        self.queue.flags.set(Flags::STALLED, stalled);
     }
 
     /// Completes once a push has found the queue full under [`SlowConsumer::Close`].
     pub(crate) async fn overflow(&self) {
-        self.raised(|queue| &queue.overflowed).await
+        self.raised(Flags::OVERFLOWED).await
     }
 
     /// Completes once a close was requested from outside the handlers and not taken yet
     /// ([`Outbox::take_close_request`]).
     pub(crate) async fn close_requested(&self) {
-        self.raised(|queue| &queue.close_pending).await
+        self.raised(Flags::CLOSE_PENDING).await
     }
 
     /// Whether a close was requested from outside the handlers and not taken yet.
     pub(crate) fn is_close_requested(&self) -> bool {
-        self.queue.close_pending.load(Ordering::Acquire)
+        self.queue.flags.is_set(Flags::CLOSE_PENDING)
     }
 
     /// Completes once `flag` is set; whoever sets it wakes the host.
-    async fn raised(&self, flag: fn(&Queue) -> &AtomicBool) {
-        self.until(|| flag(&self.queue).load(Ordering::Acquire)).await
+    async fn raised(&self, flag: u8) {
+        self.until(|| self.queue.flags.is_set(flag)).await
     }
 
     /// Completes once `done` holds, looking at each wake of the host
@@ -604,7 +655,7 @@ impl OutboxReceiver {
     /// Stops the queue: every later push fails.
     pub(crate) fn close(&mut self) {
         let _frames = self.queue.frames();
-        self.queue.closed.store(true, Ordering::Release);
+        self.queue.flags.set(Flags::CLOSED, true);
     }
 }
 
