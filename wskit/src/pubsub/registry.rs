@@ -24,6 +24,9 @@ pub(crate) struct Registry {
     /// Sessions of ended connections, kept to be resumed.
     #[cfg(feature = "server")]
     pub(crate) sessions: crate::resume::Sessions,
+    /// Wakes the connections whose ping is due ([`wake_due`](Self::wake_due)).
+    #[cfg(feature = "server")]
+    ticker: crate::server::Ticker,
     /// Sessions handed over between instances on the Redis bus.
     #[cfg(feature = "redis")]
     pub(crate) handovers: crate::resume::redis::Handovers,
@@ -94,6 +97,13 @@ impl Registry {
     #[cfg(feature = "server")]
     pub(crate) fn wake_due(&self, now: Millis) {
         read(&self.clients).values().for_each(|outbox| outbox.wake_if_due(now));
+    }
+
+    /// Makes sure the registry's ticker wakes the connections that are due at least
+    /// every `period`.
+    #[cfg(feature = "server")]
+    pub(crate) fn tick_every(self: &std::sync::Arc<Self>, period: std::time::Duration) {
+        self.ticker.run(self, period);
     }
 
     pub(crate) fn client_count(&self) -> usize {

@@ -46,7 +46,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use ticker::Ticker;
+pub(crate) use ticker::Ticker;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio_util::either::Either;
 use tokio_util::task::TaskTracker;
@@ -343,6 +343,12 @@ impl<R: Router> Server<R> {
     /// answered (with a Pong or any frame) within `timeout` after it: a stale connection,
     /// closed with 1011 ([`stale_close_code`](Self::stale_close_code) changes it). The
     /// `#[on_close]` hook sees that close. Default: every 30 s, 10 s to answer.
+    ///
+    /// One timer per [`Hub`] runs the pings of all its connections, so that a waiting
+    /// connection holds no timer of its own: it ticks every eighth of the shorter of
+    /// `interval` and `timeout` (every second at most; the shortest of the servers on the
+    /// hub), and a ping goes out, or a stale connection is closed, up to one tick after
+    /// its time.
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
         self.heartbeat = Some((interval, timeout));
         self
@@ -440,7 +446,7 @@ impl<R: Router> Server<R> {
                 on_upgrade: self.on_upgrade,
                 user_of: self.user_of,
                 origins: self.origins,
-                ticker: liveness.as_deref().map(Ticker::new),
+                tick: liveness.as_deref().map(ticker::period),
                 liveness,
                 open: Arc::default(),
                 fallback: self.fallback,
@@ -527,8 +533,9 @@ struct Shared<R: Router> {
     user_of: Option<UserOf<R::Data>>,
     origins: Option<Vec<String>>,
     liveness: Option<Arc<Liveness>>,
-    /// Wakes the connections whose ping schedule is due; with `liveness`.
-    ticker: Option<Ticker>,
+    /// How often the hub's ticker must wake the connections whose ping is due; with
+    /// `liveness`.
+    tick: Option<Duration>,
     /// Connections admitted and not yet closed, against `Limits::max_connections`.
     open: Arc<AtomicUsize>,
     fallback: Option<Fallback>,
@@ -753,8 +760,8 @@ impl<R: Router> Endpoint<R> {
         // in the future for the connection's whole life.
         let mut connection =
             Connection::new(session, outbox_receiver, shared.liveness.clone(), TokioClock.now());
-        if let Some(ticker) = &shared.ticker {
-            ticker.run(&shared.hub);
+        if let Some(period) = shared.tick {
+            shared.hub.registry_arc().tick_every(period);
         }
         let shared = Arc::clone(shared);
         let span = tracing::debug_span!("ws", client_id = %client_id, path);
