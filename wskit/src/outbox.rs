@@ -147,8 +147,9 @@ impl SlowConsumer {
 
 /// A connection's queue of frames, shared by its senders and its host. The frames live
 /// in a `VecDeque` that allocates on the first frame and, once drained, keeps at most
-/// [`KEPT_CAPACITY`] slots: a connection that never had a frame queued holds no queue
-/// memory, one that had a burst does not keep the burst's.
+/// [`KEPT_CAPACITY`] slots, and gives back the smallest buffer ([`FIRST_CAPACITY`]) when
+/// its host waits: a connection sent a frame now and then holds no queue memory between
+/// frames, one that had a burst does not keep the burst's.
 struct Queue {
     /// The connection's id: the queue is the one part of a connection that all who
     /// reach it share (its context, its host, the hub), so they read it here.
@@ -346,6 +347,12 @@ impl Frames {
 /// memory with the connection, and the next one does not regrow from nothing.
 const KEPT_CAPACITY: usize = 16;
 
+/// The capacity of a queue's first allocation (`Vec`'s least for elements of a frame's
+/// size). A queue that never outgrew it gives it back when its host waits: making it
+/// again for the next frame is one allocation, and most connections, sent a frame now and
+/// then, would otherwise each hold it for good (160 bytes).
+const FIRST_CAPACITY: usize = 4;
+
 /// How many times its capacity a queue may hold while its client takes every byte it is
 /// sent: the server itself is behind (a burst of publishes, a busy core), which is not
 /// the client's fault, and closing healthy clients would only shed load by losing them.
@@ -533,9 +540,26 @@ impl OutboxReceiver {
     /// The oldest queued frame, if any. Taking it may make room for a
     /// [drop notice](SlowConsumer#drop-notice), queued behind the frames still waiting.
     pub(crate) fn try_recv(&self) -> Option<Frame> {
+        self.take(false)
+    }
+
+    /// As [`try_recv`](Self::try_recv), for a host about to wait for its next event: an
+    /// empty queue gives back its first buffer ([`FIRST_CAPACITY`]), to be made again by
+    /// the next frame. (Not on every empty `try_recv`: a host that drains each reply as it
+    /// is queued would make the buffer again for every one.)
+    pub(crate) fn try_recv_or_rest(&self) -> Option<Frame> {
+        self.take(true)
+    }
+
+    fn take(&self, rest: bool) -> Option<Frame> {
         let queue = &*self.queue;
         let mut frames = queue.frames();
-        let frame = frames.pop()?;
+        let Some(frame) = frames.pop() else {
+            if rest && frames.queue.capacity() <= FIRST_CAPACITY {
+                frames.queue = VecDeque::new();
+            }
+            return None;
+        };
         let mut first_dropped = None;
         // Checked first: frames are rarely dropped, and the rest costs more to look at.
         if frames.troubles.as_ref().is_some_and(|troubles| troubles.dropped > 0)
@@ -717,6 +741,28 @@ mod tests {
 
     fn frame(bytes: usize) -> Frame {
         Frame::Owned("x".repeat(bytes))
+    }
+
+    fn capacity(receiver: &OutboxReceiver) -> usize {
+        receiver.queue.frames().queue.capacity()
+    }
+
+    #[test]
+    fn a_waiting_host_s_queue_gives_back_its_first_buffer_and_keeps_a_bounded_larger_one() {
+        let (outbox, receiver) = Outbox::new(Uuid::nil(), &Arc::new(Limits::default()));
+        outbox.push(frame(1)).unwrap();
+        assert!((1..=FIRST_CAPACITY).contains(&capacity(&receiver)), "{}", capacity(&receiver));
+        receiver.try_recv().unwrap();
+        assert!(receiver.try_recv().is_none());
+        assert!(capacity(&receiver) > 0, "kept while the host goes on");
+        assert!(receiver.try_recv_or_rest().is_none());
+        assert_eq!(capacity(&receiver), 0, "given back when the host waits");
+        for burst in [10, 100] {
+            (0..burst).for_each(|_| outbox.push(frame(1)).unwrap());
+            while receiver.try_recv_or_rest().is_some() {}
+            let kept = capacity(&receiver);
+            assert!(kept > FIRST_CAPACITY && kept <= KEPT_CAPACITY, "after {burst} frames: {kept}");
+        }
     }
 
     #[test]

@@ -587,7 +587,8 @@ where
         if let Poll::Ready(received) = self.transport.poll_recv(cx) {
             return Poll::Ready(Wake::Received(received));
         }
-        if let Some(frame) = self.state.outbox.try_recv() {
+        // The last look before waiting: an empty queue gives back its first buffer here.
+        if let Some(frame) = self.state.outbox.try_recv_or_rest() {
             return Poll::Ready(Wake::Queued(frame));
         }
         if let Some(forks) = &mut self.state.forks {
