@@ -197,9 +197,10 @@ impl Flags {
         };
     }
 
-    /// Clears `flag`; whether it was set.
+    /// Clears `flag`; whether it was set. Looked at first: the host asks after every
+    /// message, and a flag that is not set needs no locked write.
     fn take(&self, flag: u8) -> bool {
-        self.0.fetch_and(!flag, Ordering::AcqRel) & flag != 0
+        self.is_set(flag) && self.0.fetch_and(!flag, Ordering::AcqRel) & flag != 0
     }
 }
 
