@@ -7,7 +7,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")"
 seconds="${1:-20}"
-targets=(envelope frame handshake bus_message ws_frames)
+targets=(envelope payload frame handshake bus_message ws_frames)
 
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked

@@ -73,6 +73,9 @@ struct SerdeField {
     default: bool,
     /// `skip_serializing_if = ".."` is set.
     skip_serializing_if: bool,
+    /// A key besides `rename`, `default` and `alias` is set (`skip`, `flatten`, `with`, ..):
+    /// it may change how the field is written, so serde writes the payload.
+    changes_output: bool,
 }
 
 impl SerdeField {
@@ -95,8 +98,9 @@ impl SerdeField {
                          `#[serde(rename = \"..\")]` (validation issues and replies use that name)",
                     ),
                     "default" => serde.default = true,
+                    "alias" => {}
                     "skip_serializing_if" => serde.skip_serializing_if = true,
-                    _ => {}
+                    _ => serde.changes_output = true,
                 }
                 skip_to_comma(meta.input)
             });
@@ -343,6 +347,10 @@ impl MessageModel {
             quote_spanned!(response.span()=> const RESPONSE: ::core::option::Option<&'static str> =
                 ::core::option::Option::Some(<#response as ::wskit::Message>::TYPE);)
         });
+        let codec = self.plain_fields().map(|fields| {
+            let (writer, reader) = (Self::payload_writer(&fields), Self::payload_reader(&fields));
+            quote!(#writer #reader)
+        });
         quote! {
             #[automatically_derived]
             impl ::wskit::Message for #name {
@@ -350,9 +358,127 @@ impl MessageModel {
                 const HAS_PAYLOAD: bool = #has_payload;
                 type Meta = #meta_type;
                 #response_type
+                #codec
             }
             #rpc
         }
+    }
+
+    /// The fields of a struct whose fields are all strings, booleans, numbers or `Option`s
+    /// of these, with no serde attribute that changes how they are read or written: such a
+    /// struct is read and written without serde (`Message::read_payload`,
+    /// `Message::write_payload`). `None` for any other struct: serde reads and writes it.
+    fn plain_fields(&self) -> Option<Vec<PlainField<'_>>> {
+        let Fields::Named(named) = &self.item.fields else { return None };
+        if self.item.attrs.iter().any(|attr| attr.path().is_ident("serde")) {
+            return None;
+        }
+        let mut plain = Vec::new();
+        for (field, model) in named.named.iter().zip(&self.fields) {
+            let wire_name = &model.rules.wire_name;
+            if model.serde.changes_output
+                || model.serde.skip_serializing_if
+                || wire_name.chars().any(|c| c == '"' || c == '\\' || c.is_control())
+            {
+                return None;
+            }
+            let optional = match validate::option_inner(&field.ty) {
+                Some(inner) if model.rules.optional && is_scalar(inner) => true,
+                None if is_scalar(&field.ty) => false,
+                _ => return None,
+            };
+            plain.push(PlainField { ident: field.ident.as_ref()?, ty: &field.ty, wire_name, optional });
+        }
+        Some(plain)
+    }
+
+    /// `Message::write_payload` for a struct of [plain fields](Self::plain_fields): the
+    /// payload's JSON text byte for byte as serde writes it, `Option` fields left out when
+    /// `None` (as [`FieldModel::omit_none`] has serde do).
+    fn payload_writer(fields: &[PlainField<'_>]) -> TokenStream {
+        let (out, first, value) = (local("out"), local("first"), local("value"));
+        let member = quote!(::wskit::__private::json::member);
+        let members = fields.iter().map(|PlainField { ident, wire_name, optional, .. }| {
+            let key = format!("\"{wire_name}\":");
+            match optional {
+                true => quote! {
+                    if let ::core::option::Option::Some(#value) = &self.#ident {
+                        #member(#out, &mut #first, #key, #value);
+                    }
+                },
+                false => quote!(#member(#out, &mut #first, #key, &self.#ident);),
+            }
+        });
+        quote! {
+            #[allow(unused_mut, unused_variables)]
+            fn write_payload(&self, #out: &mut ::std::string::String) -> bool {
+                let mut #first = true;
+                #out.push('{');
+                #(#members)*
+                #out.push('}');
+                true
+            }
+        }
+    }
+
+    /// `Message::read_payload` for a struct of [plain fields](Self::plain_fields): each
+    /// key once, each value in a form read without doubt, every field that is not an
+    /// `Option` present; anything else is left to serde.
+    fn payload_reader(fields: &[PlainField<'_>]) -> TokenStream {
+        let (json, scanner, key) = (local("json"), local("scanner"), local("key"));
+        let slots: Vec<Ident> = (0..fields.len()).map(|i| local(&format!("field{i}"))).collect();
+        let declarations = fields.iter().zip(&slots).map(|(PlainField { ty, .. }, slot)| {
+            quote!(let mut #slot: ::core::option::Option<#ty> = ::core::option::Option::None;)
+        });
+        let arms = fields.iter().zip(&slots).map(|(PlainField { wire_name, .. }, slot)| {
+            quote!(#wire_name if #slot.is_none() => #slot = ::core::option::Option::Some(#scanner.read()?),)
+        });
+        let values =
+            fields.iter().zip(&slots).map(|(PlainField { ident, optional, .. }, slot)| match optional {
+                true => quote!(#ident: #slot.flatten()),
+                false => quote!(#ident: #slot?),
+            });
+        quote! {
+            #[allow(unused_mut, unused_variables, unreachable_code)]
+            fn read_payload(#json: &str) -> ::core::option::Option<Self> {
+                #(#declarations)*
+                ::wskit::__private::json::read_object(#json, |#scanner, #key| {
+                    match #key {
+                        #(#arms)*
+                        _ => return ::core::option::Option::None,
+                    }
+                    ::core::option::Option::Some(())
+                })?;
+                ::core::option::Option::Some(Self { #(#values),* })
+            }
+        }
+    }
+}
+
+/// A field of a struct read and written without serde ([`MessageModel::plain_fields`]).
+struct PlainField<'a> {
+    ident: &'a Ident,
+    ty: &'a Type,
+    wire_name: &'a str,
+    /// An `Option`: left out when `None`, `None` when missing.
+    optional: bool,
+}
+
+/// Whether `ty` names a type `wskit::__private::json::WriteJson` writes as serde_json
+/// does: `String` (or `std::string::String`), `bool`, or a primitive number up to 64 bits.
+fn is_scalar(ty: &Type) -> bool {
+    const PRIMITIVES: [&str; 13] =
+        ["bool", "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize", "f32", "f64"];
+    let Type::Path(path) = ty else { return false };
+    let segments = &path.path.segments;
+    if path.qself.is_some() || segments.iter().any(|segment| !segment.arguments.is_empty()) {
+        return false;
+    }
+    let names: Vec<String> = segments.iter().map(|segment| segment.ident.to_string()).collect();
+    match names.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["String"] | ["std" | "alloc", "string", "String"] => true,
+        [primitive] => PRIMITIVES.contains(primitive),
+        _ => false,
     }
 }
 

@@ -54,9 +54,52 @@ pub(crate) fn plain_len(bytes: &[u8]) -> usize {
     at + rest.iter().position(|&byte| is_special(byte)).unwrap_or(rest.len())
 }
 
+/// Appends `text` as a JSON string, escaped as serde_json escapes it: `\"`, `\\`, the
+/// short escapes of backspace, form feed, newline, carriage return and tab, `\u00XX`
+/// (lowercase hex) for the other control characters, everything else as it is.
+pub(crate) fn write_json_str(out: &mut String, text: &str) {
+    out.push('"');
+    let mut rest = text;
+    loop {
+        let plain = plain_len(rest.as_bytes());
+        out.push_str(&rest[..plain]);
+        // The special bytes are ASCII: the next character is one byte long.
+        let Some(special) = rest.as_bytes().get(plain) else { break };
+        match special {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            control => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(control >> 4)]));
+                out.push(char::from(HEX[usize::from(control & 0xf)]));
+            }
+        }
+        rest = &rest[plain + 1..];
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{is_special, plain_len};
+    use super::{is_special, plain_len, write_json_str};
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let every_ascii: String = (0..=0x7fu8).map(char::from).collect();
+        for text in
+            ["PLAIN_TYPE", "quo\"te", "back\\slash", "tab\there", "\u{1}", "é ✓ \u{7f}", "", &every_ascii]
+        {
+            let mut out = String::from("x");
+            write_json_str(&mut out, text);
+            assert_eq!(out[1..], serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
 
     /// The byte-at-a-time answer the word test must agree with.
     fn slow(bytes: &[u8]) -> usize {

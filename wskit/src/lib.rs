@@ -542,6 +542,7 @@ mod ctx;
 mod envelope;
 mod error;
 mod escape;
+mod json;
 mod limits;
 mod message;
 #[cfg(all(feature = "metrics", feature = "server"))]
@@ -856,6 +857,12 @@ pub mod __private {
     pub use serde;
 
     use crate::{Close, Error};
+
+    /// Payloads read and written without serde (`#[message]`).
+    pub mod json {
+        pub use crate::envelope::Scanner;
+        pub use crate::json::{member, read_object, ReadJson, WriteJson};
+    }
 
     /// Structs read from JSON objects only (`#[message]`, `#[payload]`).
     pub mod object {

@@ -27,6 +27,26 @@ pub trait Message: Serialize + DeserializeOwned + Validate + Send + 'static {
     /// For an RPC request (`#[message("TYPE", response = Reply)]`), the type string of its
     /// response; `None` for other messages.
     const RESPONSE: Option<&'static str> = None;
+
+    /// Appends the payload's JSON text to `out` and returns `true`, for the structs
+    /// `#[message]` writes without serde (fields of strings, booleans, numbers and
+    /// `Option`s of these); the others write nothing and return `false`, and serde writes
+    /// them.
+    #[doc(hidden)]
+    fn write_payload(&self, out: &mut String) -> bool {
+        let _ = out;
+        false
+    }
+
+    /// The message read from the payload `json` without serde, for the structs
+    /// `#[message]` writes without it, when the payload is in the forms clients send
+    /// (strings without escapes, each key once, ..); `None` otherwise, and serde reads it,
+    /// giving the same message or the error the payload deserves.
+    #[doc(hidden)]
+    fn read_payload(json: &str) -> Option<Self> {
+        let _ = json;
+        None
+    }
 }
 
 /// An RPC request: a message bound to the message that answers it, with
@@ -55,9 +75,21 @@ pub trait Rpc: Message {
     label = "declared meta must be a `#[payload]` struct",
     note = "mark the struct with `#[wskit::payload]`: its fields become the extra `meta` keys of the message"
 )]
-pub trait DeclaredMeta: DeserializeOwned + Validate + Send + 'static {}
+pub trait DeclaredMeta: DeserializeOwned + Validate + Send + 'static {
+    /// The meta of a frame that carries no extra keys, if it can be made without decoding
+    /// one; `None` for a struct with fields, which decodes `{}` (and fails on a required
+    /// one).
+    #[doc(hidden)]
+    fn without_keys() -> Option<Self> {
+        None
+    }
+}
 
-impl DeclaredMeta for NoMeta {}
+impl DeclaredMeta for NoMeta {
+    fn without_keys() -> Option<Self> {
+        Some(NoMeta {})
+    }
+}
 
 /// The meta of a message that declares no extra meta keys: any key besides the standard
 /// ones is rejected.

@@ -541,6 +541,13 @@ impl OutboxReceiver {
     /// The oldest queued frame, if any. Taking it may make room for a
     /// [drop notice](SlowConsumer#drop-notice), queued behind the frames still waiting.
     pub(crate) fn try_recv(&self) -> Option<Frame> {
+        self.take(false).map(|(frame, _)| frame)
+    }
+
+    /// As [`try_recv`](Self::try_recv), and whether more frames were queued behind it: a
+    /// host draining the queue need not look again when there were none (a frame queued
+    /// meanwhile wakes it, or is found at its last look before it waits).
+    pub(crate) fn try_recv_and_more(&self) -> Option<(Frame, bool)> {
         self.take(false)
     }
 
@@ -549,10 +556,10 @@ impl OutboxReceiver {
     /// the next frame. (Not on every empty `try_recv`: a host that drains each reply as it
     /// is queued would make the buffer again for every one.)
     pub(crate) fn try_recv_or_rest(&self) -> Option<Frame> {
-        self.take(true)
+        self.take(true).map(|(frame, _)| frame)
     }
 
-    fn take(&self, rest: bool) -> Option<Frame> {
+    fn take(&self, rest: bool) -> Option<(Frame, bool)> {
         let queue = &*self.queue;
         let mut frames = queue.frames();
         let Some(frame) = frames.pop() else {
@@ -574,7 +581,8 @@ impl OutboxReceiver {
                 }
             }
         }
-        if frames.queue.is_empty() && frames.queue.capacity() > KEPT_CAPACITY {
+        let more = !frames.queue.is_empty();
+        if !more && frames.queue.capacity() > KEPT_CAPACITY {
             frames.queue.shrink_to(KEPT_CAPACITY);
         }
         drop(frames);
@@ -584,7 +592,7 @@ impl OutboxReceiver {
             let Overflow { kind, observed, limit } = overflow;
             queue.limits.exceeded(kind, observed, limit, Some(queue.client_id));
         }
-        Some(frame)
+        Some((frame, more))
     }
 
     /// The oldest queued frame, waiting for one; `None` once closed and drained.

@@ -2,6 +2,8 @@
 //! shape, and the clock frames are stamped with. The server ([`envelope`](crate::envelope))
 //! and the Rust client (`client::wire`) encode through these, so the two cannot drift.
 
+use crate::escape::write_json_str;
+use crate::json::WriteJson;
 use serde::Serialize;
 
 /// The client's application heartbeat.
@@ -60,30 +62,30 @@ pub(crate) struct OutMeta<'a> {
 
 impl OutMeta<'_> {
     /// Appends the meta object, with only the keys that are set.
-    pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        let mut separator = b'{';
+    pub(crate) fn write(&self, out: &mut String) {
+        let mut separator = '{';
         // Each key with its quotes and colon, as constants: nothing to escape.
-        let mut key = |out: &mut Vec<u8>, quoted: &[u8]| {
+        let mut key = |out: &mut String, quoted: &str| {
             out.push(separator);
-            separator = b',';
-            out.extend_from_slice(quoted);
+            separator = ',';
+            out.push_str(quoted);
         };
         if let Some(timestamp) = self.timestamp {
-            key(out, br#""timestamp":"#);
-            out.extend_from_slice(timestamp.to_string().as_bytes());
+            key(out, r#""timestamp":"#);
+            timestamp.write_json(out);
         }
         if let Some(id) = self.correlation_id {
-            key(out, br#""correlationId":"#);
-            write_str(out, id);
+            key(out, r#""correlationId":"#);
+            write_json_str(out, id);
         }
         if let Some(timeout) = self.timeout_ms {
-            key(out, br#""timeoutMs":"#);
-            out.extend_from_slice(timeout.to_string().as_bytes());
+            key(out, r#""timeoutMs":"#);
+            timeout.write_json(out);
         }
-        if separator == b'{' {
-            out.push(b'{');
+        if separator == '{' {
+            out.push('{');
         }
-        out.push(b'}');
+        out.push('}');
     }
 }
 
@@ -100,29 +102,33 @@ pub(crate) struct OutFrame<'a, P: ?Sized> {
 impl<P: Serialize + ?Sized> OutFrame<'_, P> {
     /// The frame's JSON text; fails only if the payload's `Serialize` fails.
     pub(crate) fn to_json(&self) -> serde_json::Result<String> {
-        let mut out = Vec::with_capacity(128);
-        out.extend_from_slice(br#"{"type":"#);
-        write_str(&mut out, self.ty);
-        out.extend_from_slice(br#","meta":"#);
-        self.meta.write(&mut out);
-        if let Some(payload) = self.payload {
-            out.extend_from_slice(br#","payload":"#);
-            serde_json::to_writer(&mut out, payload)?;
-        }
-        out.push(b'}');
-        Ok(String::from_utf8(out).expect("JSON text is UTF-8"))
+        self.to_json_with(|_, _| false)
     }
-}
 
-/// Appends `text` as a JSON string. Text without quotes, backslashes or control
-/// characters (message types, UUIDs) is copied as it is; the rest is escaped by serde_json.
-pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
-    if crate::escape::plain_len(text.as_bytes()) == text.len() {
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-    } else {
-        serde_json::to_writer(out, text).expect("a string serializes");
+    /// The frame's JSON text, its payload written by `write_payload` if that can
+    /// ([`Message::write_payload`](crate::Message::write_payload)), else by serde.
+    pub(crate) fn to_json_with(
+        &self,
+        write_payload: impl FnOnce(&P, &mut String) -> bool,
+    ) -> serde_json::Result<String> {
+        let mut out = String::with_capacity(128);
+        out.push_str(r#"{"type":"#);
+        write_json_str(&mut out, self.ty);
+        out.push_str(r#","meta":"#);
+        self.meta.write(&mut out);
+        let Some(payload) = self.payload else {
+            out.push('}');
+            return Ok(out);
+        };
+        out.push_str(r#","payload":"#);
+        if write_payload(payload, &mut out) {
+            out.push('}');
+            return Ok(out);
+        }
+        let mut bytes = out.into_bytes();
+        serde_json::to_writer(&mut bytes, payload)?;
+        bytes.push(b'}');
+        Ok(String::from_utf8(bytes).expect("JSON text is UTF-8"))
     }
 }
 
@@ -205,15 +211,6 @@ mod tests {
         let meta = OutMeta { timeout_ms: Some(1), ..OutMeta::default() };
         let frame = OutFrame { ty: "T", meta, payload: Some("x") };
         assert_eq!(frame.to_json().unwrap(), r#"{"type":"T","meta":{"timeoutMs":1},"payload":"x"}"#);
-    }
-
-    #[test]
-    fn strings_are_escaped_as_serde_json_escapes_them() {
-        for text in ["PLAIN_TYPE", "quo\"te", "back\\slash", "tab\there", "\u{1}", "é ✓ \u{7f}", ""] {
-            let mut out = Vec::new();
-            write_str(&mut out, text);
-            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(text).unwrap(), "{text:?}");
-        }
     }
 
     #[test]

@@ -778,10 +778,13 @@ where
     fn buffer_some_queued(&mut self) -> bool {
         let mut queued = 0;
         let mut full = false;
-        while let Some(frame) = self.state.outbox.try_recv() {
+        while let Some((frame, more)) = self.state.outbox.try_recv_and_more() {
             queued += 1;
             if self.buffer(frame) {
                 full = true;
+                break;
+            }
+            if !more {
                 break;
             }
         }

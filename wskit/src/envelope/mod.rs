@@ -8,10 +8,11 @@ mod scan;
 
 #[cfg(fuzzing)]
 pub(crate) use scan::fast_path_agrees;
+pub use scan::Scanner;
 
 use crate::error::Error;
 use crate::limits::{clip, Limits};
-use crate::message::Message;
+use crate::message::{DeclaredMeta, Message};
 use crate::protocol::{self, OutFrame, OutMeta};
 use crate::validate::{Issues, Path, Validate};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -262,7 +263,13 @@ impl<'a> Inbound<'a> {
                 issues.push(payload_at, "must be an object");
                 None
             }
-            (true, Some(raw)) => deserialize::<M>(raw, payload_at, &mut issues),
+            (true, Some(raw)) => match M::read_payload(raw) {
+                Some(message) => {
+                    message.validate(payload_at, &mut issues);
+                    Some(message)
+                }
+                None => deserialize::<M>(raw, payload_at, &mut issues),
+            },
             (true, None) => {
                 issues.push(payload_at, "is required by this message type");
                 None
@@ -280,10 +287,11 @@ impl<'a> Inbound<'a> {
         }
     }
 
-    fn decode_meta<T: de::DeserializeOwned + Validate>(&self, issues: &mut Issues) -> Option<T> {
+    fn decode_meta<T: DeclaredMeta>(&self, issues: &mut Issues) -> Option<T> {
         let at = Path::root("meta");
         if self.extra_meta.is_empty() {
-            return deserialize("{}", at, issues);
+            // Most messages declare no meta: nothing to decode for them.
+            return T::without_keys().or_else(|| deserialize("{}", at, issues));
         }
         // Declared meta keys are rare and few: gather them into one object to decode.
         let mut object = String::from("{");
@@ -393,8 +401,9 @@ pub(crate) fn validation_error(issues: Issues) -> Error {
 
 /// Serializes `message` as a frame, replying to `correlation_id` if given.
 pub(crate) fn encode<M: Message>(message: &M, correlation_id: Option<&str>) -> Result<String, Error> {
-    let payload = M::HAS_PAYLOAD.then_some(message);
-    encode_raw(M::TYPE, payload, correlation_id).map_err(|error| {
+    let meta = OutMeta { correlation_id, ..OutMeta::default() };
+    let frame = OutFrame { ty: M::TYPE, meta, payload: M::HAS_PAYLOAD.then_some(message) };
+    frame.to_json_with(M::write_payload).map_err(|error| {
         tracing::error!(message_type = M::TYPE, %error, "failed to serialize an outbound message");
         Error::internal()
     })

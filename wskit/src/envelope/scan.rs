@@ -8,10 +8,12 @@
 //! or the error the frame deserves. The fuzz target `envelope` checks that both agree.
 //!
 //! A `meta` that holds only the standard keys, in the forms clients send, is read here too
-//! ([`Scanner::standard_meta`]), so that it is not walked a second time.
+//! ([`Scanner::standard_meta`]), so that it is not walked a second time. So are the
+//! payloads of the messages `#[message]` reads without serde ([`crate::json`]).
 
 use super::{Envelope, Meta};
 use crate::escape::plain_len;
+use crate::json::ReadJson;
 use crate::limits::Limits;
 use std::borrow::Cow;
 
@@ -21,7 +23,7 @@ const MAX_DEPTH: usize = 64;
 /// The envelope of `text`, if it is a frame the fast path is sure of, with its `meta`
 /// read too if the fast path is sure of that ([`Scanner::standard_meta`]).
 pub(super) fn scan(text: &str) -> Option<Envelope<'_>> {
-    let mut scanner = Scanner { text, bytes: text.as_bytes(), at: 0 };
+    let mut scanner = Scanner::new(text);
     let (mut ty, mut meta, mut payload, mut standard) = (None, None, None, None);
     scanner.skip_ws();
     scanner.object(|scanner, key| {
@@ -55,7 +57,7 @@ pub(super) fn scan(text: &str) -> Option<Envelope<'_>> {
 /// The standard keys of the `meta` object `raw`, as [`Scanner::standard_meta`] reads them.
 #[cfg(any(test, fuzzing))]
 fn meta(raw: &str) -> Option<Meta> {
-    let mut scanner = Scanner { text: raw, bytes: raw.as_bytes(), at: 0 };
+    let mut scanner = Scanner::new(raw);
     scanner.skip_ws();
     let meta = scanner.standard_meta()?;
     scanner.end()?;
@@ -66,17 +68,30 @@ fn meta(raw: &str) -> Option<Meta> {
 /// holds them exactly, as serde_json reads them.
 const MAX_DIGITS: usize = 15;
 
+/// A walk over JSON text that takes only the forms it is sure of, and gives up (`None`)
+/// on anything else, for serde_json to read.
 #[derive(Clone, Copy)]
-struct Scanner<'a> {
+pub struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Scanner<'a> {
+    /// A walk from the start of `text`.
+    pub(crate) fn new(text: &'a str) -> Self {
+        Scanner { text, bytes: text.as_bytes(), at: 0 }
+    }
+
+    /// The value that starts here, read as serde_json reads it, if it is in a form `T`
+    /// reads ([`ReadJson`]).
+    pub fn read<T: ReadJson>(&mut self) -> Option<T> {
+        T::read_json(self)
+    }
+
     /// Walks the object that starts here, calling `field` with each key once the value
     /// is next; `field` reads the value.
-    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    pub(crate) fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
         self.eat(b'{')?;
         self.skip_ws();
         if self.peek()? == b'}' {
@@ -99,7 +114,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Only whitespace is left.
-    fn end(&mut self) -> Option<()> {
+    pub(crate) fn end(&mut self) -> Option<()> {
         self.skip_ws();
         (self.at == self.bytes.len()).then_some(())
     }
@@ -148,7 +163,7 @@ impl<'a> Scanner<'a> {
 
     /// An unsigned JSON integer (`0` or no leading zero) of at most [`MAX_DIGITS`] digits.
     /// What follows is for the caller to check: a fraction or exponent is no separator.
-    fn integer(&mut self) -> Option<u64> {
+    pub(crate) fn integer(&mut self) -> Option<u64> {
         let start = self.at;
         self.digits();
         let digits = &self.bytes[start..self.at];
@@ -158,7 +173,7 @@ impl<'a> Scanner<'a> {
         Some(digits.iter().fold(0, |value, &digit| value * 10 + u64::from(digit - b'0')))
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
@@ -172,14 +187,14 @@ impl<'a> Scanner<'a> {
         (self.next()? == expected).then_some(())
     }
 
-    fn skip_ws(&mut self) {
+    pub(crate) fn skip_ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.at += 1;
         }
     }
 
     /// A string without escapes, borrowed.
-    fn string(&mut self) -> Option<&'a str> {
+    pub(crate) fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.at;
         let length = plain_len(&self.bytes[start..]);
@@ -256,9 +271,31 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn literal(&mut self, literal: &[u8]) -> Option<()> {
+    pub(crate) fn literal(&mut self, literal: &[u8]) -> Option<()> {
         let end = self.at + literal.len();
         (self.bytes.get(self.at..end)? == literal).then(|| self.at = end)
+    }
+
+    /// An integer as [`integer`](Self::integer) reads it, with a minus or without; not
+    /// `-0`, which serde_json reads as a float.
+    pub(crate) fn signed_integer(&mut self) -> Option<i64> {
+        let negative = self.peek() == Some(b'-');
+        self.at += usize::from(negative);
+        // At most 15 digits: within an `i64`.
+        let magnitude = self.integer()? as i64;
+        match negative {
+            true if magnitude == 0 => None,
+            true => Some(-magnitude),
+            false => Some(magnitude),
+        }
+    }
+
+    /// The number that starts here, as written.
+    pub(crate) fn number(&mut self) -> Option<&'a str> {
+        let start = self.at;
+        self.skip_number()?;
+        // A number is ASCII: on character boundaries.
+        self.text.get(start..self.at)
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
