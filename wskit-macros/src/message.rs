@@ -351,10 +351,14 @@ impl MessageModel {
             let (writer, reader) = (Self::payload_writer(&fields), Self::payload_reader(&fields));
             quote!(#writer #reader)
         });
+        // The type as a JSON string: `check_type_name` lets no control character through,
+        // so quotes and backslashes are all there is to escape.
+        let json_type = format!("\"{}\"", type_name.value().replace('\\', "\\\\").replace('"', "\\\""));
         quote! {
             #[automatically_derived]
             impl ::wskit::Message for #name {
                 const TYPE: &'static str = #type_name;
+                const JSON_TYPE: ::core::option::Option<&'static str> = ::core::option::Option::Some(#json_type);
                 const HAS_PAYLOAD: bool = #has_payload;
                 type Meta = #meta_type;
                 #response_type

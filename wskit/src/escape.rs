@@ -51,7 +51,14 @@ pub(crate) fn plain_len(bytes: &[u8]) -> usize {
         at += 8;
     }
     let rest = words.remainder();
-    at + rest.iter().position(|&byte| is_special(byte)).unwrap_or(rest.len())
+    if rest.is_empty() || bytes.len() < 8 {
+        return at + rest.iter().position(|&byte| is_special(byte)).unwrap_or(rest.len());
+    }
+    // The last eight bytes as one more word, its lanes before `rest` already found plain:
+    // they hold no hit, so they flag nothing (a false flag only ever follows a hit).
+    let word = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().expect("eight bytes"));
+    let special = special_lanes(word) >> ((8 - rest.len()) * 8);
+    at + ((special.trailing_zeros() / 8) as usize).min(rest.len())
 }
 
 /// Appends `text` as a JSON string, escaped as serde_json escapes it: `\"`, `\\`, the

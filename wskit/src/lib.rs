@@ -631,6 +631,13 @@ pub use validate::Validate;
 /// `rename_all = ".."` here rather than `#[serde(rename_all)]`, and rename a single field with
 /// `#[serde(rename = "..")]` (the same name in both directions).
 ///
+/// A struct whose fields are all `String`s, `bool`s, primitive numbers or `Option`s of
+/// these, with no serde attribute but `rename`, `default` and `alias` on them, is also read
+/// and written by code the macro generates, which skips serde's generic paths: the text it
+/// writes is byte for byte serde_json's, and what it does not read without doubt (escapes,
+/// long integers, an unknown or repeated key, ..) it leaves to serde, so a payload is read
+/// into the same value, or refused with the same error, either way.
+///
 /// ```
 /// use wskit::message;
 ///

@@ -28,6 +28,11 @@ pub trait Message: Serialize + DeserializeOwned + Validate + Send + 'static {
     /// response; `None` for other messages.
     const RESPONSE: Option<&'static str> = None;
 
+    /// [`TYPE`](Self::TYPE) as a JSON string, quotes included, for outbound frames to copy
+    /// as it is; `#[message]` writes it.
+    #[doc(hidden)]
+    const JSON_TYPE: Option<&'static str> = None;
+
     /// Appends the payload's JSON text to `out` and returns `true`, for the structs
     /// `#[message]` writes without serde (fields of strings, booleans, numbers and
     /// `Option`s of these); the others write nothing and return `false`, and serde writes

@@ -4,6 +4,7 @@
 
 use crate::escape::write_json_str;
 use crate::json::WriteJson;
+use crate::Message;
 use serde::Serialize;
 
 /// The client's application heartbeat.
@@ -102,18 +103,23 @@ pub(crate) struct OutFrame<'a, P: ?Sized> {
 impl<P: Serialize + ?Sized> OutFrame<'_, P> {
     /// The frame's JSON text; fails only if the payload's `Serialize` fails.
     pub(crate) fn to_json(&self) -> serde_json::Result<String> {
-        self.to_json_with(|_, _| false)
+        self.write(None, |_, _| false)
     }
 
-    /// The frame's JSON text, its payload written by `write_payload` if that can
-    /// ([`Message::write_payload`](crate::Message::write_payload)), else by serde.
-    pub(crate) fn to_json_with(
+    /// The frame's JSON text: its type copied from `json_type` if given (the type as a
+    /// JSON string), else escaped; its payload written by `write_payload` if that can
+    /// ([`Message::write_payload`]), else by serde.
+    fn write(
         &self,
+        json_type: Option<&str>,
         write_payload: impl FnOnce(&P, &mut String) -> bool,
     ) -> serde_json::Result<String> {
         let mut out = String::with_capacity(128);
         out.push_str(r#"{"type":"#);
-        write_json_str(&mut out, self.ty);
+        match json_type {
+            Some(json) => out.push_str(json),
+            None => write_json_str(&mut out, self.ty),
+        }
         out.push_str(r#","meta":"#);
         self.meta.write(&mut out);
         let Some(payload) = self.payload else {
@@ -130,6 +136,14 @@ impl<P: Serialize + ?Sized> OutFrame<'_, P> {
         bytes.push(b'}');
         Ok(String::from_utf8(bytes).expect("JSON text is UTF-8"))
     }
+}
+
+/// The JSON text of the frame of `message` with `meta`: its type copied as `#[message]`
+/// wrote it ([`Message::JSON_TYPE`]), its payload written by the message itself where it
+/// can ([`Message::write_payload`]), else by serde.
+pub(crate) fn message_to_json<M: Message>(message: &M, meta: OutMeta<'_>) -> serde_json::Result<String> {
+    let frame = OutFrame { ty: M::TYPE, meta, payload: M::HAS_PAYLOAD.then_some(message) };
+    frame.write(M::JSON_TYPE, M::write_payload)
 }
 
 /// The wall clock in milliseconds since the Unix epoch, as frames carry it.

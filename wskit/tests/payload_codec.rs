@@ -1,6 +1,7 @@
 //! The payloads `#[message]` reads and writes without serde: which structs get a reader
 //! and a writer, that what the writer writes is byte for byte what serde writes, and that
-//! what the reader reads serde reads the same (anything else it leaves to serde).
+//! what the reader reads serde reads the same (anything else it leaves to serde), and the
+//! message's type as a JSON string.
 
 use wskit::{message, Message};
 
@@ -47,6 +48,9 @@ struct Skips {
 
 #[message("UNIT")]
 struct Unit;
+
+#[message("QUOTE\"BACK\\SLASH_É")]
+struct Odd;
 
 /// The payload as the message's writer writes it, if it has one.
 fn written<M: Message>(message: &M) -> Option<String> {
@@ -165,6 +169,16 @@ fn the_reader_leaves_the_rest_to_serde() {
     for json in [r#"{"ratio":1e400}"#, r#"{"newer":256}"#, r#"{"flag":nul}"#, r#"{"older":1}"#] {
         assert_eq!(read::<Chat>(json), None, "{json}");
     }
+}
+
+#[test]
+fn the_type_is_a_json_string_as_serde_writes_it() {
+    for (json, ty) in
+        [(Chat::JSON_TYPE, Chat::TYPE), (Unit::JSON_TYPE, Unit::TYPE), (Odd::JSON_TYPE, Odd::TYPE)]
+    {
+        assert_eq!(json, Some(serde_json::to_string(ty).unwrap().as_str()));
+    }
+    assert_eq!(Odd::TYPE, "QUOTE\"BACK\\SLASH_É");
 }
 
 #[test]

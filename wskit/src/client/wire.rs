@@ -14,8 +14,7 @@ use tokio::time::Instant;
 pub(crate) fn encode<M: Message>(message: &M) -> Result<String, ClientError> {
     validate(message)?;
     let meta = OutMeta { timestamp: Some(now_ms()), ..OutMeta::default() };
-    let frame = OutFrame { ty: M::TYPE, meta, payload: M::HAS_PAYLOAD.then_some(message) };
-    frame.to_json_with(M::write_payload).map_err(serde_error::<M>)
+    protocol::message_to_json(message, meta).map_err(serde_error::<M>)
 }
 
 /// A request waiting to be written. It is rendered when it goes out, so that

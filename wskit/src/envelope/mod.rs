@@ -402,8 +402,7 @@ pub(crate) fn validation_error(issues: Issues) -> Error {
 /// Serializes `message` as a frame, replying to `correlation_id` if given.
 pub(crate) fn encode<M: Message>(message: &M, correlation_id: Option<&str>) -> Result<String, Error> {
     let meta = OutMeta { correlation_id, ..OutMeta::default() };
-    let frame = OutFrame { ty: M::TYPE, meta, payload: M::HAS_PAYLOAD.then_some(message) };
-    frame.to_json_with(M::write_payload).map_err(|error| {
+    protocol::message_to_json(message, meta).map_err(|error| {
         tracing::error!(message_type = M::TYPE, %error, "failed to serialize an outbound message");
         Error::internal()
     })
