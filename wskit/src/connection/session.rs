@@ -159,7 +159,9 @@ impl<R: Router> Session<R> {
             Job::Message(routed) => {
                 message = routed;
                 let Routed { ty, payload, extra_meta } = &message;
-                let handling = async {
+                // Pinned where it is made: the wrappers below then move a pointer, not the
+                // handler's future (as large as the router's largest), at every message.
+                let handling = std::pin::pin!(async {
                     let incoming = Incoming::raw(ty, *payload, R::handles);
                     for layer in layers {
                         if layer.handle(ctx, &incoming).await? == Next::Stop {
@@ -177,7 +179,7 @@ impl<R: Router> Session<R> {
                         return Ok(());
                     }
                     router.dispatch(ctx, inbound).await
-                };
+                });
                 (&**ty, panics::catch(handling.instrument(span.clone()), quiet).await)
             }
             Job::Binary(bytes) => {

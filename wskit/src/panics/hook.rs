@@ -10,15 +10,12 @@
 //! left alone, so that the panic's message still reaches it before the process or
 //! instance ends.
 
-use futures_util::future::CatchUnwind;
 use futures_util::FutureExt;
 use std::any::Any;
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Once;
-use std::task::{Context, Poll};
 
 thread_local! {
     /// Whether this thread is polling a handler whose panics wskit catches and logs.
@@ -27,34 +24,19 @@ thread_local! {
 
 /// Runs `future`, catching a panic in it. With `quiet`, the process's panic hook is
 /// skipped for that panic.
-pub(crate) fn catch<F: Future>(future: F, quiet: bool) -> Catch<F> {
+pub(crate) async fn catch<F: Future>(future: F, quiet: bool) -> Result<F::Output, Box<dyn Any + Send>> {
     let quiet = quiet && cfg!(panic = "unwind");
     if quiet {
         install();
     }
-    Catch { future: AssertUnwindSafe(future).catch_unwind(), quiet }
-}
-
-pin_project_lite::pin_project! {
-    /// The future of [`catch`]: a struct rather than an `async fn`, whose state would take
-    /// a second copy of the handler's future, moved in at every message.
-    pub(crate) struct Catch<F> {
-        #[pin]
-        future: CatchUnwind<AssertUnwindSafe<F>>,
-        quiet: bool,
-    }
-}
-
-impl<F: Future> Future for Catch<F> {
-    type Output = Result<F::Output, Box<dyn Any + Send>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        // The flag is set for each poll only: between polls this thread runs other tasks,
-        // whose panics are none of wskit's business.
-        let _quiet = Quiet::enter(*this.quiet);
-        this.future.poll(cx)
-    }
+    let mut future = std::pin::pin!(AssertUnwindSafe(future).catch_unwind());
+    // The flag is set for each poll only: between polls this thread runs other tasks,
+    // whose panics are none of wskit's business.
+    std::future::poll_fn(|cx| {
+        let _quiet = Quiet::enter(quiet);
+        future.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// Runs `f`, catching a panic in it. With `quiet`, the process's panic hook is skipped
