@@ -434,8 +434,9 @@ impl MessageModel {
         let declarations = fields.iter().zip(&slots).map(|(PlainField { ty, .. }, slot)| {
             quote!(let mut #slot: ::core::option::Option<#ty> = ::core::option::Option::None;)
         });
-        let arms = fields.iter().zip(&slots).map(|(PlainField { wire_name, .. }, slot)| {
-            quote!(#wire_name if #slot.is_none() => #slot = ::core::option::Option::Some(#scanner.read()?),)
+        let keys = fields.iter().map(|PlainField { wire_name, .. }| wire_name);
+        let arms = slots.iter().enumerate().map(|(index, slot)| {
+            quote!(#index if #slot.is_none() => #slot = ::core::option::Option::Some(#scanner.read()?),)
         });
         let values =
             fields.iter().zip(&slots).map(|(PlainField { ident, optional, .. }, slot)| match optional {
@@ -446,7 +447,7 @@ impl MessageModel {
             #[allow(unused_mut, unused_variables, unreachable_code)]
             fn read_payload(#json: &str) -> ::core::option::Option<Self> {
                 #(#declarations)*
-                ::wskit::__private::json::read_object(#json, |#scanner, #key| {
+                ::wskit::__private::json::read_object(#json, [#(#keys),*], |#scanner, #key| {
                     match #key {
                         #(#arms)*
                         _ => return ::core::option::Option::None,

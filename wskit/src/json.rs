@@ -165,16 +165,18 @@ impl<T: ReadJson> ReadJson for Option<T> {
     }
 }
 
-/// Reads the JSON object `json`, calling `member` with each key, its value next for
-/// `member` to read; `None` if the text is not an object in the forms read here, or
-/// `member` gives up on a key or its value.
-pub fn read_object<'a>(
+/// Reads the JSON object `json`, whose keys are among `keys`, calling `member` with the
+/// index of each key in `keys`, its value next for `member` to read; `None` if the text
+/// is not an object in the forms read here, has another key, or `member` gives up on a
+/// key or its value. `keys` hold no quote, backslash or control character.
+pub fn read_object<'a, const N: usize>(
     json: &'a str,
-    member: impl FnMut(&mut Scanner<'a>, &'a str) -> Option<()>,
+    keys: [&str; N],
+    member: impl FnMut(&mut Scanner<'a>, usize) -> Option<()>,
 ) -> Option<()> {
     let mut scanner = Scanner::new(json);
     scanner.skip_ws();
-    scanner.object(member)?;
+    scanner.object(keys, member)?;
     scanner.end()
 }
 

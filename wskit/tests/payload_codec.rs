@@ -148,6 +148,11 @@ fn the_reader_leaves_the_rest_to_serde() {
         // Keys that serde refuses: unknown, twice, or an alias.
         r#"{"room_id":"a","other":1}"#,
         r#"{"room_id":"a","room_id":"b"}"#,
+        // Keys that only start or end like a field's, or spell it with an escape.
+        r#"{"room_idx":"a"}"#,
+        r#"{"room_i":"a"}"#,
+        r#"{"room_id\"":"a"}"#,
+        r#"{"room\u005fid":"a"}"#,
         // A missing field serde reports.
         r#"{"limit":1}"#,
         // Numbers serde reads otherwise or refuses: a float, `-0`, out of range, too long.

@@ -26,11 +26,11 @@ pub(super) fn scan(text: &str) -> Option<Envelope<'_>> {
     let mut scanner = Scanner::new(text);
     let (mut ty, mut meta, mut payload, mut standard) = (None, None, None, None);
     scanner.skip_ws();
-    scanner.object(|scanner, key| {
+    scanner.object(["type", "meta", "payload"], |scanner, key| {
         let start = scanner.at;
         match key {
-            "type" if ty.is_none() => ty = Some(scanner.string()?),
-            "meta" if meta.is_none() => {
+            0 if ty.is_none() => ty = Some(scanner.string()?),
+            1 if meta.is_none() => {
                 let mut reader = *scanner;
                 standard = reader.standard_meta();
                 if standard.is_some() {
@@ -40,7 +40,7 @@ pub(super) fn scan(text: &str) -> Option<Envelope<'_>> {
                     meta = Some(scanner.value(start, 0)?);
                 }
             }
-            "payload" if payload.is_none() => payload = Some(scanner.value(start, 0)?),
+            2 if payload.is_none() => payload = Some(scanner.value(start, 0)?),
             _ => return None,
         }
         Some(())
@@ -89,9 +89,18 @@ impl<'a> Scanner<'a> {
         T::read_json(self)
     }
 
-    /// Walks the object that starts here, calling `field` with each key once the value
-    /// is next; `field` reads the value.
-    pub(crate) fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    /// Walks the object that starts here, whose keys are among `keys`: calls `field` with
+    /// the index of each key in `keys`, once its value is next for `field` to read. Gives
+    /// up on any other key, and on a key written with escapes.
+    ///
+    /// Keys are compared with `keys` where they stand, not read as strings first: inlined,
+    /// each comparison is with a constant of known length, a few instructions.
+    #[inline(always)]
+    pub(crate) fn object<const N: usize>(
+        &mut self,
+        keys: [&str; N],
+        mut field: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
         self.eat(b'{')?;
         self.skip_ws();
         if self.peek()? == b'}' {
@@ -99,7 +108,7 @@ impl<'a> Scanner<'a> {
             return Some(());
         }
         loop {
-            let key = self.string()?;
+            let key = self.key(&keys)?;
             self.skip_ws();
             self.eat(b':')?;
             self.skip_ws();
@@ -111,6 +120,20 @@ impl<'a> Scanner<'a> {
                 _ => return None,
             }
         }
+    }
+
+    /// The index in `keys` of the key string that starts here. The keys hold no quote,
+    /// backslash or control character, so a key that matches one byte for byte, closing
+    /// quote included, is that key as serde_json reads it.
+    #[inline(always)]
+    fn key(&mut self, keys: &[&str]) -> Option<usize> {
+        self.eat(b'"')?;
+        let rest = &self.bytes[self.at..];
+        let index = keys
+            .iter()
+            .position(|key| rest.get(key.len()) == Some(&b'"') && rest.starts_with(key.as_bytes()))?;
+        self.at += keys[index].len() + 1;
+        Some(index)
     }
 
     /// Only whitespace is left.
@@ -127,13 +150,7 @@ impl<'a> Scanner<'a> {
     fn standard_meta(&mut self) -> Option<Meta> {
         let mut meta = Meta::default();
         let mut seen = [false; 3];
-        self.object(|scanner, key| {
-            let slot = match key {
-                "correlationId" => 0,
-                "timestamp" => 1,
-                "timeoutMs" => 2,
-                _ => return None,
-            };
+        self.object(["correlationId", "timestamp", "timeoutMs"], |scanner, slot| {
             if std::mem::replace(&mut seen[slot], true) {
                 return None;
             }
@@ -382,6 +399,7 @@ mod tests {
             r#"{"type":"PING"}"#,
             r#"{"type":"PING","meta":null,"payload":null}"#,
             r#"{"type":"é✓","meta":{},"payload":{"nested":{"deep":[[{}]]}}}"#,
+            r#"{"payload":{},"meta":{"timeoutMs":1,"correlationId":"c"},"type":"LAST"}"#,
         ] {
             assert!(agrees(text), "declined {text}");
         }
@@ -395,6 +413,10 @@ mod tests {
             r#"{"type":"PING","payload":"\u00e9"}"#,
             r#"{"type":"PING","type":"PONG"}"#,
             r#"{"type":"PING","extra":1}"#,
+            r#"{"types":"PING"}"#,
+            r#"{"typ":"PING"}"#,
+            r#"{"type":"PING","meta\"":{}}"#,
+            r#"{"type":"PING","meta\u0000":{}}"#,
             r#"{"meta":{}}"#,
             r#"{"type":1}"#,
             r#"["PING",null,null]"#,
@@ -448,6 +470,8 @@ mod tests {
             r#"{"timeoutMs":-1}"#,
             r#"{"timeoutMs":"5"}"#,
             r#"{"clientId":"x"}"#,
+            r#"{"correlationIds":"x"}"#,
+            r#"{"timestam":1}"#,
             r#"{"custom":true}"#,
             r#"{"timestamp":1,}"#,
             r#"[]"#,
