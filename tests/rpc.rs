@@ -225,6 +225,28 @@ async fn abort_cancels_the_running_request_and_its_token() {
 }
 
 #[tokio::test]
+async fn an_abort_finds_the_running_request_by_its_id_however_either_frame_spells_it() {
+    let (_server, mut client, signals) = start(Limits::default()).await;
+    let started = signals.started.notified();
+    // The request's id written with an escape, its keys in another order than usual.
+    client
+        .send_text(
+            r#"{"payload":{"millis":600000},"meta":{"timestamp":1,"correlationId":"w\u0031"},"type":"WAIT"}"#,
+        )
+        .await;
+    started.await;
+    let cancelled = signals.cancelled.notified();
+    client.send_text(r#"{"type":"$ws:abort","meta":{"correlationId":"w1"}}"#).await;
+    let frame = client.recv().await;
+    assert_eq!(
+        (frame["type"].as_str(), frame["meta"].clone()),
+        (Some("RPC_ERROR"), json!({"correlationId": "w1"}))
+    );
+    assert_eq!(frame["payload"]["code"], "CANCELLED");
+    cancelled.await;
+}
+
+#[tokio::test]
 async fn an_abort_for_another_id_leaves_the_running_request_alone() {
     let (_server, mut client, _) = start(Limits::default()).await;
     client.send(json!({"type": "WAIT", "meta": {"correlationId": "w"}, "payload": {"millis": 200}})).await;

@@ -70,12 +70,6 @@ pub(crate) enum Due {
 /// counted in a log line.
 const MAX_ANSWERED: usize = 64;
 
-/// The running RPC request, as aborts and deadlines find it.
-struct Running {
-    correlation_id: Option<Box<str>>,
-    deadline: Instant,
-}
-
 /// What a connection keeps of the frames that arrived while a handler ran: the messages
 /// waiting for their turn, and the errors answered meanwhile for the `#[on_error]` hook.
 /// Made for the first such frame and let go once all of it is handled and reported.
@@ -120,7 +114,9 @@ pub(crate) struct Control<T> {
     /// connection holds the field.
     meanwhile: Option<Box<Meanwhile<T>>>,
     pings: Pings,
-    running: Option<Running>,
+    /// The deadline of the running RPC request. Its correlation id is not copied here:
+    /// an abort is matched against the running frame itself (see [`arrive`](Self::arrive)).
+    running: Option<Instant>,
     /// The concurrent handlers running and the close one asked for; made with the first,
     /// and let go once they are done, so that other connections hold only a pointer.
     forks: Option<Box<Forks>>,
@@ -187,11 +183,9 @@ impl<T: AsRef<str> + From<String>> Control<T> {
         }
     }
 
-    /// A handler started on a message; an RPC request, due by `deadline`, can be aborted
-    /// by its correlation id.
-    pub(crate) fn start(&mut self, deadline: Option<Instant>, correlation_id: Option<&str>) {
-        self.running =
-            deadline.map(|deadline| Running { correlation_id: correlation_id.map(Box::from), deadline });
+    /// A handler started on a message; an RPC request is due by `deadline`.
+    pub(crate) fn start(&mut self, deadline: Option<Instant>) {
+        self.running = deadline;
     }
 
     /// The running handler ended.
@@ -203,7 +197,16 @@ impl<T: AsRef<str> + From<String>> Control<T> {
     /// cancels the running request or a waiting one on `$ws:abort`, refuses a message
     /// beyond the in-flight limit and queues the rest. Closes once too many errors came
     /// in a row.
-    pub(crate) fn arrive(&mut self, arrived: Arrived<T>, now: Instant) -> Result<Busy, Exit> {
+    ///
+    /// `running` is the text of the frame whose handler runs: an abort of its correlation
+    /// id stops it. Read again only when an abort arrives, so that the common request,
+    /// never aborted, costs no copy of its id.
+    pub(crate) fn arrive(
+        &mut self,
+        arrived: Arrived<T>,
+        now: Instant,
+        running: Option<&str>,
+    ) -> Result<Busy, Exit> {
         let kind = match arrived {
             Arrived::Text(ref text) => classify(text.as_ref()),
             // Binary frames wait for their turn, in order with the messages.
@@ -219,7 +222,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
                 // A full queue closes the connection as a slow consumer; nothing to add.
                 let _ = self.outbox.push(Frame::Owned(heartbeat_ack()));
             }
-            Kind::Abort(Some(id)) if self.is_running(&id) => {
+            Kind::Abort(Some(id)) if self.is_running(&id, running) => {
                 return Ok(Busy::Interrupt(aborted()));
             }
             Kind::Abort(Some(id)) if self.interrupt_fork(&id) => {}
@@ -262,8 +265,11 @@ impl<T: AsRef<str> + From<String>> Control<T> {
         }
     }
 
-    fn is_running(&self, correlation_id: &str) -> bool {
-        self.running.as_ref().is_some_and(|running| running.correlation_id.as_deref() == Some(correlation_id))
+    /// Whether the request running on the frame `running` has `correlation_id`.
+    fn is_running(&self, correlation_id: &str, running: Option<&str>) -> bool {
+        self.running.is_some()
+            && running
+                .is_some_and(|text| matches!(classify(text), Kind::Message(Some(id)) if id == correlation_id))
     }
 
     /// Sends `error` at once, to report to the `#[on_error]` hook once the handler returns.
@@ -344,7 +350,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
     /// The next deadline of a handler: the running request's, or a concurrent handler's,
     /// whichever comes first.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let running = self.running.as_ref().map(|running| running.deadline);
+        let running = self.running;
         let forks = self
             .running_forks()
             .iter()
@@ -369,7 +375,7 @@ impl<T: AsRef<str> + From<String>> Control<T> {
                 fork.interrupted = Some(deadline_exceeded());
             }
         }
-        if self.running.as_ref().is_some_and(|running| running.deadline <= now) {
+        if self.running.is_some_and(|deadline| deadline <= now) {
             self.running = None;
             return Ok(Due::Interrupt(deadline_exceeded()));
         }
@@ -545,14 +551,14 @@ mod tests {
         let (outbox, frames) = Outbox::new(Uuid::nil(), &Arc::new(Limits::default().max_queued_frames(16)));
         let now = Instant::now();
         let mut control = Control::<String>::new(outbox, None, now, false);
-        control.start(None, None);
+        control.start(None);
         let rounds = MAX_ANSWERED * 4;
         let mut cancelled = 0;
         for _ in 0..rounds {
             let request = r#"{"type":"GET","meta":{"correlationId":"r"}}"#;
             let abort = r#"{"type":"$ws:abort","meta":{"correlationId":"r"}}"#;
-            assert!(matches!(control.arrive(Arrived::Text(request.into()), now), Ok(Busy::Continue)));
-            assert!(matches!(control.arrive(Arrived::Text(abort.into()), now), Ok(Busy::Continue)));
+            assert!(matches!(control.arrive(Arrived::Text(request.into()), now, None), Ok(Busy::Continue)));
+            assert!(matches!(control.arrive(Arrived::Text(abort.into()), now, None), Ok(Busy::Continue)));
             while let Some(frame) = frames.try_recv() {
                 cancelled += usize::from(frame.into_message().unwrap().contains("CANCELLED"));
             }

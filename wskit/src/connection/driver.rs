@@ -431,6 +431,7 @@ where
     async fn handle(&mut self, frame: Arrived<T>, arrived: Instant) -> Flow {
         // The job borrows the frame's text, which lives until the handler returns.
         let text: T;
+        let mut running = None;
         let step = match frame {
             Arrived::Text(frame) => {
                 text = frame;
@@ -438,6 +439,7 @@ where
                 if self.io.state.control.has_forks() && self.io.state.control.abort_fork(text.as_ref()) {
                     return Ok(());
                 }
+                running = Some(text.as_ref());
                 self.session.prepare(text.as_ref(), arrived)
             }
             Arrived::Binary(bytes) => self.session.prepare_binary(bytes, arrived),
@@ -454,7 +456,7 @@ where
             drop(job);
             return Box::pin(self.session.interrupt(deadline_exceeded())).await;
         }
-        self.io.state.control.start(deadline, self.session.correlation_id());
+        self.io.state.control.start(deadline);
         // Inline: this runs inside the boxed future of a batch of frames, which idle
         // connections do not hold, so the handler's future costs no allocation per frame.
         let ended = {
@@ -462,7 +464,7 @@ where
             match futures_util::poll!(handling.as_mut()) {
                 Poll::Ready(flow) => Ended::Done(flow),
                 // The handler waits: keep reading meanwhile.
-                Poll::Pending => Box::pin(self.io.while_busy(handling)).await,
+                Poll::Pending => Box::pin(self.io.while_busy(handling, running)).await,
             }
         };
         self.io.state.control.finish();
@@ -600,7 +602,12 @@ where
     }
 
     /// Polls a running handler to its end while the connection keeps reading and writing.
-    async fn while_busy(&mut self, mut handling: Pin<&mut impl Future<Output = Flow>>) -> Ended {
+    /// `running` is the text of the frame it handles (none for a binary frame).
+    async fn while_busy(
+        &mut self,
+        mut handling: Pin<&mut impl Future<Output = Flow>>,
+        running: Option<&str>,
+    ) -> Ended {
         loop {
             self.rearm();
             tokio::select! {
@@ -643,7 +650,7 @@ where
                         }
                     }
                     let busy = match self.state.control.read(received, now) {
-                        Ok(Some(frame)) => self.state.control.arrive(frame, now),
+                        Ok(Some(frame)) => self.state.control.arrive(frame, now, running),
                         Ok(None) => Ok(Busy::Continue),
                         Err(exit) => Err(exit),
                     };
