@@ -159,7 +159,8 @@ export declare class WsKitClient<P extends Protocol = AnyProtocol> {
     /**
      * Sends RPC request `type` with a fresh `meta.correlationId` and `meta.timeoutMs`, and
      * resolves to its response's payload. Rejects with {@link RpcError} (the server's
-     * `RPC_ERROR`), {@link TimeoutError} (after sending `$ws:abort`),
+     * `RPC_ERROR`), {@link TimeoutError} (after sending `$ws:abort`, or on the server's
+     * DEADLINE_EXCEEDED once the request's own timeout has passed),
      * {@link ConnectionClosedError} (the socket it went out on closed), {@link StateError}
      * (refused), or the signal's reason when `options.signal` aborts (after sending
      * `$ws:abort`, or withdrawing the request from the queue).

@@ -210,7 +210,8 @@ export class WsKitClient {
     /**
      * Sends RPC request `type` with a fresh `meta.correlationId` and `meta.timeoutMs`, and
      * resolves to its response's payload. Rejects with {@link RpcError} (the server's
-     * `RPC_ERROR`), {@link TimeoutError} (after sending `$ws:abort`),
+     * `RPC_ERROR`), {@link TimeoutError} (after sending `$ws:abort`, or on the server's
+     * DEADLINE_EXCEEDED once the request's own timeout has passed),
      * {@link ConnectionClosedError} (the socket it went out on closed), {@link StateError}
      * (refused), or the signal's reason when `options.signal` aborts (after sending
      * `$ws:abort`, or withdrawing the request from the queue).
@@ -235,7 +236,15 @@ export class WsKitClient {
                 clearTimeout(timer);
                 signal?.removeEventListener("abort", onAbort);
             };
-            const entry = { resolve: resolve, reject, onProgress, sent: false, cleanup };
+            const entry = {
+                resolve: resolve,
+                reject,
+                onProgress,
+                deadline,
+                timeoutMs,
+                sent: false,
+                cleanup,
+            };
             this.#pending.set(id, entry);
             // Rendered when written, so that the server's deadline is the time left, rounded up.
             const render = () => wire.encode(type, payload, { correlationId: id, timeoutMs: Math.max(1, Math.ceil(deadline - Date.now())) });
@@ -433,6 +442,16 @@ export class WsKitClient {
             this.#socket.send(wire.abortFrame(id));
         this.#settle(id, { error });
     }
+    /**
+     * The error a request's error frame rejects it with. The server's deadline is the time
+     * this client gave the request (`meta.timeoutMs`), so its DEADLINE_EXCEEDED, once that
+     * time has passed, is this client's own timeout noticed by the server first: it rejects
+     * with {@link TimeoutError}, as the client's timer would have a moment later.
+     */
+    #requestError(frame, id, entry) {
+        const error = new RpcError(frame.payload, id);
+        return error.code === "DEADLINE_EXCEEDED" && Date.now() >= entry.deadline ? new TimeoutError(entry.timeoutMs) : error;
+    }
     /** Ends request `id`: resolves with a payload, or rejects with an error. */
     #settle(id, outcome) {
         const entry = this.#pending.get(id);
@@ -497,9 +516,10 @@ export class WsKitClient {
                 guarded(() => onProgress(frame.data ?? frame.payload));
             return;
         }
-        if (id !== undefined && this.#pending.has(id)) {
+        const entry = id === undefined ? undefined : this.#pending.get(id);
+        if (id !== undefined && entry) {
             const isError = frame.type === wire.RPC_ERROR || frame.type === wire.ERROR;
-            return this.#settle(id, isError ? { error: new RpcError(frame.payload, id) } : { payload: frame.payload });
+            return this.#settle(id, isError ? { error: this.#requestError(frame, id, entry) } : { payload: frame.payload });
         }
         // Only requests carry a correlation id, so this answers one given up on: CANCELLED
         // after an abort, a reply after the timeout, or a reply replayed by a resume to a

@@ -51,7 +51,10 @@ export declare class RpcError extends WsKitError {
     readonly correlationId: string;
     constructor(payload: unknown, correlationId: string);
 }
-/** No reply within the request's timeout; the client sent `$ws:abort`. */
+/**
+ * No reply within the request's timeout: the client sent `$ws:abort`, or the server had
+ * ended the request at the same deadline (`meta.timeoutMs`) with DEADLINE_EXCEEDED.
+ */
 export declare class TimeoutError extends Error {
     readonly timeoutMs: number;
     constructor(timeoutMs: number);

@@ -54,7 +54,10 @@ export class RpcError extends WsKitError {
         this.correlationId = correlationId;
     }
 }
-/** No reply within the request's timeout; the client sent `$ws:abort`. */
+/**
+ * No reply within the request's timeout: the client sent `$ws:abort`, or the server had
+ * ended the request at the same deadline (`meta.timeoutMs`) with DEADLINE_EXCEEDED.
+ */
 export class TimeoutError extends Error {
     timeoutMs;
     constructor(timeoutMs) {

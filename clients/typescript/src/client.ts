@@ -105,6 +105,9 @@ interface Pending {
   resolve: (payload: unknown) => void;
   reject: (error: unknown) => void;
   onProgress: ((value: unknown) => void) | undefined;
+  /** When it times out (`Date.now()` time), and its timeout in ms. */
+  deadline: number;
+  timeoutMs: number;
   /** Whether it was written to the socket, rather than waiting in the outbox. */
   sent: boolean;
   /** Clears the timer and the abort listener. */
@@ -325,7 +328,8 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
   /**
    * Sends RPC request `type` with a fresh `meta.correlationId` and `meta.timeoutMs`, and
    * resolves to its response's payload. Rejects with {@link RpcError} (the server's
-   * `RPC_ERROR`), {@link TimeoutError} (after sending `$ws:abort`),
+   * `RPC_ERROR`), {@link TimeoutError} (after sending `$ws:abort`, or on the server's
+   * DEADLINE_EXCEEDED once the request's own timeout has passed),
    * {@link ConnectionClosedError} (the socket it went out on closed), {@link StateError}
    * (refused), or the signal's reason when `options.signal` aborts (after sending
    * `$ws:abort`, or withdrawing the request from the queue).
@@ -357,7 +361,15 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
       };
-      const entry: Pending = { resolve: resolve as (payload: unknown) => void, reject, onProgress, sent: false, cleanup };
+      const entry: Pending = {
+        resolve: resolve as (payload: unknown) => void,
+        reject,
+        onProgress,
+        deadline,
+        timeoutMs,
+        sent: false,
+        cleanup,
+      };
       this.#pending.set(id, entry);
       // Rendered when written, so that the server's deadline is the time left, rounded up.
       const render = () =>
@@ -545,6 +557,17 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
     this.#settle(id, { error });
   }
 
+  /**
+   * The error a request's error frame rejects it with. The server's deadline is the time
+   * this client gave the request (`meta.timeoutMs`), so its DEADLINE_EXCEEDED, once that
+   * time has passed, is this client's own timeout noticed by the server first: it rejects
+   * with {@link TimeoutError}, as the client's timer would have a moment later.
+   */
+  #requestError(frame: InboundFrame, id: string, entry: Pending): unknown {
+    const error = new RpcError(frame.payload, id);
+    return error.code === "DEADLINE_EXCEEDED" && Date.now() >= entry.deadline ? new TimeoutError(entry.timeoutMs) : error;
+  }
+
   /** Ends request `id`: resolves with a payload, or rejects with an error. */
   #settle(id: string, outcome: { error: unknown } | { payload: unknown }): void {
     const entry = this.#pending.get(id);
@@ -604,9 +627,10 @@ export class WsKitClient<P extends Protocol = AnyProtocol> {
       if (onProgress) guarded(() => onProgress(frame.data ?? frame.payload));
       return;
     }
-    if (id !== undefined && this.#pending.has(id)) {
+    const entry = id === undefined ? undefined : this.#pending.get(id);
+    if (id !== undefined && entry) {
       const isError = frame.type === wire.RPC_ERROR || frame.type === wire.ERROR;
-      return this.#settle(id, isError ? { error: new RpcError(frame.payload, id) } : { payload: frame.payload });
+      return this.#settle(id, isError ? { error: this.#requestError(frame, id, entry) } : { payload: frame.payload });
     }
     // Only requests carry a correlation id, so this answers one given up on: CANCELLED
     // after an abort, a reply after the timeout, or a reply replayed by a resume to a

@@ -94,7 +94,10 @@ export class RpcError extends WsKitError {
   }
 }
 
-/** No reply within the request's timeout; the client sent `$ws:abort`. */
+/**
+ * No reply within the request's timeout: the client sent `$ws:abort`, or the server had
+ * ended the request at the same deadline (`meta.timeoutMs`) with DEADLINE_EXCEEDED.
+ */
 export class TimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
     super(`no reply within ${timeoutMs} ms; the request was aborted (raise it with the \`timeoutMs\` option)`);

@@ -132,6 +132,32 @@ describe("against a running server", () => {
     assert.ok(Date.now() - started < 2_000, "rejected at the timeout, not at the server's answer");
   });
 
+  test("the server's DEADLINE_EXCEEDED rejects with TimeoutError once the client's deadline passed", async () => {
+    // `request` reads the clock and starts its timer as it is called; each stub below
+    // lasts only for that call. Its timer is held back, so that the server's answer to
+    // the deadline the client gave it (meta.timeoutMs) comes first.
+    const started = (clock) => {
+      const [realSetTimeout, realNow] = [globalThis.setTimeout, Date.now];
+      globalThis.setTimeout = () => 0;
+      Date.now = clock(realNow);
+      try {
+        return client
+          .request("SLOW", { tag: "server-deadline", steps: 1, stepMs: 5_000 }, { timeoutMs: 150 })
+          .catch((error) => error);
+      } finally {
+        [globalThis.setTimeout, Date.now] = [realSetTimeout, realNow];
+      }
+    };
+    const atTheDeadline = await started((now) => now);
+    assert.ok(atTheDeadline instanceof TimeoutError, String(atTheDeadline));
+    assert.equal(atTheDeadline.timeoutMs, 150);
+    // Before the client's deadline (its clock an hour ahead when it set it), the server's
+    // own DEADLINE_EXCEEDED stays the server's error.
+    const early = await started((now) => () => now() + 3_600_000);
+    assert.ok(early instanceof RpcError, String(early));
+    assert.equal(early.code, "DEADLINE_EXCEEDED");
+  });
+
   test("aborting a request sends $ws:abort, which the server observes", async () => {
     const controller = new AbortController();
     const reason = new Error("the user went elsewhere");

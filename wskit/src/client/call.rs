@@ -4,7 +4,7 @@ use super::pending::Outcome;
 use super::shared::Shared;
 use super::ClientError;
 use super::ServerError;
-use crate::{Message, Rpc};
+use crate::{Code, Message, Rpc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::marker::PhantomData;
@@ -72,7 +72,8 @@ impl<R: Rpc, P: DeserializeOwned> Call<R, P> {
         self.finished = true;
         let frame = outcome?;
         if frame.is_error() {
-            return Err(ClientError::Server(ServerError::from_payload(frame.payload.as_ref())));
+            let error = ServerError::from_payload(frame.payload.as_ref());
+            return Err(error_reply(error, self.deadline, self.timeout));
         }
         let expected = <R::Response as Message>::TYPE;
         if frame.ty != expected {
@@ -80,6 +81,17 @@ impl<R: Rpc, P: DeserializeOwned> Call<R, P> {
         }
         frame.decode()
     }
+}
+
+/// What an error reply ends a request due at `deadline` with. The server's deadline is
+/// the time this client gave the request (`meta.timeoutMs`), so its DEADLINE_EXCEEDED,
+/// once that time has passed, is this client's own timeout noticed by the server first:
+/// [`ClientError::Timeout`], as the client's timer would have said a moment later.
+fn error_reply(error: ServerError, deadline: Instant, timeout: Duration) -> ClientError {
+    if *error.code() == Code::DeadlineExceeded && Instant::now() >= deadline {
+        return ClientError::Timeout { after: timeout };
+    }
+    ClientError::Server(error)
 }
 
 impl<R: Rpc, P> Drop for Call<R, P> {
@@ -93,5 +105,34 @@ impl<R: Rpc, P> Drop for Call<R, P> {
 impl<R: Rpc, P> std::fmt::Debug for Call<R, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Call").field("type", &R::TYPE).field("correlation_id", &self.id).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn reply(code: &str) -> ServerError {
+        ServerError::from_payload(Some(&json!({"code": code, "message": "m"})))
+    }
+
+    #[test]
+    fn the_servers_deadline_exceeded_past_the_clients_deadline_is_the_clients_timeout() {
+        let timeout = Duration::from_millis(150);
+        let passed = Instant::now();
+        let ahead = passed + Duration::from_secs(3600);
+        assert!(matches!(
+            error_reply(reply("DEADLINE_EXCEEDED"), passed, timeout),
+            ClientError::Timeout { after } if after == timeout
+        ));
+        // Before the client's deadline it is the server's own (a shorter server limit).
+        let early = error_reply(reply("DEADLINE_EXCEEDED"), ahead, timeout);
+        assert!(
+            matches!(&early, ClientError::Server(error) if *error.code() == Code::DeadlineExceeded),
+            "{early}"
+        );
+        let other = error_reply(reply("NOT_FOUND"), passed, timeout);
+        assert!(matches!(&other, ClientError::Server(error) if *error.code() == Code::NotFound), "{other}");
     }
 }

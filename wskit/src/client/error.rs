@@ -12,7 +12,9 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// No reply within the request's timeout; the client sent `$ws:abort`.
+    /// No reply within the request's timeout: the client sent `$ws:abort`, or the server
+    /// had ended the request at the same deadline (`meta.timeoutMs`) with
+    /// DEADLINE_EXCEEDED.
     Timeout {
         /// The timeout that ran out.
         after: Duration,
