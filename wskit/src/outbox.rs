@@ -628,7 +628,6 @@ impl OutboxReceiver {
     }
 
     /// Whether a push found the queue full under [`SlowConsumer::Close`].
-    #[cfg(feature = "server")]
     pub(crate) fn has_overflowed(&self) -> bool {
         self.queue.flags.is_set(Flags::OVERFLOWED)
     }

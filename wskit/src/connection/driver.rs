@@ -361,11 +361,8 @@ where
                             let now = self.io.alarm.now();
                             break 'step self.io.on_timer(now);
                         }
-                        // Written by the flush below, with the rest of the queue.
-                        Wake::Queued(frame) => {
-                            self.io.buffer(frame);
-                            break 'step Ok(());
-                        }
+                        // Written by the flush below; an overflow then closes the connection.
+                        Wake::Queued => break 'step Ok(()),
                         Wake::ForkEnded(id, finished) => {
                             self.io.state.control.fork_ended(id, *finished);
                             break 'step Ok(());
@@ -558,7 +555,9 @@ enum Wake<T> {
     CloseRequested,
     Timer,
     Received(Received<T>),
-    Queued(Frame),
+    /// Queued frames wait for the serve loop: the socket did not take them all at once,
+    /// or the queue overflowed, which closes the connection once they are written.
+    Queued,
     ForkEnded(u64, Box<Finished>),
 }
 
@@ -570,7 +569,8 @@ where
 {
     /// Waits for what an idle connection acts on next, looking at its sources in order: a
     /// shutdown or a close asked for from outside, its timer, a frame from the peer, a
-    /// queued frame, a concurrent handler that ended.
+    /// queued frame (written from here if the socket takes it at once), a concurrent
+    /// handler that ended.
     fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake<T>> {
         // Registered before looking: whatever changes in between wakes the connection.
         // Not a wait on the shutdown token itself: that joins and leaves its list of
@@ -590,8 +590,14 @@ where
             return Poll::Ready(Wake::Received(received));
         }
         // The last look before waiting: an empty queue gives back its first buffer here.
-        if let Some(frame) = self.state.outbox.try_recv_or_rest() {
-            return Poll::Ready(Wake::Queued(frame));
+        while let Some(frame) = self.state.outbox.try_recv_or_rest() {
+            // Frames sent to an idle connection (publishes, mostly) go out from here when
+            // the socket takes them at once: a fan-out wakes every subscriber for them,
+            // and a turn of the serve loop for each would cost more than the write.
+            let full = self.buffer(frame) || self.buffer_some_queued();
+            if full || !self.transport.try_flush(cx) || self.state.outbox.has_overflowed() {
+                return Poll::Ready(Wake::Queued);
+            }
         }
         if let Some(forks) = &mut self.state.forks {
             if let Poll::Ready(Some((id, finished))) = forks.poll_next_unpin(cx) {

@@ -73,6 +73,14 @@ pub(crate) trait Transport: Send {
     /// Writes out the write buffer.
     fn flush(&mut self) -> impl Future<Output = Result<(), Close>> + Send;
 
+    /// Writes as much of the write buffer as the socket takes without waiting, and
+    /// whether that was all of it. What is left (a socket that would block, or failed)
+    /// is for [`flush`](Self::flush), which waits, bounds the wait and reports errors. A
+    /// host that cannot write without waiting leaves everything to `flush`.
+    fn try_flush(&mut self, _cx: &mut Context<'_>) -> bool {
+        false
+    }
+
     /// Puts a protocol ping into the write buffer.
     fn ping(&mut self);
 

@@ -280,6 +280,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for Socket<S> {
         bounded(self.limits.write_timeout, self.write_out()).await
     }
 
+    fn try_flush(&mut self, cx: &mut Context<'_>) -> bool {
+        self.write_now(cx);
+        if !self.out.is_empty() {
+            return false;
+        }
+        // Let go, as after every flush: an idle connection holds no write buffer.
+        self.out = Vec::new();
+        true
+    }
+
     fn ping(&mut self) {
         frame::write_frame(&mut self.out, Opcode::Ping, &[]);
     }
