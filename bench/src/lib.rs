@@ -61,19 +61,40 @@ fn resume() -> Option<wskit::Resume> {
     (std::env::var("RESUME").as_deref() == Ok("1")).then(wskit::Resume::enabled)
 }
 
+/// How many tasks a worker runs between two looks at the sockets and timers (tokio's
+/// `event_interval`, 61 by default), unless `EVENT_INTERVAL` says otherwise. A publish to
+/// 1000 subscribers makes 1000 tasks ready; looking at the sockets every 61 of them lets
+/// the next publishes in one or two at a time, so each subscriber is written more often
+/// with fewer frames per write. About once per sweep of them, each write carries the
+/// publishes that arrived meanwhile, as an event loop that drains all its sockets before
+/// it polls again (uWebSockets) does. bench/README.md, "Fan-out: the runtime looks at the
+/// sockets once per sweep", has the measurements.
+pub const EVENT_INTERVAL: u32 = 1024;
+
 /// The runtime of a server: a multi-threaded runtime with `WORKERS` worker threads
-/// (default 1), or a current-thread runtime for `WORKERS=0`.
+/// (default 1), or a current-thread runtime for `WORKERS=0`; either looks at its sockets
+/// every [`EVENT_INTERVAL`] tasks.
 pub fn runtime() -> io::Result<Runtime> {
-    let workers = match std::env::var("WORKERS") {
-        Ok(value) => value
-            .parse::<usize>()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("WORKERS={value:?}")))?,
-        Err(_) => 1,
+    let workers = env_number("WORKERS", 1)?;
+    let event_interval = env_number("EVENT_INTERVAL", EVENT_INTERVAL)?;
+    let mut builder = match workers {
+        0 => Builder::new_current_thread(),
+        _ => {
+            let mut builder = Builder::new_multi_thread();
+            builder.worker_threads(workers);
+            builder
+        }
     };
-    if workers == 0 {
-        Builder::new_current_thread().enable_all().build()
-    } else {
-        Builder::new_multi_thread().worker_threads(workers).enable_all().build()
+    builder.event_interval(event_interval).enable_all().build()
+}
+
+/// The number in the environment variable `name`, or `default` if it is not set.
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> io::Result<T> {
+    match std::env::var(name) {
+        Ok(value) => value.parse().map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{name}={value:?}: not a number"))
+        }),
+        Err(_) => Ok(default),
     }
 }
 
