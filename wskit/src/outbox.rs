@@ -185,6 +185,9 @@ impl Flags {
     const CLOSING: u8 = 1 << 3;
     /// That close waits for the host to take it.
     const CLOSE_PENDING: u8 = 1 << 4;
+    /// A push woke the host since it last registered its waker: the next pushes need not
+    /// wake it again (two atomic writes each, saved for every delivery of a burst).
+    const NOTIFIED: u8 = 1 << 5;
 
     fn is_set(&self, flag: u8) -> bool {
         self.0.load(Ordering::Acquire) & flag != 0
@@ -448,7 +451,10 @@ impl Outbox {
             }
             frames.push(frame);
         }
-        queue.reader.wake();
+        if !queue.flags.is_set(Flags::NOTIFIED) {
+            queue.flags.set(Flags::NOTIFIED, true);
+            queue.reader.wake();
+        }
         Ok(())
     }
 
@@ -599,7 +605,7 @@ impl OutboxReceiver {
     pub(crate) async fn recv(&self) -> Option<Frame> {
         std::future::poll_fn(|cx| {
             // Registered before looking: a frame pushed in between wakes the host.
-            self.queue.reader.register(cx.waker());
+            self.register(cx.waker());
             match self.try_recv() {
                 Some(frame) => Poll::Ready(Some(frame)),
                 None if self.queue.flags.is_set(Flags::CLOSED) => Poll::Ready(None),
@@ -612,7 +618,15 @@ impl OutboxReceiver {
     /// Wakes `waker` at the next push, and at every other wake of the host
     /// ([`Outbox::wake`]).
     pub(crate) fn watch(&self, waker: &std::task::Waker) {
+        self.register(waker);
+    }
+
+    /// Registers `waker` for the host's next wake. Pushes wake it again from here on:
+    /// the host looks at the queue after this, so a push it does not see wakes it.
+    fn register(&self, waker: &std::task::Waker) {
         self.queue.reader.register(waker);
+        // Cleared after registering: a push that sees it cleared wakes this waker.
+        self.queue.flags.take(Flags::NOTIFIED);
     }
 
     /// Asks the host's ticker to wake the connection at `at` (give or take its tick), or
@@ -670,7 +684,7 @@ impl OutboxReceiver {
     pub(crate) async fn until(&self, done: impl Fn() -> bool) {
         std::future::poll_fn(|cx| {
             // Registered before looking: a change in between wakes the host.
-            self.queue.reader.register(cx.waker());
+            self.register(cx.waker());
             match done() {
                 true => Poll::Ready(()),
                 false => Poll::Pending,
@@ -753,6 +767,35 @@ mod tests {
 
     fn capacity(receiver: &OutboxReceiver) -> usize {
         receiver.queue.frames().queue.capacity()
+    }
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_push_after_the_host_registers_again_wakes_it_however_many_woke_it_before() {
+        let (outbox, receiver) = Outbox::new(Uuid::nil(), &Arc::new(Limits::default()));
+        let wakes = Arc::new(Wakes::default());
+        let waker = std::task::Waker::from(Arc::clone(&wakes));
+        let woken = || wakes.0.load(Ordering::SeqCst);
+        receiver.watch(&waker);
+        (0..3).for_each(|_| outbox.push(frame(1)).unwrap());
+        assert_eq!(woken(), 1);
+        // The host registers before it looks: a push in between wakes it.
+        receiver.watch(&waker);
+        outbox.push(frame(1)).unwrap();
+        assert_eq!(woken(), 2);
+        while receiver.try_recv().is_some() {}
+        receiver.watch(&waker);
+        outbox.push(frame(1)).unwrap();
+        assert_eq!(woken(), 3);
     }
 
     #[test]
