@@ -557,6 +557,37 @@ impl OutboxReceiver {
         self.take(false)
     }
 
+    /// Takes every queued frame, oldest first, with one look at the queue: a host
+    /// draining it moves them out of its own copy, without the queue's lock per frame.
+    /// Give the copy back with [`give_back`](Self::give_back), with the frames it did not
+    /// use.
+    pub(crate) fn take_all(&self) -> VecDeque<Frame> {
+        let mut frames = self.queue.frames();
+        frames.bytes = 0;
+        let taken = std::mem::take(&mut frames.queue);
+        let first_dropped = self.queue_drop_notice(&mut frames);
+        drop(frames);
+        self.report_dropped(first_dropped);
+        taken
+    }
+
+    /// Gives back what [`take_all`](Self::take_all) took: the frames not used go back to
+    /// the front of the queue, ahead of any queued since; an empty copy gives its buffer
+    /// back for the next frames.
+    pub(crate) fn give_back(&self, mut taken: VecDeque<Frame>) {
+        let mut frames = self.queue.frames();
+        if taken.is_empty() {
+            if frames.queue.capacity() == 0 {
+                taken.shrink_to(KEPT_CAPACITY);
+                frames.queue = taken;
+            }
+            return;
+        }
+        frames.bytes += taken.iter().map(Frame::len).sum::<usize>();
+        taken.append(&mut frames.queue);
+        frames.queue = taken;
+    }
+
     /// As [`try_recv`](Self::try_recv), for a host about to wait for its next event: an
     /// empty queue gives back its first buffer ([`FIRST_CAPACITY`]), to be made again by
     /// the next frame. (Not on every empty `try_recv`: a host that drains each reply as it
@@ -566,39 +597,54 @@ impl OutboxReceiver {
     }
 
     fn take(&self, rest: bool) -> Option<(Frame, bool)> {
-        let queue = &*self.queue;
-        let mut frames = queue.frames();
+        let mut frames = self.queue.frames();
         let Some(frame) = frames.pop() else {
             if rest && frames.queue.capacity() <= FIRST_CAPACITY {
                 frames.queue = VecDeque::new();
             }
             return None;
         };
-        let mut first_dropped = None;
-        // Checked first: frames are rarely dropped, and the rest costs more to look at.
-        if frames.troubles.as_ref().is_some_and(|troubles| troubles.dropped > 0)
-            && frames.queue.len() * 2 <= queue.capacity().frames
-            && !queue.flags.is_set(Flags::CLOSING)
-        {
-            if let Some(policy) = queue.limits.slow_consumer.dropping() {
-                if let Some((dropped, first)) = frames.take_dropped() {
-                    frames.push(drop_notice(dropped, policy));
-                    first_dropped = Some(first);
-                }
-            }
-        }
+        let first_dropped = self.queue_drop_notice(&mut frames);
         let more = !frames.queue.is_empty();
         if !more && frames.queue.capacity() > KEPT_CAPACITY {
             frames.queue.shrink_to(KEPT_CAPACITY);
         }
         drop(frames);
-        // Told with the notice, on the connection's own task, and out of the queue's lock:
-        // the hook may send to the client.
-        if let Some(overflow) = first_dropped {
-            let Overflow { kind, observed, limit } = overflow;
+        self.report_dropped(first_dropped);
+        Some((frame, more))
+    }
+
+    /// After frames were taken from `frames`: queues a drop notice behind the frames
+    /// still waiting, if frames were dropped and the queue is at most half full again,
+    /// and returns the limit the first of them passed, for
+    /// [`report_dropped`](Self::report_dropped) once the lock is let go.
+    #[inline(always)]
+    fn queue_drop_notice(&self, frames: &mut Frames) -> Option<Overflow> {
+        // Looked at first, inline: frames are rarely dropped, and the rest costs more.
+        match frames.troubles.as_ref().is_some_and(|troubles| troubles.dropped > 0) {
+            true => self.queue_drop_notice_if_due(frames),
+            false => None,
+        }
+    }
+
+    fn queue_drop_notice_if_due(&self, frames: &mut Frames) -> Option<Overflow> {
+        let queue = &*self.queue;
+        if frames.queue.len() * 2 > queue.capacity().frames || queue.flags.is_set(Flags::CLOSING) {
+            return None;
+        }
+        let policy = queue.limits.slow_consumer.dropping()?;
+        let (dropped, first) = frames.take_dropped()?;
+        frames.push(drop_notice(dropped, policy));
+        Some(first)
+    }
+
+    /// Tells the limits hook of the frames a notice reported: on the connection's own
+    /// task, and out of the queue's lock, since the hook may send to the client.
+    fn report_dropped(&self, first: Option<Overflow>) {
+        if let Some(Overflow { kind, observed, limit }) = first {
+            let queue = &*self.queue;
             queue.limits.exceeded(kind, observed, limit, Some(queue.client_id));
         }
-        Some((frame, more))
     }
 
     /// The oldest queued frame, waiting for one; `None` once closed and drained.
@@ -796,6 +842,29 @@ mod tests {
         receiver.watch(&waker);
         outbox.push(frame(1)).unwrap();
         assert_eq!(woken(), 3);
+    }
+
+    #[test]
+    fn frames_given_back_go_ahead_of_those_queued_since_and_count_again() {
+        let (outbox, receiver) = Outbox::new(Uuid::nil(), &Arc::new(Limits::default()));
+        let text = |frame: Frame| frame.into_message().unwrap();
+        for text in ["a", "bb", "ccc"] {
+            outbox.push(Frame::Owned(text.into())).unwrap();
+        }
+        let mut taken = receiver.take_all();
+        assert_eq!(receiver.queue.frames().bytes, 0, "taken frames are not the queue's");
+        assert_eq!(taken.pop_front().map(text).as_deref(), Some("a"));
+        outbox.push(Frame::Owned("dddd".into())).unwrap();
+        receiver.give_back(taken);
+        assert_eq!(receiver.queue.frames().bytes, 9);
+        let rest: Vec<_> = std::iter::from_fn(|| receiver.try_recv()).map(text).collect();
+        assert_eq!(rest, ["bb", "ccc", "dddd"]);
+        // A copy given back empty lends its buffer to the next frames.
+        (0..10).for_each(|_| outbox.push(frame(1)).unwrap());
+        let mut taken = receiver.take_all();
+        taken.clear();
+        receiver.give_back(taken);
+        assert!(capacity(&receiver) > FIRST_CAPACITY);
     }
 
     #[test]

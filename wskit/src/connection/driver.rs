@@ -788,23 +788,37 @@ where
     /// Moves queued frames into the transport's write buffer until the queue is empty
     /// (`false`) or the buffer is full (`true`). Not an await per frame: most frames only
     /// go into the buffer, and a future per frame would cost its setup for each of them.
+    #[inline]
     fn buffer_some_queued(&mut self) -> bool {
-        let mut queued = 0;
+        let Some((frame, more)) = self.state.outbox.try_recv_and_more() else { return false };
+        let mut full = self.buffer(frame);
+        let mut queued = 1;
+        if more && !full {
+            let rest;
+            (full, rest) = self.buffer_rest_of_queue();
+            queued += rest;
+        }
+        crate::observe::outbound_queue(queued);
+        full
+    }
+
+    /// Moves the frames queued behind the one just taken into the write buffer, with one
+    /// look at the queue rather than one per frame, until the buffer is full; whether it
+    /// is, and how many frames there were. Apart: most often a single reply is queued,
+    /// and one look took it.
+    #[inline(never)]
+    fn buffer_rest_of_queue(&mut self) -> (bool, usize) {
+        let mut rest = self.state.outbox.take_all();
+        let queued = rest.len();
         let mut full = false;
-        while let Some((frame, more)) = self.state.outbox.try_recv_and_more() {
-            queued += 1;
+        while let Some(frame) = rest.pop_front() {
             if self.buffer(frame) {
                 full = true;
                 break;
             }
-            if !more {
-                break;
-            }
         }
-        if queued > 0 {
-            crate::observe::outbound_queue(queued);
-        }
-        full
+        self.state.outbox.give_back(rest);
+        (full, queued)
     }
 
     /// Writes every queued frame, then flushes once. One box, as [`flush`](Self::flush):
