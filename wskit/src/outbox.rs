@@ -190,7 +190,12 @@ impl Flags {
     const NOTIFIED: u8 = 1 << 5;
 
     fn is_set(&self, flag: u8) -> bool {
-        self.0.load(Ordering::Acquire) & flag != 0
+        self.all() & flag != 0
+    }
+
+    /// Every flag, in one load.
+    fn all(&self) -> u8 {
+        self.0.load(Ordering::Acquire)
     }
 
     fn set(&self, flag: u8, on: bool) {
@@ -268,8 +273,13 @@ impl Queue {
     /// What the queue holds now: its capacity while the client is not taking what it
     /// was sent, [`BEHIND_ALLOWANCE`] times that while it is.
     fn capacity(&self) -> Capacity {
+        self.capacity_with(self.flags.all())
+    }
+
+    /// [`capacity`](Self::capacity), for the flags `flags` read already.
+    fn capacity_with(&self, flags: u8) -> Capacity {
         let (frames, bytes) = (self.limits.max_queued_frames, self.limits.max_queued_bytes);
-        match self.flags.is_set(Flags::STALLED) {
+        match flags & Flags::STALLED != 0 {
             true => Capacity { frames, bytes },
             false => Capacity {
                 frames: frames.saturating_mul(BEHIND_ALLOWANCE),
@@ -294,6 +304,12 @@ impl Frames {
         self.queue.push_back(frame);
     }
 
+    /// [`push`](Self::push), for a frame of `len` bytes.
+    fn push_len(&mut self, frame: Frame, len: usize) {
+        self.bytes += len;
+        self.queue.push_back(frame);
+    }
+
     fn pop(&mut self) -> Option<Frame> {
         let frame = self.queue.pop_front()?;
         self.bytes -= frame.len();
@@ -301,8 +317,8 @@ impl Frames {
     }
 
     /// Drops the oldest frames until `frame` fits, counting them.
-    fn make_room(&mut self, frame: &Frame, capacity: Capacity) {
-        while let Some(overflow) = self.would_overflow(frame, capacity) {
+    fn make_room(&mut self, len: usize, capacity: Capacity) {
+        while let Some(overflow) = self.would_overflow(len, capacity) {
             if self.pop().is_none() {
                 break;
             }
@@ -329,7 +345,7 @@ impl Frames {
 
     /// The limit that `frame` would pass, if any. A frame larger than the byte limit
     /// still goes into an empty queue: otherwise it could never be sent.
-    fn would_overflow(&self, frame: &Frame, capacity: Capacity) -> Option<Overflow> {
+    fn would_overflow(&self, len: usize, capacity: Capacity) -> Option<Overflow> {
         let frames = self.queue.len() + 1;
         if frames > capacity.frames {
             return Some(Overflow {
@@ -338,7 +354,7 @@ impl Frames {
                 limit: capacity.frames,
             });
         }
-        let bytes = self.bytes + frame.len();
+        let bytes = self.bytes + len;
         (bytes > capacity.bytes && !self.queue.is_empty()).then_some(Overflow {
             kind: LimitKind::OutboundBytes,
             observed: bytes,
@@ -373,6 +389,17 @@ fn full(overflow: Overflow) -> Error {
     )
     .with_detail("limit", overflow.limit)
     .with_detail("unit", unit)
+}
+
+/// Why a queue with `flags` takes no frame: it overflowed (first: the connection is
+/// being closed as a slow consumer), or its connection is closed or closing.
+#[cold]
+fn refusal(frames: &Frames, flags: u8) -> Error {
+    match frames.overflow() {
+        Some(overflow) => full(overflow),
+        None if flags & Flags::CLOSED != 0 => Error::unavailable("the connection is closed"),
+        None => Error::unavailable("the connection is closing"),
+    }
 }
 
 /// The `ERROR` frame that tells a client how many frames it missed.
@@ -421,19 +448,17 @@ impl Outbox {
     /// overflow would reach the client with a gap before them.
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Error> {
         let queue = &*self.queue;
+        let len = frame.len();
         {
             let mut frames = queue.frames();
-            if let Some(overflow) = frames.overflow() {
-                return Err(full(overflow));
+            // One load for every flag looked at: those that refuse frames change under
+            // this lock.
+            let flags = queue.flags.all();
+            if flags & (Flags::OVERFLOWED | Flags::CLOSED | Flags::CLOSING) != 0 {
+                return Err(refusal(&frames, flags));
             }
-            if self.is_closed() {
-                return Err(Error::unavailable("the connection is closed"));
-            }
-            if queue.flags.is_set(Flags::CLOSING) {
-                return Err(Error::unavailable("the connection is closing"));
-            }
-            let capacity = queue.capacity();
-            if let Some(overflow) = frames.would_overflow(&frame, capacity) {
+            let capacity = queue.capacity_with(flags);
+            if let Some(overflow) = frames.would_overflow(len, capacity) {
                 match queue.limits.slow_consumer {
                     SlowConsumer::Close => {
                         frames.troubles().overflow = Some(overflow);
@@ -446,10 +471,10 @@ impl Outbox {
                         frames.count_dropped(overflow);
                         return Err(full(overflow));
                     }
-                    SlowConsumer::DropOldest => frames.make_room(&frame, capacity),
+                    SlowConsumer::DropOldest => frames.make_room(len, capacity),
                 }
             }
-            frames.push(frame);
+            frames.push_len(frame, len);
         }
         if !queue.flags.is_set(Flags::NOTIFIED) {
             queue.flags.set(Flags::NOTIFIED, true);
