@@ -67,8 +67,8 @@ fn resume() -> Option<wskit::Resume> {
 /// the next publishes in one or two at a time, so each subscriber is written more often
 /// with fewer frames per write. About once per sweep of them, each write carries the
 /// publishes that arrived meanwhile, as an event loop that drains all its sockets before
-/// it polls again (uWebSockets) does. bench/README.md, "Fan-out: the runtime looks at the
-/// sockets once per sweep", has the measurements.
+/// it polls again (uWebSockets) does. bench/README.md, "2026-12-04: fan-out, the sockets
+/// looked at once per sweep", has the measurements.
 pub const EVENT_INTERVAL: u32 = 1024;
 
 /// The runtime of a server: a multi-threaded runtime with `WORKERS` worker threads

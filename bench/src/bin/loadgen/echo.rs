@@ -153,7 +153,7 @@ pub(crate) async fn run(options: Options, exchange: Exchange) -> Result<()> {
     }
     println!(
         "{} conns={} inflight={} warmup_s={} secs={} replies={} rt_per_sec={:.0} \
-         per_conn_min={} per_conn_max={} loadgen_cpu_pct={} server_cpu_pct={}",
+         per_conn_min={} per_conn_max={} loadgen_cpu_pct={} server_cpu_pct={} server_sys_pct={}",
         exchange.mode,
         options.conns,
         options.inflight,
@@ -165,6 +165,7 @@ pub(crate) async fn run(options: Options, exchange: Exchange) -> Result<()> {
         per_connection.iter().max().unwrap_or(&0),
         window.loadgen_cpu,
         window.server_cpu,
+        window.server_sys_cpu,
     );
     Ok(())
 }

@@ -77,7 +77,7 @@ pub(crate) async fn run(options: Options) -> Result<()> {
     println!(
         "fanout subs={} inflight={} warmup_s={} secs={} published={published} deliveries={} \
          deliveries_per_sec={:.0} publishes_per_sec={:.0} per_sub_min={} per_sub_max={} \
-         loadgen_cpu_pct={} server_cpu_pct={}",
+         loadgen_cpu_pct={} server_cpu_pct={} server_sys_pct={}",
         options.subs,
         options.inflight,
         options.warmup,
@@ -89,6 +89,7 @@ pub(crate) async fn run(options: Options) -> Result<()> {
         per_subscriber.iter().max().unwrap_or(&0),
         window.loadgen_cpu,
         window.server_cpu,
+        window.server_sys_cpu,
     );
     Ok(())
 }

@@ -22,7 +22,7 @@
 //! frame per reply, the new frames of one read written at once) and prints the round trips
 //! per second after the warm-up, as `rt_per_sec=N`, with its own CPU use over that window
 //! and, given `--pid`, the server's (`server_cpu_pct=100` means one core busy: the server
-//! is the bottleneck).
+//! is the bottleneck), of which `server_sys_pct` in the kernel.
 //!
 //! `rpc` (against `wskit_echo`) does the same with an RPC request carrying a correlation
 //! id, answered by an `#[rpc]` handler: the cost of the RPC path next to the plain one.

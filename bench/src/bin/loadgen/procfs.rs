@@ -9,11 +9,16 @@ pub(crate) const CLOCK_TICKS: f64 = 100.0;
 
 /// User plus system CPU time of process `pid` (or `self`), in clock ticks.
 pub(crate) fn cpu_ticks(pid: &str) -> Option<u64> {
+    cpu_times(pid).map(|(user, system)| user + system)
+}
+
+/// User and system CPU time of process `pid` (or `self`), in clock ticks.
+pub(crate) fn cpu_times(pid: &str) -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split_whitespace().collect();
     // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name.
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    Some((fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?))
 }
 
 /// The soft limit on open files of this process.
