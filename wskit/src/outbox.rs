@@ -692,6 +692,16 @@ impl OutboxReceiver {
         self.register(waker);
     }
 
+    /// Tells the queue that its host is at work and looks at it before it waits again
+    /// (every wait registers first): pushes meanwhile need not wake it. Without this, a
+    /// handler's reply would wake its own connection's task, to be polled once more for
+    /// nothing after the batch it is handling.
+    pub(crate) fn at_work(&self) {
+        if !self.queue.flags.is_set(Flags::NOTIFIED) {
+            self.queue.flags.set(Flags::NOTIFIED, true);
+        }
+    }
+
     /// Registers `waker` for the host's next wake. Pushes wake it again from here on:
     /// the host looks at the queue after this, so a push it does not see wakes it.
     fn register(&self, waker: &std::task::Waker) {
@@ -867,6 +877,20 @@ mod tests {
         receiver.watch(&waker);
         outbox.push(frame(1)).unwrap();
         assert_eq!(woken(), 3);
+    }
+
+    #[test]
+    fn a_host_at_work_is_not_woken_by_pushes_until_it_registers_again() {
+        let (outbox, receiver) = Outbox::new(Uuid::nil(), &Arc::new(Limits::default()));
+        let wakes = Arc::new(Wakes::default());
+        let waker = std::task::Waker::from(Arc::clone(&wakes));
+        receiver.watch(&waker);
+        receiver.at_work();
+        outbox.push(frame(1)).unwrap();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+        receiver.watch(&waker);
+        outbox.push(frame(1)).unwrap();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
     }
 
     #[test]

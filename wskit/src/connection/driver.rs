@@ -587,6 +587,8 @@ where
             return Poll::Ready(Wake::Timer);
         }
         if let Poll::Ready(received) = self.transport.poll_recv(cx) {
+            // The replies to come are flushed before the connection waits again.
+            self.state.outbox.at_work();
             return Poll::Ready(Wake::Received(received));
         }
         // The last look before waiting: an empty queue gives back its first buffer here.
