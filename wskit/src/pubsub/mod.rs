@@ -15,7 +15,7 @@
 //! read in the middle of a sweep, and the subscribers are written more often, with fewer
 //! frames each. A server whose publishes reach many subscribers at once does better when
 //! its runtime looks about once per sweep (tokio's `event_interval`): with 1000
-//! subscribers, 1024 took the frames per write from 12.4 to 15.5 and the server's time per
+//! subscribers, 1024 took the frames per write from 12.4 to 15.6 and the server's time per
 //! delivery down by about a sixth (`bench/README.md`). Tasks that run long between awaits
 //! delay the sockets' turn as much longer.
 //!
