@@ -185,8 +185,10 @@ impl Flags {
     const CLOSING: u8 = 1 << 3;
     /// That close waits for the host to take it.
     const CLOSE_PENDING: u8 = 1 << 4;
-    /// A push woke the host since it last registered its waker: the next pushes need not
-    /// wake it again (two atomic writes each, saved for every delivery of a burst).
+    /// The host looks at the queue before it waits again: a push woke it since it last
+    /// registered its waker, or it is at work ([`OutboxReceiver::at_work`]). The next
+    /// pushes need not wake it (two atomic writes each, saved for every delivery of a
+    /// burst).
     const NOTIFIED: u8 = 1 << 5;
 
     fn is_set(&self, flag: u8) -> bool {
