@@ -212,6 +212,12 @@ impl Flags {
     fn take(&self, flag: u8) -> bool {
         self.is_set(flag) && self.0.fetch_and(!flag, Ordering::AcqRel) & flag != 0
     }
+
+    /// Sets `flag`; whether it was clear. Looked at first, as in [`take`](Self::take): a
+    /// flag set already needs no locked write.
+    fn raise(&self, flag: u8) -> bool {
+        !self.is_set(flag) && self.0.fetch_or(flag, Ordering::AcqRel) & flag == 0
+    }
 }
 
 /// The queued frames, and how many bytes they hold.
@@ -302,8 +308,8 @@ impl Frames {
     }
 
     fn push(&mut self, frame: Frame) {
-        self.bytes += frame.len();
-        self.queue.push_back(frame);
+        let len = frame.len();
+        self.push_len(frame, len);
     }
 
     /// [`push`](Self::push), for a frame of `len` bytes.
@@ -478,8 +484,7 @@ impl Outbox {
             }
             frames.push_len(frame, len);
         }
-        if !queue.flags.is_set(Flags::NOTIFIED) {
-            queue.flags.set(Flags::NOTIFIED, true);
+        if queue.flags.raise(Flags::NOTIFIED) {
             queue.reader.wake();
         }
         Ok(())
@@ -699,9 +704,7 @@ impl OutboxReceiver {
     /// handler's reply would wake its own connection's task, to be polled once more for
     /// nothing after the batch it is handling.
     pub(crate) fn at_work(&self) {
-        if !self.queue.flags.is_set(Flags::NOTIFIED) {
-            self.queue.flags.set(Flags::NOTIFIED, true);
-        }
+        self.queue.flags.raise(Flags::NOTIFIED);
     }
 
     /// Registers `waker` for the host's next wake. Pushes wake it again from here on:
